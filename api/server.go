@@ -1,0 +1,173 @@
+// Package api is mospay's HTTP face: the mini-app REST API (/mp), MOS's notifications
+// (/mos/notify), finance and admin (/admin, /finance) and operations (/healthz, /readyz,
+// /metrics). Handlers are thin: bind, call one service method, map the error, render. Every
+// route is declared in routes(), so a newcomer finds any endpoint in one place.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Config is what the HTTP layer needs from mospay's configuration.
+type Config struct {
+	MaxBody        int64      // bytes; larger bodies get 413
+	CORSOrigins    []string   // origins allowed to call /mp from a browser
+	TrustedProxies []*net.IPNet // peers whose X-Forwarded-For is believed
+}
+
+// Deps are the services the handlers call, passed in explicitly from main.
+type Deps struct {
+	Logger  *slog.Logger
+	Metrics *Metrics
+	// Ready reports whether the database is reachable and migrated (for /readyz).
+	Ready func(ctx context.Context) error
+}
+
+// Server is the configured Echo instance.
+type Server struct {
+	echo *echo.Echo
+	cfg  Config
+	deps Deps
+	http *http.Server
+}
+
+// New builds the server and its routes; it does not listen.
+func New(cfg Config, deps Deps) *Server {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = NewMetrics()
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = errorHandler(deps.Logger)
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
+	s := &Server{echo: e, cfg: cfg, deps: deps}
+	s.routes()
+	return s
+}
+
+// Handler exposes the router (for tests and for mounting).
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// routes declares every endpoint and the middleware around them.
+func (s *Server) routes() {
+	e := s.echo
+	e.Use(middleware.RequestID())
+	e.Use(s.deps.Metrics.middleware)
+	e.Use(s.accessLog)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisableStackAll:   true,
+		DisablePrintStack: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.deps.Logger.Error("panic", "request_id", requestID(c), "err", err, "stack", string(stack))
+			return err
+		},
+	}))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: fmt.Sprintf("%dB", s.cfg.MaxBody)}))
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.deps.Metrics.Registry, promhttp.HandlerOpts{})))
+
+	mp := e.Group("/mp", s.cors())
+	_ = mp
+}
+
+// cors lets the mini-app's web view call /mp. A preflight (OPTIONS) is answered here, before
+// any authentication, so it never needs a token.
+func (s *Server) cors() echo.MiddlewareFunc {
+	return middleware.CORSWithConfig(middleware.CORSConfig{
+		AllowOrigins:  s.cfg.CORSOrigins,
+		AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodOptions},
+		AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, "Idempotency-Key", "Lang", echo.HeaderXRequestID},
+		ExposeHeaders: []string{echo.HeaderXRequestID},
+		MaxAge:        600,
+	})
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if s.deps.Ready != nil {
+		if err := s.deps.Ready(ctx); err != nil {
+			s.deps.Logger.Warn("not ready", "err", err)
+			return c.JSON(http.StatusServiceUnavailable, ErrorBody{Error: ErrorDetail{
+				Code: "provider_unavailable", Message: "not ready: database unreachable or migrations pending"}})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// accessLog writes one line per request with its id; never headers or bodies (they may carry
+// tokens or signatures).
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		s.deps.Logger.Info("http", "request_id", requestID(c), "method", c.Request().Method,
+			"route", c.Path(), "status", c.Response().Status, "duration_ms", time.Since(start).Milliseconds(),
+			"remote_ip", c.RealIP())
+		return nil
+	}
+}
+
+func requestID(c echo.Context) string {
+	return c.Response().Header().Get(echo.HeaderXRequestID)
+}
+
+// ipExtractor believes X-Forwarded-For only from configured proxies; otherwise the socket's peer.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// Serve answers on l until Shutdown. Timeouts bound slow clients.
+func (s *Server) Serve(l net.Listener) error {
+	s.http = &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.deps.Logger.Handler(), slog.LevelWarn),
+	}
+	err := s.http.Serve(l)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests, up to ctx's deadline.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.http == nil {
+		return nil
+	}
+	return s.http.Shutdown(ctx)
+}

@@ -1,0 +1,365 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mospay/mospay/money"
+	"github.com/robfig/cron/v3"
+)
+
+// Config is mospay's whole configuration, read once at start from the environment (and flags,
+// which win), validated, and passed down explicitly. Nothing below cmd reads the environment.
+type Config struct {
+	HTTPAddr       string
+	DatabaseURL    string
+	PublicURL      string
+	MOSBaseURL     string
+	MOSAppKey      string
+	MOSAppSecret   string
+	MOSMchID       string
+	JWTSecret      string
+	JWTTTL         time.Duration
+	AdminTokens    []AdminToken
+	CORSOrigins    []string
+	TrustedProxies []*net.IPNet
+	OrderTTL       time.Duration
+	ReconcileEvery string
+	SandboxAddr    string
+	MOSTimeout     time.Duration
+	MaxBody        int64
+	WebhookURLs    []string
+	WebhookSecret  string
+	ReportTZ       *time.Location
+	MaxAmount      map[money.Currency]int64
+	LogLevel       string
+
+	// Sandbox is set by `serve --sandbox`: MOS is the embedded sandbox and missing secrets are
+	// generated for development.
+	Sandbox bool
+}
+
+// AdminToken is one finance/admin bearer token; Name is what the audit records.
+type AdminToken struct {
+	Name  string
+	Token string
+}
+
+// setting is one row of the configuration table: its variable, flag, default, and parser. A
+// secret's value is never printed, not even in an error.
+type setting struct {
+	env, flag, def, help string
+	secret               bool
+	// needed reports whether the value must be set (after sandbox defaults are applied).
+	needed func(c *Config) bool
+	parse  func(c *Config, v string) error
+}
+
+func unlessSandbox(c *Config) bool { return !c.Sandbox }
+
+// settings is the one table of configuration (CONTRACT.md "Configuration").
+var settings = []setting{
+	{env: "MOSPAY_HTTP_ADDR", flag: "http-addr", def: "127.0.0.1:8080", help: "API listen address",
+		parse: func(c *Config, v string) error { c.HTTPAddr = v; return checkAddr(v) }},
+	{env: "MOSPAY_DATABASE_URL", flag: "database-url", def: "sqlite:data/mospay.db", help: "sqlite:PATH or postgres://...",
+		parse: func(c *Config, v string) error {
+			c.DatabaseURL = v
+			if strings.HasPrefix(v, "sqlite:") && len(v) > len("sqlite:") {
+				return nil
+			}
+			if u, err := url.Parse(v); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.Host != "" {
+				return nil
+			}
+			return errors.New(`want "sqlite:PATH" or "postgres://user@host/db"`)
+		}},
+	{env: "MOSPAY_PUBLIC_URL", flag: "public-url", help: "base URL MOS can reach; notifyUrl = this + /mos/notify (default http:// + HTTP addr)",
+		parse: func(c *Config, v string) error { c.PublicURL = strings.TrimRight(v, "/"); return checkURL(v) }},
+	{env: "MOSPAY_MOS_BASE_URL", flag: "mos-base-url", help: "MOS base URL (required unless --sandbox)", needed: unlessSandbox,
+		parse: func(c *Config, v string) error { c.MOSBaseURL = strings.TrimRight(v, "/"); return checkURL(v) }},
+	{env: "MOSPAY_MOS_APP_KEY", flag: "mos-app-key", help: "mini-app appKey (required unless --sandbox)", needed: unlessSandbox,
+		parse: func(c *Config, v string) error { c.MOSAppKey = v; return nil }},
+	{env: "MOSPAY_MOS_APP_SECRET", flag: "mos-app-secret", help: "mini-app appSecret (required unless --sandbox)", secret: true, needed: unlessSandbox,
+		parse: func(c *Config, v string) error { c.MOSAppSecret = v; return nil }},
+	{env: "MOSPAY_MOS_MC_ID", flag: "mos-mc-id", help: "MOS merchant id (required unless --sandbox)", needed: unlessSandbox,
+		parse: func(c *Config, v string) error { c.MOSMchID = v; return nil }},
+	{env: "MOSPAY_JWT_SECRET", flag: "jwt-secret", help: "HS256 key for mini-app tokens, at least 32 bytes (required unless --sandbox)", secret: true, needed: unlessSandbox,
+		parse: func(c *Config, v string) error {
+			c.JWTSecret = v
+			if len(v) < 32 {
+				return errors.New("must be at least 32 bytes")
+			}
+			return nil
+		}},
+	{env: "MOSPAY_JWT_TTL", flag: "jwt-ttl", def: "24h", help: "token lifetime",
+		parse: func(c *Config, v string) (err error) { c.JWTTTL, err = positiveDuration(v); return }},
+	{env: "MOSPAY_ADMIN_TOKENS", flag: "admin-tokens", help: "comma-separated name:token or bare tokens for /admin (required unless --sandbox)", secret: true, needed: unlessSandbox,
+		parse: func(c *Config, v string) (err error) { c.AdminTokens, err = parseAdminTokens(v); return }},
+	{env: "MOSPAY_CORS_ORIGINS", flag: "cors-origins", help: "origins allowed to call /mp from a browser",
+		parse: func(c *Config, v string) error {
+			c.CORSOrigins = splitList(v)
+			for _, o := range c.CORSOrigins {
+				if o != "*" && checkURL(o) != nil {
+					return fmt.Errorf("%q is not an origin such as https://app.example", o)
+				}
+			}
+			return nil
+		}},
+	{env: "MOSPAY_TRUSTED_PROXIES", flag: "trusted-proxies", help: "proxy addresses or CIDRs whose X-Forwarded-For is believed",
+		parse: func(c *Config, v string) (err error) { c.TrustedProxies, err = parseNets(v); return }},
+	{env: "MOSPAY_ORDER_TTL", flag: "order-ttl", def: "30m", help: "time an unpaid order stays payable",
+		parse: func(c *Config, v string) (err error) { c.OrderTTL, err = positiveDuration(v); return }},
+	{env: "MOSPAY_RECONCILE_EVERY", flag: "reconcile-every", def: "@every 30s", help: "reconciler cadence (cron spec or @every 30s)",
+		parse: func(c *Config, v string) error {
+			c.ReconcileEvery = v
+			_, err := cron.ParseStandard(v)
+			return err
+		}},
+	{env: "MOSPAY_SANDBOX_ADDR", flag: "sandbox-addr", def: "127.0.0.1:8081", help: "sandbox listen address",
+		parse: func(c *Config, v string) error { c.SandboxAddr = v; return checkAddr(v) }},
+	{env: "MOSPAY_MOS_TIMEOUT", flag: "mos-timeout", def: "10s", help: "timeout of one call to MOS",
+		parse: func(c *Config, v string) (err error) { c.MOSTimeout, err = positiveDuration(v); return }},
+	{env: "MOSPAY_MAX_BODY", flag: "max-body", def: "1MiB", help: "largest request body accepted (e.g. 1MiB, 512KiB, 65536)",
+		parse: func(c *Config, v string) (err error) { c.MaxBody, err = parseBytes(v); return }},
+	{env: "MOSPAY_WEBHOOK_URLS", flag: "webhook-urls", help: "comma-separated receivers of order events",
+		parse: func(c *Config, v string) error {
+			c.WebhookURLs = splitList(v)
+			for _, u := range c.WebhookURLs {
+				if err := checkURL(u); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+	{env: "MOSPAY_WEBHOOK_SECRET", flag: "webhook-secret", help: "HMAC key signing order events (required with MOSPAY_WEBHOOK_URLS)", secret: true,
+		needed: func(c *Config) bool { return len(c.WebhookURLs) > 0 },
+		parse:  func(c *Config, v string) error { c.WebhookSecret = v; return nil }},
+	{env: "MOSPAY_REPORT_TZ", flag: "report-tz", def: "UTC", help: "time zone of report dates (e.g. Asia/Phnom_Penh)",
+		parse: func(c *Config, v string) (err error) { c.ReportTZ, err = time.LoadLocation(v); return }},
+	{env: "MOSPAY_MAX_AMOUNT_USD", flag: "max-amount-usd", def: "10000.00", help: "largest USD order",
+		parse: func(c *Config, v string) error { return parseMax(c, money.USD, v) }},
+	{env: "MOSPAY_MAX_AMOUNT_KHR", flag: "max-amount-khr", def: "40000000", help: "largest KHR order",
+		parse: func(c *Config, v string) error { return parseMax(c, money.KHR, v) }},
+	{env: "MOSPAY_LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error",
+		parse: func(c *Config, v string) error {
+			c.LogLevel = v
+			switch v {
+			case "debug", "info", "warn", "error":
+				return nil
+			}
+			return errors.New("want debug, info, warn or error")
+		}},
+}
+
+// ConfigError names the variable that stopped start-up. Its message never holds a secret value.
+type ConfigError struct {
+	Var string
+	Err error
+}
+
+func (e *ConfigError) Error() string { return fmt.Sprintf("config: %s: %v", e.Var, e.Err) }
+
+// registerFlags adds one flag per setting to fs; a flag, when given, wins over the environment.
+func registerFlags(fs *flag.FlagSet) map[string]*string {
+	vals := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		help := s.help + " (env " + s.env + ")"
+		vals[s.env] = fs.String(s.flag, "", help)
+	}
+	return vals
+}
+
+// loadConfig builds the Config from the environment and the parsed flags. With sandbox set,
+// generated development values fill what is missing (see sandboxDefaults) before validation.
+func loadConfig(getenv func(string) string, flags map[string]*string, sandbox bool, devDefaults func(*Config, map[string]string) error) (*Config, error) {
+	c := &Config{Sandbox: sandbox, MaxAmount: map[money.Currency]int64{}}
+	raw := map[string]string{}
+	for _, s := range settings {
+		v := getenv(s.env)
+		if f := flags[s.env]; f != nil && *f != "" {
+			v = *f
+		}
+		if v != "" {
+			raw[s.env] = v
+		}
+	}
+	if sandbox && devDefaults != nil {
+		if err := devDefaults(c, raw); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range settings {
+		v, set := raw[s.env]
+		if !set {
+			v = s.def
+		}
+		if v == "" {
+			continue
+		}
+		if err := s.parse(c, v); err != nil {
+			if s.secret {
+				err = errors.New(redact(err.Error(), v))
+			}
+			return nil, &ConfigError{Var: s.env, Err: err}
+		}
+	}
+	for _, s := range settings {
+		if s.needed != nil && s.needed(c) && raw[s.env] == "" && s.def == "" {
+			return nil, &ConfigError{Var: s.env, Err: errors.New("required (or run with --sandbox for development)")}
+		}
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.HTTPAddr
+	}
+	return c, nil
+}
+
+// unknownVars lists MOSPAY_ variables that no setting reads (a typo, usually): warned, not fatal.
+func unknownVars(environ []string) []string {
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[s.env] = true
+	}
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "MOSPAY_") && !known[k] && !strings.HasPrefix(k, "MOSPAY_TEST_") && k != "MOSPAY_REQUIRE_POSTGRES" {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func redact(msg, secret string) string {
+	if secret == "" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, secret, "[redacted]")
+}
+
+func checkAddr(v string) error {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port", v)
+	}
+	_ = host
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Errorf("%q has no valid port", v)
+	}
+	return nil
+}
+
+func checkURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", v)
+	}
+	return nil
+}
+
+func positiveDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration such as 30s or 24h", v)
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%q must be positive", v)
+	}
+	return d, nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parseAdminTokens(v string) ([]AdminToken, error) {
+	var out []AdminToken
+	names := map[string]bool{}
+	for i, p := range splitList(v) {
+		t := AdminToken{Name: "admin", Token: p}
+		if name, tok, ok := strings.Cut(p, ":"); ok {
+			t = AdminToken{Name: name, Token: tok}
+		}
+		if t.Name == "" || strings.ContainsAny(t.Name, " \t") {
+			return nil, fmt.Errorf("entry %d has an empty or spaced name", i+1)
+		}
+		if len(t.Token) < 16 {
+			return nil, fmt.Errorf("entry %d (%s): token must be at least 16 characters", i+1, t.Name)
+		}
+		if names[t.Name] {
+			return nil, fmt.Errorf("entry %d: name %q used twice", i+1, t.Name)
+		}
+		names[t.Name] = true
+		out = append(out, t)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no token given")
+	}
+	return out, nil
+}
+
+func parseNets(v string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, p := range splitList(v) {
+		if !strings.Contains(p, "/") {
+			ip := net.ParseIP(p)
+			if ip == nil {
+				return nil, fmt.Errorf("%q is not an IP address or CIDR", p)
+			}
+			bits := 128
+			if ip.To4() != nil {
+				bits = 32
+			}
+			p = fmt.Sprintf("%s/%d", p, bits)
+		}
+		_, n, err := net.ParseCIDR(p)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an IP address or CIDR", p)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// parseBytes reads 1048576, 512KiB, 1MiB, 1MB (taken as MiB), 64KB.
+func parseBytes(v string) (int64, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"K", 1 << 10}, {"M", 1 << 20}, {"B", 1}}
+	mult := int64(1)
+	num := v
+	for _, u := range units {
+		if strings.HasSuffix(v, u.suffix) {
+			mult, num = u.mult, strings.TrimSuffix(v, u.suffix)
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mult {
+		return 0, fmt.Errorf("%q is not a size such as 1MiB", v)
+	}
+	return n * mult, nil
+}
+
+func parseMax(c *Config, cur money.Currency, v string) error {
+	m, err := money.Parse(v, cur, 0)
+	if err != nil {
+		return err
+	}
+	c.MaxAmount[cur] = m
+	return nil
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mospay/mospay/money"
+)
+
+// validEnv is a complete production configuration.
+func validEnv() map[string]string {
+	return map[string]string{
+		"MOSPAY_MOS_BASE_URL":   "https://mos-test.mos.me",
+		"MOSPAY_MOS_APP_KEY":    "k1",
+		"MOSPAY_MOS_APP_SECRET": "topsecretvalue",
+		"MOSPAY_MOS_MC_ID":      "mc1",
+		"MOSPAY_JWT_SECRET":     strings.Repeat("j", 32),
+		"MOSPAY_ADMIN_TOKENS":   "alice:aaaaaaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbbbbbb",
+	}
+}
+
+func load(t *testing.T, env map[string]string, args ...string) (*Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	vals := registerFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return loadConfig(func(k string) string { return env[k] }, vals, false, nil)
+}
+
+func TestConfigDefaults(t *testing.T) {
+	c, err := load(t, validEnv())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:8080" || c.DatabaseURL != "sqlite:data/mospay.db" || c.PublicURL != "http://127.0.0.1:8080" {
+		t.Errorf("defaults: %+v", c)
+	}
+	if c.JWTTTL != 24*time.Hour || c.OrderTTL != 30*time.Minute || c.MOSTimeout != 10*time.Second || c.MaxBody != 1<<20 {
+		t.Errorf("durations/sizes: %v %v %v %d", c.JWTTTL, c.OrderTTL, c.MOSTimeout, c.MaxBody)
+	}
+	if c.ReconcileEvery != "@every 30s" || c.SandboxAddr != "127.0.0.1:8081" || c.ReportTZ.String() != "UTC" {
+		t.Errorf("reconcile/sandbox/tz: %q %q %v", c.ReconcileEvery, c.SandboxAddr, c.ReportTZ)
+	}
+	want := []AdminToken{{"alice", "aaaaaaaaaaaaaaaaaaaa"}, {"admin", "bbbbbbbbbbbbbbbbbbbb"}}
+	if len(c.AdminTokens) != 2 || c.AdminTokens[0] != want[0] || c.AdminTokens[1] != want[1] {
+		t.Errorf("admin tokens: %+v", c.AdminTokens)
+	}
+	if c.MaxAmount[money.USD] != 1_000_000 || c.MaxAmount[money.KHR] != 40_000_000 {
+		t.Errorf("max amounts: %v", c.MaxAmount)
+	}
+}
+
+func TestConfigFlagWinsOverEnv(t *testing.T) {
+	env := validEnv()
+	env["MOSPAY_HTTP_ADDR"] = "127.0.0.1:1"
+	c, err := load(t, env, "--http-addr", "127.0.0.1:2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != "127.0.0.1:2" {
+		t.Fatalf("HTTPAddr = %q", c.HTTPAddr)
+	}
+}
+
+// TestConfigErrors covers every way a value can stop start-up: each error names its variable,
+// and never repeats a secret's value.
+func TestConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, key, value, want string
+	}{
+		{"missing MOS URL", "MOSPAY_MOS_BASE_URL", "", "required"},
+		{"missing app key", "MOSPAY_MOS_APP_KEY", "", "required"},
+		{"missing app secret", "MOSPAY_MOS_APP_SECRET", "", "required"},
+		{"missing mc id", "MOSPAY_MOS_MC_ID", "", "required"},
+		{"missing jwt secret", "MOSPAY_JWT_SECRET", "", "required"},
+		{"missing admin tokens", "MOSPAY_ADMIN_TOKENS", "", "required"},
+		{"short jwt secret", "MOSPAY_JWT_SECRET", "tooshort-secret-value", "at least 32 bytes"},
+		{"short admin token", "MOSPAY_ADMIN_TOKENS", "bob:short-token", "at least 16"},
+		{"duplicate admin name", "MOSPAY_ADMIN_TOKENS", "a:xxxxxxxxxxxxxxxxxx,a:yyyyyyyyyyyyyyyyyy", "used twice"},
+		{"empty admin name", "MOSPAY_ADMIN_TOKENS", ":xxxxxxxxxxxxxxxxxx", "empty or spaced name"},
+		{"bad MOS URL", "MOSPAY_MOS_BASE_URL", "ftp://x", "not an http(s) URL"},
+		{"bad public URL", "MOSPAY_PUBLIC_URL", "not a url", "not an http(s) URL"},
+		{"bad http addr", "MOSPAY_HTTP_ADDR", "8080", "not host:port"},
+		{"bad port", "MOSPAY_HTTP_ADDR", "127.0.0.1:99999", "no valid port"},
+		{"bad sandbox addr", "MOSPAY_SANDBOX_ADDR", "nowhere", "not host:port"},
+		{"bad database url", "MOSPAY_DATABASE_URL", "mysql://x", "sqlite:PATH"},
+		{"empty sqlite path", "MOSPAY_DATABASE_URL", "sqlite:", "sqlite:PATH"},
+		{"bad jwt ttl", "MOSPAY_JWT_TTL", "1 day", "not a duration"},
+		{"negative order ttl", "MOSPAY_ORDER_TTL", "-5m", "must be positive"},
+		{"bad mos timeout", "MOSPAY_MOS_TIMEOUT", "0s", "must be positive"},
+		{"bad cron", "MOSPAY_RECONCILE_EVERY", "every now and then", ""},
+		{"bad body size", "MOSPAY_MAX_BODY", "lots", "not a size"},
+		{"zero body size", "MOSPAY_MAX_BODY", "0", "not a size"},
+		{"bad cors origin", "MOSPAY_CORS_ORIGINS", "example.com", "not an origin"},
+		{"bad proxy", "MOSPAY_TRUSTED_PROXIES", "10.0.0.300", "not an IP"},
+		{"bad webhook url", "MOSPAY_WEBHOOK_URLS", "nowhere", "not an http(s) URL"},
+		{"webhook without secret", "MOSPAY_WEBHOOK_URLS", "https://hooks.example/x", "MOSPAY_WEBHOOK_SECRET"},
+		{"bad time zone", "MOSPAY_REPORT_TZ", "Mars/Olympus", ""},
+		{"bad max usd", "MOSPAY_MAX_AMOUNT_USD", "1e6", "malformed"},
+		{"bad max khr", "MOSPAY_MAX_AMOUNT_KHR", "10.5", "decimals"},
+		{"bad log level", "MOSPAY_LOG_LEVEL", "loud", "want debug"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := validEnv()
+			if tt.value == "" {
+				delete(env, tt.key)
+			} else {
+				env[tt.key] = tt.value
+			}
+			_, err := load(t, env)
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want *ConfigError", err)
+			}
+			wantVar := tt.key
+			if tt.name == "webhook without secret" {
+				wantVar = "MOSPAY_WEBHOOK_SECRET"
+			}
+			if ce.Var != wantVar || !strings.Contains(err.Error(), wantVar) {
+				t.Errorf("error %q does not name %s", err, wantVar)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not say %q", err, tt.want)
+			}
+			if strings.Contains(tt.key, "SECRET") || strings.Contains(tt.key, "TOKENS") {
+				if tt.value != "" && strings.Contains(err.Error(), tt.value) {
+					t.Errorf("error %q leaks the secret", err)
+				}
+			}
+		})
+	}
+}
+
+func TestUnknownVarsWarned(t *testing.T) {
+	got := unknownVars([]string{"MOSPAY_HTTP_ADDR=x", "MOSPAY_HTTP_ADRR=y", "HOME=/root", "MOSPAY_TEST_POSTGRES_URL=z"})
+	if len(got) != 1 || got[0] != "MOSPAY_HTTP_ADRR" {
+		t.Fatalf("unknownVars = %v", got)
+	}
+}
+
+func TestSandboxGeneratesCredentialsOnce(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"MOSPAY_DATABASE_URL": "sqlite:" + dir + "/m.db"}
+	var out bytes.Buffer
+	dev := func(c *Config, raw map[string]string) error { return sandboxDefaults(c, raw, &out) }
+	c1, err := loadConfig(func(k string) string { return env[k] }, nil, true, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "MOSPAY_JWT_SECRET=") {
+		t.Fatalf("first start does not print the generated credentials: %q", out.String())
+	}
+	out.Reset()
+	c2, err := loadConfig(func(k string) string { return env[k] }, nil, true, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("second start printed secrets again: %q", out.String())
+	}
+	if c1.JWTSecret != c2.JWTSecret || c1.MOSAppSecret != c2.MOSAppSecret || c1.AdminTokens[0] != c2.AdminTokens[0] {
+		t.Error("credentials changed between starts")
+	}
+	if c1.MOSBaseURL != "http://127.0.0.1:8081" {
+		t.Errorf("sandbox MOS URL = %q", c1.MOSBaseURL)
+	}
+}
+
+func TestRunUnknownCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	err := run(t.Context(), []string{"frobnicate"}, func(string) string { return "" }, nil, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Fatalf("err = %v", err)
+	}
+	if err := run(t.Context(), []string{"version"}, func(string) string { return "" }, nil, &out, &errb); err != nil || !strings.Contains(out.String(), "mospay") {
+		t.Fatalf("version: %v %q", err, out.String())
+	}
+}

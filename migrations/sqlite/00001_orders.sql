@@ -1,0 +1,94 @@
+-- +goose Up
+-- Orders and their durable history. Times are stored in UTC.
+CREATE TABLE orders (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    out_trade_no     TEXT    NOT NULL UNIQUE CHECK (length(out_trade_no) BETWEEN 1 AND 32),
+    nonce_str        TEXT    NOT NULL CHECK (length(nonce_str) BETWEEN 1 AND 32),
+    app_key          TEXT    NOT NULL,
+    openid           TEXT    NOT NULL,
+    prepay_id        TEXT    NOT NULL DEFAULT '',
+    amount_minor     INTEGER NOT NULL CHECK (amount_minor > 0),
+    currency         TEXT    NOT NULL CHECK (currency IN ('USD', 'KHR')),
+    description      TEXT    NOT NULL DEFAULT '',
+    status           TEXT    NOT NULL CHECK (status IN ('CREATED', 'PENDING', 'PAID', 'FAILED', 'CLOSED', 'REFUNDED')),
+    version          INTEGER NOT NULL DEFAULT 1,
+    sandbox          BOOLEAN NOT NULL DEFAULT 0,
+    idempotency_key  TEXT,
+    request_hash     TEXT    NOT NULL DEFAULT '',
+    expire_at        DATETIME NOT NULL,
+    next_check_at    DATETIME,
+    check_attempts   INTEGER NOT NULL DEFAULT 0,
+    lease_owner      TEXT,
+    lease_until      DATETIME,
+    created_at       DATETIME NOT NULL,
+    updated_at       DATETIME NOT NULL
+);
+CREATE UNIQUE INDEX orders_idempotency ON orders (openid, idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX orders_openid ON orders (openid, id);
+CREATE INDEX orders_due ON orders (next_check_at) WHERE next_check_at IS NOT NULL;
+CREATE INDEX orders_created ON orders (created_at);
+CREATE INDEX orders_status ON orders (status, id);
+
+-- One row per status change, written in the same transaction as the order's update.
+-- UNIQUE (order_id, version): two writers can never both record a change of the same version.
+CREATE TABLE transitions (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id     INTEGER NOT NULL REFERENCES orders (id),
+    version      INTEGER NOT NULL,
+    from_status  TEXT    NOT NULL DEFAULT '',
+    to_status    TEXT    NOT NULL CHECK (to_status IN ('CREATED', 'PENDING', 'PAID', 'FAILED', 'CLOSED', 'REFUNDED')),
+    source       TEXT    NOT NULL CHECK (source IN ('api', 'notify', 'reconciler', 'admin')),
+    reason       TEXT    NOT NULL DEFAULT '',
+    mos_status   TEXT    NOT NULL DEFAULT '',
+    request_id   TEXT    NOT NULL DEFAULT '',
+    created_at   DATETIME NOT NULL,
+    UNIQUE (order_id, version)
+);
+
+-- Flags ask finance to look at an order. At most one active flag of a kind per order.
+CREATE TABLE order_flags (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id     INTEGER NOT NULL REFERENCES orders (id),
+    flag         TEXT    NOT NULL,
+    note         TEXT    NOT NULL DEFAULT '',
+    raised_at    DATETIME NOT NULL,
+    resolved_at  DATETIME,
+    resolved_by  TEXT    NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX order_flags_active ON order_flags (order_id, flag) WHERE resolved_at IS NULL;
+
+-- Every notification MOS posted that passed signature verification, raw, with what became of it.
+CREATE TABLE notifications (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id        INTEGER REFERENCES orders (id),
+    out_trade_no    TEXT    NOT NULL DEFAULT '',
+    content_type    TEXT    NOT NULL DEFAULT '',
+    raw_body        TEXT    NOT NULL,
+    mos_status      TEXT    NOT NULL DEFAULT '',
+    queried_status  TEXT    NOT NULL DEFAULT '',
+    outcome         TEXT    NOT NULL,
+    request_id      TEXT    NOT NULL DEFAULT '',
+    received_at     DATETIME NOT NULL
+);
+CREATE INDEX notifications_order ON notifications (order_id);
+
+-- Every orderQuery we made: what MOS said, or why it failed.
+CREATE TABLE mos_queries (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id      INTEGER NOT NULL REFERENCES orders (id),
+    source        TEXT    NOT NULL,
+    mos_status    TEXT    NOT NULL DEFAULT '',
+    total_amount  TEXT    NOT NULL DEFAULT '',
+    currency      TEXT    NOT NULL DEFAULT '',
+    error         TEXT    NOT NULL DEFAULT '',
+    duration_ms   INTEGER NOT NULL DEFAULT 0,
+    created_at    DATETIME NOT NULL
+);
+CREATE INDEX mos_queries_order ON mos_queries (order_id);
+
+-- +goose Down
+DROP TABLE mos_queries;
+DROP TABLE notifications;
+DROP TABLE order_flags;
+DROP TABLE transitions;
+DROP TABLE orders;

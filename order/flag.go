@@ -1,0 +1,77 @@
+package order
+
+import "strings"
+
+// Flag marks an order for finance review. Flags are raised by Apply alongside (or instead of) a
+// status change, stored with a note and the time raised, and resolved by people; an active flag
+// is never raised twice.
+type Flag string
+
+const (
+	// FlagAmountMismatch is raised when MOS reports an amount or currency other than the
+	// order's. The order is not marked paid, and its expiry is held until finance looks.
+	FlagAmountMismatch Flag = "amount_mismatch"
+
+	// FlagLatePayment is raised when MOS reports a payment for a FAILED or CLOSED order; the
+	// order moves to PAID so that the money is never lost.
+	FlagLatePayment Flag = "late_payment"
+
+	// FlagMOSDisagrees is raised when MOS reports an unpaid or paid status for an order that is
+	// PAID or REFUNDED here; nothing else changes.
+	FlagMOSDisagrees Flag = "mos_disagrees"
+
+	// FlagUnknownStatus is raised when MOS answers a status that mospay cannot map; the note
+	// holds the raw value and nothing else changes.
+	FlagUnknownStatus Flag = "unknown_mos_status"
+
+	// FlagRefundUnpaid is raised when MOS reports a refund for an order that is not PAID here.
+	FlagRefundUnpaid Flag = "refund_not_paid"
+)
+
+// Flags lists every flag, for validation, filters and tests.
+var Flags = []Flag{
+	FlagAmountMismatch,
+	FlagLatePayment,
+	FlagMOSDisagrees,
+	FlagUnknownStatus,
+	FlagRefundUnpaid,
+}
+
+// ParseFlag accepts exactly the lower-case name of a flag; anything else is EINVALID.
+func ParseFlag(s string) (Flag, error) {
+	for _, f := range Flags {
+		if string(f) == s {
+			return f, nil
+		}
+	}
+	names := make([]string, len(Flags))
+	for i, f := range Flags {
+		names[i] = string(f)
+	}
+	return "", Errorf(EINVALID, "unknown flag %q (one of %s)", s, strings.Join(names, ", "))
+}
+
+// Valid reports whether f is one of Flags.
+func (f Flag) Valid() bool {
+	_, err := ParseFlag(string(f))
+	return err == nil
+}
+
+// HoldsExpiry reports whether the flag, while active, stops our own clock from closing an
+// unpaid order: each of these says money may have moved at MOS in a way we do not understand
+// (a different amount, an unknown status, a refund of an unpaid order), so finance decides.
+// late_payment and mos_disagrees concern orders already paid and hold nothing.
+func (f Flag) HoldsExpiry() bool {
+	switch f {
+	case FlagAmountMismatch, FlagUnknownStatus, FlagRefundUnpaid:
+		return true
+	default:
+		return false
+	}
+}
+
+// FlagRaise is a flag to raise on an order, with a note for finance saying what was seen.
+type FlagRaise struct {
+	Flag Flag
+	Note string
+}

@@ -1,0 +1,295 @@
+package order
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/mospay/mospay/money"
+)
+
+// Snapshot is what the machine needs to know of an order to decide what an event does to it.
+type Snapshot struct {
+	Status   Status
+	Amount   money.Amount
+	PrepayID string
+	// Flags are the order's active (unresolved) flags.
+	Flags []Flag
+}
+
+// Change is what applying an event does to an order. Nothing else in mospay assigns a status:
+// the store writes a Change and its transition row in one transaction, guarded by the order's
+// version.
+type Change struct {
+	// From is the status the order had; To is the status it gets (To == From when the status
+	// does not change).
+	From, To Status
+	// Reason is human words for the transition row.
+	Reason string
+	// PrepayID is set when the change records a prepayId the order did not have ("" = keep).
+	PrepayID string
+	// Raise lists the flags to raise; none of them is already active.
+	Raise []FlagRaise
+}
+
+// Moves reports whether the change moves the order to another status.
+func (c Change) Moves() bool { return c.From != c.To }
+
+// Empty reports whether the change does nothing: no status change, no prepayId to record and no
+// flag to raise. The store writes nothing for an empty change.
+func (c Change) Empty() bool { return !c.Moves() && c.PrepayID == "" && len(c.Raise) == 0 }
+
+// rule is what one kind of event does to an order in one status.
+type rule struct {
+	to       Status // the status to move to; "" keeps the status
+	flag     Flag   // a flag to raise, if not active
+	conflict bool   // the event contradicts the order: ECONFLICT, nothing changes
+	holdable bool   // the move does not happen while a flag that HoldsExpiry is active
+}
+
+var (
+	stay     = rule{}
+	conflict = rule{conflict: true}
+	expire   = rule{to: StatusClosed, holdable: true}
+	late     = rule{to: StatusPaid, flag: FlagLatePayment}
+)
+
+func to(s Status) rule  { return rule{to: s} }
+func raise(f Flag) rule { return rule{flag: f} }
+
+// transitions is the whole state machine: for every status, what every kind of event does. It
+// must hold every (Status, EventKind) pair; a test checks it. Before it is consulted, an amount
+// that differs from the order's turns any event into the flag amount_mismatch (see Apply).
+var transitions = map[Status]map[EventKind]rule{
+	StatusCreated: {
+		EventPrepaid:  to(StatusPending), // a stored prepayId that differs: ECONFLICT
+		EventRejected: to(StatusFailed),
+		EventPending:  to(StatusPending),
+		EventPaid:     to(StatusPaid),
+		EventFailed:   to(StatusFailed),
+		EventClosed:   to(StatusClosed),
+		EventRefunded: raise(FlagRefundUnpaid),
+		EventUnknown:  raise(FlagUnknownStatus),
+		EventExpired:  expire,
+	},
+	StatusPending: {
+		EventPrepaid:  stay, // a stored prepayId that differs: ECONFLICT
+		EventRejected: conflict,
+		EventPending:  stay,
+		EventPaid:     to(StatusPaid),
+		EventFailed:   to(StatusFailed),
+		EventClosed:   to(StatusClosed),
+		EventRefunded: raise(FlagRefundUnpaid),
+		EventUnknown:  raise(FlagUnknownStatus),
+		EventExpired:  expire,
+	},
+	StatusPaid: {
+		EventPrepaid:  stay,
+		EventRejected: conflict,
+		EventPending:  raise(FlagMOSDisagrees),
+		EventPaid:     stay,
+		EventFailed:   raise(FlagMOSDisagrees),
+		EventClosed:   raise(FlagMOSDisagrees),
+		EventRefunded: to(StatusRefunded),
+		EventUnknown:  raise(FlagUnknownStatus),
+		EventExpired:  stay,
+	},
+	StatusFailed: {
+		EventPrepaid:  stay,
+		EventRejected: stay,
+		EventPending:  stay,
+		EventPaid:     late,
+		EventFailed:   stay,
+		EventClosed:   to(StatusClosed),
+		EventRefunded: raise(FlagRefundUnpaid),
+		EventUnknown:  raise(FlagUnknownStatus),
+		EventExpired:  stay,
+	},
+	StatusClosed: {
+		EventPrepaid:  stay,
+		EventRejected: stay,
+		EventPending:  stay,
+		EventPaid:     late,
+		EventFailed:   to(StatusFailed),
+		EventClosed:   stay,
+		EventRefunded: raise(FlagRefundUnpaid),
+		EventUnknown:  raise(FlagUnknownStatus),
+		EventExpired:  stay,
+	},
+	StatusRefunded: {
+		EventPrepaid:  stay,
+		EventRejected: conflict,
+		EventPending:  raise(FlagMOSDisagrees),
+		EventPaid:     raise(FlagMOSDisagrees),
+		EventFailed:   raise(FlagMOSDisagrees),
+		EventClosed:   raise(FlagMOSDisagrees),
+		EventRefunded: stay,
+		EventUnknown:  raise(FlagUnknownStatus),
+		EventExpired:  stay,
+	},
+}
+
+// moveReasons are the default reasons of a status change, by the event that caused it.
+var moveReasons = map[EventKind]string{
+	EventPrepaid:  "prepay accepted",
+	EventRejected: "rejected by MOS",
+	EventPending:  "awaiting payment at MOS",
+	EventPaid:     "paid at MOS",
+	EventFailed:   "payment failed at MOS",
+	EventClosed:   "closed at MOS",
+	EventRefunded: "refunded at MOS",
+	EventExpired:  "expired unpaid",
+}
+
+// Apply decides what event e does to an order in state s. It is the one place that decides
+// status changes; it is pure and changes nothing itself.
+//
+// Errors: EINVALID for an unknown status, kind or source, for EventPrepaid without a prepayId,
+// or for an event carrying an amount when s has none to compare with; ECONFLICT for an event
+// that contradicts the order (a rejection of an order MOS already took, a second different
+// prepayId).
+//
+// The amount is checked first: if e reports an amount or currency other than the order's, the
+// event raises amount_mismatch and does nothing else, whatever its kind; it never marks paid.
+// A prepayId MOS reports for a CREATED or PENDING order that has none is recorded.
+func Apply(s Snapshot, e Event) (Change, error) {
+	if err := validate(s, e); err != nil {
+		return Change{}, err
+	}
+	c := Change{From: s.Status, To: s.Status}
+
+	if e.Amount != nil && *e.Amount != s.Amount {
+		note := fmt.Sprintf("MOS reports %s; the order is %s %s",
+			reported(*e.Amount), s.Amount, s.Amount.Currency)
+		c.Raise = s.raise(FlagAmountMismatch, note)
+		c.Reason = reasonOr(e, "amount reported by MOS does not match the order")
+		return c, nil
+	}
+
+	r, ok := transitions[s.Status][e.Kind]
+	if !ok {
+		return Change{}, Errorf(EINTERNAL, "no transition rule for %s on %s", e.Kind, s.Status)
+	}
+	if r.conflict {
+		return Change{}, Errorf(ECONFLICT, "order is %s: event %s contradicts it", s.Status, e.Kind)
+	}
+	open := s.Status == StatusCreated || s.Status == StatusPending
+	if open && e.Kind == EventPrepaid && s.PrepayID != "" && e.PrepayID != s.PrepayID {
+		return Change{}, Wrap(ECONFLICT,
+			fmt.Errorf("stored prepayId %q, new prepayId %q", s.PrepayID, e.PrepayID),
+			"order already has a different prepayId")
+	}
+	if open && s.PrepayID == "" {
+		c.PrepayID = e.PrepayID
+	}
+
+	var held Flag
+	if r.holdable {
+		held = s.holding()
+	}
+	if r.to != "" && held == "" {
+		c.To = r.to
+	}
+	if r.flag != "" {
+		c.Raise = s.raise(r.flag, flagNote(r.flag, s, e))
+	}
+
+	switch {
+	case e.Reason != "":
+		c.Reason = e.Reason
+	case held != "":
+		c.Reason = fmt.Sprintf("expiry held by flag %s", held)
+	case c.Moves() && r.flag == FlagLatePayment:
+		c.Reason = fmt.Sprintf("payment after %s recorded as late", s.Status)
+	case c.Moves():
+		c.Reason = moveReasons[e.Kind]
+	case len(c.Raise) > 0:
+		c.Reason = fmt.Sprintf("flagged %s", r.flag)
+	case r.flag != "":
+		c.Reason = fmt.Sprintf("already flagged %s", r.flag)
+	case c.PrepayID != "":
+		c.Reason = "prepayId reported by MOS recorded"
+	default:
+		c.Reason = fmt.Sprintf("%s changes nothing for a %s order", e.Kind, s.Status)
+	}
+	return c, nil
+}
+
+// validate refuses a snapshot or event that Apply cannot judge.
+func validate(s Snapshot, e Event) error {
+	if !s.Status.Valid() {
+		return Errorf(EINVALID, "unknown order status %q", s.Status)
+	}
+	if !e.Kind.Valid() {
+		return Errorf(EINVALID, "unknown event kind %q", e.Kind)
+	}
+	if !e.Source.Valid() {
+		return Errorf(EINVALID, "unknown event source %q", e.Source)
+	}
+	if e.Kind == EventPrepaid && e.PrepayID == "" {
+		return Errorf(EINVALID, "event %s without a prepayId", e.Kind)
+	}
+	if e.Amount != nil && !s.Amount.Currency.Valid() {
+		return Errorf(EINVALID, "event reports an amount but the order has none to compare")
+	}
+	return nil
+}
+
+// raise returns f to raise with note, or nothing when f is already active.
+func (s Snapshot) raise(f Flag, note string) []FlagRaise {
+	if slices.Contains(s.Flags, f) {
+		return nil
+	}
+	return []FlagRaise{{Flag: f, Note: note}}
+}
+
+// holding returns the first active flag that holds expiry, or "".
+func (s Snapshot) holding() Flag {
+	for _, f := range s.Flags {
+		if f.HoldsExpiry() {
+			return f
+		}
+	}
+	return ""
+}
+
+// flagNote says, for finance, what made the machine raise f.
+func flagNote(f Flag, s Snapshot, e Event) string {
+	switch f {
+	case FlagLatePayment:
+		return fmt.Sprintf("MOS reports payment (status %s) after the order was %s", quote(e.MOSStatus), s.Status)
+	case FlagUnknownStatus:
+		return fmt.Sprintf("MOS reported status %s, which mospay cannot map", quote(e.MOSStatus))
+	case FlagRefundUnpaid:
+		return fmt.Sprintf("MOS reports a refund (status %s) but the order is %s", quote(e.MOSStatus), s.Status)
+	default: // FlagMOSDisagrees
+		return fmt.Sprintf("MOS reports %s (status %s) but the order is %s", e.Kind, quote(e.MOSStatus), s.Status)
+	}
+}
+
+// reported writes an amount MOS reported, whose currency may be one mospay does not take.
+func reported(a money.Amount) string {
+	if !a.Currency.Valid() {
+		return fmt.Sprintf("%d minor units of currency %s", a.Minor, quote(string(a.Currency)))
+	}
+	return a.String() + " " + string(a.Currency)
+}
+
+// reasonOr returns the event's own reason, or def.
+func reasonOr(e Event, def string) string {
+	if e.Reason != "" {
+		return e.Reason
+	}
+	return def
+}
+
+// maxQuoted bounds what an outside party's text adds to a note.
+const maxQuoted = 64
+
+// quote returns s quoted, cut to maxQuoted runes, so that whatever MOS sends stays one short,
+// printable line in a note.
+func quote(s string) string {
+	if r := []rune(s); len(r) > maxQuoted {
+		return fmt.Sprintf("%q…", string(r[:maxQuoted]))
+	}
+	return fmt.Sprintf("%q", s)
+}

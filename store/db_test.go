@@ -1,0 +1,97 @@
+package store
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mospay/mospay/order"
+)
+
+func TestMigrateTwiceIsNoOp(t *testing.T) {
+	forEachDB(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db, err := Open(ctx, url, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		first, err := db.Migrate(ctx)
+		if err != nil || len(first) == 0 {
+			t.Fatalf("first migrate: %v %v", first, err)
+		}
+		second, err := db.Migrate(ctx)
+		if err != nil || len(second) != 0 {
+			t.Fatalf("second migrate applied %v, %v; want nothing", second, err)
+		}
+		if err := db.Ready(ctx); err != nil {
+			t.Fatalf("ready after migrate: %v", err)
+		}
+	})
+}
+
+func TestReadyFailsBeforeMigrationsAndWhenClosed(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "r.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ready(ctx); err == nil || !strings.Contains(err.Error(), "pending") {
+		t.Fatalf("ready before migrate: %v", err)
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := db.Ready(ctx); err == nil {
+		t.Fatal("ready with the database closed")
+	}
+}
+
+func TestSQLiteOneInstancePerFile(t *testing.T) {
+	ctx := context.Background()
+	url := "sqlite:" + filepath.Join(t.TempDir(), "one.db")
+	a, err := Open(ctx, url, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(ctx, url, Options{})
+	if err == nil || !strings.Contains(err.Error(), "in use by another mospay process") {
+		t.Fatalf("second open: %v", err)
+	}
+	a.Close()
+	b, err := Open(ctx, url, Options{})
+	if err != nil {
+		t.Fatalf("open after the first closed: %v", err)
+	}
+	b.Close()
+}
+
+func TestSchemaRefusesIllegalRows(t *testing.T) {
+	forEachDB(t, func(t *testing.T, url string) {
+		db := openMigrated(t, url)
+		bad := []string{
+			`INSERT INTO orders (out_trade_no, nonce_str, app_key, openid, amount_minor, currency, status, expire_at, created_at, updated_at)
+			 VALUES ('o1', 'n', 'k', 'u', 100, 'USD', 'LOST', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`,
+			`INSERT INTO orders (out_trade_no, nonce_str, app_key, openid, amount_minor, currency, status, expire_at, created_at, updated_at)
+			 VALUES ('o2', 'n', 'k', 'u', 0, 'USD', 'CREATED', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`,
+			`INSERT INTO orders (out_trade_no, nonce_str, app_key, openid, amount_minor, currency, status, expire_at, created_at, updated_at)
+			 VALUES ('o3', 'n', 'k', 'u', 100, 'EUR', 'CREATED', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`,
+		}
+		for _, q := range bad {
+			if _, err := db.SQL().Exec(q); err == nil {
+				t.Errorf("schema accepted: %s", q)
+			}
+		}
+		ok := `INSERT INTO orders (out_trade_no, nonce_str, app_key, openid, amount_minor, currency, status, expire_at, created_at, updated_at)
+			 VALUES ('dup', 'n', 'k', 'u', 100, 'USD', 'CREATED', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)`
+		if _, err := db.SQL().Exec(ok); err != nil {
+			t.Fatal(err)
+		}
+		_, err := db.SQL().Exec(ok)
+		if err == nil || order.ErrorCode(FormatError(err)) != order.ECONFLICT {
+			t.Fatalf("duplicate outTradeNo: %v (code %s)", err, order.ErrorCode(FormatError(err)))
+		}
+	})
+}

@@ -1,0 +1,6 @@
+package store
+
+import "testing"
+
+// postgresURL is replaced once the pgtest harness lands.
+func postgresURL(t *testing.T) string { return "" }
