@@ -20,8 +20,8 @@ import (
 
 // Config is what the HTTP layer needs from mospay's configuration.
 type Config struct {
-	MaxBody        int64      // bytes; larger bodies get 413
-	CORSOrigins    []string   // origins allowed to call /mp from a browser
+	MaxBody        int64        // bytes; larger bodies get 413
+	CORSOrigins    []string     // origins allowed to call /mp from a browser
 	TrustedProxies []*net.IPNet // peers whose X-Forwarded-For is believed
 }
 
