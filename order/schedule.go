@@ -1,0 +1,82 @@
+package order
+
+import "time"
+
+// Schedule says when the reconciler next asks MOS about an order. MOS's notifications may be
+// lost, late or never sent, so every order that can still change is checked on this timetable
+// until MOS's answer can no longer change:
+//
+//   - first check at most First after creation (a CREATED order: not before InFlight, while its
+//     prepay may still be on its way to MOS);
+//   - then backing off by Backoff[attempt] (then every Steady) until expireTime;
+//   - one check exactly at expireTime (where an unpaid order is closed);
+//   - then grace checks at expireTime + Grace[i] for late payments;
+//   - then none: nothing more is expected from MOS (finance's report still shows the order).
+//
+// Jitter shortens each delay by up to that fraction, at random, so orders created together do not
+// all call MOS in the same second; it never lengthens one, so "at most First" holds.
+type Schedule struct {
+	First    time.Duration
+	InFlight time.Duration
+	Backoff  []time.Duration
+	Steady   time.Duration
+	Grace    []time.Duration
+	Jitter   float64
+}
+
+// DefaultSchedule is mospay's timetable (README "Reconciler timing").
+func DefaultSchedule() Schedule {
+	return Schedule{
+		First:    15 * time.Second,
+		InFlight: 15 * time.Second,
+		Backoff:  []time.Duration{30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute},
+		Steady:   30 * time.Minute,
+		Grace:    []time.Duration{time.Minute, 10 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour},
+		Jitter:   0.1,
+	}
+}
+
+// Next returns when the order should next be checked, given that attempts checks have been made
+// and it is now now; ok is false when no further check is needed. rnd returns a number in [0, 1).
+func (s Schedule) Next(o *Order, attempts int, now time.Time, rnd func() float64) (next time.Time, ok bool) {
+	if o.Status.Final() {
+		return time.Time{}, false
+	}
+	jitter := func(d time.Duration) time.Duration {
+		if s.Jitter <= 0 || rnd == nil {
+			return d
+		}
+		return d - time.Duration(float64(d)*s.Jitter*rnd())
+	}
+	if now.Before(o.ExpireAt) {
+		var d time.Duration
+		switch {
+		case attempts == 0:
+			next = o.CreatedAt.Add(jitter(s.First))
+		case attempts-1 < len(s.Backoff):
+			d = s.Backoff[attempts-1]
+			next = now.Add(jitter(d))
+		default:
+			next = now.Add(jitter(s.Steady))
+		}
+		if o.Status == StatusCreated {
+			if earliest := o.CreatedAt.Add(s.InFlight); next.Before(earliest) {
+				next = earliest
+			}
+		}
+		if next.Before(now) {
+			next = now
+		}
+		if next.After(o.ExpireAt) {
+			next = o.ExpireAt
+		}
+		return next, true
+	}
+	// At or after expiry: the grace checks, each at a fixed offset from expireTime.
+	for _, g := range s.Grace {
+		if at := o.ExpireAt.Add(g); at.After(now) {
+			return at, true
+		}
+	}
+	return time.Time{}, false
+}

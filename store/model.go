@@ -1,0 +1,140 @@
+package store
+
+import (
+	"time"
+
+	"github.com/mospay/mospay/money"
+	"github.com/mospay/mospay/order"
+)
+
+// Rows as the schema in migrations/ has them. GORM maps them; it never creates tables.
+
+type orderRow struct {
+	ID             int64 `gorm:"primaryKey"`
+	OutTradeNo     string
+	NonceStr       string
+	AppKey         string
+	Openid         string `gorm:"column:openid"`
+	PrepayID       string
+	AmountMinor    int64
+	Currency       string
+	Description    string
+	Status         string
+	Version        int64
+	Sandbox        bool
+	IdempotencyKey *string
+	RequestHash    string
+	ExpireAt       time.Time
+	NextCheckAt    *time.Time
+	CheckAttempts  int
+	LeaseOwner     *string
+	LeaseUntil     *time.Time
+	CreatedAt      time.Time `gorm:"autoCreateTime:false"`
+	UpdatedAt      time.Time `gorm:"autoUpdateTime:false"`
+}
+
+func (orderRow) TableName() string { return "orders" }
+
+type transitionRow struct {
+	ID         int64 `gorm:"primaryKey"`
+	OrderID    int64
+	Version    int64
+	FromStatus string
+	ToStatus   string
+	Source     string
+	Reason     string
+	MOSStatus  string `gorm:"column:mos_status"`
+	RequestID  string
+	CreatedAt  time.Time `gorm:"autoCreateTime:false"`
+}
+
+func (transitionRow) TableName() string { return "transitions" }
+
+type flagRow struct {
+	ID         int64 `gorm:"primaryKey"`
+	OrderID    int64
+	Flag       string
+	Note       string
+	RaisedAt   time.Time
+	ResolvedAt *time.Time
+	ResolvedBy string
+}
+
+func (flagRow) TableName() string { return "order_flags" }
+
+type notificationRow struct {
+	ID            int64 `gorm:"primaryKey"`
+	OrderID       *int64
+	OutTradeNo    string
+	ContentType   string
+	RawBody       string
+	MOSStatus     string `gorm:"column:mos_status"`
+	QueriedStatus string
+	Outcome       string
+	RequestID     string
+	ReceivedAt    time.Time
+}
+
+func (notificationRow) TableName() string { return "notifications" }
+
+type queryRow struct {
+	ID          int64 `gorm:"primaryKey"`
+	OrderID     int64
+	Source      string
+	MOSStatus   string `gorm:"column:mos_status"`
+	TotalAmount string
+	Currency    string
+	Error       string
+	DurationMS  int64     `gorm:"column:duration_ms"`
+	CreatedAt   time.Time `gorm:"autoCreateTime:false"`
+}
+
+func (queryRow) TableName() string { return "mos_queries" }
+
+func utc(t time.Time) time.Time { return t.UTC() }
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func toRow(o *order.Order) orderRow {
+	r := orderRow{
+		ID: o.ID, OutTradeNo: o.OutTradeNo, NonceStr: o.NonceStr, AppKey: o.AppKey, Openid: o.OpenID,
+		PrepayID: o.PrepayID, AmountMinor: o.Amount.Minor, Currency: string(o.Amount.Currency),
+		Description: o.Desc, Status: string(o.Status), Version: o.Version, Sandbox: o.Sandbox,
+		IdempotencyKey: strPtr(o.IdempotencyKey), RequestHash: o.RequestHash,
+		ExpireAt: utc(o.ExpireAt), NextCheckAt: utcPtr(o.NextCheckAt), CheckAttempts: o.CheckAttempts,
+		LeaseOwner: strPtr(o.LeaseOwner), LeaseUntil: utcPtr(o.LeaseUntil),
+		CreatedAt: utc(o.CreatedAt), UpdatedAt: utc(o.UpdatedAt),
+	}
+	return r
+}
+
+func fromRow(r *orderRow, flags []order.Flag) *order.Order {
+	o := &order.Order{
+		ID: r.ID, OutTradeNo: r.OutTradeNo, NonceStr: r.NonceStr, AppKey: r.AppKey, OpenID: r.Openid,
+		PrepayID: r.PrepayID, Amount: money.Amount{Minor: r.AmountMinor, Currency: money.Currency(r.Currency)},
+		Desc: r.Description, Status: order.Status(r.Status), Flags: flags, Version: r.Version, Sandbox: r.Sandbox,
+		RequestHash: r.RequestHash, ExpireAt: r.ExpireAt.UTC(), NextCheckAt: utcPtr(r.NextCheckAt),
+		CheckAttempts: r.CheckAttempts, LeaseUntil: utcPtr(r.LeaseUntil),
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
+	}
+	if r.IdempotencyKey != nil {
+		o.IdempotencyKey = *r.IdempotencyKey
+	}
+	if r.LeaseOwner != nil {
+		o.LeaseOwner = *r.LeaseOwner
+	}
+	return o
+}

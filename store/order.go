@@ -1,0 +1,353 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/mospay/mospay/order"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Compile-time check: DB is the order service's Store.
+var _ order.Store = (*DB)(nil)
+
+// CreateOrder inserts o with its first transition in one transaction.
+func (db *DB) CreateOrder(ctx context.Context, o *order.Order, t order.Transition) error {
+	return db.InTx(ctx, func(tx *gorm.DB) error {
+		row := toRow(o)
+		if err := tx.Create(&row).Error; err != nil {
+			return err
+		}
+		o.ID = row.ID
+		return tx.Create(&transitionRow{OrderID: row.ID, Version: t.Version, FromStatus: string(t.From),
+			ToStatus: string(t.To), Source: string(t.Source), Reason: t.Reason, MOSStatus: t.MOSStatus,
+			RequestID: t.RequestID, CreatedAt: utc(t.At)}).Error
+	})
+}
+
+// Order returns the order with that outTradeNo and its active flags.
+func (db *DB) Order(ctx context.Context, outTradeNo string) (*order.Order, error) {
+	return db.orderWhere(ctx, db.read, "out_trade_no = ?", outTradeNo)
+}
+
+// OrderByIdempotencyKey returns openid's order created under key.
+func (db *DB) OrderByIdempotencyKey(ctx context.Context, openid, key string) (*order.Order, error) {
+	return db.orderWhere(ctx, db.read, "openid = ? AND idempotency_key = ?", openid, key)
+}
+
+func (db *DB) orderWhere(ctx context.Context, g *gorm.DB, query string, args ...any) (*order.Order, error) {
+	var r orderRow
+	err := g.WithContext(ctx).Where(query, args...).Take(&r).Error
+	if err == gorm.ErrRecordNotFound {
+		return nil, order.Errorf(order.ENOTFOUND, "no such order")
+	}
+	if err != nil {
+		return nil, FormatError(err)
+	}
+	flags, err := db.activeFlags(ctx, g, []int64{r.ID})
+	if err != nil {
+		return nil, err
+	}
+	return fromRow(&r, flags[r.ID]), nil
+}
+
+func (db *DB) activeFlags(ctx context.Context, g *gorm.DB, ids []int64) (map[int64][]order.Flag, error) {
+	out := map[int64][]order.Flag{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []flagRow
+	err := g.WithContext(ctx).Where("order_id IN ? AND resolved_at IS NULL", ids).Order("id").Find(&rows).Error
+	if err != nil {
+		return nil, FormatError(err)
+	}
+	for _, r := range rows {
+		out[r.OrderID] = append(out[r.OrderID], order.Flag(r.Flag))
+	}
+	return out, nil
+}
+
+// maxPage is the largest page a caller may ask for (CONTRACT.md).
+const maxPage = 500
+
+// Orders lists orders newest first, by keyset pagination on the id (stable under inserts).
+func (db *DB) Orders(ctx context.Context, f order.ListFilter) (order.Page, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	if limit > maxPage {
+		limit = maxPage
+	}
+	q := db.read.WithContext(ctx).Model(&orderRow{})
+	if f.Cursor != "" {
+		id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return order.Page{}, err
+		}
+		q = q.Where("id < ?", id)
+	}
+	if f.OpenID != "" {
+		q = q.Where("openid = ?", f.OpenID)
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", string(f.Status))
+	}
+	if f.Currency != "" {
+		q = q.Where("currency = ?", string(f.Currency))
+	}
+	if f.From != nil {
+		q = q.Where("created_at >= ?", f.From.UTC())
+	}
+	if f.To != nil {
+		q = q.Where("created_at < ?", f.To.UTC())
+	}
+	if f.Flag != "" {
+		q = q.Where("id IN (SELECT order_id FROM order_flags WHERE flag = ? AND resolved_at IS NULL)", string(f.Flag))
+	}
+	var rows []orderRow
+	if err := q.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
+		return order.Page{}, FormatError(err)
+	}
+	var page order.Page
+	if len(rows) > limit {
+		rows = rows[:limit]
+		page.NextCursor = encodeCursor(rows[len(rows)-1].ID)
+	}
+	ids := make([]int64, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].ID
+	}
+	flags, err := db.activeFlags(ctx, db.read, ids)
+	if err != nil {
+		return order.Page{}, err
+	}
+	page.Orders = make([]*order.Order, len(rows))
+	for i := range rows {
+		page.Orders[i] = fromRow(&rows[i], flags[rows[i].ID])
+	}
+	return page, nil
+}
+
+func encodeCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.FormatInt(id, 10)))
+}
+
+func decodeCursor(c string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil && len(b) > 2 && string(b[:2]) == "o:" {
+		if id, err := strconv.ParseInt(string(b[2:]), 10, 64); err == nil && id > 0 {
+			return id, nil
+		}
+	}
+	return 0, order.Errorf(order.EINVALID, "cursor: not one this server gave out")
+}
+
+// Save applies one write in one transaction. The order row is updated only if its version is
+// still the one the writer read; the transition, new flags, and the notification and query rows
+// commit with it or not at all.
+func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
+	o := *w.Order
+	ch := w.Change
+	at := utc(w.At)
+	touch := !ch.Empty() || w.Reschedule || w.ReleaseLease
+	err := db.InTx(ctx, func(tx *gorm.DB) error {
+		if touch {
+			set := map[string]any{"version": o.Version + 1, "updated_at": at}
+			if ch.Moves() {
+				set["status"] = string(ch.To)
+			}
+			if ch.PrepayID != "" {
+				set["prepay_id"] = ch.PrepayID
+			}
+			if w.Reschedule {
+				set["next_check_at"] = utcPtr(w.NextCheckAt)
+				set["check_attempts"] = w.CheckAttempts
+			}
+			if w.ReleaseLease {
+				set["lease_owner"] = nil
+				set["lease_until"] = nil
+			}
+			res := tx.Model(&orderRow{}).Where("id = ? AND version = ?", o.ID, o.Version).Updates(set)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 0 {
+				return order.Errorf(order.ECONFLICT, "the order changed concurrently")
+			}
+			if ch.Moves() {
+				if err := tx.Create(&transitionRow{OrderID: o.ID, Version: o.Version + 1, FromStatus: string(ch.From),
+					ToStatus: string(ch.To), Source: string(w.Event.Source), Reason: ch.Reason, MOSStatus: w.Event.MOSStatus,
+					RequestID: w.Event.RequestID, CreatedAt: at}).Error; err != nil {
+					return err
+				}
+			}
+			for _, f := range ch.Raise {
+				if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&flagRow{OrderID: o.ID, Flag: string(f.Flag),
+					Note: f.Note, RaisedAt: at}).Error; err != nil {
+					return err
+				}
+			}
+		}
+		if n := w.Notification; n != nil {
+			if err := tx.Create(notificationToRow(n)).Error; err != nil {
+				return err
+			}
+		}
+		if q := w.Query; q != nil {
+			if err := tx.Create(queryToRow(q)).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if touch {
+		o.Version++
+		o.UpdatedAt = at
+		if ch.Moves() {
+			o.Status = ch.To
+		}
+		if ch.PrepayID != "" {
+			o.PrepayID = ch.PrepayID
+		}
+		if w.Reschedule {
+			o.NextCheckAt, o.CheckAttempts = utcPtr(w.NextCheckAt), w.CheckAttempts
+		}
+		if w.ReleaseLease {
+			o.LeaseOwner, o.LeaseUntil = "", nil
+		}
+		flags := append([]order.Flag(nil), o.Flags...)
+		for _, f := range ch.Raise {
+			flags = append(flags, f.Flag)
+		}
+		o.Flags = flags
+	}
+	return &o, nil
+}
+
+func notificationToRow(n *order.NotificationRecord) *notificationRow {
+	return &notificationRow{OrderID: n.OrderID, OutTradeNo: n.OutTradeNo, ContentType: n.ContentType,
+		RawBody: n.RawBody, MOSStatus: n.MOSStatus, QueriedStatus: n.QueriedStatus, Outcome: n.Outcome,
+		RequestID: n.RequestID, ReceivedAt: utc(n.ReceivedAt)}
+}
+
+func queryToRow(q *order.QueryRecord) *queryRow {
+	return &queryRow{OrderID: q.OrderID, Source: string(q.Source), MOSStatus: q.MOSStatus, TotalAmount: q.TotalAmount,
+		Currency: q.Currency, Error: q.Error, DurationMS: q.DurationMS, CreatedAt: utc(q.At)}
+}
+
+// RecordNotification stores a verified notification that changes no order.
+func (db *DB) RecordNotification(ctx context.Context, n order.NotificationRecord) error {
+	return db.InTx(ctx, func(tx *gorm.DB) error { return tx.Create(notificationToRow(&n)).Error })
+}
+
+// RecordQuery stores an orderQuery that changes no order.
+func (db *DB) RecordQuery(ctx context.Context, q order.QueryRecord) error {
+	return db.InTx(ctx, func(tx *gorm.DB) error { return tx.Create(queryToRow(&q)).Error })
+}
+
+// Story returns the order and every row that explains it, oldest first.
+func (db *DB) Story(ctx context.Context, outTradeNo string) (*order.Story, error) {
+	o, err := db.Order(ctx, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	g := db.read.WithContext(ctx)
+	var ts []transitionRow
+	var ns []notificationRow
+	var qs []queryRow
+	var fs []flagRow
+	for _, q := range []struct {
+		dst any
+	}{{&ts}, {&ns}, {&qs}, {&fs}} {
+		if err := g.Where("order_id = ?", o.ID).Order("id").Find(q.dst).Error; err != nil {
+			return nil, FormatError(err)
+		}
+	}
+	s := &order.Story{Order: o}
+	for _, t := range ts {
+		s.Transitions = append(s.Transitions, order.Transition{From: order.Status(t.FromStatus), To: order.Status(t.ToStatus),
+			Source: order.Source(t.Source), Reason: t.Reason, MOSStatus: t.MOSStatus, RequestID: t.RequestID,
+			Version: t.Version, At: t.CreatedAt.UTC()})
+	}
+	for _, n := range ns {
+		s.Notifications = append(s.Notifications, order.NotificationRecord{OrderID: n.OrderID, OutTradeNo: n.OutTradeNo,
+			ContentType: n.ContentType, RawBody: n.RawBody, MOSStatus: n.MOSStatus, QueriedStatus: n.QueriedStatus,
+			Outcome: n.Outcome, RequestID: n.RequestID, ReceivedAt: n.ReceivedAt.UTC()})
+	}
+	for _, q := range qs {
+		s.Queries = append(s.Queries, order.QueryRecord{OrderID: q.OrderID, Source: order.Source(q.Source), MOSStatus: q.MOSStatus,
+			TotalAmount: q.TotalAmount, Currency: q.Currency, Error: q.Error, DurationMS: q.DurationMS, At: q.CreatedAt.UTC()})
+	}
+	for _, f := range fs {
+		s.Flags = append(s.Flags, order.FlagRecord{Flag: order.Flag(f.Flag), Note: f.Note, RaisedAt: f.RaisedAt.UTC(),
+			ResolvedAt: utcPtr(f.ResolvedAt), ResolvedBy: f.ResolvedBy})
+	}
+	return s, nil
+}
+
+// AcquireLease takes the order's lease for owner if no one holds an unexpired one.
+func (db *DB) AcquireLease(ctx context.Context, id int64, owner string, until time.Time) (bool, error) {
+	now := db.now().UTC()
+	var affected int64
+	err := db.InTx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&orderRow{}).Where("id = ? AND (lease_until IS NULL OR lease_until < ?)", id, now).
+			Updates(map[string]any{"lease_owner": owner, "lease_until": until.UTC()})
+		affected = res.RowsAffected
+		return res.Error
+	})
+	return affected == 1, err
+}
+
+// ClaimDue leases up to limit due orders for owner. On PostgreSQL the due rows are picked with
+// FOR UPDATE SKIP LOCKED, by the database's clock, so instances never claim the same order; on
+// SQLite there is one instance per file and one writer, so a transaction is enough.
+func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, owner string, until time.Time) ([]*order.Order, error) {
+	var rows []orderRow
+	err := db.InTx(ctx, func(tx *gorm.DB) error {
+		if db.Dialect == Postgres {
+			lease := until.Sub(now).Seconds()
+			return tx.Raw(`UPDATE orders SET lease_owner = ?, lease_until = now() + make_interval(secs => ?)
+				WHERE id IN (SELECT id FROM orders
+					WHERE next_check_at <= now() AND (lease_until IS NULL OR lease_until < now())
+					ORDER BY next_check_at LIMIT ? FOR UPDATE SKIP LOCKED)
+				RETURNING *`, owner, lease, limit).Scan(&rows).Error
+		}
+		var ids []int64
+		if err := tx.Model(&orderRow{}).Where("next_check_at <= ? AND (lease_until IS NULL OR lease_until < ?)", now.UTC(), now.UTC()).
+			Order("next_check_at").Limit(limit).Pluck("id", &ids).Error; err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := tx.Model(&orderRow{}).Where("id IN ?", ids).
+			Updates(map[string]any{"lease_owner": owner, "lease_until": until.UTC()}).Error; err != nil {
+			return err
+		}
+		return tx.Where("id IN ?", ids).Order("next_check_at").Find(&rows).Error
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim due orders: %w", err)
+	}
+	ids := make([]int64, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].ID
+	}
+	flags, err := db.activeFlags(ctx, db.write, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*order.Order, len(rows))
+	for i := range rows {
+		out[i] = fromRow(&rows[i], flags[rows[i].ID])
+	}
+	return out, nil
+}
