@@ -1,0 +1,121 @@
+// Package webhook holds mospay's HTTP conversations with other systems' servers: the inbound
+// receiver of MOS's payment notifications (notify.go) and, with the events issue, outbound order
+// events. It speaks plain net/http so that it can be mounted under any router.
+package webhook
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/mospay/mospay/mos"
+	"github.com/mospay/mospay/order"
+)
+
+// Notifier is the order service's handling of a verified notification.
+type Notifier interface {
+	Notify(ctx context.Context, n order.Notification) (outcome string, err error)
+}
+
+// Receiver answers MOS's POSTs to notifyUrl. It verifies the signature over the raw body before
+// anything else, hands the verified fields to the order service, and answers in MOS's envelope:
+// 200 {"code":200,"message":"SUCCESS"} only once the effect is committed; 400 malformed; 401 bad
+// signature or appKey; 404 unknown order; 413 too large; 503 when MOS or the database is
+// unavailable, so that MOS delivers again later.
+type Receiver struct {
+	AppKey  string
+	Secret  string
+	Service Notifier
+	Log     *slog.Logger
+	MaxBody int64
+}
+
+// Answer is MOS's envelope, the only shape /mos/notify ever answers with.
+type Answer struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+// ErrBadSignature: the notification's sign does not match (forged, tampered or another app's).
+var ErrBadSignature = errors.New("bad signature")
+
+// Verify decodes a notification body and checks that it is MOS's: signed with our appSecret,
+// for our appKey. The comparison is constant time. It returns the verified fields.
+func Verify(contentType string, body []byte, appKey, secret string) (map[string]string, error) {
+	fields, err := mos.DecodeFields(contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare([]byte(fields["appKey"]), []byte(appKey)) != 1 || !mos.Verify(fields, secret) {
+		return nil, ErrBadSignature
+	}
+	return fields, nil
+}
+
+// ServeHTTP handles one notification.
+func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	log := rc.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	requestID := w.Header().Get("X-Request-Id")
+	if r.Method != http.MethodPost {
+		answer(w, http.StatusMethodNotAllowed, "POST only")
+		return
+	}
+	limit := rc.MaxBody
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			answer(w, http.StatusRequestEntityTooLarge, "body too large")
+			return
+		}
+		answer(w, http.StatusBadRequest, "unreadable body")
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	fields, err := Verify(ct, body, rc.AppKey, rc.Secret)
+	if errors.Is(err, ErrBadSignature) {
+		log.Warn("notification refused: bad signature", "request_id", requestID, "remote_ip", r.RemoteAddr)
+		answer(w, http.StatusUnauthorized, "invalid signature")
+		return
+	}
+	if err != nil {
+		log.Warn("notification refused: malformed", "request_id", requestID, "err", err)
+		answer(w, http.StatusBadRequest, "malformed notification")
+		return
+	}
+	outcome, err := rc.Service.Notify(r.Context(), order.Notification{
+		Fields: fields, RawBody: string(body), ContentType: ct, RequestID: requestID,
+	})
+	switch order.ErrorCode(err) {
+	case "":
+		log.Info("notification handled", "request_id", requestID, "out_trade_no", fields["outTradeNo"], "outcome", outcome)
+		answer(w, http.StatusOK, "SUCCESS")
+	case order.EINVALID:
+		answer(w, http.StatusBadRequest, order.ErrorMessage(err))
+	case order.ENOTFOUND:
+		log.Warn("notification for an unknown order", "request_id", requestID, "out_trade_no", fields["outTradeNo"])
+		answer(w, http.StatusNotFound, "unknown order")
+	case order.EUNAVAILABLE:
+		log.Warn("notification deferred", "request_id", requestID, "out_trade_no", fields["outTradeNo"], "err", err)
+		answer(w, http.StatusServiceUnavailable, "temporarily unavailable, retry later")
+	default:
+		log.Error("notification failed", "request_id", requestID, "out_trade_no", fields["outTradeNo"], "err", err)
+		answer(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+func answer(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(Answer{Code: status, Message: msg})
+}
