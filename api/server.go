@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
 )
 
 // Config is what the HTTP layer needs from mospay's configuration.
@@ -23,6 +24,12 @@ type Config struct {
 	MaxBody        int64        // bytes; larger bodies get 413
 	CORSOrigins    []string     // origins allowed to call /mp from a browser
 	TrustedProxies []*net.IPNet // peers whose X-Forwarded-For is believed
+
+	JWTSecret  []byte        // HS256 key of mini-app tokens, at least MinTokenSecret bytes
+	JWTTTL     time.Duration // mini-app token lifetime; DefaultTokenTTL when zero
+	AppKey     string        // the mini-app's MOS appKey, bound into every token
+	LoginRate  rate.Limit    // logins per second per client address; DefaultLoginRate when zero
+	LoginBurst int           // logins at once per client address; DefaultLoginBurst when zero
 }
 
 // Deps are the services the handlers call, passed in explicitly from main.
@@ -31,14 +38,19 @@ type Deps struct {
 	Metrics *Metrics
 	// Ready reports whether the database is reachable and migrated (for /readyz).
 	Ready func(ctx context.Context) error
+	// Sessions exchanges MOS login codes for openids (MOS's code2session).
+	Sessions Sessions
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
 }
 
 // Server is the configured Echo instance.
 type Server struct {
-	echo *echo.Echo
-	cfg  Config
-	deps Deps
-	http *http.Server
+	echo   *echo.Echo
+	cfg    Config
+	deps   Deps
+	tokens *Tokens
+	http   *http.Server
 }
 
 // New builds the server and its routes; it does not listen.
@@ -54,7 +66,10 @@ func New(cfg Config, deps Deps) *Server {
 	e.HidePort = true
 	e.HTTPErrorHandler = errorHandler(deps.Logger)
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
-	s := &Server{echo: e, cfg: cfg, deps: deps}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	s := &Server{echo: e, cfg: cfg, deps: deps, tokens: NewTokens(cfg.JWTSecret, cfg.JWTTTL, cfg.AppKey, deps.Now)}
 	s.routes()
 	return s
 }
@@ -83,7 +98,10 @@ func (s *Server) routes() {
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.deps.Metrics.Registry, promhttp.HandlerOpts{})))
 
 	mp := e.Group("/mp", s.cors())
-	_ = mp
+	mp.POST("/login/miniAppLogin", s.login, s.loginLimit())
+	// Every other /mp route needs a mini-app token: add it to user, read the caller with userOf.
+	user := mp.Group("", s.requireUser)
+	user.GET("/user", s.user)
 }
 
 // cors lets the mini-app's web view call /mp. A preflight (OPTIONS) is answered here, before

@@ -1,0 +1,162 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/labstack/echo/v4"
+	"github.com/mospay/mospay/order"
+)
+
+// tokenIssuer is the iss claim of every mini-app token; a token from anyone else is refused.
+const tokenIssuer = "mospay"
+
+// MinTokenSecret is the shortest HS256 key Tokens accepts (CONTRACT.md: at least 32 bytes). A
+// shorter key makes Issue fail and Verify refuse everything, so a misconfigured server fails
+// closed instead of signing with a guessable key.
+const MinTokenSecret = 32
+
+// DefaultTokenTTL is the token lifetime when none is configured (CONTRACT.md MOSPAY_JWT_TTL).
+const DefaultTokenTTL = 24 * time.Hour
+
+// User is the mini-app user a request acts for, as proven by its bearer token. Handlers behind
+// requireUser get it with userOf and scope every lookup to OpenID.
+type User struct {
+	OpenID string // MOS's id of the user within this mini-app (the token's subject)
+	AppKey string // the mini-app the token was issued for
+}
+
+// Tokens issues and verifies the HS256 JWTs that stand for a MOS login, so that the front end
+// exchanges a single-use MOS code once and then calls /mp for the token's lifetime.
+type Tokens struct {
+	secret []byte
+	ttl    time.Duration
+	appKey string
+	now    func() time.Time
+}
+
+// NewTokens returns Tokens signing with secret (at least MinTokenSecret bytes), valid for ttl
+// (DefaultTokenTTL when not positive), bound to appKey; now is the clock (time.Now when nil).
+func NewTokens(secret []byte, ttl time.Duration, appKey string, now func() time.Time) *Tokens {
+	if ttl <= 0 {
+		ttl = DefaultTokenTTL
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Tokens{secret: append([]byte(nil), secret...), ttl: ttl, appKey: appKey, now: now}
+}
+
+// claims is the token body: the registered claims plus the mini-app's appKey.
+type claims struct {
+	AppKey string `json:"appKey"`
+	jwt.RegisteredClaims
+}
+
+// Issue signs a token for openid and says when it expires (whole seconds, UTC).
+func (t *Tokens) Issue(openid string) (token string, expiresAt time.Time, err error) {
+	if len(t.secret) < MinTokenSecret {
+		return "", time.Time{}, errors.New("api: token secret shorter than 32 bytes")
+	}
+	if openid == "" {
+		return "", time.Time{}, errors.New("api: token for an empty openid")
+	}
+	now := t.now().UTC().Truncate(time.Second)
+	expiresAt = now.Add(t.ttl)
+	c := claims{
+		AppKey: t.appKey,
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    tokenIssuer,
+			Subject:   openid,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(expiresAt),
+		},
+	}
+	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("api: sign token: %w", err)
+	}
+	return token, expiresAt, nil
+}
+
+// Verify checks token's signature (HS256 only), issuer, expiry, issue time and appKey, and
+// returns its user. Every failure is coded order.EUNAUTHORIZED.
+func (t *Tokens) Verify(token string) (User, error) {
+	if len(t.secret) < MinTokenSecret {
+		return User{}, order.Errorf(order.EUNAUTHORIZED, "invalid token")
+	}
+	var c claims
+	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(tokenIssuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(t.now),
+	)
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return User{}, order.Wrap(order.EUNAUTHORIZED, err, "token expired")
+	case err != nil:
+		return User{}, order.Wrap(order.EUNAUTHORIZED, err, "invalid token")
+	case c.IssuedAt == nil: // WithIssuedAt checks iat only when present; we require it.
+		return User{}, order.Errorf(order.EUNAUTHORIZED, "invalid token")
+	case c.Subject == "":
+		return User{}, order.Errorf(order.EUNAUTHORIZED, "invalid token")
+	case c.AppKey != t.appKey:
+		return User{}, order.Errorf(order.EUNAUTHORIZED, "token is for another mini-app")
+	}
+	return User{OpenID: c.Subject, AppKey: c.AppKey}, nil
+}
+
+// userKey keys the verified User in a request's context.
+type userKey struct{}
+
+// requireUser lets a request through only with a valid mini-app token in
+// "Authorization: Bearer <token>", and puts its User in the request context for userOf. Every
+// /mp route except login sits behind it (see routes); CORS preflights are answered before it.
+func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		token, ok := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+		if !ok {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="mospay"`)
+			return order.Errorf(order.EUNAUTHORIZED, "missing bearer token")
+		}
+		u, err := s.tokens.Verify(token)
+		if err != nil {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="mospay", error="invalid_token"`)
+			return err
+		}
+		req := c.Request()
+		c.SetRequest(req.WithContext(context.WithValue(req.Context(), userKey{}, u)))
+		return next(c)
+	}
+}
+
+// userOf returns the user requireUser verified for this request. A handler that calls it on a
+// route outside requireUser is a wiring bug: it panics (answered 500 by Recover) rather than
+// act for nobody.
+func userOf(c echo.Context) User {
+	u, ok := c.Request().Context().Value(userKey{}).(User)
+	if !ok || u.OpenID == "" {
+		panic("api: userOf on a route without requireUser: " + c.Path())
+	}
+	return u
+}
+
+// bearerToken takes the token out of an Authorization header of the form "Bearer <token>" (the
+// scheme in any case, RFC 7235); anything else is no token.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	if token == "" || strings.ContainsAny(token, " \t") {
+		return "", false
+	}
+	return token, true
+}
