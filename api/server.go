@@ -30,6 +30,9 @@ type Config struct {
 	AppKey     string        // the mini-app's MOS appKey, bound into every token
 	LoginRate  rate.Limit    // logins per second per client address; DefaultLoginRate when zero
 	LoginBurst int           // logins at once per client address; DefaultLoginBurst when zero
+
+	AdminTokens []AdminToken   // bearer tokens for /admin
+	ReportTZ    *time.Location // time zone of report dates (UTC when nil)
 }
 
 // Deps are the services the handlers call, passed in explicitly from main.
@@ -40,6 +43,10 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Sessions exchanges MOS login codes for openids (MOS's code2session).
 	Sessions Sessions
+	// Orders is the order service.
+	Orders Orders
+	// Notify receives MOS's notifications (webhook.Receiver); it answers in MOS's envelope.
+	Notify http.Handler
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -91,7 +98,11 @@ func (s *Server) routes() {
 			return err
 		},
 	}))
-	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: fmt.Sprintf("%dB", s.cfg.MaxBody)}))
+	// /mos/notify limits its own body, to answer in MOS's envelope.
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
+		Limit:   fmt.Sprintf("%dB", s.cfg.MaxBody),
+		Skipper: func(c echo.Context) bool { return c.Path() == "/mos/notify" },
+	}))
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -102,6 +113,22 @@ func (s *Server) routes() {
 	// Every other /mp route needs a mini-app token: add it to user, read the caller with userOf.
 	user := mp.Group("", s.requireUser)
 	user.GET("/user", s.user)
+	user.POST("/orders", s.createOrder)
+	user.GET("/orders", s.listOrders)
+	user.GET("/orders/:outTradeNo", s.getOrder)
+	user.POST("/orders/:outTradeNo/query", s.queryOrder)
+
+	if s.deps.Notify != nil {
+		e.POST("/mos/notify", echo.WrapHandler(s.deps.Notify))
+	}
+
+	admin := e.Group("/admin", s.requireAdmin)
+	admin.GET("/orders", s.adminList)
+	admin.GET("/orders.csv", s.adminCSV)
+	admin.GET("/orders/:outTradeNo", s.adminStory)
+	admin.POST("/orders/:outTradeNo/reconcile", s.adminReconcile)
+	admin.GET("/reports/reconciliation", s.adminReport)
+	e.GET("/finance", s.finance)
 }
 
 // cors lets the mini-app's web view call /mp. A preflight (OPTIONS) is answered here, before

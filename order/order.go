@@ -175,6 +175,8 @@ type Store interface {
 	// AcquireLease marks the order as being worked on by owner until until, if no one else holds
 	// an unexpired lease. It reports whether the lease was taken.
 	AcquireLease(ctx context.Context, id int64, owner string, until time.Time) (bool, error)
+	// Totals counts and sums orders created in [from, to) by currency and status.
+	Totals(ctx context.Context, from, to time.Time) ([]Total, error)
 	// ClaimDue leases up to limit orders whose next check is due at now, for owner until until,
 	// so that no other instance checks them at the same time.
 	ClaimDue(ctx context.Context, now time.Time, limit int, owner string, until time.Time) ([]*Order, error)
@@ -220,3 +222,12 @@ type SystemClock struct{}
 
 // Now returns the current time in UTC.
 func (SystemClock) Now() time.Time { return time.Now().UTC() }
+
+// Total is one line of the reconciliation report: how many orders of a currency ended in a
+// status, and their sum in minor units.
+type Total struct {
+	Currency money.Currency
+	Status   Status
+	Count    int64
+	Minor    int64
+}

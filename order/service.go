@@ -277,6 +277,44 @@ func (s *Service) List(ctx context.Context, f ListFilter) (Page, error) {
 	return s.store.Orders(ctx, f)
 }
 
+// Report is finance's reconciliation view of orders created in [From, To): totals per currency
+// and status, and the flagged orders that need a person to look at them.
+type Report struct {
+	From, To time.Time
+	Totals   []Total
+	Review   []*Order
+}
+
+// maxReview bounds the flagged orders a report lists; finance pages through the rest with the
+// flag filter.
+const maxReview = 500
+
+// Report builds the reconciliation report.
+func (s *Service) Report(ctx context.Context, from, to time.Time) (*Report, error) {
+	if !from.Before(to) {
+		return nil, Errorf(EINVALID, "from must be before to")
+	}
+	totals, err := s.store.Totals(ctx, from, to)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{From: from, To: to, Totals: totals}
+	seen := map[int64]bool{}
+	for _, f := range Flags {
+		page, err := s.store.Orders(ctx, ListFilter{Flag: f, From: &from, To: &to, Limit: maxReview})
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range page.Orders {
+			if !seen[o.ID] && len(r.Review) < maxReview {
+				seen[o.ID] = true
+				r.Review = append(r.Review, o)
+			}
+		}
+	}
+	return r, nil
+}
+
 // Story returns an order with everything that explains it.
 func (s *Service) Story(ctx context.Context, outTradeNo string) (*Story, error) {
 	return s.store.Story(ctx, outTradeNo)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mospay/mospay/money"
 	"github.com/mospay/mospay/order"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -348,6 +349,28 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, owner stri
 	out := make([]*order.Order, len(rows))
 	for i := range rows {
 		out[i] = fromRow(&rows[i], flags[rows[i].ID])
+	}
+	return out, nil
+}
+
+// Totals counts and sums orders created in [from, to) by currency and status.
+func (db *DB) Totals(ctx context.Context, from, to time.Time) ([]order.Total, error) {
+	var rows []struct {
+		Currency string
+		Status   string
+		Count    int64
+		Minor    int64
+	}
+	err := db.read.WithContext(ctx).Model(&orderRow{}).
+		Select("currency, status, COUNT(*) AS count, COALESCE(SUM(amount_minor), 0) AS minor").
+		Where("created_at >= ? AND created_at < ?", from.UTC(), to.UTC()).
+		Group("currency, status").Order("currency, status").Scan(&rows).Error
+	if err != nil {
+		return nil, FormatError(err)
+	}
+	out := make([]order.Total, len(rows))
+	for i, r := range rows {
+		out[i] = order.Total{Currency: money.Currency(r.Currency), Status: order.Status(r.Status), Count: r.Count, Minor: r.Minor}
 	}
 	return out, nil
 }

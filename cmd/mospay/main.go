@@ -78,16 +78,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	}
 	// `mospay sandbox` takes its credentials from the same variables as serve; it is the sandbox,
 	// so it needs none of serve's other secrets.
-	useDev := *sandbox || cmd == "sandbox" || cmd == "migrate"
-	var cfg *Config
-	var err error
-	if cmd == "sandbox" || cmd == "migrate" {
-		cfg, err = loadConfig(getenv, vals, useDev, nil)
-	} else {
-		cfg, err = loadConfig(getenv, vals, useDev, func(c *Config, raw map[string]string) error {
-			return sandboxDefaults(c, raw, stdout)
-		})
+	// `migrate` needs only the database. `mospay sandbox` is MOS itself: it takes its credentials
+	// from the same variables as serve, or from data/sandbox.env like `serve --sandbox`.
+	relaxed := *sandbox || cmd == "sandbox" || cmd == "migrate"
+	var dev func(*Config, map[string]string) error
+	if *sandbox || cmd == "sandbox" {
+		dev = func(c *Config, raw map[string]string) error { return sandboxDefaults(c, raw, stdout) }
 	}
+	cfg, err := loadConfig(getenv, vals, relaxed, dev)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,111 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/mospay/mospay/order"
+)
+
+// Orders is the order service as the handlers use it (order.Service implements it).
+type Orders interface {
+	Create(ctx context.Context, r order.CreateRequest) (*order.Order, bool, error)
+	Get(ctx context.Context, openid, outTradeNo string) (*order.Order, error)
+	Order(ctx context.Context, outTradeNo string) (*order.Order, error)
+	List(ctx context.Context, f order.ListFilter) (order.Page, error)
+	Refresh(ctx context.Context, o *order.Order, source order.Source, requestID string) (*order.Order, error)
+	Story(ctx context.Context, outTradeNo string) (*order.Story, error)
+	Report(ctx context.Context, from, to time.Time) (*order.Report, error)
+}
+
+// createBody is POST /mp/orders. Amounts are decimal text: a JSON number is refused, so that no
+// client ever sends money through a float.
+type createBody struct {
+	TotalAmount string `json:"totalAmount"`
+	Currency    string `json:"currency"`
+	Desc        string `json:"desc"`
+}
+
+// createOrder is POST /mp/orders: 201 with a new order, 200 with the order an earlier request
+// under the same Idempotency-Key made.
+func (s *Server) createOrder(c echo.Context) error {
+	var b createBody
+	if err := bindStrict(c, &b); err != nil {
+		return err
+	}
+	u := userOf(c)
+	o, created, err := s.deps.Orders.Create(c.Request().Context(), order.CreateRequest{
+		OpenID: u.OpenID, TotalAmount: b.TotalAmount, Currency: b.Currency, Desc: b.Desc,
+		IdempotencyKey: c.Request().Header.Get("Idempotency-Key"), RequestID: requestID(c),
+	})
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return c.JSON(status, orderView(o, false))
+}
+
+// getOrder is GET /mp/orders/{outTradeNo}: the caller's own order; anyone else's is 404.
+func (s *Server) getOrder(c echo.Context) error {
+	o, err := s.deps.Orders.Get(c.Request().Context(), userOf(c).OpenID, c.Param("outTradeNo"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, orderView(o, false))
+}
+
+// listOrders is GET /mp/orders: the caller's orders, newest first.
+func (s *Server) listOrders(c echo.Context) error {
+	f, err := listFilter(c)
+	if err != nil {
+		return err
+	}
+	f.OpenID = userOf(c).OpenID
+	p, err := s.deps.Orders.List(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, pageView(p, false))
+}
+
+// queryOrder is POST /mp/orders/{outTradeNo}/query: what the front end calls after mos.pay
+// resolves. It asks MOS now if the order is not final.
+func (s *Server) queryOrder(c echo.Context) error {
+	ctx := c.Request().Context()
+	o, err := s.deps.Orders.Get(ctx, userOf(c).OpenID, c.Param("outTradeNo"))
+	if err != nil {
+		return err
+	}
+	o, err = s.deps.Orders.Refresh(ctx, o, order.SourceAPI, requestID(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, orderView(o, false))
+}
+
+// listFilter reads status, limit and cursor, common to the mini-app's and finance's lists.
+func listFilter(c echo.Context) (order.ListFilter, error) {
+	var f order.ListFilter
+	if v := c.QueryParam("status"); v != "" {
+		st, err := order.ParseStatus(v)
+		if err != nil {
+			return f, err
+		}
+		f.Status = st
+	}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			return f, order.Errorf(order.EINVALID, "limit: a whole number from 1 to 500")
+		}
+		f.Limit = n
+	}
+	f.Cursor = c.QueryParam("cursor")
+	return f, nil
+}

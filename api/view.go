@@ -1,0 +1,135 @@
+package api
+
+import (
+	"time"
+
+	"github.com/mospay/mospay/order"
+)
+
+// OrderJSON is an order as CONTRACT.md shows it: amounts as decimal text, times RFC 3339 UTC
+// except expireTime (ms since epoch, as MOS uses). OpenID is set in admin views only: MOS's
+// guide says not to hand the openid to the front end.
+type OrderJSON struct {
+	OutTradeNo  string   `json:"outTradeNo"`
+	PrepayID    string   `json:"prepayId"`
+	AppKey      string   `json:"appKey"`
+	TotalAmount string   `json:"totalAmount"`
+	Currency    string   `json:"currency"`
+	Desc        string   `json:"desc"`
+	Status      string   `json:"status"`
+	Flags       []string `json:"flags"`
+	ExpireTime  int64    `json:"expireTime"`
+	CreatedAt   string   `json:"createdAt"`
+	UpdatedAt   string   `json:"updatedAt"`
+	OpenID      string   `json:"openid,omitempty"`
+	Sandbox     bool     `json:"sandbox,omitempty"`
+}
+
+func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// orderView renders an order; admin adds the openid.
+func orderView(o *order.Order, admin bool) OrderJSON {
+	v := OrderJSON{
+		OutTradeNo: o.OutTradeNo, PrepayID: o.PrepayID, AppKey: o.AppKey, TotalAmount: o.Amount.String(),
+		Currency: string(o.Amount.Currency), Desc: o.Desc, Status: string(o.Status), Flags: []string{},
+		ExpireTime: o.ExpireAt.UnixMilli(), CreatedAt: rfc3339(o.CreatedAt), UpdatedAt: rfc3339(o.UpdatedAt),
+		Sandbox: o.Sandbox,
+	}
+	for _, f := range o.Flags {
+		v.Flags = append(v.Flags, string(f))
+	}
+	if admin {
+		v.OpenID = o.OpenID
+	}
+	return v
+}
+
+// PageJSON is a page of orders; NextCursor is empty on the last page.
+type PageJSON struct {
+	Orders     []OrderJSON `json:"orders"`
+	NextCursor string      `json:"nextCursor"`
+}
+
+func pageView(p order.Page, admin bool) PageJSON {
+	out := PageJSON{Orders: make([]OrderJSON, 0, len(p.Orders)), NextCursor: p.NextCursor}
+	for _, o := range p.Orders {
+		out.Orders = append(out.Orders, orderView(o, admin))
+	}
+	return out
+}
+
+// StoryJSON is GET /admin/orders/{outTradeNo}: the order and everything that explains it.
+type StoryJSON struct {
+	Order         OrderJSON          `json:"order"`
+	Transitions   []TransitionJSON   `json:"transitions"`
+	Notifications []NotificationJSON `json:"notifications"`
+	Queries       []QueryJSON        `json:"queries"`
+	Flags         []FlagJSON         `json:"flags"`
+}
+
+// TransitionJSON is one status change.
+type TransitionJSON struct {
+	From      string `json:"from"`
+	To        string `json:"to"`
+	Source    string `json:"source"`
+	Reason    string `json:"reason"`
+	MOSStatus string `json:"mosStatus"`
+	RequestID string `json:"requestId,omitempty"`
+	At        string `json:"at"`
+}
+
+// NotificationJSON is one verified notification as received.
+type NotificationJSON struct {
+	ReceivedAt    string `json:"receivedAt"`
+	MOSStatus     string `json:"mosStatus"`
+	QueriedStatus string `json:"queriedStatus"`
+	Outcome       string `json:"outcome"`
+	ContentType   string `json:"contentType"`
+	RawBody       string `json:"rawBody"`
+	RequestID     string `json:"requestId,omitempty"`
+}
+
+// QueryJSON is one orderQuery made.
+type QueryJSON struct {
+	At          string `json:"at"`
+	Source      string `json:"source"`
+	MOSStatus   string `json:"mosStatus"`
+	TotalAmount string `json:"totalAmount"`
+	Currency    string `json:"currency"`
+	Error       string `json:"error,omitempty"`
+	DurationMS  int64  `json:"durationMs"`
+}
+
+// FlagJSON is one flag, resolved or not.
+type FlagJSON struct {
+	Flag       string  `json:"flag"`
+	RaisedAt   string  `json:"raisedAt"`
+	ResolvedAt *string `json:"resolvedAt"`
+	Note       string  `json:"note"`
+}
+
+func storyView(s *order.Story) StoryJSON {
+	v := StoryJSON{Order: orderView(s.Order, true), Transitions: []TransitionJSON{}, Notifications: []NotificationJSON{},
+		Queries: []QueryJSON{}, Flags: []FlagJSON{}}
+	for _, t := range s.Transitions {
+		v.Transitions = append(v.Transitions, TransitionJSON{From: string(t.From), To: string(t.To), Source: string(t.Source),
+			Reason: t.Reason, MOSStatus: t.MOSStatus, RequestID: t.RequestID, At: rfc3339(t.At)})
+	}
+	for _, n := range s.Notifications {
+		v.Notifications = append(v.Notifications, NotificationJSON{ReceivedAt: rfc3339(n.ReceivedAt), MOSStatus: n.MOSStatus,
+			QueriedStatus: n.QueriedStatus, Outcome: n.Outcome, ContentType: n.ContentType, RawBody: n.RawBody, RequestID: n.RequestID})
+	}
+	for _, q := range s.Queries {
+		v.Queries = append(v.Queries, QueryJSON{At: rfc3339(q.At), Source: string(q.Source), MOSStatus: q.MOSStatus,
+			TotalAmount: q.TotalAmount, Currency: q.Currency, Error: q.Error, DurationMS: q.DurationMS})
+	}
+	for _, f := range s.Flags {
+		fj := FlagJSON{Flag: string(f.Flag), RaisedAt: rfc3339(f.RaisedAt), Note: f.Note}
+		if f.ResolvedAt != nil {
+			r := rfc3339(*f.ResolvedAt)
+			fj.ResolvedAt = &r
+		}
+		v.Flags = append(v.Flags, fj)
+	}
+	return v
+}
