@@ -16,6 +16,7 @@ import (
 	"github.com/mospay/mospay/mos"
 	"github.com/mospay/mospay/mos/sandbox"
 	"github.com/mospay/mospay/order"
+	"github.com/mospay/mospay/scheduler"
 	"github.com/mospay/mospay/store"
 	"github.com/mospay/mospay/webhook"
 )
@@ -218,9 +219,43 @@ Quick start (another terminal; the sandbox plays MOS and the user):
 	fmt.Fprint(m.Stdout, strings.TrimLeft(q, "\n"))
 }
 
-// startBackground starts the reconciler; the returned func stops it and waits.
+// reconciler builds the scheduler over db and the service.
+func (m *Main) reconciler(db *store.DB, svc *order.Service) (*scheduler.Scheduler, error) {
+	c := m.Config
+	return scheduler.New(db, svc, scheduler.Config{
+		Every: c.ReconcileEvery, Concurrency: c.ReconcileConc, Rate: c.ReconcileRate,
+		Owner: instanceName(), Clock: order.SystemClock{}, Logger: m.Log.With("component", "reconciler"),
+	})
+}
+
+// startBackground starts the reconciler, with one pass right away so that orders left behind by
+// a crash are brought to MOS's truth without waiting for the first tick. The returned func stops
+// it and waits for a running pass.
 func (m *Main) startBackground(ctx context.Context, db *store.DB, svc *order.Service) (func(), error) {
-	return func() {}, nil
+	sch, err := m.reconciler(db, svc)
+	if err != nil {
+		return nil, fmt.Errorf("config: MOSPAY_RECONCILE_EVERY: %w", err)
+	}
+	passCtx, cancelPass := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if sum, err := sch.Pass(passCtx); err != nil {
+			m.Log.Warn("start-up reconciliation pass", "err", err)
+		} else if sum.Checked > 0 {
+			m.Log.Info("start-up reconciliation pass", "summary", sum.String())
+		}
+	}()
+	sch.Start()
+	return func() {
+		cancelPass()
+		<-done
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := sch.Stop(sctx); err != nil {
+			m.Log.Warn("reconciler stop", "err", err)
+		}
+	}, nil
 }
 
 // RunSandbox runs the MOS sandbox alone until ctx is cancelled.
@@ -233,9 +268,20 @@ func (m *Main) RunSandbox(ctx context.Context) error {
 	return nil
 }
 
-// Reconcile runs one reconciliation pass.
+// Reconcile runs one reconciliation pass over due orders and prints what changed. On SQLite it
+// refuses while a serve holds the database file (store.Open's lock).
 func (m *Main) Reconcile(ctx context.Context) error {
-	return errors.New("reconcile: not built yet")
+	db, err := m.openDB(ctx)
+	if err != nil {
+		return err
+	}
+	sch, err := m.reconciler(db, m.service(db, m.mosClient()))
+	if err != nil {
+		return err
+	}
+	sum, err := sch.Pass(ctx)
+	fmt.Fprintln(m.Stdout, sum.String())
+	return err
 }
 
 // Close releases what the command opened: background work first, then the database.

@@ -32,6 +32,8 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 	OrderTTL       time.Duration
 	ReconcileEvery string
+	ReconcileConc  int
+	ReconcileRate  float64
 	SandboxAddr    string
 	MOSTimeout     time.Duration
 	MaxBody        int64
@@ -120,6 +122,24 @@ var settings = []setting{
 			c.ReconcileEvery = v
 			_, err := cron.ParseStandard(v)
 			return err
+		}},
+	{env: "MOSPAY_RECONCILE_CONCURRENCY", flag: "reconcile-concurrency", def: "8", help: "orderQuery calls in flight during a reconciliation pass",
+		parse: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 256 {
+				return fmt.Errorf("%q: want a whole number from 1 to 256", v)
+			}
+			c.ReconcileConc = n
+			return nil
+		}},
+	{env: "MOSPAY_RECONCILE_RATE", flag: "reconcile-rate", def: "50", help: "orderQuery calls per second towards MOS during a pass",
+		parse: func(c *Config, v string) error {
+			r, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(r >= 1 && r <= 10000) {
+				return fmt.Errorf("%q: want a number from 1 to 10000", v)
+			}
+			c.ReconcileRate = r
+			return nil
 		}},
 	{env: "MOSPAY_SANDBOX_ADDR", flag: "sandbox-addr", def: "127.0.0.1:8081", help: "sandbox listen address",
 		parse: func(c *Config, v string) error { c.SandboxAddr = v; return checkAddr(v) }},

@@ -1,0 +1,301 @@
+package scheduler_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mospay/mospay/mos"
+	"github.com/mospay/mospay/mos/sandbox"
+	"github.com/mospay/mospay/order"
+	"github.com/mospay/mospay/scheduler"
+	"github.com/mospay/mospay/store"
+	"github.com/mospay/mospay/store/pgtest"
+)
+
+// TestMain starts one throw-away PostgreSQL server for the package (pgtest) for the
+// several-instances test; the other tests use SQLite files.
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// The mini-app the sandbox and the client share.
+const (
+	appKey    = "app-scheduler-test"
+	appSecret = "secret-scheduler-test"
+	mchID     = "mch-1"
+)
+
+// testClock is a clock the test moves by hand.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{t: time.Now().UTC().Truncate(time.Second)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// mosWorld is a sandbox MOS whose notifications are all lost: they go to a notify URL that
+// answers 500, so only orderQuery can tell mospay what happened.
+type mosWorld struct {
+	sb     *sandbox.Server
+	srv    *httptest.Server
+	client *mos.Client
+	lost   atomic.Int64 // notifications that reached the failing notify URL
+	notify string       // the notify URL
+}
+
+func newMOSWorld(t *testing.T, now func() time.Time) *mosWorld {
+	t.Helper()
+	w := &mosWorld{}
+	sink := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.lost.Add(1)
+		http.Error(rw, "mospay is down", http.StatusInternalServerError)
+	}))
+	t.Cleanup(sink.Close)
+	w.notify = sink.URL + "/mos/notify"
+	w.sb = sandbox.New(sandbox.Config{AppKey: appKey, AppSecret: appSecret, MchID: mchID, AppName: "scheduler test", Now: now})
+	w.srv = httptest.NewServer(w.sb.Handler())
+	t.Cleanup(func() {
+		w.sb.Close()
+		w.srv.Close()
+	})
+	w.client = mos.NewClient(mos.Config{BaseURL: w.srv.URL, AppKey: appKey, AppSecret: appSecret, MchID: mchID, Timeout: 5 * time.Second})
+	return w
+}
+
+// control calls the sandbox's control API and fails the test unless it answers 200.
+func (w *mosWorld) control(t *testing.T, method, path, body string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, w.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
+	}
+}
+
+// pay plays the user paying at MOS, and waits until the notification MOS sends has been lost.
+func (w *mosWorld) pay(t *testing.T, outTradeNo string) {
+	t.Helper()
+	before := w.lost.Load()
+	w.control(t, http.MethodPost, "/sandbox/orders/"+outTradeNo+"/pay", "")
+	waitFor(t, "the payment notification to be lost", func() bool { return w.lost.Load() > before })
+}
+
+// setFaults replaces the sandbox's injected faults.
+func (w *mosWorld) setFaults(t *testing.T, f sandbox.Faults) {
+	t.Helper()
+	if err := w.sb.SetFaults(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond for a generous while.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// testSchedule is the default timetable without jitter, so that the tests know when a check is
+// due.
+func testSchedule() order.Schedule {
+	s := order.DefaultSchedule()
+	s.Jitter = 0
+	return s
+}
+
+// Timings of the SQLite end-to-end tests (testSchedule's first check is 15 s after creation).
+const (
+	orderTTL     = 30 * time.Minute
+	unknownAfter = 2 * time.Minute
+	firstCheck   = 16 * time.Second // just past the first check
+)
+
+// env is one mospay instance on a SQLite file, against the sandbox, on a test clock.
+type env struct {
+	clock *testClock
+	mos   *mosWorld
+	db    *store.DB
+	svc   *order.Service
+	sched *scheduler.Scheduler
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{clock: newTestClock()}
+	e.mos = newMOSWorld(t, e.clock.Now)
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "mospay.db"), store.Options{Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.db = db
+	e.svc = order.NewService(db, mos.Provider{Client: e.mos.client}, e.clock, testLogger(t), order.Config{
+		AppKey: appKey, NotifyURL: e.mos.notify, OrderTTL: orderTTL, UnknownAfter: unknownAfter,
+		Schedule: testSchedule(), Instance: "test", Sandbox: true,
+	})
+	e.sched = e.newScheduler(t, e.svc, scheduler.Config{})
+	return e
+}
+
+// newScheduler makes a scheduler over the env's database and r; cfg's clock, owner and logger
+// default to the env's.
+func (e *env) newScheduler(t *testing.T, r scheduler.Reconciler, cfg scheduler.Config) *scheduler.Scheduler {
+	t.Helper()
+	if cfg.Clock == nil {
+		cfg.Clock = e.clock
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = "test"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	if cfg.Rate == 0 {
+		cfg.Rate = 1000
+	}
+	s, err := scheduler.New(e.db, r, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// create makes an order through the service; MOS accepts its prepay.
+func (e *env) create(t *testing.T) *order.Order {
+	t.Helper()
+	o, created, err := e.svc.Create(t.Context(), order.CreateRequest{OpenID: "o-payer", TotalAmount: "1.50", Currency: "USD", Desc: "coffee"})
+	if err != nil || !created {
+		t.Fatalf("create: created %v, %v", created, err)
+	}
+	if o.Status != order.StatusPending || o.PrepayID == "" {
+		t.Fatalf("created order is %s with prepayId %q, want PENDING with one", o.Status, o.PrepayID)
+	}
+	return o
+}
+
+// pass runs one pass, which must not fail as a whole.
+func (e *env) pass(t *testing.T) scheduler.Summary {
+	t.Helper()
+	sum, err := e.sched.Pass(t.Context())
+	if err != nil {
+		t.Fatalf("pass: %v (%s)", err, sum)
+	}
+	return sum
+}
+
+// order reads the order as stored now.
+func (e *env) order(t *testing.T, outTradeNo string) *order.Order {
+	t.Helper()
+	o, err := e.svc.Order(t.Context(), outTradeNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// story reads everything that explains the order.
+func (e *env) story(t *testing.T, outTradeNo string) *order.Story {
+	t.Helper()
+	s, err := e.svc.Story(t.Context(), outTradeNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// lastTransition is the order's latest status change.
+func lastTransition(t *testing.T, s *order.Story) order.Transition {
+	t.Helper()
+	if len(s.Transitions) == 0 {
+		t.Fatal("order has no transitions")
+	}
+	last := s.Transitions[0]
+	for _, tr := range s.Transitions {
+		if tr.Version > last.Version {
+			last = tr
+		}
+	}
+	return last
+}
+
+// wantSummary compares a pass's counts (not its duration).
+func wantSummary(t *testing.T, got scheduler.Summary, checked, errs int, changed map[order.Status]int) {
+	t.Helper()
+	bad := got.Checked != checked || got.Errors != errs || len(got.Changed) != len(changed)
+	for st, n := range changed {
+		if got.Changed[st] != n {
+			bad = true
+		}
+	}
+	if bad {
+		t.Fatalf("summary %q, want checked %d, errors %d, changed %v", got, checked, errs, changed)
+	}
+}
+
+// testLogger sends slog lines to the test's log, so that a failure shows what the pass said.
+// Lines written once the test has ended (a goroutine winding down) are dropped.
+func testLogger(t *testing.T) *slog.Logger {
+	w := &testWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.done = true
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct {
+	t    *testing.T
+	mu   sync.Mutex
+	done bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}

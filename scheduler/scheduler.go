@@ -1,0 +1,364 @@
+// Package scheduler runs the reconciler: MOS's notifications may be lost, late or never sent,
+// and an instance may crash between two steps, so every order that can still change is asked
+// about with orderQuery on its own timetable until MOS's answer can no longer change.
+//
+// cron is only an alarm clock: the due work lives in rows (orders.next_check_at). Each pass
+// claims due orders in batches under a lease (PostgreSQL: FOR UPDATE SKIP LOCKED on the
+// database's clock, so several instances never check the same order at the same moment; a
+// crashed instance's claims expire), checks them with bounded concurrency and a rate limit
+// towards MOS, and lets the order service apply each answer through the state machine. One
+// failing order never stops a pass.
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mospay/mospay/order"
+	"github.com/robfig/cron/v3"
+	"golang.org/x/time/rate"
+)
+
+// Reconciler is the one service method a pass calls per claimed order (order.Service.Reconcile):
+// it asks MOS, applies the answer, schedules the next check and releases the lease.
+type Reconciler interface {
+	Reconcile(ctx context.Context, o *order.Order) (*order.Order, error)
+}
+
+// Claimer hands out due orders under a lease (store.DB.ClaimDue), so that no other instance
+// checks them until the lease ends.
+type Claimer interface {
+	ClaimDue(ctx context.Context, now time.Time, limit int, owner string, until time.Time) ([]*order.Order, error)
+}
+
+// Defaults of Config; DefaultEvery is MOSPAY_RECONCILE_EVERY's default (CONTRACT.md).
+const (
+	DefaultEvery       = "@every 30s"
+	DefaultBatch       = 100
+	DefaultConcurrency = 8
+	DefaultRate        = 50.0
+	DefaultLease       = 2 * time.Minute
+)
+
+// Config tunes the reconciler. Zero values take the defaults above.
+type Config struct {
+	// Every is when passes start: a standard five-field cron spec or a descriptor such as
+	// "@every 30s" or "@hourly" (robfig/cron v3's standard parser).
+	Every string
+	// Batch is how many orders one claim takes.
+	Batch int
+	// Concurrency bounds the orderQuery calls in flight.
+	Concurrency int
+	// Rate bounds orderQuery calls per second towards MOS; math.Inf(1) removes the bound.
+	Rate float64
+	// Lease is how long a claim holds: a crashed instance's claims expire after it. It must be
+	// longer than a batch takes at Rate.
+	Lease time.Duration
+	// Owner names this instance in leases (default host name and process id).
+	Owner string
+	// Clock is the time the claims are made at on SQLite (PostgreSQL uses its own clock).
+	Clock order.Clock
+	// Logger gets one line per failed order and per pass; nil discards.
+	Logger *slog.Logger
+}
+
+// Summary is what one pass did, for the log and for `mospay reconcile`.
+type Summary struct {
+	Checked  int                  // orders handed to the reconciler
+	Changed  map[order.Status]int // orders whose status differs after the check, by new status
+	Errors   int                  // orders whose check failed (MOS unavailable, database errors, panics)
+	Duration time.Duration
+}
+
+// String is the summary in one line, e.g. "checked 12, changed: PAID 3, CLOSED 1, errors 0 in
+// 1.2s"; statuses appear in lifecycle order.
+func (s Summary) String() string {
+	var changed []string
+	for _, st := range statusOrder(s.Changed) {
+		if n := s.Changed[st]; n != 0 {
+			changed = append(changed, string(st)+" "+strconv.Itoa(n))
+		}
+	}
+	list := "none"
+	if len(changed) > 0 {
+		list = strings.Join(changed, ", ")
+	}
+	return fmt.Sprintf("checked %d, changed: %s, errors %d in %s", s.Checked, list, s.Errors, roundDuration(s.Duration))
+}
+
+// statusOrder lists the statuses of m: the known ones in lifecycle order, then any other.
+func statusOrder(m map[order.Status]int) []order.Status {
+	out := make([]order.Status, 0, len(m))
+	for _, st := range order.Statuses {
+		if _, ok := m[st]; ok {
+			out = append(out, st)
+		}
+	}
+	var other []order.Status
+	for st := range m {
+		if !st.Valid() {
+			other = append(other, st)
+		}
+	}
+	slices.Sort(other)
+	return append(out, other...)
+}
+
+// roundDuration keeps a duration readable: tenths of a second from one second up, milliseconds
+// below.
+func roundDuration(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
+
+// Scheduler runs reconciliation passes, on its cron schedule after Start or one at a time with
+// Pass. It is safe for concurrent use.
+type Scheduler struct {
+	claimer  Claimer
+	rec      Reconciler
+	cfg      Config
+	log      *slog.Logger
+	limiter  *rate.Limiter
+	schedule cron.Schedule
+
+	running atomic.Bool // a scheduled pass is running: the next tick is skipped
+
+	mu     sync.Mutex
+	cron   *cron.Cron
+	cancel context.CancelFunc // ends the scheduled passes' context
+}
+
+// New checks cfg, fills in its defaults, and returns a stopped scheduler.
+func New(c Claimer, r Reconciler, cfg Config) (*Scheduler, error) {
+	if c == nil || r == nil {
+		return nil, errors.New("scheduler: a claimer and a reconciler are required")
+	}
+	if cfg.Every == "" {
+		cfg.Every = DefaultEvery
+	}
+	sched, err := cron.ParseStandard(cfg.Every)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: reconcile schedule %q: %w", cfg.Every, err)
+	}
+	if cfg.Batch == 0 {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.Concurrency == 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
+	if cfg.Rate == 0 {
+		cfg.Rate = DefaultRate
+	}
+	if cfg.Lease == 0 {
+		cfg.Lease = DefaultLease
+	}
+	switch {
+	case cfg.Batch < 0:
+		return nil, fmt.Errorf("scheduler: batch %d must be positive", cfg.Batch)
+	case cfg.Concurrency < 0:
+		return nil, fmt.Errorf("scheduler: concurrency %d must be positive", cfg.Concurrency)
+	case !(cfg.Rate > 0):
+		return nil, fmt.Errorf("scheduler: rate %v must be positive", cfg.Rate)
+	case cfg.Lease < 0:
+		return nil, fmt.Errorf("scheduler: lease %s must be positive", cfg.Lease)
+	}
+	// A batch must be checked before its claims expire, or another instance could claim the same
+	// orders while they are still being checked.
+	if need := time.Duration(float64(cfg.Batch) / cfg.Rate * float64(time.Second)); !math.IsInf(cfg.Rate, 1) && need >= cfg.Lease {
+		return nil, fmt.Errorf("scheduler: a batch of %d at %v calls/s takes %s, longer than the lease %s", cfg.Batch, cfg.Rate, need, cfg.Lease)
+	}
+	if cfg.Owner == "" {
+		host, _ := os.Hostname()
+		if host == "" {
+			host = "mospay"
+		}
+		cfg.Owner = host + "-" + strconv.Itoa(os.Getpid())
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = order.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	limit := rate.Limit(cfg.Rate)
+	if math.IsInf(cfg.Rate, 1) {
+		limit = rate.Inf
+	}
+	return &Scheduler{
+		claimer: c, rec: r, cfg: cfg, log: cfg.Logger, schedule: sched,
+		limiter: rate.NewLimiter(limit, 1),
+	}, nil
+}
+
+// Config returns the configuration in force, defaults filled in.
+func (s *Scheduler) Config() Config { return s.cfg }
+
+// Start begins running passes on the schedule; a tick that comes while the previous pass is
+// still running is skipped. Calling Start on a started scheduler does nothing.
+func (s *Scheduler) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cron != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logger := cronLogger{s.log}
+	c := cron.New(cron.WithLogger(logger), cron.WithLocation(time.UTC), cron.WithChain(cron.Recover(logger)))
+	c.Schedule(s.schedule, cron.FuncJob(func() { s.scheduledPass(ctx) }))
+	c.Start()
+	s.cron, s.cancel = c, cancel
+	s.log.Info("reconciler started", "every", s.cfg.Every, "owner", s.cfg.Owner, "batch", s.cfg.Batch,
+		"concurrency", s.cfg.Concurrency, "rate", s.cfg.Rate, "lease", s.cfg.Lease.String())
+}
+
+// Stop stops the schedule and waits for a running pass to end. When ctx ends first, the running
+// pass is cancelled (its unchecked claims expire with their lease) and ctx's error is returned.
+func (s *Scheduler) Stop(ctx context.Context) error {
+	s.mu.Lock()
+	c, cancel := s.cron, s.cancel
+	s.cron, s.cancel = nil, nil
+	s.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	defer cancel()
+	select {
+	case <-c.Stop().Done():
+		s.log.Info("reconciler stopped")
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("scheduler: stop: the running pass was cancelled: %w", ctx.Err())
+	}
+}
+
+// scheduledPass is what cron runs: one pass unless the previous one is still running.
+func (s *Scheduler) scheduledPass(ctx context.Context) {
+	if !s.running.CompareAndSwap(false, true) {
+		s.log.Warn("reconcile pass skipped: the previous pass is still running")
+		return
+	}
+	defer s.running.Store(false)
+	sum, err := s.Pass(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Error("reconcile pass failed", "summary", sum.String(), "err", err)
+	case sum.Checked > 0 || err != nil:
+		s.log.Info("reconcile pass", "summary", sum.String(), "checked", sum.Checked, "errors", sum.Errors)
+	default:
+		s.log.Debug("reconcile pass: nothing due")
+	}
+}
+
+// Pass claims due orders in rounds of Batch until none is due (or ctx ends) and checks each one
+// once, Concurrency at a time and at most Rate per second. A failing order is counted, logged and
+// left to its next scheduled check; a claim error ends the pass with that error. An order claimed
+// again within the same pass (its next check already due) is not checked twice: its claim ends
+// with the lease.
+func (s *Scheduler) Pass(ctx context.Context) (Summary, error) {
+	start := time.Now()
+	sum := Summary{Changed: map[order.Status]int{}}
+	seen := map[int64]bool{}
+	var err error
+	for ctx.Err() == nil {
+		now := s.cfg.Clock.Now()
+		claimed, cerr := s.claimer.ClaimDue(ctx, now, s.cfg.Batch, s.cfg.Owner, now.Add(s.cfg.Lease))
+		if cerr != nil {
+			err = fmt.Errorf("scheduler: claim due orders: %w", cerr)
+			break
+		}
+		fresh := make([]*order.Order, 0, len(claimed))
+		for _, o := range claimed {
+			if !seen[o.ID] {
+				seen[o.ID] = true
+				fresh = append(fresh, o)
+			}
+		}
+		if len(fresh) == 0 {
+			break
+		}
+		s.round(ctx, fresh, &sum)
+		if len(claimed) < s.cfg.Batch {
+			break // the claim took every due order
+		}
+	}
+	if err == nil && ctx.Err() != nil {
+		err = fmt.Errorf("scheduler: pass cut short: %w", ctx.Err())
+	}
+	sum.Duration = time.Since(start)
+	return sum, err
+}
+
+// round checks a batch of claimed orders with a bounded pool of workers.
+func (s *Scheduler) round(ctx context.Context, batch []*order.Order, sum *Summary) {
+	jobs := make(chan *order.Order)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range min(s.cfg.Concurrency, len(batch)) {
+		wg.Go(func() {
+			for o := range jobs {
+				if err := s.limiter.Wait(ctx); err != nil {
+					continue // ctx ended: the claim expires with its lease
+				}
+				before := o.Status
+				after, err := s.check(ctx, o)
+				mu.Lock()
+				sum.Checked++
+				if err != nil {
+					sum.Errors++
+				}
+				if after != nil && after.Status != before {
+					sum.Changed[after.Status]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, o := range batch {
+		jobs <- o
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+// check reconciles one order; a panic is turned into an error so that one bad order cannot end
+// the pass or the process.
+func (s *Scheduler) check(ctx context.Context, o *order.Order) (after *order.Order, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			after = nil
+			err = fmt.Errorf("scheduler: reconcile panicked: %v", p)
+			s.log.ErrorContext(ctx, "reconcile order panicked", "out_trade_no", o.OutTradeNo, "panic", fmt.Sprint(p),
+				"stack", string(debug.Stack()))
+		}
+	}()
+	after, err = s.rec.Reconcile(ctx, o)
+	if err != nil {
+		s.log.WarnContext(ctx, "reconcile order", "out_trade_no", o.OutTradeNo, "status", o.Status,
+			"check_attempts", o.CheckAttempts, "err", err)
+	}
+	return after, err
+}
+
+// cronLogger passes cron's own messages to slog: its routine ones at debug level.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, keysAndValues ...any) {
+	l.log.Debug("cron: "+msg, keysAndValues...)
+}
+
+func (l cronLogger) Error(err error, msg string, keysAndValues ...any) {
+	l.log.Error("cron: "+msg, append(keysAndValues, "err", err)...)
+}
