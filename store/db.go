@@ -43,7 +43,8 @@ type DB struct {
 	Dialect Dialect
 	write   *gorm.DB
 	read    *gorm.DB
-	lock    *os.File // SQLite only: held for the process's life so a second instance refuses
+	lock    *os.File   // SQLite only: held for the process's life so a second instance refuses
+	group   *committer // SQLite only: group commit of concurrent write transactions
 	log     *slog.Logger
 	now     func() time.Time
 }
@@ -123,6 +124,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 		if err := db.pool(db.read, opt.MaxOpenConns); err != nil {
 			return nil, err
 		}
+		db.group = newCommitter(db.write)
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		db.Dialect = Postgres
 		g, err := gorm.Open(postgres.New(postgres.Config{DSN: rawURL}), gcfg)
@@ -203,6 +205,9 @@ func (db *DB) SQL() *sql.DB {
 
 // Close closes both pools and releases the SQLite lock. It is safe to call twice.
 func (db *DB) Close() error {
+	if db.group != nil {
+		db.group.close()
+	}
 	var errs []error
 	seen := map[*sql.DB]bool{}
 	for _, g := range []*gorm.DB{db.write, db.read} {
@@ -218,11 +223,15 @@ func (db *DB) Close() error {
 	return errors.Join(errs...)
 }
 
-// InTx runs fn in one write transaction: committed if fn returns nil, rolled back otherwise.
-// Errors are passed through FormatError.
+// InTx runs fn in one write transaction: committed if fn returns nil, rolled back otherwise,
+// and returns only once the outcome is durable. On SQLite, concurrent callers share one commit
+// (group commit, groupcommit.go); fn must then do only database work through tx. Errors are
+// passed through FormatError.
 func (db *DB) InTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
-	err := db.write.WithContext(ctx).Transaction(fn)
-	return FormatError(err)
+	if db.group != nil {
+		return FormatError(db.group.do(ctx, fn))
+	}
+	return FormatError(db.write.WithContext(ctx).Transaction(fn))
 }
 
 // FormatError turns driver errors into coded order errors: unique violations become conflicts,
