@@ -80,10 +80,14 @@ func (m *Main) mosClient() *mos.Client {
 // service builds the order service over db and MOS.
 func (m *Main) service(db *store.DB, client *mos.Client) *order.Service {
 	c := m.Config
+	// A prepay may be in flight for the MOS timeout; the margin covers the write after it.
+	inFlight := c.MOSTimeout + 5*time.Second
+	sched := order.DefaultSchedule()
+	sched.First, sched.InFlight = c.ReconcileFirst, inFlight
 	return order.NewService(db, mos.Provider{Client: client}, order.SystemClock{}, m.Log, order.Config{
 		AppKey: c.MOSAppKey, NotifyURL: c.PublicURL + "/mos/notify", OrderTTL: c.OrderTTL,
-		MaxAmount: c.MaxAmount, Sandbox: c.Sandbox, PrepayLease: c.MOSTimeout + 5*time.Second,
-		Instance: instanceName(),
+		MaxAmount: c.MaxAmount, Sandbox: c.Sandbox, PrepayLease: inFlight, UnknownAfter: c.PrepayGiveUp,
+		Schedule: sched, Instance: instanceName(),
 	})
 }
 

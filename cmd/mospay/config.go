@@ -33,6 +33,8 @@ type Config struct {
 	OrderTTL       time.Duration
 	ReconcileEvery string
 	ReconcileConc  int
+	ReconcileFirst time.Duration
+	PrepayGiveUp   time.Duration
 	ReconcileRate  float64
 	SandboxAddr    string
 	MOSTimeout     time.Duration
@@ -141,6 +143,10 @@ var settings = []setting{
 			c.ReconcileRate = r
 			return nil
 		}},
+	{env: "MOSPAY_RECONCILE_FIRST", flag: "reconcile-first", def: "15s", help: "first reconciler check of a new order, at most this long after creation",
+		parse: func(c *Config, v string) (err error) { c.ReconcileFirst, err = positiveDuration(v); return }},
+	{env: "MOSPAY_PREPAY_GIVEUP", flag: "prepay-giveup", def: "2m", help: "a CREATED order MOS has no record of this long after creation never reached MOS: FAILED",
+		parse: func(c *Config, v string) (err error) { c.PrepayGiveUp, err = positiveDuration(v); return }},
 	{env: "MOSPAY_SANDBOX_ADDR", flag: "sandbox-addr", def: "127.0.0.1:8081", help: "sandbox listen address",
 		parse: func(c *Config, v string) error { c.SandboxAddr = v; return checkAddr(v) }},
 	{env: "MOSPAY_MOS_TIMEOUT", flag: "mos-timeout", def: "10s", help: "timeout of one call to MOS",
