@@ -145,7 +145,7 @@ func (s *Server) adminReconcile(c echo.Context) error {
 		return err
 	}
 	s.deps.Logger.Info("admin reconcile", "admin", adminOf(c), "out_trade_no", o.OutTradeNo, "request_id", requestID(c))
-	o, err = s.deps.Orders.Refresh(ctx, o, order.SourceAdmin, requestID(c))
+	o, err = s.deps.Orders.Refresh(ctx, o, order.SourceAdmin, requestID(c), "reconcile requested by "+adminOf(c))
 	if err != nil {
 		return err
 	}

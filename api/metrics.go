@@ -12,9 +12,10 @@ import (
 // Metrics holds mospay's Prometheus collectors in a registry of its own (no global state, so two
 // servers in one test process do not collide).
 type Metrics struct {
-	Registry *prometheus.Registry
-	requests *prometheus.CounterVec
-	latency  *prometheus.HistogramVec
+	Registry      *prometheus.Registry
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	notifications *prometheus.CounterVec
 }
 
 // NewMetrics registers the HTTP collectors and the Go runtime and process collectors.
@@ -30,8 +31,12 @@ func NewMetrics() *Metrics {
 			Help:    "Time to answer an HTTP request, by method and route pattern.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"method", "route"}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mospay_notifications_total",
+			Help: "MOS notifications received, by outcome (applied, no_change, flagged, unknown_order, bad_signature, malformed, unavailable, ...).",
+		}, []string{"outcome"}),
 	}
-	m.Registry.MustRegister(m.requests, m.latency,
+	m.Registry.MustRegister(m.requests, m.latency, m.notifications,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -54,4 +59,9 @@ func (m *Metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		m.latency.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 		return nil
 	}
+}
+
+// CountNotification counts one notification by its outcome (webhook.Receiver's Count hook).
+func (m *Metrics) CountNotification(outcome string) {
+	m.notifications.WithLabelValues(outcome).Inc()
 }

@@ -16,7 +16,7 @@ type Orders interface {
 	Get(ctx context.Context, openid, outTradeNo string) (*order.Order, error)
 	Order(ctx context.Context, outTradeNo string) (*order.Order, error)
 	List(ctx context.Context, f order.ListFilter) (order.Page, error)
-	Refresh(ctx context.Context, o *order.Order, source order.Source, requestID string) (*order.Order, error)
+	Refresh(ctx context.Context, o *order.Order, source order.Source, requestID, reason string) (*order.Order, error)
 	Story(ctx context.Context, outTradeNo string) (*order.Story, error)
 	Report(ctx context.Context, from, to time.Time) (*order.Report, error)
 }
@@ -82,7 +82,7 @@ func (s *Server) queryOrder(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	o, err = s.deps.Orders.Refresh(ctx, o, order.SourceAPI, requestID(c))
+	o, err = s.deps.Orders.Refresh(ctx, o, order.SourceAPI, requestID(c), "")
 	if err != nil {
 		return err
 	}

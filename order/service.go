@@ -322,8 +322,9 @@ func (s *Service) Story(ctx context.Context, outTradeNo string) (*Story, error) 
 
 // Refresh asks MOS about an order that is not final and applies the answer (what the front end
 // triggers after mos.pay resolves, and finance's "reconcile now"). A final order is returned as
-// it is, without calling MOS.
-func (s *Service) Refresh(ctx context.Context, o *Order, source Source, requestID string) (*Order, error) {
+// it is, without calling MOS. reason, if given, is recorded on a resulting transition (finance
+// passes who asked).
+func (s *Service) Refresh(ctx context.Context, o *Order, source Source, requestID, reason string) (*Order, error) {
 	if o.Status.Final() {
 		return o, nil
 	}
@@ -331,7 +332,7 @@ func (s *Service) Refresh(ctx context.Context, o *Order, source Source, requestI
 	if err != nil {
 		return s.queryFailed(ctx, o, q, err, source, requestID, false)
 	}
-	saved, _, err := s.apply(ctx, o, remoteEvent(r, source, requestID, ""), applyOpts{query: q})
+	saved, _, err := s.apply(ctx, o, remoteEvent(r, source, requestID, reason), applyOpts{query: q})
 	return saved, err
 }
 

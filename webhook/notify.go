@@ -32,6 +32,15 @@ type Receiver struct {
 	Service Notifier
 	Log     *slog.Logger
 	MaxBody int64
+	// Count, if set, is told each notification's outcome (for metrics): the service's outcome,
+	// or bad_signature, malformed, too_large, invalid, unknown_order, unavailable, failed.
+	Count func(outcome string)
+}
+
+func (rc *Receiver) count(outcome string) {
+	if rc.Count != nil {
+		rc.Count(outcome)
+	}
 }
 
 // Answer is MOS's envelope, the only shape /mos/notify ever answers with.
@@ -75,9 +84,11 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
+			rc.count("too_large")
 			answer(w, http.StatusRequestEntityTooLarge, "body too large")
 			return
 		}
+		rc.count("malformed")
 		answer(w, http.StatusBadRequest, "unreadable body")
 		return
 	}
@@ -85,11 +96,13 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fields, err := Verify(ct, body, rc.AppKey, rc.Secret)
 	if errors.Is(err, ErrBadSignature) {
 		log.Warn("notification refused: bad signature", "request_id", requestID, "remote_ip", r.RemoteAddr)
+		rc.count("bad_signature")
 		answer(w, http.StatusUnauthorized, "invalid signature")
 		return
 	}
 	if err != nil {
 		log.Warn("notification refused: malformed", "request_id", requestID, "err", err)
+		rc.count("malformed")
 		answer(w, http.StatusBadRequest, "malformed notification")
 		return
 	}
@@ -98,17 +111,22 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 	switch order.ErrorCode(err) {
 	case "":
+		rc.count(outcome)
 		log.Info("notification handled", "request_id", requestID, "out_trade_no", fields["outTradeNo"], "outcome", outcome)
 		answer(w, http.StatusOK, "SUCCESS")
 	case order.EINVALID:
+		rc.count("invalid")
 		answer(w, http.StatusBadRequest, order.ErrorMessage(err))
 	case order.ENOTFOUND:
+		rc.count("unknown_order")
 		log.Warn("notification for an unknown order", "request_id", requestID, "out_trade_no", fields["outTradeNo"])
 		answer(w, http.StatusNotFound, "unknown order")
 	case order.EUNAVAILABLE:
+		rc.count("unavailable")
 		log.Warn("notification deferred", "request_id", requestID, "out_trade_no", fields["outTradeNo"], "err", err)
 		answer(w, http.StatusServiceUnavailable, "temporarily unavailable, retry later")
 	default:
+		rc.count("failed")
 		log.Error("notification failed", "request_id", requestID, "out_trade_no", fields["outTradeNo"], "err", err)
 		answer(w, http.StatusInternalServerError, "internal error")
 	}

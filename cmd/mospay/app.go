@@ -162,14 +162,16 @@ func (m *Main) Serve(ctx context.Context) error {
 	for i, t := range c.AdminTokens {
 		admins[i] = api.AdminToken{Name: t.Name, Token: t.Token}
 	}
+	metrics := api.NewMetrics()
 	srv := api.New(api.Config{
 		MaxBody: c.MaxBody, CORSOrigins: c.CORSOrigins, TrustedProxies: c.TrustedProxies,
 		JWTSecret: []byte(c.JWTSecret), JWTTTL: c.JWTTTL, AppKey: c.MOSAppKey,
 		AdminTokens: admins, ReportTZ: c.ReportTZ,
 	}, api.Deps{
-		Logger: m.Log, Metrics: api.NewMetrics(), Ready: db.Ready,
+		Logger: m.Log, Metrics: metrics, Ready: db.Ready,
 		Sessions: mos.Provider{Client: client}, Orders: svc,
-		Notify: &webhook.Receiver{AppKey: c.MOSAppKey, Secret: c.MOSAppSecret, Service: svc, Log: m.Log, MaxBody: c.MaxBody},
+		Notify: &webhook.Receiver{AppKey: c.MOSAppKey, Secret: c.MOSAppSecret, Service: svc, Log: m.Log, MaxBody: c.MaxBody,
+			Count: metrics.CountNotification},
 	})
 	stopBackground, err := m.startBackground(ctx, db, svc)
 	if err != nil {
