@@ -119,7 +119,9 @@ func (s *Server) routes() {
 	user.POST("/orders/:outTradeNo/query", s.queryOrder)
 
 	if s.deps.Notify != nil {
-		e.POST("/mos/notify", echo.WrapHandler(s.deps.Notify))
+		// Every method reaches the receiver, so that even a wrong one is answered in MOS's
+		// envelope (405), never in mospay's error format.
+		e.Any("/mos/notify", echo.WrapHandler(s.deps.Notify))
 	}
 
 	admin := e.Group("/admin", s.requireAdmin)

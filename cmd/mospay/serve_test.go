@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// serveDeadline bounds each wait on the real process: generous, since the tests assert what
+// happens, never how fast, and the machine may be busy.
+const serveDeadline = 60 * time.Second
+
+// buildBinary builds this command into dir (the go build cache makes repeats cheap).
+func buildBinary(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "mospay")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freeAddr returns a loopback address with a port nobody listens on right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// syncBuffer collects a child's output while it runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// process is a running mospay.
+type process struct {
+	cmd            *exec.Cmd
+	stdout, stderr *syncBuffer
+	done           chan struct{} // closed when it exited; err is then set
+	err            error
+}
+
+// childEnv is a clean environment: no MOSPAY_ variable of the developer's leaks in.
+func childEnv(extra ...string) []string {
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir()}
+	return append(env, extra...)
+}
+
+// startServe starts `mospay serve --sandbox` on the given addresses; it is killed when the test
+// ends if it is still running.
+func startServe(t *testing.T, bin, dbURL, httpAddr, sandboxAddr string) *process {
+	t.Helper()
+	p := &process{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, "serve", "--sandbox", "--http-addr", httpAddr, "--sandbox-addr", sandboxAddr)
+	p.cmd.Env = childEnv("MOSPAY_DATABASE_URL=" + dbURL)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("mospay stdout:\n%s\nmospay stderr:\n%s", p.stdout, p.stderr)
+		}
+	})
+	return p
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (p *process) wait(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(d):
+		t.Fatalf("mospay still running after %s", d)
+	}
+	var ee *exec.ExitError
+	switch {
+	case p.err == nil:
+		return 0
+	case errors.As(p.err, &ee):
+		return ee.ExitCode()
+	}
+	t.Fatalf("mospay: %v", p.err)
+	return -1
+}
+
+// call sends one request and decodes a JSON answer into out (if not nil); it returns the status.
+func call(t *testing.T, method, url, body string, hdr map[string]string, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := (&http.Client{Timeout: serveDeadline}).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: HTTP %d, not JSON: %s", method, url, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+// readEnv reads the KEY=value lines `serve --sandbox` keeps its development credentials in.
+func readEnv(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimPrefix(strings.TrimSpace(sc.Text()), "export ")
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(k, "#") {
+			env[k] = strings.Trim(v, `'"`)
+		}
+	}
+	return env
+}
+
+// TestServeSandbox starts the real binary as `make run` does and walks the quick-start over
+// HTTP: a login code from the sandbox, login, /mp/user, an order paid in the sandbox; a second
+// instance on the same SQLite file refuses; SIGTERM ends it cleanly.
+func TestServeSandbox(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := buildBinary(t, dir)
+	dbURL := "sqlite:" + filepath.Join(dir, "m.db")
+	httpAddr, sandboxAddr := freeAddr(t), freeAddr(t)
+	api, sbx := "http://"+httpAddr, "http://"+sandboxAddr
+	p := startServe(t, bin, dbURL, httpAddr, sandboxAddr)
+
+	ready := false
+	for deadline := time.Now().Add(serveDeadline); time.Now().Before(deadline) && !ready; time.Sleep(50 * time.Millisecond) {
+		select {
+		case <-p.done:
+			t.Fatalf("mospay exited before it was ready: %v", p.err)
+		default:
+		}
+		resp, err := http.Get(api + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			ready = resp.StatusCode == http.StatusOK
+		}
+	}
+	if !ready {
+		t.Fatal("/readyz never answered 200")
+	}
+	if !strings.Contains(p.stdout.String(), "Quick start") {
+		t.Errorf("no quick-start printed:\n%s", p.stdout)
+	}
+	creds := readEnv(t, filepath.Join(dir, "sandbox.env"))
+
+	// The quick-start, step by step.
+	var code struct{ Code string }
+	if st := call(t, "POST", sbx+"/sandbox/login-codes", `{"openid":"user-1"}`, nil, &code); st != 200 || code.Code == "" {
+		t.Fatalf("login code: HTTP %d %+v", st, code)
+	}
+	var login struct{ Token, ExpiresAt string }
+	if st := call(t, "POST", api+"/mp/login/miniAppLogin", `{"code":"`+code.Code+`"}`, nil, &login); st != 200 || login.Token == "" {
+		t.Fatalf("login: HTTP %d %+v", st, login)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + login.Token}
+	// The code was used once: a second login with it is refused.
+	var e struct{ Error struct{ Code string } }
+	if st := call(t, "POST", api+"/mp/login/miniAppLogin", `{"code":"`+code.Code+`"}`, nil, &e); st != 401 || e.Error.Code != "unauthorized" {
+		t.Fatalf("second login with one code: HTTP %d %+v", st, e)
+	}
+	var user map[string]string
+	if st := call(t, "GET", api+"/mp/user", "", map[string]string{"Authorization": auth["Authorization"], "Lang": "km"}, &user); st != 200 {
+		t.Fatalf("/mp/user: HTTP %d %v", st, user)
+	}
+	want := map[string]string{"appKey": creds["MOSPAY_MOS_APP_KEY"], "openid": "user-1", "languageType": "km-KH"}
+	if fmt.Sprint(user) != fmt.Sprint(want) || want["appKey"] == "" {
+		t.Fatalf("/mp/user = %v, want %v", user, want)
+	}
+	if st := call(t, "GET", api+"/mp/user", "", nil, &e); st != 401 {
+		t.Fatalf("/mp/user without a token: HTTP %d", st)
+	}
+
+	var o struct{ OutTradeNo, PrepayID, TotalAmount, Status string }
+	hdr := map[string]string{"Authorization": auth["Authorization"], "Idempotency-Key": "demo-1"}
+	if st := call(t, "POST", api+"/mp/orders", `{"totalAmount":"16.99","currency":"USD","desc":"Coffee"}`, hdr, &o); st != 201 ||
+		o.Status != "PENDING" || o.PrepayID == "" || o.TotalAmount != "16.99" {
+		t.Fatalf("create: HTTP %d %+v", st, o)
+	}
+	if st := call(t, "POST", sbx+"/sandbox/orders/"+o.OutTradeNo+"/pay", "", nil, nil); st != 200 {
+		t.Fatalf("sandbox pay: HTTP %d", st)
+	}
+	var got struct{ Status string }
+	for deadline := time.Now().Add(serveDeadline); got.Status != "PAID"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("order %s never PAID (last %q)", o.OutTradeNo, got.Status)
+		}
+		call(t, "GET", api+"/mp/orders/"+o.OutTradeNo, "", auth, &got)
+	}
+	var story struct {
+		Transitions []struct{ From, To, Source string }
+	}
+	_, adminTok, _ := strings.Cut(creds["MOSPAY_ADMIN_TOKENS"], ":")
+	if st := call(t, "GET", api+"/admin/orders/"+o.OutTradeNo, "", map[string]string{"Authorization": "Bearer " + adminTok}, &story); st != 200 ||
+		len(story.Transitions) != 3 || story.Transitions[2].To != "PAID" || story.Transitions[2].Source != "notify" {
+		t.Fatalf("admin story: HTTP %d %+v", st, story)
+	}
+
+	// A second instance on the same SQLite file refuses to start, saying why.
+	second := startServe(t, bin, dbURL, freeAddr(t), freeAddr(t))
+	if code := second.wait(t, serveDeadline); code != 1 {
+		t.Fatalf("second instance exited %d, want 1\n%s%s", code, second.stdout, second.stderr)
+	}
+	if out := second.stdout.String() + second.stderr.String(); !strings.Contains(out, "in use") {
+		t.Fatalf("second instance's refusal does not say the file is in use:\n%s", out)
+	}
+	// ... and the first is unharmed.
+	if st := call(t, "GET", api+"/readyz", "", nil, nil); st != 200 {
+		t.Fatalf("/readyz after the second instance: HTTP %d", st)
+	}
+
+	// SIGTERM: a clean shutdown, exit code 0.
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, serveDeadline); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0", code)
+	}
+	if !strings.Contains(p.stderr.String(), "shutting down") {
+		t.Errorf("no shutdown line logged:\n%s", p.stderr)
+	}
+	if _, err := net.DialTimeout("tcp", httpAddr, time.Second); err == nil {
+		t.Error("the API still accepts connections after exit")
+	}
+}
