@@ -37,8 +37,8 @@ fuzz:
 			$(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) ./$$pkg || exit 1; \
 		else echo "fuzz target $$pkg.$$fn missing"; exit 1; fi; done
 
-bench: ## the benchmark suite; prints a table
-	$(GO) run ./cmd/mospaybench
+bench: build ## the benchmark suite; prints a table (BENCHFLAGS=-quick for a smoke run)
+	$(GO) run ./cmd/mospaybench -bin $(BIN) $(BENCHFLAGS)
 
 clean:
 	rm -rf bin
