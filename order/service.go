@@ -224,8 +224,10 @@ func (s *Service) resume(ctx context.Context, o *Order, hash, requestID string) 
 }
 
 // prepay calls MOS for an order we hold the lease of, outside any database transaction, and
-// records the outcome.
+// records the outcome. Once started it runs to its end even if the client goes away: a prepay
+// MOS accepted must be recorded (the MOS client bounds the call with its own timeout).
 func (s *Service) prepay(ctx context.Context, o *Order, requestID string) (*Order, error) {
+	ctx = context.WithoutCancel(ctx)
 	prepayID, err := s.mos.Prepay(ctx, PrepayRequest{
 		OutTradeNo: o.OutTradeNo, NonceStr: o.NonceStr, Desc: o.Desc, Amount: o.Amount,
 		NotifyURL: s.cfg.NotifyURL, OpenID: o.OpenID, ExpireAt: o.ExpireAt,

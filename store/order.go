@@ -374,3 +374,21 @@ func (db *DB) Totals(ctx context.Context, from, to time.Time) ([]order.Total, er
 	}
 	return out, nil
 }
+
+// RecoverLeases clears every lease a crashed process left behind, on SQLite only: holding the
+// database file's lock proves no other mospay process is working on any order, so a lease found
+// now belongs to a dead process and would only delay its orders until it expired. On PostgreSQL
+// other instances may be alive; their leases expire on their own (scheduler.DefaultLease).
+func (db *DB) RecoverLeases(ctx context.Context) (int64, error) {
+	if db.Dialect != SQLite {
+		return 0, nil
+	}
+	var n int64
+	err := db.InTx(ctx, func(tx *gorm.DB) error {
+		res := tx.Model(&orderRow{}).Where("lease_owner IS NOT NULL OR lease_until IS NOT NULL").
+			Updates(map[string]any{"lease_owner": nil, "lease_until": nil})
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n, err
+}

@@ -282,3 +282,28 @@ func TestClaimDueLeases(t *testing.T) {
 		}
 	})
 }
+
+func TestRecoverLeasesOnSQLite(t *testing.T) {
+	forEachDB(t, func(t *testing.T, url string) {
+		db := openMigrated(t, url)
+		ctx := context.Background()
+		now := time.Now().UTC()
+		o := newOrder(1, "u1")
+		o.NextCheckAt = &now
+		create(t, db, o)
+		if ok, err := db.AcquireLease(ctx, o.ID, "dead-process", now.Add(time.Hour)); !ok || err != nil {
+			t.Fatalf("lease: %v %v", ok, err)
+		}
+		n, err := db.RecoverLeases(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := db.Order(ctx, o.OutTradeNo)
+		if db.Dialect == SQLite && (n != 1 || got.LeaseOwner != "") {
+			t.Fatalf("SQLite: released %d, owner %q; want the dead process's lease gone", n, got.LeaseOwner)
+		}
+		if db.Dialect == Postgres && (n != 0 || got.LeaseOwner != "dead-process") {
+			t.Fatalf("PostgreSQL: released %d, owner %q; another instance's lease must stay", n, got.LeaseOwner)
+		}
+	})
+}

@@ -45,6 +45,11 @@ func (m *Main) openDB(ctx context.Context) (*store.DB, error) {
 	if len(applied) > 0 {
 		m.Log.Info("migrations applied", "versions", applied)
 	}
+	if n, err := db.RecoverLeases(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		m.Log.Warn("released leases left by a previous process", "orders", n)
+	}
 	return db, nil
 }
 
