@@ -1,0 +1,731 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The crash test's timings: short enough that the reconciler, not a person, has to bring every
+// order to MOS's truth within the test.
+const (
+	crashMOSTimeout   = 2 * time.Second
+	crashPrepayGiveUp = 10 * time.Second
+	crashConverge     = 60 * time.Second // every order matches the sandbox within this, after the load
+	crashClients      = 8
+)
+
+// TestCrashRecovery runs the real binary: `mospay serve` (not --sandbox) under load against a
+// separate `mospay sandbox` process, SIGKILLed at random moments and restarted on the same SQLite
+// file. MOS drops half its notifications and answers slowly, so some kills land while a prepay
+// is in flight and the reconciler has to find out what happened. Afterwards every order must
+// reach the sandbox's status with a whole, gapless history, and no order a client was told about
+// may be missing. MOSPAY_TEST_CRASH_SEED replays a run's random choices (kill timing and
+// client actions; the interleaving itself is the machine's).
+func TestCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test builds and runs the real binary; skipped with -short")
+	}
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("MOSPAY_TEST_CRASH_SEED"); v != "" {
+		s, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("MOSPAY_TEST_CRASH_SEED: %v", err)
+		}
+		seed = s
+	}
+	t.Logf("seed %d (replay with MOSPAY_TEST_CRASH_SEED=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+
+	dir := t.TempDir()
+	bin := crashBuild(t, dir)
+	sbAddr, apiAddr := crashFreeAddr(t), crashFreeAddr(t)
+	c := &crashWorld{
+		t: t, dir: dir, bin: bin,
+		sbURL: "http://" + sbAddr, apiURL: "http://" + apiAddr,
+		http: &http.Client{Timeout: 10 * time.Second},
+	}
+	creds := []string{
+		"MOSPAY_MOS_APP_KEY=sbx" + randHex(8),
+		"MOSPAY_MOS_APP_SECRET=" + randHex(16),
+		"MOSPAY_MOS_MC_ID=sbxmerchant" + randHex(4),
+		"MOSPAY_LOG_LEVEL=warn",
+	}
+	c.sandboxEnv = append(slices.Clone(creds),
+		"MOSPAY_SANDBOX_ADDR="+sbAddr,
+		"MOSPAY_PUBLIC_URL="+c.apiURL, // what getApplication reports as notifyUrl
+		// `mospay sandbox` keeps generated development values beside the database file.
+		"MOSPAY_DATABASE_URL=sqlite:"+filepath.Join(dir, "sandbox", "unused.db"),
+	)
+	c.serveEnv = append(slices.Clone(creds),
+		"MOSPAY_MOS_BASE_URL="+c.sbURL,
+		"MOSPAY_JWT_SECRET="+randHex(32),
+		"MOSPAY_ADMIN_TOKENS=finance:"+financeToken,
+		"MOSPAY_DATABASE_URL=sqlite:"+filepath.Join(dir, "crash.db"),
+		"MOSPAY_HTTP_ADDR="+apiAddr,
+		"MOSPAY_RECONCILE_EVERY=@every 1s",
+		"MOSPAY_RECONCILE_FIRST=1s",
+		"MOSPAY_MOS_TIMEOUT="+crashMOSTimeout.String(),
+		"MOSPAY_PREPAY_GIVEUP="+crashPrepayGiveUp.String(),
+	)
+
+	sb := c.start("sandbox", "sandbox")
+	if err := sb.waitReady(c.sbURL+"/sandbox/faults", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	serve := c.start("serve-0", "serve")
+	if err := serve.waitReady(c.apiURL+"/readyz", 60*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, p := range c.procs {
+				t.Logf("%s (log tail):\n%s", p.name, p.logTail(3000))
+			}
+		}
+	})
+
+	// MOS is slow (so kills land while prepays are in flight), drops half its notifications and
+	// duplicates some, and sometimes never answers a prepay (the client gets 503, the order stays
+	// CREATED and MOS never hears of it).
+	c.faults(rng, 300)
+
+	ctx, stopLoad := context.WithCancel(context.Background())
+	load := &crashLoad{acked: map[string]crashAcked{}}
+	var wg sync.WaitGroup
+	for i := range crashClients {
+		crng := rand.New(rand.NewPCG(seed, uint64(i)+1))
+		wg.Go(func() { c.client(ctx, i, crng, load) })
+	}
+	t.Cleanup(func() { stopLoad(); wg.Wait() }) // when a kill step fails the test
+
+	time.Sleep(time.Second)
+	kills := 3 + rng.IntN(2)
+	for k := range kills {
+		delay := 200*time.Millisecond + time.Duration(rng.Int64N(int64(1300*time.Millisecond)))
+		aimed := rng.IntN(2) == 0
+		time.Sleep(delay)
+		how := "at random"
+		if aimed {
+			// Aim at the narrow window after MOS accepted a prepay and before mospay wrote PENDING.
+			how = "just after MOS accepted a prepay"
+			if !c.waitPrepay(2 * time.Second) {
+				how = "at random (no prepay came)"
+			}
+		}
+		if err := serve.kill(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("kill %d of %d at %s after %s, %s; orders acknowledged so far %d", k+1, kills, time.Now().UTC().Format("15:04:05.000"), delay.Round(time.Millisecond), how, load.count())
+		latency := 100 + rng.IntN(500)
+		c.faults(rng, latency)
+		serve = c.start(fmt.Sprintf("serve-%d", k+1), "serve")
+		if err := serve.waitReady(c.apiURL+"/readyz", 60*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(3 * time.Second)
+	stopLoad()
+	wg.Wait()
+	stats := load.snapshot()
+	t.Logf("load: %d create attempts, %d acknowledged (201), %d refused with 503, %d other answers, %d transport errors; paid %d, failed %d, left pending %d",
+		stats.attempts, len(stats.acked), stats.unavailable, stats.other, stats.transport, stats.pay, stats.fail, stats.leave)
+	if len(stats.acked) == 0 {
+		t.Fatal("no order was acknowledged: the load did not run")
+	}
+
+	// Leave serve running: the reconciler, not the test, must now bring every order to MOS's
+	// truth. Notifications are still dropped half of the time.
+	var orders []crashOrder
+	var mismatched []string
+	deadline := time.Now().Add(crashConverge)
+	start := time.Now()
+	for {
+		orders = c.adminOrders()
+		mismatched = mismatched[:0]
+		for i := range orders {
+			o := &orders[i]
+			o.mos, o.mosKnown = c.sandboxStatus(o.OutTradeNo)
+			if o.Status != crashWant(o.mos, o.mosKnown) {
+				mismatched = append(mismatched, fmt.Sprintf("%s: mospay %s, sandbox %s", o.OutTradeNo, o.Status, crashMOSName(o.mos, o.mosKnown)))
+			}
+		}
+		if len(mismatched) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if len(mismatched) > 0 {
+		slices.Sort(mismatched)
+		t.Errorf("%d of %d orders never reached the sandbox's status within %s:\n%s", len(mismatched), len(orders), crashConverge,
+			strings.Join(mismatched[:min(len(mismatched), 20)], "\n"))
+		for _, m := range mismatched[:min(len(mismatched), 3)] {
+			no, _, _ := strings.Cut(m, ":")
+			t.Logf("story of %s: %s", no, c.rawStory(no))
+		}
+		c.explainLeases(mismatched, serve)
+	} else {
+		t.Logf("all %d orders match the sandbox %s after the load ended", len(orders), time.Since(start).Round(100*time.Millisecond))
+	}
+
+	// Nothing a client was told about was lost, and it kept the prepayId the client was given.
+	byNo := make(map[string]*crashOrder, len(orders))
+	for i := range orders {
+		byNo[orders[i].OutTradeNo] = &orders[i]
+	}
+	for no, a := range stats.acked {
+		o, ok := byNo[no]
+		switch {
+		case !ok:
+			t.Errorf("order %s was acknowledged with 201 but is not in mospay's database", no)
+		case o.PrepayID != a.prepayID:
+			t.Errorf("order %s was acknowledged with prepayId %q, the database has %q", no, a.prepayID, o.PrepayID)
+		}
+	}
+
+	// Every order's story is whole: it starts at CREATED, each step starts where the last ended,
+	// it ends at the order's status, nothing is recorded twice, and nothing was PAID unless MOS
+	// said SUCCESS.
+	counts := map[string]int{}
+	var createdResolved, createdFailed, paidByReconciler, paidByNotify int
+	for _, o := range orders {
+		counts[o.Status]++
+		story := c.story(o.OutTradeNo)
+		if err := crashCheckHistory(o, story); err != nil {
+			t.Errorf("order %s: %v; transitions %v", o.OutTradeNo, err, story)
+			continue
+		}
+		for _, tr := range story {
+			switch {
+			case tr.From == "CREATED" && tr.To == "PENDING" && tr.Source == "reconciler":
+				createdResolved++
+			case tr.From == "CREATED" && tr.To == "FAILED" && tr.Source == "reconciler":
+				createdFailed++
+			case tr.To == "PAID" && tr.Source == "reconciler":
+				paidByReconciler++
+			case tr.To == "PAID" && tr.Source == "notify":
+				paidByNotify++
+			}
+		}
+	}
+	t.Logf("seed %d: %d orders in mospay by status %v; left CREATED by a kill or a lost prepay answer and resolved by the reconciler: %d to PENDING (MOS had it), %d to FAILED (MOS never heard of it); PAID by the reconciler %d, by a notification %d",
+		seed, len(orders), counts, createdResolved, createdFailed, paidByReconciler, paidByNotify)
+}
+
+// crashWorld is the test's view of the processes: where they listen and how they are started.
+type crashWorld struct {
+	t                    *testing.T
+	dir, bin             string
+	sbURL, apiURL        string
+	sandboxEnv, serveEnv []string
+	http                 *http.Client
+	procs                []*crashProc
+}
+
+// crashBuild builds ./cmd/mospay of this module into dir.
+func crashBuild(t *testing.T, dir string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	gomod := strings.TrimSpace(string(out))
+	if err != nil || gomod == "" || gomod == os.DevNull {
+		t.Fatalf("go env GOMOD: %q %v", gomod, err)
+	}
+	bin := filepath.Join(dir, "mospay")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/mospay")
+	cmd.Dir = filepath.Dir(gomod)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/mospay: %v\n%s", err, b)
+	}
+	return bin
+}
+
+// crashFreeAddr is a loopback address whose port is free right now.
+func crashFreeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// crashProc is one child process: the sandbox or one life of serve.
+type crashProc struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	done    chan struct{} // closed once the process has exited
+}
+
+// start runs `mospay <command>` with the world's environment for it, output to dir/name.log.
+// The process is killed when the test ends, and if the test binary dies first (Pdeathsig).
+func (c *crashWorld) start(name, command string) *crashProc {
+	c.t.Helper()
+	env := c.serveEnv
+	if command == "sandbox" {
+		env = c.sandboxEnv
+	}
+	logPath := filepath.Join(c.dir, name+".log")
+	lf, err := os.Create(logPath)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cmd := exec.Command(c.bin, command)
+	cmd.Dir = c.dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.dir, "TMPDIR=" + c.dir}, env...)
+	cmd.Stdout, cmd.Stderr = lf, lf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		lf.Close()
+		c.t.Fatalf("start %s: %v", name, err)
+	}
+	p := &crashProc{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		lf.Close()
+		close(p.done)
+	}()
+	c.procs = append(c.procs, p)
+	c.t.Cleanup(func() { _ = p.kill() })
+	return p
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *crashProc) kill() error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill %s: %w", p.name, err)
+	}
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("%s did not die within 10s of SIGKILL", p.name)
+	}
+}
+
+// waitReady polls u until it answers 200.
+func (p *crashProc) waitReady(u string, timeout time.Duration) error {
+	hc := &http.Client{Timeout: time.Second}
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
+		if res, err := hc.Get(u); err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited before it was ready:\n%s", p.name, p.logTail(3000))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s not ready at %s within %s:\n%s", p.name, u, timeout, p.logTail(3000))
+}
+
+// logTail is the end of the process's output.
+func (p *crashProc) logTail(n int) string {
+	b, _ := os.ReadFile(p.logPath)
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// call sends one request and reads the whole answer; body is sent as JSON unless nil.
+func (c *crashWorld) call(ctx context.Context, method, u string, body any, hdr map[string]string) (int, []byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return 0, nil, err
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, b, err
+}
+
+// must is call from the test's goroutine: a transport error or an unexpected status fails it.
+func (c *crashWorld) must(method, u string, body any, hdr map[string]string, want int, out any) {
+	c.t.Helper()
+	status, b, err := c.call(context.Background(), method, u, body, hdr)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, u, err)
+	}
+	if status != want {
+		c.t.Fatalf("%s %s: HTTP %d %s, want %d", method, u, status, b, want)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s: %v in %s", method, u, err, b)
+		}
+	}
+}
+
+// faults sets the sandbox's faults: latencyMs on every MOS call, half the notifications
+// dropped, some duplicated, a few prepays never answered.
+func (c *crashWorld) faults(rng *rand.Rand, latencyMs int) {
+	c.t.Helper()
+	f := map[string]any{
+		"latencyMs": latencyMs, "dropNotifications": 0.5, "duplicateNotifications": 0.2,
+		"timeoutRate": map[string]float64{"prepay": 0.03 + 0.04*rng.Float64()},
+	}
+	c.must("PUT", c.sbURL+"/sandbox/faults", f, nil, http.StatusOK, nil)
+}
+
+// waitPrepay polls the sandbox's counters until it accepts another prepay, or timeout passes.
+func (c *crashWorld) waitPrepay(timeout time.Duration) bool {
+	c.t.Helper()
+	var st struct {
+		PrepayCalls int `json:"prepayCalls"`
+	}
+	c.must("GET", c.sbURL+"/sandbox/stats", nil, nil, http.StatusOK, &st)
+	before := st.PrepayCalls
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
+		c.must("GET", c.sbURL+"/sandbox/stats", nil, nil, http.StatusOK, &st)
+		if st.PrepayCalls > before {
+			return true
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return false
+}
+
+// crashAcked is what a client was told about an order it created.
+type crashAcked struct {
+	prepayID string
+	action   string // pay, fail or leave: what the user did at MOS
+}
+
+// crashLoad is what the clients did, shared between them.
+type crashLoad struct {
+	mu                                      sync.Mutex
+	acked                                   map[string]crashAcked
+	attempts, unavailable, other, transport int
+	pay, fail, leave                        int
+}
+
+func (l *crashLoad) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.acked)
+}
+
+// crashStats is a copy of crashLoad's counters once the load has stopped.
+type crashStats struct {
+	acked                                   map[string]crashAcked
+	attempts, unavailable, other, transport int
+	pay, fail, leave                        int
+}
+
+func (l *crashLoad) snapshot() crashStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return crashStats{acked: l.acked, attempts: l.attempts, unavailable: l.unavailable, other: l.other,
+		transport: l.transport, pay: l.pay, fail: l.fail, leave: l.leave}
+}
+
+// client is one mini-app user: logs in, then creates orders one after another and pays, fails
+// or abandons each at MOS, until ctx ends. Serve being down is expected: the client waits a
+// little and goes on.
+func (c *crashWorld) client(ctx context.Context, i int, rng *rand.Rand, load *crashLoad) {
+	openid := fmt.Sprintf("crash-user-%d", i)
+	token := ""
+	for n := 0; ctx.Err() == nil; n++ {
+		if token == "" {
+			token = c.crashLogin(ctx, openid)
+			if token == "" {
+				crashPause(ctx, 50*time.Millisecond)
+				continue
+			}
+		}
+		amount := fmt.Sprintf("%d.%02d", 1+rng.IntN(50), rng.IntN(100))
+		hdr := map[string]string{"Authorization": "Bearer " + token, "Idempotency-Key": fmt.Sprintf("crash-%d-%d", i, n)}
+		status, b, err := c.call(ctx, "POST", c.apiURL+"/mp/orders",
+			map[string]string{"totalAmount": amount, "currency": "USD", "desc": "crash test"}, hdr)
+		if ctx.Err() != nil {
+			return // the answer, if any, is not counted: the load is over
+		}
+		load.mu.Lock()
+		load.attempts++
+		switch {
+		case err != nil:
+			load.transport++
+		case status == http.StatusServiceUnavailable:
+			load.unavailable++
+		case status != http.StatusCreated:
+			load.other++
+		}
+		load.mu.Unlock()
+		if err != nil {
+			crashPause(ctx, 50*time.Millisecond)
+			continue
+		}
+		if status == http.StatusUnauthorized {
+			token = ""
+			continue
+		}
+		if status != http.StatusCreated {
+			continue
+		}
+		var o struct{ OutTradeNo, PrepayID, Status string }
+		if json.Unmarshal(b, &o) != nil || o.OutTradeNo == "" {
+			load.mu.Lock()
+			load.other++
+			load.mu.Unlock()
+			continue
+		}
+		action := "leave"
+		switch p := rng.Float64(); {
+		case p < 0.45:
+			action = "pay"
+		case p < 0.65:
+			action = "fail"
+		}
+		load.mu.Lock()
+		load.acked[o.OutTradeNo] = crashAcked{prepayID: o.PrepayID, action: action}
+		switch action {
+		case "pay":
+			load.pay++
+		case "fail":
+			load.fail++
+		default:
+			load.leave++
+		}
+		load.mu.Unlock()
+		if action != "leave" {
+			// The sandbox never dies: its control API must answer.
+			if s, b, err := c.call(context.Background(), "POST", c.sbURL+"/sandbox/orders/"+o.OutTradeNo+"/"+action, nil, nil); err != nil || s != http.StatusOK {
+				c.t.Errorf("sandbox %s %s: %d %s %v", action, o.OutTradeNo, s, b, err)
+			}
+		}
+	}
+}
+
+// crashLogin plays mos.login and logs in to mospay; "" when serve is down.
+func (c *crashWorld) crashLogin(ctx context.Context, openid string) string {
+	s, b, err := c.call(ctx, "POST", c.sbURL+"/sandbox/login-codes", map[string]string{"openid": openid}, nil)
+	var code struct{ Code string }
+	if err != nil || s != http.StatusOK || json.Unmarshal(b, &code) != nil {
+		return ""
+	}
+	s, b, err = c.call(ctx, "POST", c.apiURL+"/mp/login/miniAppLogin", map[string]string{"code": code.Code}, nil)
+	var tok struct{ Token string }
+	if err != nil || s != http.StatusOK || json.Unmarshal(b, &tok) != nil {
+		return ""
+	}
+	return tok.Token
+}
+
+func crashPause(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// crashOrder is an order as GET /admin/orders lists it, with the sandbox's status beside it.
+type crashOrder struct {
+	OutTradeNo string `json:"outTradeNo"`
+	PrepayID   string `json:"prepayId"`
+	Status     string `json:"status"`
+	mos        string // the sandbox's status
+	mosKnown   bool   // false: the sandbox has no such order (404)
+}
+
+// adminOrders reads every order in mospay's database, page by page.
+func (c *crashWorld) adminOrders() []crashOrder {
+	c.t.Helper()
+	var all []crashOrder
+	cursor := ""
+	for {
+		var page struct {
+			Orders     []crashOrder `json:"orders"`
+			NextCursor string       `json:"nextCursor"`
+		}
+		c.must("GET", c.apiURL+"/admin/orders?limit=500&cursor="+url.QueryEscape(cursor), nil,
+			map[string]string{"Authorization": "Bearer " + financeToken}, http.StatusOK, &page)
+		all = append(all, page.Orders...)
+		if page.NextCursor == "" {
+			return all
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// sandboxStatus is the order's status at MOS; known is false when MOS never heard of it.
+func (c *crashWorld) sandboxStatus(outTradeNo string) (status string, known bool) {
+	c.t.Helper()
+	s, b, err := c.call(context.Background(), "GET", c.sbURL+"/sandbox/orders/"+outTradeNo, nil, nil)
+	if err != nil {
+		c.t.Fatalf("sandbox order %s: %v", outTradeNo, err)
+	}
+	if s == http.StatusNotFound {
+		return "", false
+	}
+	var v struct{ Status string }
+	if s != http.StatusOK || json.Unmarshal(b, &v) != nil {
+		c.t.Fatalf("sandbox order %s: HTTP %d %s", outTradeNo, s, b)
+	}
+	return v.Status, true
+}
+
+// crashWant is the status mospay must end in for what MOS says. An order MOS never heard of
+// never reached it: FAILED once MOSPAY_PREPAY_GIVEUP has passed.
+func crashWant(mos string, known bool) string {
+	if !known {
+		return "FAILED"
+	}
+	switch mos {
+	case "SUCCESS":
+		return "PAID"
+	case "FAILED", "PENDING", "CLOSED", "REFUNDED":
+		return mos
+	}
+	return "unknown MOS status " + mos
+}
+
+func crashMOSName(mos string, known bool) string {
+	if !known {
+		return "404 (never reached MOS)"
+	}
+	return mos
+}
+
+// crashTransition is one entry of an order's story.
+type crashTransition struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Source string `json:"source"`
+}
+
+func (tr crashTransition) String() string {
+	return fmt.Sprintf("%q->%s(%s)", tr.From, tr.To, tr.Source)
+}
+
+// story reads the order's transitions, oldest first (GET /admin/orders/{o}).
+func (c *crashWorld) story(outTradeNo string) []crashTransition {
+	c.t.Helper()
+	var s struct {
+		Transitions []crashTransition `json:"transitions"`
+	}
+	c.must("GET", c.apiURL+"/admin/orders/"+outTradeNo, nil,
+		map[string]string{"Authorization": "Bearer " + financeToken}, http.StatusOK, &s)
+	return s.Transitions
+}
+
+// explainLeases tells, for orders that never matched, who holds their lease now (read from the
+// SQLite file directly, read-only): a lease held by a killed serve keeps the reconciler away from
+// the order until it expires.
+func (c *crashWorld) explainLeases(mismatched []string, live *crashProc) {
+	c.t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(c.dir, "crash.db")+"?mode=ro&_busy_timeout=5000")
+	if err != nil {
+		c.t.Logf("explain leases: %v", err)
+		return
+	}
+	defer db.Close()
+	livePID := strconv.Itoa(live.cmd.Process.Pid)
+	var dead int
+	for _, m := range mismatched {
+		no, _, _ := strings.Cut(m, ":")
+		var owner sql.NullString
+		var until, next sql.NullTime
+		var attempts int
+		err := db.QueryRow(`SELECT lease_owner, lease_until, next_check_at, check_attempts FROM orders WHERE out_trade_no = ?`, no).
+			Scan(&owner, &until, &next, &attempts)
+		if err != nil {
+			c.t.Logf("explain leases: %s: %v", no, err)
+			continue
+		}
+		if owner.Valid && !strings.HasSuffix(owner.String, "-"+livePID) && until.Valid && until.Time.After(time.Now()) {
+			dead++
+		}
+		c.t.Logf("%s: lease %q until %v, next check %v, %d checks", no, owner.String, until.Time.Format(time.RFC3339Nano),
+			next.Time.Format(time.RFC3339Nano), attempts)
+	}
+	if dead > 0 {
+		c.t.Logf("%d of %d unmatched orders are still leased to a serve that was killed (live serve pid %s): the reconciler cannot check them until that lease expires",
+			dead, len(mismatched), livePID)
+	}
+}
+
+// rawStory is GET /admin/orders/{o} as text, for a failure's log.
+func (c *crashWorld) rawStory(outTradeNo string) string {
+	_, b, err := c.call(context.Background(), "GET", c.apiURL+"/admin/orders/"+outTradeNo, nil,
+		map[string]string{"Authorization": "Bearer " + financeToken})
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
+}
+
+// crashCheckHistory says what is wrong with an order's history, if anything: it must start with
+// ""->CREATED, each transition must start where the previous ended, the last must end at the
+// order's status, no change may be recorded twice, and no transition may reach PAID unless MOS
+// says SUCCESS.
+func crashCheckHistory(o crashOrder, story []crashTransition) error {
+	if len(story) == 0 {
+		return errors.New("no transitions")
+	}
+	if story[0].From != "" || story[0].To != "CREATED" {
+		return fmt.Errorf("first transition %s, want \"\"->CREATED", story[0])
+	}
+	seen := map[[2]string]bool{}
+	for i, tr := range story {
+		if i > 0 && tr.From != story[i-1].To {
+			return fmt.Errorf("transition %d %s does not start where %s ended", i, tr, story[i-1])
+		}
+		k := [2]string{tr.From, tr.To}
+		if seen[k] {
+			return fmt.Errorf("transition %s recorded twice", tr)
+		}
+		seen[k] = true
+		if tr.To == "PAID" && (!o.mosKnown || o.mos != "SUCCESS") {
+			return fmt.Errorf("PAID although the sandbox says %s", crashMOSName(o.mos, o.mosKnown))
+		}
+	}
+	if last := story[len(story)-1]; last.To != o.Status {
+		return fmt.Errorf("last transition %s, but the order is %s", last, o.Status)
+	}
+	return nil
+}

@@ -1,0 +1,384 @@
+package scheduler_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mospay/mospay/money"
+	"github.com/mospay/mospay/mos"
+	"github.com/mospay/mospay/mos/sandbox"
+	"github.com/mospay/mospay/order"
+	"github.com/mospay/mospay/scheduler"
+	"github.com/mospay/mospay/store"
+	"github.com/mospay/mospay/store/pgtest"
+)
+
+// benchOrdersDefault is how many due orders one pass goes over, unless MOSPAY_BENCH_ORDERS says
+// otherwise (1000 with -short).
+const benchOrdersDefault = 100_000
+
+// BenchmarkPass times one reconciliation pass over N due PENDING orders, all known to the MOS
+// sandbox (half of them paid there, without a notification), on SQLite and on PostgreSQL, with
+// a rate limit high enough not to be the bound (100,000/s, 32 in flight). It reports orders/s
+// and memory: the peak Go heap in use during the pass, its growth over the heap before the pass,
+// and the process's peak resident set (VmHWM, which includes the setup and the sandbox, since
+// the sandbox runs in this process). Each op is one whole pass; run it with -benchtime=1x:
+//
+//	MOSPAY_BENCH_ORDERS=100000 go test -run '^$' -bench Pass -benchtime=1x -timeout 30m ./scheduler
+func BenchmarkPass(b *testing.B) {
+	n := benchOrders(b)
+	b.Run("sqlite", func(b *testing.B) {
+		benchPass(b, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"), n)
+	})
+	b.Run("postgres", func(b *testing.B) {
+		benchPass(b, pgtest.NewDB(b), n)
+	})
+}
+
+// benchOrders reads MOSPAY_BENCH_ORDERS.
+func benchOrders(b *testing.B) int {
+	b.Helper()
+	if v := os.Getenv("MOSPAY_BENCH_ORDERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 2 {
+			b.Fatalf("MOSPAY_BENCH_ORDERS=%q: want a whole number of at least 2", v)
+		}
+		return n
+	}
+	if testing.Short() {
+		return 1000
+	}
+	return benchOrdersDefault
+}
+
+// benchPass prepares n due orders on dsn and times b.N passes over them, making them all due
+// again (and unpaid in mospay) between passes.
+func benchPass(b *testing.B, dsn string, n int) {
+	ctx := context.Background()
+	w := newBenchMOS(b)
+	db, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+
+	start := time.Now()
+	orders := w.prepay(b, n)
+	paid := w.payHalf(b, orders)
+	b.Logf("sandbox: %d orders prepaid, %d paid, in %s", n, paid, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	benchInsert(b, db, orders)
+	b.Logf("%s: %d due orders inserted in %s", db.Dialect, n, time.Since(start).Round(time.Millisecond))
+
+	svc := order.NewService(db, mos.Provider{Client: w.client}, order.SystemClock{}, nil, order.Config{
+		AppKey: appKey, NotifyURL: w.notify, OrderTTL: time.Hour, Schedule: order.DefaultSchedule(),
+		Instance: "bench", Sandbox: true,
+	})
+	sched, err := scheduler.New(db, svc, scheduler.Config{Rate: 100_000, Concurrency: 32, Owner: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	var elapsed time.Duration
+	var peak, growth uint64
+	b.ResetTimer()
+	for i := range b.N {
+		if i > 0 {
+			b.StopTimer()
+			benchReset(b, db)
+			b.StartTimer()
+		}
+		mem := startHeapSampler()
+		t0 := time.Now()
+		sum, err := sched.Pass(ctx)
+		elapsed += time.Since(t0)
+		p, g := mem.stop()
+		peak, growth = max(peak, p), max(growth, g)
+		if err != nil {
+			b.Fatalf("pass: %v (%s)", err, sum)
+		}
+		if sum.Checked != n || sum.Errors != 0 || sum.Changed[order.StatusPaid] != paid || len(sum.Changed) != 1 {
+			b.Fatalf("pass: %s; want %d checked, %d changed to PAID, no errors", sum, n, paid)
+		}
+		b.Logf("%s: %s", db.Dialect, sum)
+	}
+	b.StopTimer()
+	const mib = 1 << 20
+	b.ReportMetric(float64(n)*float64(b.N)/elapsed.Seconds(), "orders/s")
+	b.ReportMetric(float64(peak)/mib, "peak-heap-MiB")
+	b.ReportMetric(float64(growth)/mib, "pass-heap-MiB")
+	if hwm, err := vmHWM(); err == nil {
+		b.ReportMetric(float64(hwm)/mib, "VmHWM-MiB")
+	}
+}
+
+// benchMOS is the sandbox as the benchmark uses it: in this process, its notifications going to
+// a receiver that discards them (the benchmark's payments send none anyway).
+type benchMOS struct {
+	srv    *httptest.Server
+	client *mos.Client
+	notify string
+}
+
+func newBenchMOS(b *testing.B) *benchMOS {
+	b.Helper()
+	sink := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		http.Error(rw, "not listening", http.StatusInternalServerError)
+	}))
+	b.Cleanup(sink.Close)
+	sb := sandbox.New(sandbox.Config{AppKey: appKey, AppSecret: appSecret, MchID: mchID, AppName: "scheduler bench"})
+	srv := httptest.NewServer(sb.Handler())
+	b.Cleanup(func() {
+		sb.Close()
+		srv.Close()
+	})
+	return &benchMOS{
+		srv:    srv,
+		client: mos.NewClient(mos.Config{BaseURL: srv.URL, AppKey: appKey, AppSecret: appSecret, MchID: mchID}),
+		notify: sink.URL + "/mos/notify",
+	}
+}
+
+// benchOrder is one order as both sides know it.
+type benchOrder struct {
+	outTradeNo, nonce, prepayID, openid string
+	expire                              time.Time
+}
+
+// benchAmount is every benchmark order's amount: USD 1.50.
+var benchAmount = money.Amount{Minor: 150, Currency: money.USD}
+
+// benchDesc is every benchmark order's description.
+const benchDesc = "bench"
+
+// prepay registers n orders with the sandbox through the MOS client, 16 at a time.
+func (w *benchMOS) prepay(b *testing.B, n int) []benchOrder {
+	b.Helper()
+	orders := make([]benchOrder, n)
+	expire := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	benchParallel(b, n, 16, func(i int) error {
+		o := benchOrder{outTradeNo: order.NewOutTradeNo(), nonce: order.NewNonce(),
+			openid: "bench-user-" + strconv.Itoa(i%1000), expire: expire}
+		res, err := w.client.Prepay(context.Background(), mos.PrepayRequest{
+			NonceStr: o.nonce, Desc: benchDesc, OutTradeNo: o.outTradeNo, Currency: benchAmount.Currency,
+			TotalAmount: money.Format(benchAmount.Minor, benchAmount.Currency), NotifyURL: w.notify,
+			OpenID: o.openid, ExpireTime: o.expire,
+		})
+		if err != nil {
+			return fmt.Errorf("prepay %d: %w", i, err)
+		}
+		o.prepayID = res.PrepayID
+		orders[i] = o
+		return nil
+	})
+	return orders
+}
+
+// payHalf marks every other order SUCCESS at the sandbox without a notification (PATCH), so
+// that only the pass can find out; it returns how many.
+func (w *benchMOS) payHalf(b *testing.B, orders []benchOrder) int {
+	b.Helper()
+	paid := (len(orders) + 1) / 2
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	benchParallel(b, paid, 16, func(i int) error {
+		req, err := http.NewRequest(http.MethodPatch, w.srv.URL+"/sandbox/orders/"+orders[2*i].outTradeNo,
+			strings.NewReader(`{"status":"SUCCESS"}`))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		res, err := hc.Do(req)
+		if err != nil {
+			return err
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != http.StatusOK {
+			return fmt.Errorf("PATCH order %d: HTTP %d %s", 2*i, res.StatusCode, body)
+		}
+		return nil
+	})
+	return paid
+}
+
+// benchParallel runs f(0..n-1) on workers goroutines; the first error fails the benchmark.
+func benchParallel(b *testing.B, n, workers int, f func(i int) error) {
+	b.Helper()
+	next := make(chan int)
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if err := f(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if first != nil {
+		b.Fatal(first)
+	}
+}
+
+// benchColumns are the orders columns the benchmark fills; the rest take their defaults.
+var benchColumns = []string{"out_trade_no", "nonce_str", "app_key", "openid", "prepay_id", "amount_minor", "currency",
+	"description", "status", "version", "sandbox", "request_hash", "expire_at", "next_check_at", "check_attempts",
+	"created_at", "updated_at"}
+
+// benchInsert writes the orders as PENDING rows due a minute ago, straight through database/sql,
+// 500 rows a statement and 10,000 a transaction. Their transitions are left out: the pass never
+// reads them, and the version (2, as after CREATED and PENDING) keeps the PAID one unique.
+func benchInsert(b *testing.B, db *store.DB, orders []benchOrder) {
+	b.Helper()
+	const perStmt, perTx = 500, 10_000
+	now := time.Now().UTC()
+	created, due := now.Add(-2*time.Minute), now.Add(-time.Minute)
+	for lo := 0; lo < len(orders); lo += perTx {
+		tx, err := db.SQL().Begin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for s := lo; s < min(lo+perTx, len(orders)); s += perStmt {
+			chunk := orders[s:min(s+perStmt, lo+perTx, len(orders))]
+			var q strings.Builder
+			q.WriteString("INSERT INTO orders (" + strings.Join(benchColumns, ", ") + ") VALUES ")
+			args := make([]any, 0, len(chunk)*len(benchColumns))
+			for i, o := range chunk {
+				if i > 0 {
+					q.WriteString(", ")
+				}
+				q.WriteString("(")
+				for j := range benchColumns {
+					if j > 0 {
+						q.WriteString(", ")
+					}
+					q.WriteString(benchPlaceholder(db, len(args)+j+1))
+				}
+				q.WriteString(")")
+				args = append(args, o.outTradeNo, o.nonce, appKey, o.openid, o.prepayID, benchAmount.Minor,
+					string(benchAmount.Currency), benchDesc, string(order.StatusPending), 2, true, "",
+					o.expire.UTC(), due, 0, created, created)
+			}
+			if _, err := tx.Exec(q.String(), args...); err != nil {
+				_ = tx.Rollback()
+				b.Fatalf("insert orders: %v", err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchPlaceholder is the n-th bind parameter in the database's syntax.
+func benchPlaceholder(db *store.DB, n int) string {
+	if db.Dialect == store.Postgres {
+		return "$" + strconv.Itoa(n)
+	}
+	return "?"
+}
+
+// benchReset makes every order due and PENDING again after a pass, forgetting what it wrote.
+func benchReset(b *testing.B, db *store.DB) {
+	b.Helper()
+	due := time.Now().UTC().Add(-time.Minute)
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{"DELETE FROM transitions", nil},
+		{"DELETE FROM mos_queries", nil},
+		{"UPDATE orders SET status = 'PENDING', version = 2, check_attempts = 0, lease_owner = NULL, lease_until = NULL, next_check_at = " +
+			benchPlaceholder(db, 1), []any{due}},
+	} {
+		if _, err := db.SQL().Exec(q.sql, q.args...); err != nil {
+			b.Fatalf("%s: %v", q.sql, err)
+		}
+	}
+}
+
+// heapSampler records the largest HeapInuse seen while a pass runs.
+type heapSampler struct {
+	base uint64
+	peak uint64
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+func startHeapSampler() *heapSampler {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s := &heapSampler{base: ms.HeapInuse, peak: ms.HeapInuse, done: make(chan struct{})}
+	s.wg.Go(func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-t.C:
+				runtime.ReadMemStats(&ms)
+				s.peak = max(s.peak, ms.HeapInuse)
+			}
+		}
+	})
+	return s
+}
+
+// stop ends the sampling and returns the peak heap in use and its growth over the start.
+func (s *heapSampler) stop() (peak, growth uint64) {
+	close(s.done)
+	s.wg.Wait()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s.peak = max(s.peak, ms.HeapInuse)
+	return s.peak, s.peak - s.base
+}
+
+// vmHWM is this process's peak resident set size, from /proc/self/status.
+func vmHWM() (uint64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 2 && f[1] == "kB" {
+				kb, err := strconv.ParseUint(f[0], 10, 64)
+				return kb << 10, err
+			}
+		}
+	}
+	return 0, fmt.Errorf("/proc/self/status: no VmHWM line")
+}
