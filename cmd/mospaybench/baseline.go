@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	_ "github.com/mattn/go-sqlite3" // the same SQLite mospay's GORM driver compiles in
+	"github.com/mospay/mospay/money"
+	"github.com/mospay/mospay/mos"
+)
+
+// baselines serves the two reference endpoints from this process with Echo:
+//
+//	GET  /trivial  a small JSON answer: the HTTP ceiling of this machine and load generator;
+//	POST /bare     the least work an order needs, durably: INSERT a row, one prepay call to the
+//	               sandbox, UPDATE the row; each statement its own committed transaction on a
+//	               SQLite file in WAL mode with synchronous=FULL and one writer connection.
+type baselines struct {
+	URL    string // http://127.0.0.1:port
+	db     *sql.DB
+	mos    *mos.Client
+	notify string // the notifyUrl sent with prepay (never called: nobody pays these orders)
+	srv    *http.Server
+	log    *slog.Logger
+}
+
+// startBaselines opens dir/bare.db and serves the baselines on a free loopback port; sandbox is
+// the MOS sandbox the bare endpoint's prepay goes to.
+func startBaselines(dir string, creds credentials, sandboxURL string, log *slog.Logger) (*baselines, error) {
+	db, err := openBareDB(filepath.Join(dir, "bare.db"))
+	if err != nil {
+		return nil, err
+	}
+	b := &baselines{
+		db: db,
+		mos: mos.NewClient(mos.Config{
+			BaseURL: sandboxURL, AppKey: creds.AppKey, AppSecret: creds.AppSecret, MchID: creds.MchID,
+			Timeout: 10 * time.Second,
+		}),
+		notify: "http://127.0.0.1:9/mos/notify",
+		log:    log,
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.GET("/trivial", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+	})
+	e.POST("/bare", b.bare)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	b.URL = "http://" + l.Addr().String()
+	b.srv = &http.Server{Handler: e, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := b.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("baseline server stopped", "err", err)
+		}
+	}()
+	return b, nil
+}
+
+// openBareDB opens a fresh SQLite file as durably as mospay must be: WAL, synchronous=FULL (every
+// commit waits for fsync), a busy timeout, and a single connection, so a single writer.
+func openBareDB(path string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite3", "file:"+path+"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=5000&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("bare db: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE orders (
+		id INTEGER PRIMARY KEY,
+		out_trade_no TEXT NOT NULL UNIQUE,
+		status TEXT NOT NULL,
+		total_minor INTEGER NOT NULL,
+		currency TEXT NOT NULL,
+		prepay_id TEXT,
+		created_at TEXT NOT NULL,
+		updated_at TEXT NOT NULL)`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bare db: %w", err)
+	}
+	// Check the settings took: a baseline that is not durable would flatter mospay's ratio.
+	var mode string
+	var sync int
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bare db: %w", err)
+	}
+	if err := db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("bare db: %w", err)
+	}
+	if mode != "wal" || sync != 2 {
+		db.Close()
+		return nil, fmt.Errorf("bare db: journal_mode %q synchronous %d, want wal and 2 (FULL)", mode, sync)
+	}
+	return db, nil
+}
+
+// bare is the bare durable endpoint: row in, prepay, row updated.
+func (b *baselines) bare(c echo.Context) error {
+	ctx := c.Request().Context()
+	no := mos.NewNonce()
+	now := time.Now().UTC()
+	res, err := b.db.ExecContext(ctx,
+		`INSERT INTO orders (out_trade_no, status, total_minor, currency, created_at, updated_at) VALUES (?, 'CREATED', ?, ?, ?, ?)`,
+		no, 1699, string(money.USD), now.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano))
+	if err != nil {
+		return c.JSON(http.StatusInternalServerError, map[string]string{"error": err.Error()})
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return c.JSON(http.StatusInternalServerError, map[string]string{"error": err.Error()})
+	}
+	pp, err := b.mos.Prepay(ctx, mos.PrepayRequest{
+		Desc: "bench", OutTradeNo: no, Currency: money.USD, TotalAmount: "16.99",
+		NotifyURL: b.notify, OpenID: "bench-bare", ExpireTime: now.Add(2 * time.Hour),
+	})
+	if err != nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+	}
+	if _, err := b.db.ExecContext(ctx, `UPDATE orders SET status = 'PENDING', prepay_id = ?, updated_at = ? WHERE id = ?`,
+		pp.PrepayID, time.Now().UTC().Format(time.RFC3339Nano), id); err != nil {
+		return c.JSON(http.StatusInternalServerError, map[string]string{"error": err.Error()})
+	}
+	return c.JSON(http.StatusCreated, map[string]string{"outTradeNo": no, "prepayId": pp.PrepayID, "status": "PENDING"})
+}
+
+// close stops the server and closes the database.
+func (b *baselines) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = b.srv.Shutdown(ctx)
+	_ = b.db.Close()
+}

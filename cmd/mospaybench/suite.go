@@ -1,0 +1,471 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mospay/mospay/mos"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// Scenario names, the rows of the table.
+const (
+	rowTrivial = "echo trivial (baseline)"
+	rowBare    = "bare durable (baseline)"
+	rowCreate  = "create order with prepay"
+	rowNotify  = "notification handling"
+	rowGet     = "GET /mp/orders/{outTradeNo}"
+	rowMemory  = "mospay resident memory"
+)
+
+// users is how many mini-app users the load is spread over.
+const users = 8
+
+// notifyPoolFactor: before the notification scenario, orders are topped up (untimed, and
+// counted towards -orders) to this multiple of those created in the create scenario, so that most
+// notifications are for distinct orders.
+const notifyPoolFactor = 2
+
+// credentials are the mini-app's secrets for this run, shared by the sandbox, mospay and the
+// bench; generated fresh each time.
+type credentials struct {
+	AppKey, AppSecret, MchID, JWTSecret, AdminToken string
+}
+
+func newCredentials() credentials {
+	return credentials{
+		AppKey: "bench" + randHex(8), AppSecret: randHex(16), MchID: "benchmerchant",
+		JWTSecret: randHex(32), AdminToken: randHex(16),
+	}
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// suite is one run: the processes it started and what it learned along the way.
+type suite struct {
+	opts    options
+	log     *slog.Logger
+	creds   credentials
+	atk     attacker
+	http    *http.Client
+	sandbox string // http://addr of mospay sandbox
+	api     string // http://addr of mospay serve
+	tokens  []string
+	byOpen  map[string]int // openid -> index into tokens
+	created atomic.Int64   // orders mospay acknowledged (201) over the whole run
+}
+
+// placed is an order mospay created, with what a notification and a GET need.
+type placed struct {
+	OutTradeNo  string `json:"outTradeNo"`
+	PrepayID    string `json:"prepayId"`
+	OpenID      string `json:"openid"`
+	Currency    string `json:"currency"`
+	TotalAmount string `json:"totalAmount"`
+	Desc        string `json:"desc"`
+	ExpireTime  int64  `json:"expireTime"`
+	CreateTime  int64  `json:"createTime"`
+	Status      string `json:"status"`
+}
+
+// runSuite starts everything, runs the scenarios and returns the report; every process and
+// file it made is gone when it returns. A child that died is named in the error, with its output.
+func runSuite(ctx context.Context, opts options, log *slog.Logger) (rep *report, err error) {
+	dir, err := os.MkdirTemp("", "mospaybench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+
+	bin := opts.bin
+	if bin == "" {
+		if bin, err = buildMospay(ctx, dir, log); err != nil {
+			return nil, err
+		}
+	} else if bin, err = filepath.Abs(bin); err != nil {
+		return nil, err
+	}
+	s := &suite{
+		opts: opts, log: log, creds: newCredentials(), atk: attacker{concurrency: opts.concurrency},
+		http: &http.Client{Timeout: 30 * time.Second}, byOpen: map[string]int{},
+	}
+	rep = &report{opts: opts, machine: describeMachine(ctx, bin)}
+
+	sbAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	apiAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	s.sandbox, s.api = "http://"+sbAddr, "http://"+apiAddr
+	common := []string{
+		"MOSPAY_MOS_APP_KEY=" + s.creds.AppKey, "MOSPAY_MOS_APP_SECRET=" + s.creds.AppSecret,
+		"MOSPAY_MOS_MC_ID=" + s.creds.MchID, "MOSPAY_LOG_LEVEL=warn",
+		"MOSPAY_DATABASE_URL=sqlite:" + filepath.Join(dir, "bench.db"),
+		"MOSPAY_PUBLIC_URL=" + s.api, "MOSPAY_SANDBOX_ADDR=" + sbAddr,
+	}
+	var children []*proc
+	defer func() {
+		for _, p := range children {
+			if why, dead := p.exited(); dead && err != nil {
+				err = fmt.Errorf("%w\n%s", err, why)
+			}
+		}
+		for _, p := range slices.Backward(children) {
+			p.stop()
+		}
+	}()
+	sb, err := startProc("sandbox", dir, bin, []string{"sandbox"}, common)
+	if err != nil {
+		return nil, err
+	}
+	children = append(children, sb)
+	if err := sb.waitReady(ctx, s.sandbox+"/sandbox/faults", 30*time.Second); err != nil {
+		return nil, err
+	}
+	srv, err := startProc("serve", dir, bin, []string{"serve"}, append(common,
+		"MOSPAY_HTTP_ADDR="+apiAddr, "MOSPAY_MOS_BASE_URL="+s.sandbox,
+		"MOSPAY_JWT_SECRET="+s.creds.JWTSecret, "MOSPAY_ADMIN_TOKENS=bench:"+s.creds.AdminToken,
+		"MOSPAY_RECONCILE_EVERY=@every 1h", "MOSPAY_ORDER_TTL=2h",
+	))
+	if err != nil {
+		return nil, err
+	}
+	children = append(children, srv)
+	if err := srv.waitReady(ctx, s.api+"/readyz", 2*time.Minute); err != nil {
+		return nil, err
+	}
+	base, err := startBaselines(dir, s.creds, s.sandbox, log)
+	if err != nil {
+		return nil, err
+	}
+	defer base.close()
+	if err := s.login(ctx); err != nil {
+		return nil, err
+	}
+	log.Info("ready", "sandbox", s.sandbox, "api", s.api, "baselines", base.URL, "serve_pid", srv.pid(),
+		"duration", opts.duration, "concurrency", opts.concurrency)
+
+	// Baselines first, on a quiet machine, then mospay's three paths.
+	rep.add(rowTrivial, s.timed(ctx, rowTrivial, countedTargeter(-1, func(_ int, t *vegeta.Target) {
+		t.Method, t.URL = http.MethodGet, base.URL+"/trivial"
+	}), nil), "GET, small JSON, Echo in the bench process")
+	rep.add(rowBare, s.timed(ctx, rowBare, countedTargeter(-1, func(_ int, t *vegeta.Target) {
+		t.Method, t.URL, t.Header = http.MethodPost, base.URL+"/bare", jsonHeader("")
+	}), nil), "INSERT, prepay, UPDATE; 3 commits, synchronous=FULL, 1 writer; in the bench process")
+
+	var mu sync.Mutex
+	var fresh []string
+	collect := func(r *vegeta.Result) {
+		if r.Code != http.StatusCreated {
+			return
+		}
+		s.created.Add(1)
+		var o struct {
+			OutTradeNo string `json:"outTradeNo"`
+		}
+		if json.Unmarshal(r.Body, &o) == nil && o.OutTradeNo != "" {
+			mu.Lock()
+			fresh = append(fresh, o.OutTradeNo)
+			mu.Unlock()
+		}
+	}
+	st := s.timed(ctx, rowCreate, s.createTargeter(-1), collect)
+	rep.add(rowCreate, st, "POST /mp/orders: order, prepay at the sandbox, PENDING")
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if len(fresh) == 0 {
+		return nil, fmt.Errorf("create scenario made no order (%d errors, e.g. %s); serve log:\n%s", st.Errors, st.FirstError, srv.logTail())
+	}
+
+	// Notifications: top the pool up, mark every order paid at the sandbox without it notifying,
+	// then time mospay's handling of notifications the bench signs itself.
+	want := min(notifyPoolFactor*len(fresh), max(opts.orders, len(fresh)))
+	if extra := want - len(fresh); extra > 0 {
+		log.Info("topping up orders for the notification pool (untimed)", "orders", extra)
+		if err := s.createOrders(ctx, extra, collect); err != nil {
+			return nil, err
+		}
+	}
+	pool, err := s.markPaid(ctx, fresh)
+	if err != nil {
+		return nil, err
+	}
+	st = s.timed(ctx, rowNotify, countedTargeter(-1, func(i int, t *vegeta.Target) {
+		t.Method, t.URL, t.Header = http.MethodPost, s.api+"/mos/notify", jsonHeader("")
+		t.Body = s.notification(pool[i%len(pool)])
+	}), nil)
+	distinct := min(st.Requests, len(pool))
+	rep.add(rowNotify, st, fmt.Sprintf("POST /mos/notify, signed by the bench, each confirmed by orderQuery; %s distinct orders of %s requests (repeats are no-ops)",
+		thousands(int64(distinct)), thousands(int64(st.Requests))))
+
+	rep.add(rowGet, s.timed(ctx, rowGet, countedTargeter(-1, func(i int, t *vegeta.Target) {
+		o := pool[(i*7919)%len(pool)] // a stride, so consecutive requests read different orders
+		t.Method, t.URL = http.MethodGet, s.api+"/mp/orders/"+o.OutTradeNo
+		t.Header = jsonHeader(s.tokens[s.byOpen[o.OpenID]])
+	}), nil), fmt.Sprintf("the owner reads one of %s orders", thousands(int64(len(pool)))))
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+
+	// Memory after the database holds -orders orders.
+	if rest := int64(opts.orders) - s.created.Load(); rest > 0 {
+		log.Info("creating orders before reading memory (untimed)", "orders", rest, "target", opts.orders)
+		if err := s.createOrders(ctx, int(rest), func(r *vegeta.Result) {
+			if r.Code == http.StatusCreated {
+				s.created.Add(1)
+			}
+		}); err != nil {
+			return nil, err
+		}
+	}
+	mem, err := readMemory(srv.pid())
+	if err != nil {
+		return nil, err
+	}
+	sbMem, _ := readMemory(sb.pid())
+	stored, err := s.countOrders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if stored != s.created.Load() {
+		log.Warn("mospay's report counts other than the bench did", "report", stored, "bench", s.created.Load())
+	}
+	rep.memory = &memoryRow{orders: stored, serve: mem, sandbox: sbMem}
+	log.Info("done", "orders", stored, "rss_mib", mib(mem.RSS), "hwm_mib", mib(mem.Peak))
+	return rep, nil
+}
+
+// timed runs one scenario for -duration.
+func (s *suite) timed(ctx context.Context, name string, tr vegeta.Targeter, onResult func(*vegeta.Result)) stats {
+	s.log.Info("scenario", "name", name, "duration", s.opts.duration)
+	st := s.atk.attack(ctx, name, tr, s.opts.duration, onResult)
+	s.log.Info("scenario done", "name", name, "req_per_s", fmt.Sprintf("%.0f", st.Throughput()),
+		"p50", st.P50, "p99", st.P99, "errors", st.Errors)
+	if st.Errors > 0 {
+		s.log.Warn("scenario had errors", "name", name, "errors", st.Errors, "first", st.FirstError)
+	}
+	return st
+}
+
+// createTargeter posts n orders (n < 0: without end), spread over the users.
+func (s *suite) createTargeter(n int) vegeta.Targeter {
+	body := []byte(`{"totalAmount":"16.99","currency":"USD","desc":"bench"}`)
+	return countedTargeter(n, func(i int, t *vegeta.Target) {
+		t.Method, t.URL, t.Body = http.MethodPost, s.api+"/mp/orders", body
+		t.Header = jsonHeader(s.tokens[i%len(s.tokens)])
+	})
+}
+
+// fillBatch is how many orders createOrders asks for in one attack, so that a long fill reports
+// its progress (and any slow-down as the database grows).
+const fillBatch = 10000
+
+// createOrders creates n orders at full concurrency (untimed), in batches; failed ones are made up
+// for, as long as each batch succeeds at least once.
+func (s *suite) createOrders(ctx context.Context, n int, onResult func(*vegeta.Result)) error {
+	for n > 0 {
+		before := s.created.Load()
+		st := s.atk.attack(ctx, "fill", s.createTargeter(min(n, fillBatch)), 0, onResult)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		made := int(s.created.Load() - before)
+		s.log.Info("orders created", "orders", made, "req_per_s", fmt.Sprintf("%.0f", st.Throughput()),
+			"p99", st.P99, "errors", st.Errors, "total", s.created.Load())
+		if made == 0 {
+			return fmt.Errorf("creating orders: none succeeded (%d errors, e.g. %s)", st.Errors, st.FirstError)
+		}
+		n -= made
+	}
+	return nil
+}
+
+// login logs the users in: a login code from the sandbox, exchanged at mospay for a token.
+func (s *suite) login(ctx context.Context) error {
+	for i := range users {
+		openid := fmt.Sprintf("benchuser%d", i)
+		var code struct {
+			Code string `json:"code"`
+		}
+		if err := s.call(ctx, http.MethodPost, s.sandbox+"/sandbox/login-codes", "", map[string]string{"openid": openid}, &code); err != nil {
+			return fmt.Errorf("login code: %w", err)
+		}
+		var tok struct {
+			Token string `json:"token"`
+		}
+		if err := s.call(ctx, http.MethodPost, s.api+"/mp/login/miniAppLogin", "", map[string]string{"code": code.Code}, &tok); err != nil {
+			return fmt.Errorf("login: %w", err)
+		}
+		if tok.Token == "" {
+			return errors.New("login: no token in the answer")
+		}
+		s.byOpen[openid] = len(s.tokens)
+		s.tokens = append(s.tokens, tok.Token)
+	}
+	return nil
+}
+
+// markPaid has the sandbox's users pay every order without the sandbox notifying mospay
+// (dropNotifications 1 while it runs), so that the orders are PENDING at mospay and SUCCESS at
+// MOS: exactly what a notification then confirms. It returns the sandbox's view of each.
+func (s *suite) markPaid(ctx context.Context, nos []string) ([]placed, error) {
+	s.log.Info("marking orders paid at the sandbox, notifications dropped (untimed)", "orders", len(nos))
+	if err := s.call(ctx, http.MethodPut, s.sandbox+"/sandbox/faults", "", map[string]any{"dropNotifications": 1}, nil); err != nil {
+		return nil, fmt.Errorf("sandbox faults: %w", err)
+	}
+	out := make([]placed, len(nos))
+	errs := make([]error, len(nos))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(nos) || ctx.Err() != nil {
+					return
+				}
+				errs[i] = s.call(ctx, http.MethodPost, s.sandbox+"/sandbox/orders/"+nos[i]+"/pay", "", nil, &out[i])
+			}
+		}()
+	}
+	wg.Wait()
+	if err := s.call(ctx, http.MethodDelete, s.sandbox+"/sandbox/faults", "", nil, nil); err != nil {
+		return nil, fmt.Errorf("sandbox faults: %w", err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("paying at the sandbox: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, o := range out {
+		if _, ok := s.byOpen[o.OpenID]; !ok || o.Status != "SUCCESS" {
+			return nil, fmt.Errorf("sandbox order %s: openid %q status %q", o.OutTradeNo, o.OpenID, o.Status)
+		}
+	}
+	return out, nil
+}
+
+// notification is the body MOS would POST for o, signed as the sandbox signs it: the orderQuery
+// fields, appKey, a fresh nonceStr, and sign over all of them.
+func (s *suite) notification(o placed) []byte {
+	fields := map[string]string{
+		"openid": o.OpenID, "prepayId": o.PrepayID, "outTradeNo": o.OutTradeNo, "country": "KH",
+		"currency": o.Currency, "totalAmount": o.TotalAmount, "desc": o.Desc, "status": "SUCCESS",
+		"expireTime": strconv.FormatInt(o.ExpireTime, 10), "createTime": strconv.FormatInt(o.CreateTime, 10),
+		"appKey": s.creds.AppKey, "nonceStr": mos.NewNonce(),
+	}
+	fields[mos.SignField] = mos.Sign(fields, s.creds.AppSecret)
+	body := make(map[string]any, len(fields))
+	for k, v := range fields {
+		body[k] = v
+	}
+	// MOS sends times as JSON numbers; their literal text is what was signed.
+	body["expireTime"], body["createTime"] = o.ExpireTime, o.CreateTime
+	b, _ := json.Marshal(body)
+	return b
+}
+
+// countOrders asks mospay's reconciliation report how many orders it holds (created from
+// yesterday to tomorrow, UTC, so a run across midnight still counts them all).
+func (s *suite) countOrders(ctx context.Context) (int64, error) {
+	now := time.Now().UTC()
+	q := "?tz=UTC&from=" + now.AddDate(0, 0, -1).Format("2006-01-02") + "&to=" + now.AddDate(0, 0, 2).Format("2006-01-02")
+	var rep struct {
+		Totals []struct {
+			Count int64 `json:"count"`
+		} `json:"totals"`
+	}
+	if err := s.call(ctx, http.MethodGet, s.api+"/admin/reports/reconciliation"+q, s.creds.AdminToken, nil, &rep); err != nil {
+		return 0, fmt.Errorf("counting orders: %w", err)
+	}
+	var n int64
+	for _, t := range rep.Totals {
+		n += t.Count
+	}
+	return n, nil
+}
+
+// call does one setup request with an optional JSON body and decodes a 2xx answer into out.
+func (s *suite) call(ctx context.Context, method, url, token string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return err
+	}
+	req.Header = jsonHeader(token)
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, truncate(strings.TrimSpace(string(b)), 300))
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s %s: %w", method, url, err)
+		}
+	}
+	return nil
+}
+
+// describeMachine is what the table was measured on.
+func describeMachine(ctx context.Context, bin string) machine {
+	m := machine{CPU: "unknown", Go: "unknown", Mospay: "unknown"}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	m.NProc = runtime.NumCPU()
+	if out, err := exec.CommandContext(ctx, "go", "version").Output(); err == nil {
+		m.Go = strings.TrimPrefix(strings.TrimSpace(string(out)), "go version ")
+	}
+	if out, err := exec.CommandContext(ctx, bin, "version").Output(); err == nil {
+		m.Mospay = strings.TrimSpace(string(out))
+	}
+	return m
+}
