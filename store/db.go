@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mattn/go-sqlite3"
 	"github.com/mospay/mospay/order"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
@@ -104,7 +105,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 		q.Set("_busy_timeout", "10000")
 		q.Set("_foreign_keys", "on")
 		q.Set("_txlock", "immediate")
-		w, err := gorm.Open(sqlite.Open("file:"+path+"?"+q.Encode()), gcfg)
+		w, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: sqliteDriver, DSN: "file:" + path + "?" + q.Encode()}), gcfg)
 		if err != nil {
 			db.unlock()
 			return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -112,7 +113,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 		q.Set("mode", "ro")
 		q.Set("_query_only", "true")
 		q.Del("_txlock")
-		r, err := gorm.Open(sqlite.Open("file:"+path+"?"+q.Encode()), gcfg)
+		r, err := gorm.Open(sqlite.New(sqlite.Config{DriverName: sqliteDriver, DSN: "file:" + path + "?" + q.Encode()}), gcfg)
 		if err != nil {
 			db.unlock()
 			return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
@@ -154,6 +155,21 @@ func (db *DB) pool(g *gorm.DB, n int) error {
 	sqlDB.SetMaxIdleConns(n)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	return nil
+}
+
+// sqliteDriver is go-sqlite3 with a hook that sets, on every connection it opens, what the DSN
+// cannot: temp_store=MEMORY keeps the savepoint journals of group commit in memory (on disk they
+// cost a temp-file write per savepoint; measured: 0.21 ms against 0.35-0.63 ms per order created
+// and prepaid, BenchmarkCreateThenSave). The main database and WAL stay as durable as before.
+const sqliteDriver = "sqlite3_mospay"
+
+func init() {
+	sql.Register(sqliteDriver, &sqlite3.SQLiteDriver{
+		ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			_, err := c.Exec("PRAGMA temp_store = MEMORY", nil)
+			return err
+		},
+	})
 }
 
 // lockFile takes an exclusive, non-blocking flock. The kernel drops it when the process dies,

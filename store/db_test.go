@@ -95,3 +95,25 @@ func TestSchemaRefusesIllegalRows(t *testing.T) {
 		}
 	})
 }
+
+// TestSQLitePragmas pins what durability and speed rest on, on the writer and the readers:
+// WAL, synchronous=FULL (2), foreign keys on, savepoint journals in memory (temp_store=2).
+func TestSQLitePragmas(t *testing.T) {
+	db := openMigrated(t, "sqlite:"+filepath.Join(t.TempDir(), "p.db"))
+	for _, c := range []struct {
+		pragma string
+		want   string
+	}{{"journal_mode", "wal"}, {"synchronous", "2"}, {"foreign_keys", "1"}, {"temp_store", "2"}} {
+		var got string
+		if err := db.write.Raw("PRAGMA " + c.pragma).Scan(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("writer PRAGMA %s = %q, want %q", c.pragma, got, c.want)
+		}
+	}
+	var ro string
+	if err := db.read.Raw("PRAGMA query_only").Scan(&ro).Error; err != nil || ro != "1" {
+		t.Errorf("reader query_only = %q, %v", ro, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strings"
 	"time"
@@ -154,6 +155,11 @@ func (m *Main) Serve(ctx context.Context) error {
 			return err
 		}
 	}
+	if c.DebugAddr != "" {
+		if err := m.startDebug(); err != nil {
+			return err
+		}
+	}
 	db, err := m.openDB(ctx)
 	if err != nil {
 		return err
@@ -267,6 +273,26 @@ func (m *Main) startBackground(ctx context.Context, db *store.DB, svc *order.Ser
 			m.Log.Warn("reconciler stop", "err", err)
 		}
 	}, nil
+}
+
+// startDebug serves Go's pprof handlers on their own listener, never on the API's address, so
+// profiling can be switched on in production without exposing it to clients.
+func (m *Main) startDebug() error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	l, err := net.Listen("tcp", m.Config.DebugAddr)
+	if err != nil {
+		return fmt.Errorf("debug: listen %s: %w", m.Config.DebugAddr, err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = hs.Serve(l) }()
+	m.closers = append(m.closers, func() { _ = hs.Close() })
+	m.Log.Info("pprof serving", "addr", l.Addr().String())
+	return nil
 }
 
 // RunSandbox runs the MOS sandbox alone until ctx is cancelled.

@@ -44,6 +44,7 @@ type Config struct {
 	ReportTZ       *time.Location
 	MaxAmount      map[money.Currency]int64
 	LogLevel       string
+	DebugAddr      string
 
 	// Sandbox is set by `serve --sandbox`: MOS is the embedded sandbox and missing secrets are
 	// generated for development.
@@ -172,6 +173,8 @@ var settings = []setting{
 		parse: func(c *Config, v string) error { return parseMax(c, money.USD, v) }},
 	{env: "MOSPAY_MAX_AMOUNT_KHR", flag: "max-amount-khr", def: "40000000", help: "largest KHR order",
 		parse: func(c *Config, v string) error { return parseMax(c, money.KHR, v) }},
+	{env: "MOSPAY_DEBUG_ADDR", flag: "debug-addr", help: "serve Go's pprof profiles on this address (keep it on loopback); off when empty",
+		parse: func(c *Config, v string) error { c.DebugAddr = v; return checkAddr(v) }},
 	{env: "MOSPAY_LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error",
 		parse: func(c *Config, v string) error {
 			c.LogLevel = v

@@ -147,6 +147,10 @@ func runSuite(ctx context.Context, opts options, log *slog.Logger) (rep *report,
 	if err := sb.waitReady(ctx, s.sandbox+"/sandbox/faults", 30*time.Second); err != nil {
 		return nil, err
 	}
+	if a := os.Getenv("MOSPAY_BENCH_DEBUG_ADDR"); a != "" {
+		// Profile the server under load: go tool pprof http://ADDR/debug/pprof/profile
+		common = append(common, "MOSPAY_DEBUG_ADDR="+a)
+	}
 	srv, err := startProc("serve", dir, bin, []string{"serve"}, append(common,
 		"MOSPAY_HTTP_ADDR="+apiAddr, "MOSPAY_MOS_BASE_URL="+s.sandbox,
 		"MOSPAY_JWT_SECRET="+s.creds.JWTSecret, "MOSPAY_ADMIN_TOKENS=bench:"+s.creds.AdminToken,

@@ -1,0 +1,48 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mospay/mospay/order"
+)
+
+// BenchmarkCreateThenSave measures the store's share of creating an order on SQLite, durable
+// (synchronous=FULL): insert it with its first transition, then record the prepay (update plus
+// transition), from many goroutines at once, as the API does under load. The writer connection
+// is the bottleneck; compare runs with benchstat.
+func BenchmarkCreateThenSave(b *testing.B) {
+	ctx := context.Background()
+	db, err := Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "b.db"), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := int(n.Add(1))
+			o := newOrder(i, fmt.Sprintf("u%d", i%64))
+			if err := db.CreateOrder(ctx, o, order.Transition{To: order.StatusCreated, Source: order.SourceAPI, Version: 1, At: t0}); err != nil {
+				b.Error(err)
+				return
+			}
+			next := t0.Add(15 * time.Second)
+			_, err := db.Save(ctx, order.Write{Order: o, Change: order.Change{From: order.StatusCreated, To: order.StatusPending, PrepayID: "pp"},
+				Event: order.Event{Kind: order.EventPrepaid, Source: order.SourceAPI}, Reschedule: true, NextCheckAt: &next, ReleaseLease: true, At: t0})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
