@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/labstack/echo/v4"
@@ -32,9 +31,5 @@ func bindStrict(c echo.Context, dst any) error {
 	case errors.Is(err, io.EOF):
 		return order.Errorf(order.EINVALID, "body must be a JSON object")
 	}
-	return order.Wrap(order.EINVALID, err, "body is not valid JSON: %s", trimJSONError(err))
-}
-
-func trimJSONError(err error) string {
-	return fmt.Sprint(err)
+	return order.Wrap(order.EINVALID, err, "body is not valid JSON: %s", err.Error())
 }
