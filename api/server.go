@@ -15,6 +15,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/mospay/mospay/order"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 )
@@ -156,7 +157,7 @@ func (s *Server) readyz(c echo.Context) error {
 		if err := s.deps.Ready(ctx); err != nil {
 			s.deps.Logger.Warn("not ready", "err", err)
 			return c.JSON(http.StatusServiceUnavailable, ErrorBody{Error: ErrorDetail{
-				Code: "provider_unavailable", Message: "not ready: database unreachable or migrations pending"}})
+				Code: order.EUNAVAILABLE, Message: "not ready: database unreachable or migrations pending"}})
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})

@@ -17,11 +17,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
 	"github.com/mospay/mospay/order"
+	"github.com/pressly/goose/v3"
 	"gorm.io/driver/postgres"
 	"gorm.io/driver/sqlite"
 	"gorm.io/gorm"
@@ -46,8 +48,14 @@ type DB struct {
 	read    *gorm.DB
 	lock    *os.File   // SQLite only: held for the process's life so a second instance refuses
 	group   *committer // SQLite only: group commit of concurrent write transactions
-	log     *slog.Logger
-	now     func() time.Time
+
+	migrations struct { // the goose provider, built on first use
+		once sync.Once
+		p    *goose.Provider
+		err  error
+	}
+	log *slog.Logger
+	now func() time.Time
 }
 
 // Options tunes Open.

@@ -9,9 +9,15 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
-// provider builds a goose provider over the embedded migrations of db's dialect. On PostgreSQL a
-// session advisory lock makes instances that start together migrate once, one after the other.
+// provider returns the goose provider over the embedded migrations of db's dialect, built once
+// (readiness probes ask it on every call). On PostgreSQL a session advisory lock makes instances
+// that start together migrate once, one after the other.
 func (db *DB) provider() (*goose.Provider, error) {
+	db.migrations.once.Do(func() { db.migrations.p, db.migrations.err = db.newProvider() })
+	return db.migrations.p, db.migrations.err
+}
+
+func (db *DB) newProvider() (*goose.Provider, error) {
 	fsys, err := migrations.FS(string(db.Dialect))
 	if err != nil {
 		return nil, err
