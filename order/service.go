@@ -436,11 +436,10 @@ func (s *Service) Notify(ctx context.Context, n Notification) (outcome string, e
 		// MOS signed a notification for another amount than the order's: hold it for finance.
 		e.Amount = &a
 	}
-	saved, ch, err := s.apply(ctx, o, e, applyOpts{notification: &rec, query: q})
+	_, ch, err := s.apply(ctx, o, e, applyOpts{notification: &rec, query: q})
 	if err != nil {
 		return "", err
 	}
-	_ = saved
 	return notificationOutcome(ch), nil
 }
 
@@ -530,9 +529,8 @@ func (s *Service) apply(ctx context.Context, o *Order, e Event, opt applyOpts) (
 		}
 		if ch.Moves() || opt.checked {
 			after := *o
-			after.Status = ch.To
-			if opt.noEvent {
-				after.Status = o.Status
+			if ch.Moves() {
+				after.Status = ch.To
 			}
 			attempts := o.CheckAttempts
 			if opt.checked {

@@ -274,11 +274,10 @@ func redact(msg, secret string) string {
 }
 
 func checkAddr(v string) error {
-	host, port, err := net.SplitHostPort(v)
+	_, port, err := net.SplitHostPort(v)
 	if err != nil {
 		return fmt.Errorf("%q is not host:port", v)
 	}
-	_ = host
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		return fmt.Errorf("%q has no valid port", v)
 	}
