@@ -139,13 +139,7 @@ func (s *Server) adminStory(c echo.Context) error {
 
 // adminReconcile is POST /admin/orders/{outTradeNo}/reconcile: ask MOS now, source admin.
 func (s *Server) adminReconcile(c echo.Context) error {
-	ctx := c.Request().Context()
-	o, err := s.deps.Orders.Order(ctx, c.Param("outTradeNo"))
-	if err != nil {
-		return err
-	}
-	s.deps.Logger.Info("admin reconcile", "admin", adminOf(c), "out_trade_no", o.OutTradeNo, "request_id", requestID(c))
-	o, err = s.deps.Orders.Refresh(ctx, o, order.SourceAdmin, requestID(c), "reconcile requested by "+adminOf(c))
+	o, err := s.deps.Orders.ReconcileNow(c.Request().Context(), c.Param("outTradeNo"), adminOf(c), requestID(c))
 	if err != nil {
 		return err
 	}
@@ -162,7 +156,7 @@ func (s *Server) adminCSV(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	f.Limit = 500
+	f.Limit = order.MaxPageSize
 	first, err := s.deps.Orders.List(ctx, f)
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -42,12 +41,8 @@ type userResponse struct {
 // the code nor the token is ever logged.
 func (s *Server) login(c echo.Context) error {
 	var req loginRequest
-	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil {
-		var he *echo.HTTPError
-		if errors.As(err, &he) { // the body limit
-			return err
-		}
-		return order.Errorf(order.EINVALID, "body must be a JSON object with a code")
+	if err := bindStrict(c, &req); err != nil {
+		return err
 	}
 	code := strings.TrimSpace(req.Code)
 	switch {

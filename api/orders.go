@@ -14,9 +14,9 @@ import (
 type Orders interface {
 	Create(ctx context.Context, r order.CreateRequest) (*order.Order, bool, error)
 	Get(ctx context.Context, openid, outTradeNo string) (*order.Order, error)
-	Order(ctx context.Context, outTradeNo string) (*order.Order, error)
+	Query(ctx context.Context, openid, outTradeNo, requestID string) (*order.Order, error)
+	ReconcileNow(ctx context.Context, outTradeNo, admin, requestID string) (*order.Order, error)
 	List(ctx context.Context, f order.ListFilter) (order.Page, error)
-	Refresh(ctx context.Context, o *order.Order, source order.Source, requestID, reason string) (*order.Order, error)
 	Story(ctx context.Context, outTradeNo string) (*order.Story, error)
 	Report(ctx context.Context, from, to time.Time) (*order.Report, error)
 }
@@ -77,12 +77,7 @@ func (s *Server) listOrders(c echo.Context) error {
 // queryOrder is POST /mp/orders/{outTradeNo}/query: what the front end calls after mos.pay
 // resolves. It asks MOS now if the order is not final.
 func (s *Server) queryOrder(c echo.Context) error {
-	ctx := c.Request().Context()
-	o, err := s.deps.Orders.Get(ctx, userOf(c).OpenID, c.Param("outTradeNo"))
-	if err != nil {
-		return err
-	}
-	o, err = s.deps.Orders.Refresh(ctx, o, order.SourceAPI, requestID(c), "")
+	o, err := s.deps.Orders.Query(c.Request().Context(), userOf(c).OpenID, c.Param("outTradeNo"), requestID(c))
 	if err != nil {
 		return err
 	}
@@ -101,8 +96,8 @@ func listFilter(c echo.Context) (order.ListFilter, error) {
 	}
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			return f, order.Errorf(order.EINVALID, "limit: a whole number from 1 to 500")
+		if err != nil || n < 1 || n > order.MaxPageSize {
+			return f, order.Errorf(order.EINVALID, "limit: a whole number from 1 to %d", order.MaxPageSize)
 		}
 		f.Limit = n
 	}

@@ -78,6 +78,15 @@ func New(cfg Config, deps Deps) *Server {
 		deps.Now = time.Now
 	}
 	s := &Server{echo: e, cfg: cfg, deps: deps, tokens: NewTokens(cfg.JWTSecret, cfg.JWTTTL, cfg.AppKey, deps.Now)}
+	// Built here, not in Serve, so that a Shutdown that comes first still stops a later Serve.
+	s.http = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          slog.NewLogLogger(deps.Logger.Handler(), slog.LevelWarn),
+	}
 	s.routes()
 	return s
 }
@@ -197,14 +206,6 @@ func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 
 // Serve answers on l until Shutdown. Timeouts bound slow clients.
 func (s *Server) Serve(l net.Listener) error {
-	s.http = &http.Server{
-		Handler:           s.echo,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.deps.Logger.Handler(), slog.LevelWarn),
-	}
 	err := s.http.Serve(l)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -214,8 +215,5 @@ func (s *Server) Serve(l net.Listener) error {
 
 // Shutdown stops accepting connections and waits for in-flight requests, up to ctx's deadline.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.http == nil {
-		return nil
-	}
 	return s.http.Shutdown(ctx)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos/sandbox"
 )
 
@@ -33,7 +34,7 @@ func wantKeys(t testing.TB, what string, raw json.RawMessage, keys ...string) ma
 
 // storyJSON is GET /admin/orders/{o} as CONTRACT.md shows it.
 type storyJSON struct {
-	Order       orderJSON `json:"order"`
+	Order       apptest.Order `json:"order"`
 	Transitions []struct {
 		From, To, Source, Reason, MOSStatus, At string
 	} `json:"transitions"`
@@ -57,20 +58,20 @@ type storyJSON struct {
 
 // TestAdminStory: finance's view of one order tells its whole story, oldest first.
 func TestAdminStory(t *testing.T) {
-	h := newHarness(t, options{})
-	token := h.login(t, "user-story")
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "user-story")
 
 	t.Run("paid", func(t *testing.T) {
-		o := h.createOrder(t, token, createBody{"16.99", "USD", "Story"}, "")
-		h.pay(t, o.OutTradeNo)
-		h.waitStatus(t, token, o.OutTradeNo, "PAID")
-		h.waitSandbox(t, o.OutTradeNo, "acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == 1 })
+		o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Story"}, "")
+		h.Pay(t, o.OutTradeNo)
+		h.WaitStatus(t, token, o.OutTradeNo, "PAID")
+		h.WaitSandbox(t, o.OutTradeNo, "acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == 1 })
 
-		r := h.admin(t, "/admin/orders/"+o.OutTradeNo)
-		if r.status != 200 {
-			t.Fatalf("story: HTTP %d %s", r.status, r.body)
+		r := h.Admin(t, "/admin/orders/"+o.OutTradeNo)
+		if r.Status != 200 {
+			t.Fatalf("story: HTTP %d %s", r.Status, r.Body)
 		}
-		top := wantKeys(t, "the story", r.body, "order", "transitions", "notifications", "queries", "flags")
+		top := wantKeys(t, "the story", r.Body, "order", "transitions", "notifications", "queries", "flags")
 		order := wantKeys(t, "the story's order", top["order"], "outTradeNo", "prepayId", "appKey", "totalAmount", "currency",
 			"desc", "status", "flags", "expireTime", "createdAt", "updatedAt", "openid", "sandbox")
 		_ = order
@@ -80,7 +81,7 @@ func TestAdminStory(t *testing.T) {
 			wantKeys(t, "a transition", raw, "from", "to", "source", "reason", "mosStatus", "at", "requestId")
 		}
 		var s storyJSON
-		r.decode(t, &s)
+		r.Decode(t, &s)
 		if s.Order.OutTradeNo != o.OutTradeNo || s.Order.OpenID != "user-story" || s.Order.Status != "PAID" || s.Order.TotalAmount != "16.99" {
 			t.Fatalf("story's order: %+v", s.Order)
 		}
@@ -116,13 +117,13 @@ func TestAdminStory(t *testing.T) {
 	})
 
 	t.Run("flagged", func(t *testing.T) {
-		o := h.createOrder(t, token, createBody{"4000", "KHR", "Story"}, "")
-		h.sandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"totalAmount": "40"})
-		h.pay(t, o.OutTradeNo)
-		h.waitSandbox(t, o.OutTradeNo, "acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == 1 })
-		r := h.admin(t, "/admin/orders/"+o.OutTradeNo)
+		o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "Story"}, "")
+		h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"totalAmount": "40"})
+		h.Pay(t, o.OutTradeNo)
+		h.WaitSandbox(t, o.OutTradeNo, "acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == 1 })
+		r := h.Admin(t, "/admin/orders/"+o.OutTradeNo)
 		var top map[string]json.RawMessage
-		r.decode(t, &top)
+		r.Decode(t, &top)
 		var flags []json.RawMessage
 		_ = json.Unmarshal(top["flags"], &flags)
 		if len(flags) != 1 {
@@ -130,7 +131,7 @@ func TestAdminStory(t *testing.T) {
 		}
 		wantKeys(t, "a flag", flags[0], "flag", "raisedAt", "resolvedAt", "note")
 		var s storyJSON
-		r.decode(t, &s)
+		r.Decode(t, &s)
 		f := s.Flags[0]
 		if f.Flag != "amount_mismatch" || f.ResolvedAt != nil || f.Note == "" || f.RaisedAt == "" {
 			t.Fatalf("flag %+v", f)
@@ -143,59 +144,59 @@ func TestAdminStory(t *testing.T) {
 		}
 	})
 
-	r := h.admin(t, "/admin/orders/0"+strings.Repeat("a", 31))
-	r.wantError(t, 404, "not_found")
+	r := h.Admin(t, "/admin/orders/0"+strings.Repeat("a", 31))
+	r.WantError(t, 404, "not_found")
 }
 
 // fixture is a small book of orders for the list, CSV and report tests.
 type fixture struct {
-	all     []orderJSON // newest first, as lists return them
+	all     []apptest.Order // newest first, as lists return them
 	flagged string
 }
 
 func newFixture(t *testing.T, h *harness) fixture {
 	t.Helper()
-	alice, bob := h.login(t, "alice"), h.login(t, "bob")
+	alice, bob := h.Login(t, "alice"), h.Login(t, "bob")
 	var f fixture
-	add := func(token string, b createBody, pay bool) orderJSON {
-		o := h.createOrder(t, token, b, "")
+	add := func(token string, b apptest.CreateBody, pay bool) apptest.Order {
+		o := h.CreateOrder(t, token, b, "")
 		if pay {
-			h.pay(t, o.OutTradeNo)
-			o = h.waitStatus(t, token, o.OutTradeNo, "PAID")
+			h.Pay(t, o.OutTradeNo)
+			o = h.WaitStatus(t, token, o.OutTradeNo, "PAID")
 		}
-		f.all = append([]orderJSON{o}, f.all...)
+		f.all = append([]apptest.Order{o}, f.all...)
 		return o
 	}
-	add(alice, createBody{"16.99", "USD", "=cmd|' /C calc'!A0"}, true) // a formula must not reach a spreadsheet
-	add(alice, createBody{"5", "USD", "a"}, false)
-	add(alice, createBody{"4000", "KHR", "b"}, true)
-	add(bob, createBody{"8000", "KHR", "c"}, false)
-	o := add(bob, createBody{"1.00", "USD", "d"}, false)
-	h.sandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"totalAmount": "0.10"})
-	h.pay(t, o.OutTradeNo)
-	h.waitSandbox(t, o.OutTradeNo, "acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == 1 })
+	add(alice, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "=cmd|' /C calc'!A0"}, true) // a formula must not reach a spreadsheet
+	add(alice, apptest.CreateBody{TotalAmount: "5", Currency: "USD", Desc: "a"}, false)
+	add(alice, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "b"}, true)
+	add(bob, apptest.CreateBody{TotalAmount: "8000", Currency: "KHR", Desc: "c"}, false)
+	o := add(bob, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "d"}, false)
+	h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"totalAmount": "0.10"})
+	h.Pay(t, o.OutTradeNo)
+	h.WaitSandbox(t, o.OutTradeNo, "acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == 1 })
 	f.flagged = o.OutTradeNo
 	return f
 }
 
 // TestAdminList: finance's list filters, and its cursor pagination walks every order once.
 func TestAdminList(t *testing.T) {
-	h := newHarness(t, options{})
+	h := newHarness(t, apptest.Options{})
 	f := newFixture(t, h)
-	page := func(t *testing.T, query string) ([]orderJSON, string) {
+	page := func(t *testing.T, query string) ([]apptest.Order, string) {
 		t.Helper()
-		r := h.admin(t, "/admin/orders?"+query)
+		r := h.Admin(t, "/admin/orders?"+query)
 		var p struct {
-			Orders     []orderJSON `json:"orders"`
-			NextCursor string      `json:"nextCursor"`
+			Orders     []apptest.Order `json:"orders"`
+			NextCursor string          `json:"nextCursor"`
 		}
-		r.decode(t, &p)
-		if r.status != 200 || p.Orders == nil {
-			t.Fatalf("list %q: HTTP %d %s", query, r.status, r.body)
+		r.Decode(t, &p)
+		if r.Status != 200 || p.Orders == nil {
+			t.Fatalf("list %q: HTTP %d %s", query, r.Status, r.Body)
 		}
 		return p.Orders, p.NextCursor
 	}
-	nos := func(os []orderJSON) []string {
+	nos := func(os []apptest.Order) []string {
 		var out []string
 		for _, o := range os {
 			out = append(out, o.OutTradeNo)
@@ -272,24 +273,24 @@ func TestAdminList(t *testing.T) {
 
 	for _, q := range []string{"cursor=bogus", "status=paid", "currency=EUR", "flag=nope", "limit=0", "limit=501", "from=yesterday", "tz=Mars/Olympus"} {
 		t.Run("bad_"+q, func(t *testing.T) {
-			h.admin(t, "/admin/orders?"+q).wantError(t, 400, "invalid_request")
+			h.Admin(t, "/admin/orders?"+q).WantError(t, 400, "invalid_request")
 		})
 	}
 }
 
 // TestAdminCSV: one header row, then one row per order; amounts as text.
 func TestAdminCSV(t *testing.T) {
-	h := newHarness(t, options{})
+	h := newHarness(t, apptest.Options{})
 	f := newFixture(t, h)
 	read := func(t *testing.T, query string) [][]string {
 		t.Helper()
-		r := h.admin(t, "/admin/orders.csv?"+query)
-		if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") {
-			t.Fatalf("csv: HTTP %d %s %s", r.status, r.header.Get("Content-Type"), r.body)
+		r := h.Admin(t, "/admin/orders.csv?"+query)
+		if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv") {
+			t.Fatalf("csv: HTTP %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Body)
 		}
-		recs, err := csv.NewReader(strings.NewReader(string(r.body))).ReadAll()
+		recs, err := csv.NewReader(strings.NewReader(string(r.Body))).ReadAll()
 		if err != nil {
-			t.Fatalf("not CSV: %v\n%s", err, r.body)
+			t.Fatalf("not CSV: %v\n%s", err, r.Body)
 		}
 		return recs
 	}
@@ -341,18 +342,18 @@ func TestAdminCSV(t *testing.T) {
 	if recs := read(t, "openid=nobody"); len(recs) != 1 {
 		t.Fatalf("empty CSV: %v", recs)
 	}
-	h.admin(t, "/admin/orders.csv?status=nope").wantError(t, 400, "invalid_request")
+	h.Admin(t, "/admin/orders.csv?status=nope").WantError(t, 400, "invalid_request")
 }
 
 // TestAdminReport: counts and sums per currency and status, amounts as text, flagged orders for
 // review.
 func TestAdminReport(t *testing.T) {
-	h := newHarness(t, options{})
+	h := newHarness(t, apptest.Options{})
 	f := newFixture(t, h)
 	today := time.Now().UTC()
 	from, to := today.AddDate(0, 0, -1).Format("2006-01-02"), today.AddDate(0, 0, 2).Format("2006-01-02")
-	r := h.admin(t, "/admin/reports/reconciliation?from="+from+"&to="+to+"&tz=UTC")
-	wantKeys(t, "the report", r.body, "from", "to", "tz", "totals", "review")
+	r := h.Admin(t, "/admin/reports/reconciliation?from="+from+"&to="+to+"&tz=UTC")
+	wantKeys(t, "the report", r.Body, "from", "to", "tz", "totals", "review")
 	type total struct {
 		Currency, Status string
 		Count            int64
@@ -361,11 +362,11 @@ func TestAdminReport(t *testing.T) {
 	var rep struct {
 		From, To, TZ string
 		Totals       []total
-		Review       []orderJSON
+		Review       []apptest.Order
 	}
-	r.decode(t, &rep)
-	if r.status != 200 || rep.TZ != "UTC" || !strings.HasPrefix(rep.From, from) || !strings.HasPrefix(rep.To, to) {
-		t.Fatalf("report: HTTP %d %s", r.status, r.body)
+	r.Decode(t, &rep)
+	if r.Status != 200 || rep.TZ != "UTC" || !strings.HasPrefix(rep.From, from) || !strings.HasPrefix(rep.To, to) {
+		t.Fatalf("report: HTTP %d %s", r.Status, r.Body)
 	}
 	want := []total{
 		{"KHR", "PAID", 1, "4000"},
@@ -378,63 +379,63 @@ func TestAdminReport(t *testing.T) {
 		t.Fatalf("totals %+v, want %+v", rep.Totals, want)
 	}
 	if len(rep.Review) != 1 || rep.Review[0].OutTradeNo != f.flagged || rep.Review[0].OpenID != "bob" ||
-		!rep.Review[0].hasFlag("amount_mismatch") {
+		!rep.Review[0].HasFlag("amount_mismatch") {
 		t.Fatalf("review %+v", rep.Review)
 	}
 
 	// Another time zone, another window: nothing was created in 2000.
-	r = h.admin(t, "/admin/reports/reconciliation?from=2000-01-01&to=2000-02-01&tz=Asia/Phnom_Penh")
-	r.decode(t, &rep)
-	if r.status != 200 || len(rep.Totals) != 0 || len(rep.Review) != 0 || rep.TZ != "Asia/Phnom_Penh" ||
+	r = h.Admin(t, "/admin/reports/reconciliation?from=2000-01-01&to=2000-02-01&tz=Asia/Phnom_Penh")
+	r.Decode(t, &rep)
+	if r.Status != 200 || len(rep.Totals) != 0 || len(rep.Review) != 0 || rep.TZ != "Asia/Phnom_Penh" ||
 		rep.From != "2000-01-01T00:00:00+07:00" {
-		t.Fatalf("empty report: HTTP %d %s", r.status, r.body)
+		t.Fatalf("empty report: HTTP %d %s", r.Status, r.Body)
 	}
-	h.admin(t, "/admin/reports/reconciliation?from="+to+"&to="+from).wantError(t, 400, "invalid_request")
+	h.Admin(t, "/admin/reports/reconciliation?from="+to+"&to="+from).WantError(t, 400, "invalid_request")
 }
 
 // TestAdminAuth: /admin takes admin tokens only, each with its name; a mini-app token is 401.
 func TestAdminAuth(t *testing.T) {
-	h := newHarness(t, options{})
-	token := h.login(t, "user-admin-auth")
-	o := h.createOrder(t, token, createBody{"16.99", "USD", "Auth"}, "")
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "user-admin-auth")
+	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Auth"}, "")
 
 	for name, hdr := range map[string]map[string]string{
-		"mini_app_token": bearer(token),
+		"mini_app_token": apptest.Bearer(token),
 		"none":           nil,
-		"wrong_token":    bearer(financeToken + "x"),
-		"prefix_only":    bearer(financeToken[:10]),
-		"name_as_token":  bearer("finance"),
-		"name_and_token": bearer("finance:" + financeToken),
-		"basic_scheme":   {"Authorization": "Basic " + financeToken},
+		"wrong_token":    apptest.Bearer(apptest.FinanceToken + "x"),
+		"prefix_only":    apptest.Bearer(apptest.FinanceToken[:10]),
+		"name_as_token":  apptest.Bearer("finance"),
+		"name_and_token": apptest.Bearer("finance:" + apptest.FinanceToken),
+		"basic_scheme":   {"Authorization": "Basic " + apptest.FinanceToken},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for _, path := range []string{"/admin/orders", "/admin/orders/" + o.OutTradeNo, "/admin/orders.csv", "/admin/reports/reconciliation"} {
-				h.must(t, "GET", h.apiURL+path, nil, hdr).wantError(t, 401, "unauthorized")
+				h.Must(t, "GET", h.URL+path, nil, hdr).WantError(t, 401, "unauthorized")
 			}
-			h.must(t, "POST", h.apiURL+"/admin/orders/"+o.OutTradeNo+"/reconcile", nil, hdr).wantError(t, 401, "unauthorized")
+			h.Must(t, "POST", h.URL+"/admin/orders/"+o.OutTradeNo+"/reconcile", nil, hdr).WantError(t, 401, "unauthorized")
 		})
 	}
 	// An admin token is no mini-app token either.
-	h.must(t, "GET", h.apiURL+"/mp/orders", nil, bearer(adminToken)).wantError(t, 401, "unauthorized")
+	h.Must(t, "GET", h.URL+"/mp/orders", nil, apptest.Bearer(apptest.AdminToken)).WantError(t, 401, "unauthorized")
 
 	// Both configured tokens work, and the audit records each one's name.
-	for _, tc := range []struct{ token, name string }{{financeToken, "finance"}, {adminToken, "admin"}} {
-		r := h.must(t, "POST", h.apiURL+"/admin/orders/"+o.OutTradeNo+"/reconcile", nil, bearer(tc.token))
-		var got orderJSON
-		r.decode(t, &got)
-		if r.status != 200 || got.OutTradeNo != o.OutTradeNo || got.OpenID != "user-admin-auth" {
-			t.Fatalf("reconcile with %s's token: HTTP %d %s", tc.name, r.status, r.body)
+	for _, tc := range []struct{ token, name string }{{apptest.FinanceToken, "finance"}, {apptest.AdminToken, "admin"}} {
+		r := h.Must(t, "POST", h.URL+"/admin/orders/"+o.OutTradeNo+"/reconcile", nil, apptest.Bearer(tc.token))
+		var got apptest.Order
+		r.Decode(t, &got)
+		if r.Status != 200 || got.OutTradeNo != o.OutTradeNo || got.OpenID != "user-admin-auth" {
+			t.Fatalf("reconcile with %s's token: HTTP %d %s", tc.name, r.Status, r.Body)
 		}
-		if !strings.Contains(h.logs.String(), `"msg":"admin reconcile","admin":"`+tc.name+`"`) {
-			t.Fatalf("no audit line naming %q:\n%s", tc.name, h.logs.tail(4096))
+		if !strings.Contains(h.Logs.String(), `"msg":"admin reconcile","admin":"`+tc.name+`"`) {
+			t.Fatalf("no audit line naming %q:\n%s", tc.name, h.Logs.Tail(4096))
 		}
 	}
-	if n := h.count(t, `SELECT COUNT(*) FROM mos_queries WHERE source = 'admin'`); n != 2 {
+	if n := h.Count(t, `SELECT COUNT(*) FROM mos_queries WHERE source = 'admin'`); n != 2 {
 		t.Fatalf("%d admin queries recorded, want 2", n)
 	}
 	// The tokens are never logged.
-	for _, secret := range []string{financeToken, adminToken, token} {
-		if strings.Contains(h.logs.String(), secret) {
+	for _, secret := range []string{apptest.FinanceToken, apptest.AdminToken, token} {
+		if strings.Contains(h.Logs.String(), secret) {
 			t.Fatal("a bearer token reached the log")
 		}
 	}

@@ -8,21 +8,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos/sandbox"
 )
 
 // The transitions of an order that was created, prepaid and paid through a notification.
 var (
-	created = transition{"", "CREATED", "api"}
-	prepaid = transition{"CREATED", "PENDING", "api"}
-	paid    = transition{"PENDING", "PAID", "notify"}
+	created = apptest.Transition{From: "", To: "CREATED", Source: "api"}
+	prepaid = apptest.Transition{From: "CREATED", To: "PENDING", Source: "api"}
+	paid    = apptest.Transition{From: "PENDING", To: "PAID", Source: "notify"}
 )
 
 // TestCheckout walks a whole checkout over HTTP in both currencies: login, create, the user pays
 // in the sandbox, MOS's notification arrives, the order is PAID, and its history says how.
 func TestCheckout(t *testing.T) {
-	h := newHarness(t, options{})
-	token := h.login(t, "user-checkout")
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "user-checkout")
 	for _, tc := range []struct {
 		amount, currency, want string
 	}{
@@ -32,37 +33,37 @@ func TestCheckout(t *testing.T) {
 		{"0.01", "USD", "0.01"},
 	} {
 		t.Run(tc.currency+"_"+tc.amount, func(t *testing.T) {
-			r, err := h.create(token, createBody{tc.amount, tc.currency, "Coffee ☕"}, "")
+			r, err := h.Create(token, apptest.CreateBody{TotalAmount: tc.amount, Currency: tc.currency, Desc: "Coffee ☕"}, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			var raw map[string]any
-			r.decode(t, &raw)
+			r.Decode(t, &raw)
 			if _, ok := raw["openid"]; ok {
-				t.Errorf("a /mp order carries the openid: %s", r.body)
+				t.Errorf("a /mp order carries the openid: %s", r.Body)
 			}
-			var o orderJSON
-			r.decode(t, &o)
-			if r.status != http.StatusCreated || o.Status != "PENDING" || o.PrepayID == "" || o.AppKey != h.appKey ||
+			var o apptest.Order
+			r.Decode(t, &o)
+			if r.Status != http.StatusCreated || o.Status != "PENDING" || o.PrepayID == "" || o.AppKey != h.AppKey ||
 				o.TotalAmount != tc.want || o.Currency != tc.currency || o.Desc != "Coffee ☕" || o.ExpireTime == 0 ||
 				len(o.OutTradeNo) != 32 || o.Flags == nil {
-				t.Fatalf("create: HTTP %d %s", r.status, r.body)
+				t.Fatalf("create: HTTP %d %s", r.Status, r.Body)
 			}
-			sv, ok := h.sb.Order(o.OutTradeNo)
+			sv, ok := h.Sandbox.Order(o.OutTradeNo)
 			if !ok || sv.PrepaidAmount != tc.want || sv.PrepayID != o.PrepayID || sv.OpenID != "user-checkout" ||
-				sv.NotifyURL != h.apiURL+"/mos/notify" || sv.ExpireTime != o.ExpireTime {
+				sv.NotifyURL != h.URL+"/mos/notify" || sv.ExpireTime != o.ExpireTime {
 				t.Fatalf("the sandbox has %+v for %+v", sv, o)
 			}
 
-			h.pay(t, o.OutTradeNo)
-			got := h.waitStatus(t, token, o.OutTradeNo, "PAID")
+			h.Pay(t, o.OutTradeNo)
+			got := h.WaitStatus(t, token, o.OutTradeNo, "PAID")
 			if got.TotalAmount != tc.want || got.PrepayID != o.PrepayID || len(got.Flags) != 0 {
 				t.Fatalf("paid order %+v", got)
 			}
-			h.wantTransitions(t, o.OutTradeNo, created, prepaid, paid)
-			h.waitSandbox(t, o.OutTradeNo, "acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == 1 })
-			ns := h.notifications(t, o.OutTradeNo)
-			if len(ns) != 1 || ns[0] != (notificationRow{"SUCCESS", "SUCCESS", "applied"}) {
+			h.WantTransitions(t, o.OutTradeNo, created, prepaid, paid)
+			h.WaitSandbox(t, o.OutTradeNo, "acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == 1 })
+			ns := h.Notifications(t, o.OutTradeNo)
+			if len(ns) != 1 || ns[0] != (apptest.NotificationRow{MOSStatus: "SUCCESS", QueriedStatus: "SUCCESS", Outcome: "applied"}) {
 				t.Fatalf("notifications stored: %+v", ns)
 			}
 		})
@@ -72,14 +73,14 @@ func TestCheckout(t *testing.T) {
 // TestNotifyRefusals: notifications that are not MOS's, or not about one of our orders, change
 // nothing and are answered in MOS's envelope with PROTOCOL.md's status.
 func TestNotifyRefusals(t *testing.T) {
-	h := newHarness(t, options{})
-	token := h.login(t, "user-refusals")
-	o := h.createOrder(t, token, createBody{"16.99", "USD", "Tea"}, "")
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "user-refusals")
+	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Tea"}, "")
 	// The sandbox says paid, but no notification has been sent: a refused notification must not
 	// be the one that makes mospay find out.
-	h.sandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
+	h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
 
-	signed := h.notification(t, o.OutTradeNo, nil, h.secret)
+	signed := h.Notification(t, o.OutTradeNo, nil, h.Secret)
 	var fields map[string]string
 	if err := json.Unmarshal(signed, &fields); err != nil {
 		t.Fatal(err)
@@ -95,7 +96,7 @@ func TestNotifyRefusals(t *testing.T) {
 	}()
 	unknown := "0" + strings.Repeat("f", 31)
 
-	notifications := h.count(t, `SELECT COUNT(*) FROM notifications`)
+	notifications := h.Count(t, `SELECT COUNT(*) FROM notifications`)
 	for _, tc := range []struct {
 		name        string
 		contentType string
@@ -103,105 +104,105 @@ func TestNotifyRefusals(t *testing.T) {
 		status      int
 		stored      int // notifications rows it adds
 	}{
-		{"forged", "application/json", h.notification(t, o.OutTradeNo, nil, "not-the-secret"), 401, 0},
-		{"forged_form", "application/x-www-form-urlencoded", []byte("outTradeNo=" + o.OutTradeNo + "&status=SUCCESS&appKey=" + h.appKey + "&sign=0123456789abcdef0123456789abcdef"), 401, 0},
-		{"unsigned", "application/json", []byte(`{"outTradeNo":"` + o.OutTradeNo + `","status":"SUCCESS","appKey":"` + h.appKey + `"}`), 401, 0},
+		{"forged", "application/json", h.Notification(t, o.OutTradeNo, nil, "not-the-secret"), 401, 0},
+		{"forged_form", "application/x-www-form-urlencoded", []byte("outTradeNo=" + o.OutTradeNo + "&status=SUCCESS&appKey=" + h.AppKey + "&sign=0123456789abcdef0123456789abcdef"), 401, 0},
+		{"unsigned", "application/json", []byte(`{"outTradeNo":"` + o.OutTradeNo + `","status":"SUCCESS","appKey":"` + h.AppKey + `"}`), 401, 0},
 		{"tampered", "application/json", tampered, 401, 0},
 		{"malformed", "application/json", []byte(`{"outTradeNo": "` + o.OutTradeNo), 400, 0},
 		{"not_json", "application/json", []byte("SUCCESS"), 400, 0},
 		{"empty", "application/json", nil, 400, 0},
-		{"no_out_trade_no", "application/json", h.notification(t, "", map[string]string{"outTradeNo": ""}, h.secret), 400, 0},
-		{"another_app", "application/json", h.notification(t, o.OutTradeNo, map[string]string{"appKey": "another-app"}, h.secret), 401, 0},
+		{"no_out_trade_no", "application/json", h.Notification(t, "", map[string]string{"outTradeNo": ""}, h.Secret), 400, 0},
+		{"another_app", "application/json", h.Notification(t, o.OutTradeNo, map[string]string{"appKey": "another-app"}, h.Secret), 401, 0},
 		{"too_large", "application/json", []byte(`{"outTradeNo":"` + strings.Repeat("a", 2<<20) + `"}`), 413, 0},
-		{"unknown_order", "application/json", h.notification(t, unknown, map[string]string{"status": "SUCCESS", "totalAmount": "16.99", "currency": "USD"}, h.secret), 404, 1},
+		{"unknown_order", "application/json", h.Notification(t, unknown, map[string]string{"status": "SUCCESS", "totalAmount": "16.99", "currency": "USD"}, h.Secret), 404, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := h.must(t, "POST", h.apiURL+"/mos/notify", tc.body, map[string]string{"Content-Type": tc.contentType})
-			wantMOSAnswer(t, r, tc.status)
-			if n := h.count(t, `SELECT COUNT(*) FROM notifications`); n != notifications+tc.stored {
+			r := h.Must(t, "POST", h.URL+"/mos/notify", tc.body, map[string]string{"Content-Type": tc.contentType})
+			apptest.WantMOSAnswer(t, r, tc.status)
+			if n := h.Count(t, `SELECT COUNT(*) FROM notifications`); n != notifications+tc.stored {
 				t.Errorf("notifications stored: %d, want %d", n, notifications+tc.stored)
 			}
 			notifications += tc.stored
-			_, got := h.getOrder(t, token, o.OutTradeNo)
+			_, got := h.GetOrder(t, token, o.OutTradeNo)
 			if got.Status != "PENDING" || len(got.Flags) != 0 {
 				t.Errorf("the order changed: %+v", got)
 			}
 		})
 	}
-	h.wantTransitions(t, o.OutTradeNo, created, prepaid)
-	if n := h.count(t, `SELECT COUNT(*) FROM mos_queries`); n != 0 {
+	h.WantTransitions(t, o.OutTradeNo, created, prepaid)
+	if n := h.Count(t, `SELECT COUNT(*) FROM mos_queries`); n != 0 {
 		t.Errorf("%d orderQuery calls for refused notifications, want 0", n)
 	}
 	// /mos/notify answers in MOS's envelope whatever is asked of it.
 	for _, method := range []string{"GET", "PUT"} {
-		wantMOSAnswer(t, h.must(t, method, h.apiURL+"/mos/notify", nil, nil), 405)
+		apptest.WantMOSAnswer(t, h.Must(t, method, h.URL+"/mos/notify", nil, nil), 405)
 	}
 	// The unknown order's notification is kept for finance, verified and marked as such.
-	if ns := h.notifications(t, unknown); len(ns) != 1 || ns[0].Outcome != "unknown_order" || ns[0].MOSStatus != "SUCCESS" {
+	if ns := h.Notifications(t, unknown); len(ns) != 1 || ns[0].Outcome != "unknown_order" || ns[0].MOSStatus != "SUCCESS" {
 		t.Fatalf("unknown order's notification: %+v", ns)
 	}
-	if n := h.count(t, `SELECT COUNT(*) FROM notifications WHERE out_trade_no = ? AND order_id IS NULL`, unknown); n != 1 {
+	if n := h.Count(t, `SELECT COUNT(*) FROM notifications WHERE out_trade_no = ? AND order_id IS NULL`, unknown); n != 1 {
 		t.Fatalf("unknown order's notification has an order id")
 	}
 
 	// A forged notification delivered the way MOS delivers (the sandbox, "sign" overridden) is
 	// refused every time it is retried, and still changes nothing.
-	h.sandboxPost(t, "POST", "/sandbox/orders/"+o.OutTradeNo+"/notify", map[string]any{"fields": map[string]any{"sign": "0123456789abcdef0123456789abcdef"}})
-	h.waitSandbox(t, o.OutTradeNo, "retried", func(v sandbox.OrderView) bool { return v.NotifyAttempts >= 3 })
-	if v, _ := h.sb.Order(o.OutTradeNo); v.NotifyAcked != 0 {
+	h.SandboxPost(t, "POST", "/sandbox/orders/"+o.OutTradeNo+"/notify", map[string]any{"fields": map[string]any{"sign": "0123456789abcdef0123456789abcdef"}})
+	h.WaitSandbox(t, o.OutTradeNo, "retried", func(v sandbox.OrderView) bool { return v.NotifyAttempts >= 3 })
+	if v, _ := h.Sandbox.Order(o.OutTradeNo); v.NotifyAcked != 0 {
 		t.Fatalf("a forged notification was acknowledged: %+v", v)
 	}
-	if _, got := h.getOrder(t, token, o.OutTradeNo); got.Status != "PENDING" {
+	if _, got := h.GetOrder(t, token, o.OutTradeNo); got.Status != "PENDING" {
 		t.Fatalf("forged notification changed the order: %+v", got)
 	}
 
 	// The genuine one is applied.
-	r := h.must(t, "POST", h.apiURL+"/mos/notify", signed, nil)
-	wantMOSAnswer(t, r, 200)
-	h.waitStatus(t, token, o.OutTradeNo, "PAID")
-	h.wantTransitions(t, o.OutTradeNo, created, prepaid, paid)
+	r := h.Must(t, "POST", h.URL+"/mos/notify", signed, nil)
+	apptest.WantMOSAnswer(t, r, 200)
+	h.WaitStatus(t, token, o.OutTradeNo, "PAID")
+	h.WantTransitions(t, o.OutTradeNo, created, prepaid, paid)
 }
 
 // TestAmountMismatch: MOS reports the order paid for another amount. The order is not PAID, it
 // is flagged amount_mismatch, and the notification is still acknowledged (MOS must stop
 // retrying; finance takes it from there).
 func TestAmountMismatch(t *testing.T) {
-	h := newHarness(t, options{})
-	token := h.login(t, "user-mismatch")
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "user-mismatch")
 
 	t.Run("mos_reports_another_amount", func(t *testing.T) {
-		o := h.createOrder(t, token, createBody{"16.99", "USD", "Cake"}, "")
-		h.sandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"totalAmount": "1.00"})
-		h.pay(t, o.OutTradeNo)
-		h.waitSandbox(t, o.OutTradeNo, "acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == 1 })
-		_, got := h.getOrder(t, token, o.OutTradeNo)
-		if got.Status != "PENDING" || !got.hasFlag("amount_mismatch") {
+		o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Cake"}, "")
+		h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"totalAmount": "1.00"})
+		h.Pay(t, o.OutTradeNo)
+		h.WaitSandbox(t, o.OutTradeNo, "acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == 1 })
+		_, got := h.GetOrder(t, token, o.OutTradeNo)
+		if got.Status != "PENDING" || !got.HasFlag("amount_mismatch") {
 			t.Fatalf("order after a mismatched payment: %+v", got)
 		}
-		h.wantTransitions(t, o.OutTradeNo, created, prepaid)
-		if ns := h.notifications(t, o.OutTradeNo); len(ns) != 1 || ns[0].Outcome != "flagged" {
+		h.WantTransitions(t, o.OutTradeNo, created, prepaid)
+		if ns := h.Notifications(t, o.OutTradeNo); len(ns) != 1 || ns[0].Outcome != "flagged" {
 			t.Fatalf("notifications: %+v", ns)
 		}
 	})
 	t.Run("notification_claims_another_amount", func(t *testing.T) {
-		o := h.createOrder(t, token, createBody{"4000", "KHR", "Noodles"}, "")
-		h.sandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
+		o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "Noodles"}, "")
+		h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
 		// Signed by MOS, but for 400 riel: orderQuery agrees with the order, the notification
 		// does not; not paid until finance has looked.
-		r := h.must(t, "POST", h.apiURL+"/mos/notify", h.notification(t, o.OutTradeNo, map[string]string{"totalAmount": "400"}, h.secret), nil)
-		wantMOSAnswer(t, r, 200)
-		_, got := h.getOrder(t, token, o.OutTradeNo)
-		if got.Status == "PAID" || !got.hasFlag("amount_mismatch") {
+		r := h.Must(t, "POST", h.URL+"/mos/notify", h.Notification(t, o.OutTradeNo, map[string]string{"totalAmount": "400"}, h.Secret), nil)
+		apptest.WantMOSAnswer(t, r, 200)
+		_, got := h.GetOrder(t, token, o.OutTradeNo)
+		if got.Status == "PAID" || !got.HasFlag("amount_mismatch") {
 			t.Fatalf("order after a notification for another amount: %+v", got)
 		}
 	})
 	t.Run("another_currency", func(t *testing.T) {
-		o := h.createOrder(t, token, createBody{"4000", "KHR", "Rice"}, "")
-		h.sandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
-		r := h.must(t, "POST", h.apiURL+"/mos/notify", h.notification(t, o.OutTradeNo, map[string]string{"currency": "USD"}, h.secret), nil)
-		wantMOSAnswer(t, r, 200)
-		_, got := h.getOrder(t, token, o.OutTradeNo)
-		if got.Status == "PAID" || !got.hasFlag("amount_mismatch") {
+		o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "Rice"}, "")
+		h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
+		r := h.Must(t, "POST", h.URL+"/mos/notify", h.Notification(t, o.OutTradeNo, map[string]string{"currency": "USD"}, h.Secret), nil)
+		apptest.WantMOSAnswer(t, r, 200)
+		_, got := h.GetOrder(t, token, o.OutTradeNo)
+		if got.Status == "PAID" || !got.HasFlag("amount_mismatch") {
 			t.Fatalf("order after a notification in another currency: %+v", got)
 		}
 	})
@@ -210,32 +211,32 @@ func TestAmountMismatch(t *testing.T) {
 // TestNotificationDisagreesWithQuery: the notification is a trigger; what orderQuery says is
 // what is applied, and the notification is stored with both statuses.
 func TestNotificationDisagreesWithQuery(t *testing.T) {
-	h := newHarness(t, options{})
-	token := h.login(t, "user-disagree")
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "user-disagree")
 
 	t.Run("says_paid_mos_says_pending", func(t *testing.T) {
-		o := h.createOrder(t, token, createBody{"16.99", "USD", "Soup"}, "")
-		h.sandboxPost(t, "POST", "/sandbox/orders/"+o.OutTradeNo+"/notify", map[string]any{"status": "SUCCESS"})
-		h.waitSandbox(t, o.OutTradeNo, "acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == 1 })
-		if _, got := h.getOrder(t, token, o.OutTradeNo); got.Status != "PENDING" {
+		o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Soup"}, "")
+		h.SandboxPost(t, "POST", "/sandbox/orders/"+o.OutTradeNo+"/notify", map[string]any{"status": "SUCCESS"})
+		h.WaitSandbox(t, o.OutTradeNo, "acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == 1 })
+		if _, got := h.GetOrder(t, token, o.OutTradeNo); got.Status != "PENDING" {
 			t.Fatalf("a notification orderQuery contradicts was applied: %+v", got)
 		}
-		h.wantTransitions(t, o.OutTradeNo, created, prepaid)
-		if ns := h.notifications(t, o.OutTradeNo); len(ns) != 1 || ns[0] != (notificationRow{"SUCCESS", "PENDING", "no_change"}) {
+		h.WantTransitions(t, o.OutTradeNo, created, prepaid)
+		if ns := h.Notifications(t, o.OutTradeNo); len(ns) != 1 || ns[0] != (apptest.NotificationRow{MOSStatus: "SUCCESS", QueriedStatus: "PENDING", Outcome: "no_change"}) {
 			t.Fatalf("notifications: %+v", ns)
 		}
 	})
 	t.Run("says_pending_mos_says_paid", func(t *testing.T) {
-		o := h.createOrder(t, token, createBody{"4000", "KHR", "Soup"}, "")
-		h.sandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
-		h.sandboxPost(t, "POST", "/sandbox/orders/"+o.OutTradeNo+"/notify", map[string]any{"status": "PENDING"})
-		h.waitStatus(t, token, o.OutTradeNo, "PAID")
-		h.wantTransitions(t, o.OutTradeNo, created, prepaid, paid)
-		if ns := h.notifications(t, o.OutTradeNo); len(ns) != 1 || ns[0] != (notificationRow{"PENDING", "SUCCESS", "applied"}) {
+		o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "Soup"}, "")
+		h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
+		h.SandboxPost(t, "POST", "/sandbox/orders/"+o.OutTradeNo+"/notify", map[string]any{"status": "PENDING"})
+		h.WaitStatus(t, token, o.OutTradeNo, "PAID")
+		h.WantTransitions(t, o.OutTradeNo, created, prepaid, paid)
+		if ns := h.Notifications(t, o.OutTradeNo); len(ns) != 1 || ns[0] != (apptest.NotificationRow{MOSStatus: "PENDING", QueriedStatus: "SUCCESS", Outcome: "applied"}) {
 			t.Fatalf("notifications: %+v", ns)
 		}
 		var reason string
-		if err := h.db.SQL().QueryRow(h.rebind(`SELECT t.reason FROM transitions t JOIN orders o ON o.id = t.order_id
+		if err := h.DB.SQL().QueryRow(h.DB.Rebind(`SELECT t.reason FROM transitions t JOIN orders o ON o.id = t.order_id
 			WHERE o.out_trade_no = ? AND t.to_status = 'PAID'`), o.OutTradeNo).Scan(&reason); err != nil {
 			t.Fatal(err)
 		}
@@ -247,47 +248,47 @@ func TestNotificationDisagreesWithQuery(t *testing.T) {
 
 // TestOtherUsersOrder: an order is its owner's alone; to anyone else it does not exist.
 func TestOtherUsersOrder(t *testing.T) {
-	h := newHarness(t, options{})
-	alice, bob := h.login(t, "alice"), h.login(t, "bob")
-	o := h.createOrder(t, alice, createBody{"16.99", "USD", "Alice's"}, "")
+	h := newHarness(t, apptest.Options{})
+	alice, bob := h.Login(t, "alice"), h.Login(t, "bob")
+	o := h.CreateOrder(t, alice, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Alice's"}, "")
 
-	r := h.must(t, "GET", h.apiURL+"/mp/orders/"+o.OutTradeNo, nil, bearer(bob))
-	r.wantError(t, 404, "not_found")
-	r = h.must(t, "POST", h.apiURL+"/mp/orders/"+o.OutTradeNo+"/query", nil, bearer(bob))
-	r.wantError(t, 404, "not_found")
+	r := h.Must(t, "GET", h.URL+"/mp/orders/"+o.OutTradeNo, nil, apptest.Bearer(bob))
+	r.WantError(t, 404, "not_found")
+	r = h.Must(t, "POST", h.URL+"/mp/orders/"+o.OutTradeNo+"/query", nil, apptest.Bearer(bob))
+	r.WantError(t, 404, "not_found")
 	// The same answer as for an order that does not exist at all.
-	r = h.must(t, "GET", h.apiURL+"/mp/orders/0"+strings.Repeat("e", 31), nil, bearer(bob))
-	r.wantError(t, 404, "not_found")
+	r = h.Must(t, "GET", h.URL+"/mp/orders/0"+strings.Repeat("e", 31), nil, apptest.Bearer(bob))
+	r.WantError(t, 404, "not_found")
 
-	r = h.must(t, "GET", h.apiURL+"/mp/orders", nil, bearer(bob))
+	r = h.Must(t, "GET", h.URL+"/mp/orders", nil, apptest.Bearer(bob))
 	var page struct {
-		Orders     []orderJSON `json:"orders"`
-		NextCursor *string     `json:"nextCursor"`
+		Orders     []apptest.Order `json:"orders"`
+		NextCursor *string         `json:"nextCursor"`
 	}
-	r.decode(t, &page)
-	if r.status != 200 || page.Orders == nil || len(page.Orders) != 0 || page.NextCursor == nil || *page.NextCursor != "" {
-		t.Fatalf("bob's list: HTTP %d %s", r.status, r.body)
+	r.Decode(t, &page)
+	if r.Status != 200 || page.Orders == nil || len(page.Orders) != 0 || page.NextCursor == nil || *page.NextCursor != "" {
+		t.Fatalf("bob's list: HTTP %d %s", r.Status, r.Body)
 	}
-	r = h.must(t, "GET", h.apiURL+"/mp/orders", nil, bearer(alice))
-	r.decode(t, &page)
+	r = h.Must(t, "GET", h.URL+"/mp/orders", nil, apptest.Bearer(alice))
+	r.Decode(t, &page)
 	if len(page.Orders) != 1 || page.Orders[0].OutTradeNo != o.OutTradeNo || page.Orders[0].OpenID != "" {
-		t.Fatalf("alice's list: %s", r.body)
+		t.Fatalf("alice's list: %s", r.Body)
 	}
 	// Still there for its owner, and still unpaid.
-	if r, got := h.getOrder(t, alice, o.OutTradeNo); r.status != 200 || got.Status != "PENDING" {
-		t.Fatalf("alice's order: HTTP %d %s", r.status, r.body)
+	if r, got := h.GetOrder(t, alice, o.OutTradeNo); r.Status != 200 || got.Status != "PENDING" {
+		t.Fatalf("alice's order: HTTP %d %s", r.Status, r.Body)
 	}
-	r = h.must(t, "POST", h.apiURL+"/mp/orders/"+o.OutTradeNo+"/query", nil, bearer(alice))
-	if r.status != 200 {
-		t.Fatalf("alice's query: HTTP %d %s", r.status, r.body)
+	r = h.Must(t, "POST", h.URL+"/mp/orders/"+o.OutTradeNo+"/query", nil, apptest.Bearer(alice))
+	if r.Status != 200 {
+		t.Fatalf("alice's query: HTTP %d %s", r.Status, r.Body)
 	}
 }
 
 // TestBadAmounts: each amount a client must not send is refused in the error format, stores
 // nothing and never reaches MOS.
 func TestBadAmounts(t *testing.T) {
-	h := newHarness(t, options{})
-	token := h.login(t, "user-bad-amounts")
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "user-bad-amounts")
 	for _, tc := range []struct {
 		name   string
 		body   string
@@ -319,184 +320,184 @@ func TestBadAmounts(t *testing.T) {
 		{"not_json", `totalAmount=16.99`, 400, "invalid_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := h.sb.Stats()
+			before := h.Sandbox.Stats()
 			for _, key := range []string{"", "bad-" + tc.name} {
-				r, err := h.create(token, tc.body, key)
+				r, err := h.Create(token, tc.body, key)
 				if err != nil {
 					t.Fatal(err)
 				}
-				r.wantError(t, tc.status, tc.code)
+				r.WantError(t, tc.status, tc.code)
 			}
-			if n := h.count(t, `SELECT COUNT(*) FROM orders`); n != 0 {
+			if n := h.Count(t, `SELECT COUNT(*) FROM orders`); n != 0 {
 				t.Fatalf("%d orders stored", n)
 			}
-			if n := h.count(t, `SELECT COUNT(*) FROM transitions`); n != 0 {
+			if n := h.Count(t, `SELECT COUNT(*) FROM transitions`); n != 0 {
 				t.Fatalf("%d transitions stored", n)
 			}
-			after := h.sb.Stats()
+			after := h.Sandbox.Stats()
 			if after.Calls["prepay"] != before.Calls["prepay"] || after.PrepayCalls != before.PrepayCalls {
 				t.Fatalf("MOS was called: prepay calls %d -> %d", before.Calls["prepay"], after.Calls["prepay"])
 			}
 		})
 	}
-	if st := h.sb.Stats(); st.Calls["prepay"] != 0 || st.Calls["orderQuery"] != 0 {
+	if st := h.Sandbox.Stats(); st.Calls["prepay"] != 0 || st.Calls["orderQuery"] != 0 {
 		t.Fatalf("MOS calls after bad amounts only: %v", st.Calls)
 	}
 	// A good amount afterwards goes through: the refusals were about the amounts.
-	h.createOrder(t, token, createBody{"10000.00", "USD", "the most"}, "")
+	h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "10000.00", Currency: "USD", Desc: "the most"}, "")
 }
 
 // TestIdempotency: one Idempotency-Key, one order; another body under it is a conflict; a
 // create whose prepay timed out is resumed by its retry.
 func TestIdempotency(t *testing.T) {
-	h := newHarness(t, options{mosTimeout: 1500 * time.Millisecond}) // the timeout case waits it out
-	token := h.login(t, "user-idem")
+	h := newHarness(t, apptest.Options{MOSTimeout: 1500 * time.Millisecond}) // the timeout case waits it out
+	token := h.Login(t, "user-idem")
 
 	t.Run("same_key_same_body", func(t *testing.T) {
-		body := createBody{"16.99", "USD", "Lunch"}
-		first := h.createOrder(t, token, body, "lunch-1")
-		r, err := h.create(token, body, "lunch-1")
+		body := apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Lunch"}
+		first := h.CreateOrder(t, token, body, "lunch-1")
+		r, err := h.Create(token, body, "lunch-1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var again orderJSON
-		r.decode(t, &again)
-		if r.status != 200 || again.OutTradeNo != first.OutTradeNo || again.PrepayID != first.PrepayID || again.Status != "PENDING" {
-			t.Fatalf("repeat: HTTP %d %s, want 200 with %s", r.status, r.body, first.OutTradeNo)
+		var again apptest.Order
+		r.Decode(t, &again)
+		if r.Status != 200 || again.OutTradeNo != first.OutTradeNo || again.PrepayID != first.PrepayID || again.Status != "PENDING" {
+			t.Fatalf("repeat: HTTP %d %s, want 200 with %s", r.Status, r.Body, first.OutTradeNo)
 		}
-		r, _ = h.create(token, createBody{"16.98", "USD", "Lunch"}, "lunch-1")
-		r.wantError(t, 409, "conflict")
-		r, _ = h.create(token, createBody{"16.99", "USD", "Dinner"}, "lunch-1")
-		r.wantError(t, 409, "conflict")
-		if n := h.count(t, `SELECT COUNT(*) FROM orders WHERE idempotency_key = ?`, "lunch-1"); n != 1 {
+		r, _ = h.Create(token, apptest.CreateBody{TotalAmount: "16.98", Currency: "USD", Desc: "Lunch"}, "lunch-1")
+		r.WantError(t, 409, "conflict")
+		r, _ = h.Create(token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Dinner"}, "lunch-1")
+		r.WantError(t, 409, "conflict")
+		if n := h.Count(t, `SELECT COUNT(*) FROM orders WHERE idempotency_key = ?`, "lunch-1"); n != 1 {
 			t.Fatalf("%d orders under one key", n)
 		}
-		if v, _ := h.sb.Order(first.OutTradeNo); v.PrepayCalls != 1 {
+		if v, _ := h.Sandbox.Order(first.OutTradeNo); v.PrepayCalls != 1 {
 			t.Fatalf("prepay calls %d, want 1", v.PrepayCalls)
 		}
 		// Another user may use the same key for an order of their own.
-		other := h.login(t, "user-idem-2")
-		o2 := h.createOrder(t, other, body, "lunch-1")
+		other := h.Login(t, "user-idem-2")
+		o2 := h.CreateOrder(t, other, body, "lunch-1")
 		if o2.OutTradeNo == first.OutTradeNo {
 			t.Fatal("two users' keys collided")
 		}
 	})
 
 	t.Run("prepay_timed_out", func(t *testing.T) {
-		h.sandboxPost(t, "PUT", "/sandbox/faults", map[string]any{"timeoutRate": map[string]float64{"prepay": 1}})
-		before := h.sb.Stats()
-		body := createBody{"4000", "KHR", "Retry me"}
-		r, err := h.create(token, body, "retry-1")
+		h.SandboxPost(t, "PUT", "/sandbox/faults", map[string]any{"timeoutRate": map[string]float64{"prepay": 1}})
+		before := h.Sandbox.Stats()
+		body := apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "Retry me"}
+		r, err := h.Create(token, body, "retry-1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.wantError(t, 503, "provider_unavailable")
+		r.WantError(t, 503, "provider_unavailable")
 		var outTradeNo, status, prepayID string
-		if err := h.db.SQL().QueryRow(h.rebind(`SELECT out_trade_no, status, prepay_id FROM orders WHERE idempotency_key = ?`), "retry-1").
+		if err := h.DB.SQL().QueryRow(h.DB.Rebind(`SELECT out_trade_no, status, prepay_id FROM orders WHERE idempotency_key = ?`), "retry-1").
 			Scan(&outTradeNo, &status, &prepayID); err != nil {
 			t.Fatalf("the order was not kept: %v", err)
 		}
 		if status != "CREATED" || prepayID != "" {
 			t.Fatalf("after a prepay timeout the order is %s with prepayId %q, want CREATED without", status, prepayID)
 		}
-		if _, got := h.getOrder(t, token, outTradeNo); got.Status != "CREATED" {
+		if _, got := h.GetOrder(t, token, outTradeNo); got.Status != "CREATED" {
 			t.Fatalf("GET after the timeout: %+v", got)
 		}
 
-		h.sandboxPost(t, "DELETE", "/sandbox/faults", nil)
-		r, err = h.create(token, body, "retry-1")
+		h.SandboxPost(t, "DELETE", "/sandbox/faults", nil)
+		r, err = h.Create(token, body, "retry-1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		var o orderJSON
-		r.decode(t, &o)
-		if r.status != 200 || o.OutTradeNo != outTradeNo || o.Status != "PENDING" || o.PrepayID == "" {
-			t.Fatalf("retry: HTTP %d %s, want 200 PENDING %s with a prepayId", r.status, r.body, outTradeNo)
+		var o apptest.Order
+		r.Decode(t, &o)
+		if r.Status != 200 || o.OutTradeNo != outTradeNo || o.Status != "PENDING" || o.PrepayID == "" {
+			t.Fatalf("retry: HTTP %d %s, want 200 PENDING %s with a prepayId", r.Status, r.Body, outTradeNo)
 		}
-		after := h.sb.Stats()
+		after := h.Sandbox.Stats()
 		// Two calls reached the sandbox: the one that hung (before the sandbox looked at it) and
 		// the retry, which created the sandbox's order.
 		if d := after.Calls["prepay"] - before.Calls["prepay"]; d != 2 {
 			t.Fatalf("prepay calls at the sandbox: %d, want 2", d)
 		}
-		if v, _ := h.sb.Order(outTradeNo); v.PrepayCalls != 1 || v.PrepayID != o.PrepayID {
+		if v, _ := h.Sandbox.Order(outTradeNo); v.PrepayCalls != 1 || v.PrepayID != o.PrepayID {
 			t.Fatalf("sandbox order %+v, want one accepted prepay with %s", v, o.PrepayID)
 		}
-		h.wantTransitions(t, outTradeNo, created, prepaid)
+		h.WantTransitions(t, outTradeNo, created, prepaid)
 		// And it pays like any other.
-		h.pay(t, outTradeNo)
-		h.waitStatus(t, token, outTradeNo, "PAID")
+		h.Pay(t, outTradeNo)
+		h.WaitStatus(t, token, outTradeNo, "PAID")
 	})
 }
 
 // TestNotificationForm: PROTOCOL.md has MOS possibly posting its notification as a form; a
 // signed form is as good as signed JSON.
 func TestNotificationForm(t *testing.T) {
-	h := newHarness(t, options{})
-	token := h.login(t, "user-form")
-	o := h.createOrder(t, token, createBody{"16.99", "USD", "Form"}, "")
-	h.sandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "user-form")
+	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Form"}, "")
+	h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
 	var fields map[string]string
-	if err := json.Unmarshal(h.notification(t, o.OutTradeNo, nil, h.secret), &fields); err != nil {
+	if err := json.Unmarshal(h.Notification(t, o.OutTradeNo, nil, h.Secret), &fields); err != nil {
 		t.Fatal(err)
 	}
 	form := url.Values{}
 	for k, v := range fields {
 		form.Set(k, v)
 	}
-	r := h.must(t, "POST", h.apiURL+"/mos/notify", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
-	wantMOSAnswer(t, r, 200)
-	h.waitStatus(t, token, o.OutTradeNo, "PAID")
-	h.wantTransitions(t, o.OutTradeNo, created, prepaid, paid)
+	r := h.Must(t, "POST", h.URL+"/mos/notify", form.Encode(), map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+	apptest.WantMOSAnswer(t, r, 200)
+	h.WaitStatus(t, token, o.OutTradeNo, "PAID")
+	h.WantTransitions(t, o.OutTradeNo, created, prepaid, paid)
 }
 
 // TestMOSUnavailable: when orderQuery fails, a notification is answered 503 so that MOS
 // delivers it again, and the front end's query is 503 provider_unavailable; once MOS answers,
 // the redelivered notification pays the order.
 func TestMOSUnavailable(t *testing.T) {
-	h := newHarness(t, options{})
-	token := h.login(t, "user-mos-down")
-	o := h.createOrder(t, token, createBody{"16.99", "USD", "Down"}, "")
-	h.sandboxPost(t, "PUT", "/sandbox/faults", map[string]any{"errorRate": map[string]float64{"orderQuery": 1}})
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "user-mos-down")
+	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Down"}, "")
+	h.SandboxPost(t, "PUT", "/sandbox/faults", map[string]any{"errorRate": map[string]float64{"orderQuery": 1}})
 
-	h.must(t, "POST", h.apiURL+"/mp/orders/"+o.OutTradeNo+"/query", nil, bearer(token)).wantError(t, 503, "provider_unavailable")
-	h.pay(t, o.OutTradeNo)
-	h.waitSandbox(t, o.OutTradeNo, "redelivered", func(v sandbox.OrderView) bool { return v.NotifyAttempts >= 3 })
-	if v, _ := h.sb.Order(o.OutTradeNo); v.NotifyAcked != 0 {
+	h.Must(t, "POST", h.URL+"/mp/orders/"+o.OutTradeNo+"/query", nil, apptest.Bearer(token)).WantError(t, 503, "provider_unavailable")
+	h.Pay(t, o.OutTradeNo)
+	h.WaitSandbox(t, o.OutTradeNo, "redelivered", func(v sandbox.OrderView) bool { return v.NotifyAttempts >= 3 })
+	if v, _ := h.Sandbox.Order(o.OutTradeNo); v.NotifyAcked != 0 {
 		t.Fatalf("a notification that could not be confirmed was acknowledged: %+v", v)
 	}
-	if _, got := h.getOrder(t, token, o.OutTradeNo); got.Status != "PENDING" {
+	if _, got := h.GetOrder(t, token, o.OutTradeNo); got.Status != "PENDING" {
 		t.Fatalf("order changed without MOS's confirmation: %+v", got)
 	}
-	ns := h.notifications(t, o.OutTradeNo)
+	ns := h.Notifications(t, o.OutTradeNo)
 	if len(ns) < 2 || ns[0].Outcome != "mos_unavailable" || ns[0].MOSStatus != "SUCCESS" {
 		t.Fatalf("notifications while MOS was down: %+v", ns)
 	}
-	if n := h.count(t, `SELECT COUNT(*) FROM mos_queries WHERE error <> ''`); n < 3 {
+	if n := h.Count(t, `SELECT COUNT(*) FROM mos_queries WHERE error <> ''`); n < 3 {
 		t.Fatalf("%d failed queries recorded, want at least 3", n)
 	}
 
-	h.sandboxPost(t, "DELETE", "/sandbox/faults", nil)
-	h.waitStatus(t, token, o.OutTradeNo, "PAID")
-	h.waitSandbox(t, o.OutTradeNo, "acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == 1 })
-	h.wantTransitions(t, o.OutTradeNo, created, prepaid, paid)
+	h.SandboxPost(t, "DELETE", "/sandbox/faults", nil)
+	h.WaitStatus(t, token, o.OutTradeNo, "PAID")
+	h.WaitSandbox(t, o.OutTradeNo, "acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == 1 })
+	h.WantTransitions(t, o.OutTradeNo, created, prepaid, paid)
 }
 
 // TestLatePaymentAndRefund: a payment MOS reports after the order FAILED is recorded (PAID,
 // flagged late_payment), never lost; a refund moves a PAID order to REFUNDED.
 func TestLatePaymentAndRefund(t *testing.T) {
-	h := newHarness(t, options{})
-	token := h.login(t, "user-late")
-	o := h.createOrder(t, token, createBody{"4000", "KHR", "Late"}, "")
-	h.sandboxPost(t, "POST", "/sandbox/orders/"+o.OutTradeNo+"/fail", nil)
-	h.waitStatus(t, token, o.OutTradeNo, "FAILED")
-	h.pay(t, o.OutTradeNo)
-	got := h.waitStatus(t, token, o.OutTradeNo, "PAID")
-	if !got.hasFlag("late_payment") {
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "user-late")
+	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "Late"}, "")
+	h.SandboxPost(t, "POST", "/sandbox/orders/"+o.OutTradeNo+"/fail", nil)
+	h.WaitStatus(t, token, o.OutTradeNo, "FAILED")
+	h.Pay(t, o.OutTradeNo)
+	got := h.WaitStatus(t, token, o.OutTradeNo, "PAID")
+	if !got.HasFlag("late_payment") {
 		t.Fatalf("late payment not flagged: %+v", got)
 	}
-	h.sandboxPost(t, "POST", "/sandbox/orders/"+o.OutTradeNo+"/refund", nil)
-	h.waitStatus(t, token, o.OutTradeNo, "REFUNDED")
-	h.wantTransitions(t, o.OutTradeNo, created, prepaid,
-		transition{"PENDING", "FAILED", "notify"}, transition{"FAILED", "PAID", "notify"}, transition{"PAID", "REFUNDED", "notify"})
+	h.SandboxPost(t, "POST", "/sandbox/orders/"+o.OutTradeNo+"/refund", nil)
+	h.WaitStatus(t, token, o.OutTradeNo, "REFUNDED")
+	h.WantTransitions(t, o.OutTradeNo, created, prepaid,
+		apptest.Transition{From: "PENDING", To: "FAILED", Source: "notify"}, apptest.Transition{From: "FAILED", To: "PAID", Source: "notify"}, apptest.Transition{From: "PAID", To: "REFUNDED", Source: "notify"})
 }

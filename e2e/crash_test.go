@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mospay/mospay/app/apptest"
 )
 
 // The crash test's timings: short enough that the reconciler, not a person, has to bring every
@@ -56,17 +57,17 @@ func TestCrashRecovery(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 
 	dir := t.TempDir()
-	bin := crashBuild(t, dir)
-	sbAddr, apiAddr := crashFreeAddr(t), crashFreeAddr(t)
+	bin := apptest.BuildBinary(t, dir)
+	sbAddr, apiAddr := apptest.FreeAddr(t), apptest.FreeAddr(t)
 	c := &crashWorld{
 		t: t, dir: dir, bin: bin,
 		sbURL: "http://" + sbAddr, apiURL: "http://" + apiAddr,
 		http: &http.Client{Timeout: 10 * time.Second},
 	}
 	creds := []string{
-		"MOSPAY_MOS_APP_KEY=sbx" + randHex(8),
-		"MOSPAY_MOS_APP_SECRET=" + randHex(16),
-		"MOSPAY_MOS_MC_ID=sbxmerchant" + randHex(4),
+		"MOSPAY_MOS_APP_KEY=sbx" + apptest.RandHex(8),
+		"MOSPAY_MOS_APP_SECRET=" + apptest.RandHex(16),
+		"MOSPAY_MOS_MC_ID=sbxmerchant" + apptest.RandHex(4),
 		"MOSPAY_LOG_LEVEL=warn",
 	}
 	c.sandboxEnv = append(slices.Clone(creds),
@@ -77,8 +78,8 @@ func TestCrashRecovery(t *testing.T) {
 	)
 	c.serveEnv = append(slices.Clone(creds),
 		"MOSPAY_MOS_BASE_URL="+c.sbURL,
-		"MOSPAY_JWT_SECRET="+randHex(32),
-		"MOSPAY_ADMIN_TOKENS=finance:"+financeToken,
+		"MOSPAY_JWT_SECRET="+apptest.RandHex(32),
+		"MOSPAY_ADMIN_TOKENS=finance:"+apptest.FinanceToken,
 		"MOSPAY_DATABASE_URL=sqlite:"+filepath.Join(dir, "crash.db"),
 		"MOSPAY_HTTP_ADDR="+apiAddr,
 		"MOSPAY_RECONCILE_EVERY=@every 1s",
@@ -238,34 +239,6 @@ type crashWorld struct {
 	sandboxEnv, serveEnv []string
 	http                 *http.Client
 	procs                []*crashProc
-}
-
-// crashBuild builds ./cmd/mospay of this module into dir.
-func crashBuild(t *testing.T, dir string) string {
-	t.Helper()
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	gomod := strings.TrimSpace(string(out))
-	if err != nil || gomod == "" || gomod == os.DevNull {
-		t.Fatalf("go env GOMOD: %q %v", gomod, err)
-	}
-	bin := filepath.Join(dir, "mospay")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/mospay")
-	cmd.Dir = filepath.Dir(gomod)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/mospay: %v\n%s", err, b)
-	}
-	return bin
-}
-
-// crashFreeAddr is a loopback address whose port is free right now.
-func crashFreeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // crashProc is one child process: the sandbox or one life of serve.
@@ -583,7 +556,7 @@ func (c *crashWorld) adminOrders() []crashOrder {
 			NextCursor string       `json:"nextCursor"`
 		}
 		c.must("GET", c.apiURL+"/admin/orders?limit=500&cursor="+url.QueryEscape(cursor), nil,
-			map[string]string{"Authorization": "Bearer " + financeToken}, http.StatusOK, &page)
+			map[string]string{"Authorization": "Bearer " + apptest.FinanceToken}, http.StatusOK, &page)
 		all = append(all, page.Orders...)
 		if page.NextCursor == "" {
 			return all
@@ -649,7 +622,7 @@ func (c *crashWorld) story(outTradeNo string) []crashTransition {
 		Transitions []crashTransition `json:"transitions"`
 	}
 	c.must("GET", c.apiURL+"/admin/orders/"+outTradeNo, nil,
-		map[string]string{"Authorization": "Bearer " + financeToken}, http.StatusOK, &s)
+		map[string]string{"Authorization": "Bearer " + apptest.FinanceToken}, http.StatusOK, &s)
 	return s.Transitions
 }
 
@@ -692,7 +665,7 @@ func (c *crashWorld) explainLeases(mismatched []string, live *crashProc) {
 // rawStory is GET /admin/orders/{o} as text, for a failure's log.
 func (c *crashWorld) rawStory(outTradeNo string) string {
 	_, b, err := c.call(context.Background(), "GET", c.apiURL+"/admin/orders/"+outTradeNo, nil,
-		map[string]string{"Authorization": "Bearer " + financeToken})
+		map[string]string{"Authorization": "Bearer " + apptest.FinanceToken})
 	if err != nil {
 		return err.Error()
 	}

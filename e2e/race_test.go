@@ -6,7 +6,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos/sandbox"
+	"github.com/mospay/mospay/store/pgtest"
 )
 
 // concurrently runs f(i) for i in [0, n) at once, released together, and waits for all.
@@ -29,57 +31,57 @@ func concurrently(n int, f func(i int)) {
 }
 
 // paidTransitions counts an order's transitions to PAID.
-func (h *harness) paidTransitions(t testing.TB, outTradeNo string) int {
+func paidTransitions(t testing.TB, h *harness, outTradeNo string) int {
 	t.Helper()
-	return h.count(t, `SELECT COUNT(*) FROM transitions t JOIN orders o ON o.id = t.order_id
+	return h.Count(t, `SELECT COUNT(*) FROM transitions t JOIN orders o ON o.id = t.order_id
 		WHERE o.out_trade_no = ? AND t.to_status = 'PAID'`, outTradeNo)
 }
 
 // TestConcurrentNotifications: MOS delivers the same notification 50 times at once; the order is
 // paid exactly once, and every delivery is acknowledged.
 func TestConcurrentNotifications(t *testing.T) {
-	forEachDB(t, func(t *testing.T, dbURL string) {
-		h := newHarness(t, options{dbURL: dbURL})
-		token := h.login(t, "user-race-notify")
+	pgtest.ForEachDB(t, func(t *testing.T, dbURL string) {
+		h := newHarness(t, apptest.Options{DBURL: dbURL})
+		token := h.Login(t, "user-race-notify")
 		const n = 50
 
 		t.Run("one_body_posted_50_times", func(t *testing.T) {
-			o := h.createOrder(t, token, createBody{"16.99", "USD", "Race"}, "")
-			h.sandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
-			body := h.notification(t, o.OutTradeNo, nil, h.secret)
-			answers := make([]response, n)
+			o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Race"}, "")
+			h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
+			body := h.Notification(t, o.OutTradeNo, nil, h.Secret)
+			answers := make([]apptest.Response, n)
 			errs := make([]error, n)
 			concurrently(n, func(i int) {
-				answers[i], errs[i] = h.do("POST", h.apiURL+"/mos/notify", body, nil)
+				answers[i], errs[i] = h.Do("POST", h.URL+"/mos/notify", body, nil)
 			})
 			for i := range n {
 				if errs[i] != nil {
 					t.Fatalf("delivery %d: %v", i, errs[i])
 				}
-				wantMOSAnswer(t, answers[i], 200)
+				apptest.WantMOSAnswer(t, answers[i], 200)
 			}
-			if got := h.paidTransitions(t, o.OutTradeNo); got != 1 {
+			if got := paidTransitions(t, h, o.OutTradeNo); got != 1 {
 				t.Fatalf("%d PAID transitions, want exactly 1", got)
 			}
-			h.wantTransitions(t, o.OutTradeNo, created, prepaid, paid)
+			h.WantTransitions(t, o.OutTradeNo, created, prepaid, paid)
 			outcomes := map[string]int{}
-			for _, nr := range h.notifications(t, o.OutTradeNo) {
+			for _, nr := range h.Notifications(t, o.OutTradeNo) {
 				outcomes[nr.Outcome]++
 			}
 			if outcomes["applied"] != 1 || outcomes["no_change"] != n-1 {
 				t.Fatalf("notification outcomes %v, want 1 applied and %d no_change", outcomes, n-1)
 			}
-			h.waitStatus(t, token, o.OutTradeNo, "PAID")
+			h.WaitStatus(t, token, o.OutTradeNo, "PAID")
 		})
 
 		t.Run("sandbox_sends_50", func(t *testing.T) {
-			o := h.createOrder(t, token, createBody{"4000", "KHR", "Race"}, "")
-			h.sandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
+			o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "Race"}, "")
+			h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
 			errs := make([]error, n)
 			concurrently(n, func(i int) {
-				r, err := h.do("POST", h.sbURL+"/sandbox/orders/"+o.OutTradeNo+"/notify", nil, nil)
-				if err == nil && r.status != 200 {
-					err = fmt.Errorf("HTTP %d %s", r.status, r.body)
+				r, err := h.Do("POST", h.SandboxURL+"/sandbox/orders/"+o.OutTradeNo+"/notify", nil, nil)
+				if err == nil && r.Status != 200 {
+					err = fmt.Errorf("HTTP %d %s", r.Status, r.Body)
 				}
 				errs[i] = err
 			})
@@ -89,11 +91,11 @@ func TestConcurrentNotifications(t *testing.T) {
 				}
 			}
 			// MOS redelivers whatever was not acknowledged, so all 50 end acknowledged.
-			h.waitSandbox(t, o.OutTradeNo, "all acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == n })
-			if got := h.paidTransitions(t, o.OutTradeNo); got != 1 {
+			h.WaitSandbox(t, o.OutTradeNo, "all acknowledged", func(v sandbox.OrderView) bool { return v.NotifyAcked == n })
+			if got := paidTransitions(t, h, o.OutTradeNo); got != 1 {
 				t.Fatalf("%d PAID transitions, want exactly 1", got)
 			}
-			h.wantTransitions(t, o.OutTradeNo, created, prepaid, paid)
+			h.WantTransitions(t, o.OutTradeNo, created, prepaid, paid)
 		})
 	})
 }
@@ -101,21 +103,21 @@ func TestConcurrentNotifications(t *testing.T) {
 // TestNotifyRacingQuery: the front end asks (POST .../query) while MOS's notifications arrive;
 // one transition to PAID, whoever wins.
 func TestNotifyRacingQuery(t *testing.T) {
-	forEachDB(t, func(t *testing.T, dbURL string) {
-		h := newHarness(t, options{dbURL: dbURL})
-		token := h.login(t, "user-race-query")
+	pgtest.ForEachDB(t, func(t *testing.T, dbURL string) {
+		h := newHarness(t, apptest.Options{DBURL: dbURL})
+		token := h.Login(t, "user-race-query")
 		for round := range 3 {
-			o := h.createOrder(t, token, createBody{"16.99", "USD", fmt.Sprint("Race ", round)}, "")
-			h.sandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
-			body := h.notification(t, o.OutTradeNo, nil, h.secret)
+			o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: fmt.Sprint("Race ", round)}, "")
+			h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
+			body := h.Notification(t, o.OutTradeNo, nil, h.Secret)
 			const n = 10
-			answers := make([]response, 2*n)
+			answers := make([]apptest.Response, 2*n)
 			errs := make([]error, 2*n)
 			concurrently(2*n, func(i int) {
 				if i%2 == 0 {
-					answers[i], errs[i] = h.do("POST", h.apiURL+"/mos/notify", body, nil)
+					answers[i], errs[i] = h.Do("POST", h.URL+"/mos/notify", body, nil)
 				} else {
-					answers[i], errs[i] = h.do("POST", h.apiURL+"/mp/orders/"+o.OutTradeNo+"/query", nil, bearer(token))
+					answers[i], errs[i] = h.Do("POST", h.URL+"/mp/orders/"+o.OutTradeNo+"/query", nil, apptest.Bearer(token))
 				}
 			})
 			for i := range answers {
@@ -123,19 +125,19 @@ func TestNotifyRacingQuery(t *testing.T) {
 					t.Fatal(errs[i])
 				}
 				if i%2 == 0 {
-					wantMOSAnswer(t, answers[i], 200)
+					apptest.WantMOSAnswer(t, answers[i], 200)
 					continue
 				}
-				var got orderJSON
-				answers[i].decode(t, &got)
-				if answers[i].status != 200 || got.Status != "PAID" {
-					t.Fatalf("query: HTTP %d %s, want 200 PAID", answers[i].status, answers[i].body)
+				var got apptest.Order
+				answers[i].Decode(t, &got)
+				if answers[i].Status != 200 || got.Status != "PAID" {
+					t.Fatalf("query: HTTP %d %s, want 200 PAID", answers[i].Status, answers[i].Body)
 				}
 			}
-			if got := h.paidTransitions(t, o.OutTradeNo); got != 1 {
-				t.Fatalf("round %d: %d PAID transitions, want exactly 1: %v", round, got, h.transitions(t, o.OutTradeNo))
+			if got := paidTransitions(t, h, o.OutTradeNo); got != 1 {
+				t.Fatalf("round %d: %d PAID transitions, want exactly 1: %v", round, got, h.Transitions(t, o.OutTradeNo))
 			}
-			if tr := h.transitions(t, o.OutTradeNo); len(tr) != 3 || tr[2].From != "PENDING" || tr[2].To != "PAID" {
+			if tr := h.Transitions(t, o.OutTradeNo); len(tr) != 3 || tr[2].From != "PENDING" || tr[2].To != "PAID" {
 				t.Fatalf("round %d: transitions %v", round, tr)
 			}
 		}
@@ -145,45 +147,45 @@ func TestNotifyRacingQuery(t *testing.T) {
 // TestConcurrentCreates: 20 requests with one Idempotency-Key at once make one order, and MOS
 // sees one prepay.
 func TestConcurrentCreates(t *testing.T) {
-	forEachDB(t, func(t *testing.T, dbURL string) {
-		h := newHarness(t, options{dbURL: dbURL})
-		token := h.login(t, "user-race-create")
+	pgtest.ForEachDB(t, func(t *testing.T, dbURL string) {
+		h := newHarness(t, apptest.Options{DBURL: dbURL})
+		token := h.Login(t, "user-race-create")
 		const n = 20
-		before := h.sb.Stats()
-		answers := make([]response, n)
+		before := h.Sandbox.Stats()
+		answers := make([]apptest.Response, n)
 		errs := make([]error, n)
 		concurrently(n, func(i int) {
-			answers[i], errs[i] = h.create(token, createBody{"16.99", "USD", "Once"}, "double-click")
+			answers[i], errs[i] = h.Create(token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Once"}, "double-click")
 		})
 		byStatus := map[int]int{}
-		var first orderJSON
+		var first apptest.Order
 		for i := range n {
 			if errs[i] != nil {
 				t.Fatal(errs[i])
 			}
-			var o orderJSON
-			answers[i].decode(t, &o)
-			byStatus[answers[i].status]++
+			var o apptest.Order
+			answers[i].Decode(t, &o)
+			byStatus[answers[i].Status]++
 			if first.OutTradeNo == "" {
 				first = o
 			}
 			if o.OutTradeNo != first.OutTradeNo || o.PrepayID == "" || o.PrepayID != first.PrepayID || o.Status != "PENDING" {
-				t.Fatalf("answer %d: HTTP %d %s; first was %+v", i, answers[i].status, answers[i].body, first)
+				t.Fatalf("answer %d: HTTP %d %s; first was %+v", i, answers[i].Status, answers[i].Body, first)
 			}
 		}
 		if byStatus[http.StatusCreated] != 1 || byStatus[http.StatusOK] != n-1 {
 			t.Fatalf("answers by status %v, want one 201 and %d 200", byStatus, n-1)
 		}
-		if c := h.count(t, `SELECT COUNT(*) FROM orders`); c != 1 {
+		if c := h.Count(t, `SELECT COUNT(*) FROM orders`); c != 1 {
 			t.Fatalf("%d orders, want 1", c)
 		}
-		after := h.sb.Stats()
+		after := h.Sandbox.Stats()
 		if d := after.Calls["prepay"] - before.Calls["prepay"]; d != 1 {
 			t.Fatalf("%d prepay calls reached the sandbox, want 1", d)
 		}
-		if v, _ := h.sb.Order(first.OutTradeNo); v.PrepayCalls != 1 {
+		if v, _ := h.Sandbox.Order(first.OutTradeNo); v.PrepayCalls != 1 {
 			t.Fatalf("sandbox order %+v: want one prepay", v)
 		}
-		h.wantTransitions(t, first.OutTradeNo, created, prepaid)
+		h.WantTransitions(t, first.OutTradeNo, created, prepaid)
 	})
 }

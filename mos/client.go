@@ -3,8 +3,6 @@ package mos
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -150,7 +148,7 @@ func (c *Client) Code2Session(ctx context.Context, code string) (Session, error)
 // PrepayRequest is one order to register with MOS. Repeating a prepay is safe only with the same
 // OutTradeNo and the same fields.
 type PrepayRequest struct {
-	NonceStr    string // generated when empty
+	NonceStr    string // required: the order's own (order.NewNonce)
 	Desc        string
 	OutTradeNo  string
 	Currency    money.Currency
@@ -178,8 +176,8 @@ func (c *Client) Prepay(ctx context.Context, r PrepayRequest) (PrepayResult, err
 		"notifyUrl":   r.NotifyURL,
 		"openid":      r.OpenID,
 	}
-	if fields["nonceStr"] == "" {
-		fields["nonceStr"] = NewNonce()
+	if r.NonceStr == "" {
+		return PrepayResult{}, &Error{Op: op, Message: "empty nonceStr"}
 	}
 	if !r.ExpireTime.IsZero() {
 		fields["expireTime"] = strconv.FormatInt(r.ExpireTime.UnixMilli(), 10)
@@ -211,18 +209,22 @@ type OrderInfo struct {
 	CreateTime  int64  // ms since the epoch
 }
 
-// Minor reads TotalAmount in minor units of c, leniently ("4000.00" is 4000 KHR), for comparison
-// with a stored order.
-func (o OrderInfo) Minor(c money.Currency) (int64, error) {
-	return money.ParseLenient(o.TotalAmount, c)
-}
+// CodeOrderNotFound is the envelope code with which mospay assumes MOS answers orderQuery for an
+// order it has no record of. MOS documents no code for it; the sandbox answers so, and the day a
+// real MOS differs, this constant changes (docs/mos.md).
+const CodeOrderNotFound = 404
+
+// ErrOrderNotFound is orderQuery's answer for an order MOS has no record of (CodeOrderNotFound):
+// a prepay that never reached MOS.
+var ErrOrderNotFound = errors.New("mos: no such order")
 
 // OrderQuery asks MOS for the order's current state. It is idempotent, so callers may repeat it
-// freely. nonceStr is generated when empty.
+// freely. nonceStr is required (the order's own). An order MOS has no record of is an *Error
+// wrapping ErrOrderNotFound.
 func (c *Client) OrderQuery(ctx context.Context, outTradeNo, nonceStr string) (OrderInfo, error) {
 	const op = "orderQuery"
 	if nonceStr == "" {
-		nonceStr = NewNonce()
+		return OrderInfo{}, &Error{Op: op, Message: "empty nonceStr"}
 	}
 	var d struct {
 		OpenID      string      `json:"openid"`
@@ -238,6 +240,10 @@ func (c *Client) OrderQuery(ctx context.Context, outTradeNo, nonceStr string) (O
 	}
 	fields := map[string]string{"outTradeNo": outTradeNo, "nonceStr": nonceStr}
 	if err := c.call(ctx, op, PathOrderQuery, fields, &d); err != nil {
+		var e *Error
+		if errors.As(err, &e) && !e.Retryable && e.Code == CodeOrderNotFound {
+			e.Err = ErrOrderNotFound
+		}
 		return OrderInfo{}, err
 	}
 	info := OrderInfo{
@@ -282,14 +288,6 @@ func (t *text) UnmarshalJSON(b []byte) error {
 	}
 	*t = text(v)
 	return nil
-}
-
-// NewNonce returns a random 32-character nonceStr of [0-9a-f], within the limit PROTOCOL.md
-// keeps identifiers to.
-func NewNonce() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	return hex.EncodeToString(b[:])
 }
 
 // envelope is MOS's answer around every result.

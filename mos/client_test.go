@@ -124,7 +124,7 @@ func TestPrepay(t *testing.T) {
 	f := newFakeMOS(t, answerJSON(`{"code":200,"message":"success","data":{"prepayId":"pp-1"}}`))
 	expire := time.UnixMilli(1732262400000)
 	res, err := f.client(nil).Prepay(context.Background(), PrepayRequest{
-		Desc: "Café ☕ 咖啡", OutTradeNo: "T1", Currency: money.USD, TotalAmount: "16.99",
+		NonceStr: "n7", Desc: "Café ☕ 咖啡", OutTradeNo: "T1", Currency: money.USD, TotalAmount: "16.99",
 		NotifyURL: "https://x/mos/notify", OpenID: "o-1", ExpireTime: expire,
 	})
 	if err != nil {
@@ -140,14 +140,30 @@ func TestPrepay(t *testing.T) {
 	want := map[string]string{
 		"mcId": testMch, "desc": "Café ☕ 咖啡", "outTradeNo": "T1", "currency": "USD", "totalAmount": "16.99",
 		"notifyUrl": "https://x/mos/notify", "openid": "o-1", "expireTime": "1732262400000", "appKey": testKey,
+		"nonceStr": "n7",
 	}
 	for k, v := range want {
 		if fields[k] != v {
 			t.Errorf("%s = %q, want %q", k, fields[k], v)
 		}
 	}
-	if len(fields["nonceStr"]) != 32 {
-		t.Errorf("nonceStr = %q, want a generated 32-character nonce", fields["nonceStr"])
+}
+
+// A call without the order's nonceStr is refused before anything is sent: the nonce is the
+// order's, made once by order.NewNonce, never invented here.
+func TestEmptyNonceRefused(t *testing.T) {
+	f := newFakeMOS(t, answerJSON(`{"code":200,"message":"success","data":{"prepayId":"pp-1"}}`))
+	c := f.client(nil)
+	if _, err := c.Prepay(context.Background(), PrepayRequest{OutTradeNo: "T1", Currency: money.USD, TotalAmount: "1"}); !IsRejected(err) {
+		t.Fatalf("prepay without nonceStr: err = %v, want a refusal", err)
+	}
+	if _, err := c.OrderQuery(context.Background(), "T1", ""); !IsRejected(err) {
+		t.Fatalf("orderQuery without nonceStr: err = %v, want a refusal", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.got) != 0 {
+		t.Fatalf("%d calls reached MOS", len(f.got))
 	}
 }
 
@@ -192,8 +208,8 @@ func TestOrderQuery(t *testing.T) {
 			if info != tt.want {
 				t.Fatalf("info = %+v\nwant   %+v", info, tt.want)
 			}
-			if m, err := info.Minor(money.USD); err != nil || m != tt.minor {
-				t.Fatalf("Minor = %d, %v; want %d", m, err, tt.minor)
+			if a := readAmount(info.TotalAmount, info.Currency); a == nil || !a.Readable || a.Amount.Minor != tt.minor {
+				t.Fatalf("readAmount = %+v; want %d minor units", a, tt.minor)
 			}
 			path, fields := f.last()
 			if path != PathOrderQuery || fields["outTradeNo"] != "T1" || fields["nonceStr"] != "nonce1" {
@@ -261,7 +277,7 @@ func TestClientFailures(t *testing.T) {
 				ctx, cancel = tt.ctx()
 			}
 			defer cancel()
-			_, err := f.client(nil).Prepay(ctx, PrepayRequest{OutTradeNo: "T1", Currency: money.USD, TotalAmount: "1"})
+			_, err := f.client(nil).Prepay(ctx, PrepayRequest{NonceStr: "n1", OutTradeNo: "T1", Currency: money.USD, TotalAmount: "1"})
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("err = %v, want *Error", err)
@@ -288,7 +304,7 @@ func TestClientTimeoutConfig(t *testing.T) {
 	})
 	c := NewClient(Config{BaseURL: f.srv.URL, AppKey: testKey, AppSecret: testSecret, Timeout: 50 * time.Millisecond})
 	start := time.Now()
-	_, err := c.OrderQuery(context.Background(), "T1", "")
+	_, err := c.OrderQuery(context.Background(), "T1", "n1")
 	if !IsRetryable(err) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want a retryable deadline", err)
 	}

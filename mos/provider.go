@@ -3,9 +3,7 @@ package mos
 import (
 	"context"
 	"errors"
-	"strings"
 
-	"github.com/mospay/mospay/money"
 	"github.com/mospay/mospay/order"
 )
 
@@ -44,23 +42,16 @@ var stateEvents = map[State]order.EventKind{
 // Query asks MOS for an order's status and amount.
 func (p Provider) Query(ctx context.Context, outTradeNo, nonceStr string) (order.Remote, error) {
 	info, err := p.Client.OrderQuery(ctx, outTradeNo, nonceStr)
+	if errors.Is(err, ErrOrderNotFound) {
+		return order.Remote{}, order.Wrap(order.ENOTFOUND, err, "MOS has no such order")
+	}
 	if err != nil {
-		var e *Error
-		if errors.As(err, &e) && !e.Retryable && strings.Contains(strings.ToLower(e.Message), "not found") {
-			return order.Remote{}, order.Wrap(order.ENOTFOUND, err, "MOS has no such order")
-		}
 		return order.Remote{}, coded(err)
 	}
-	r := order.Remote{
+	return order.Remote{
 		Kind: stateEvents[MapStatus(info.Status)], RawStatus: info.Status, PrepayID: info.PrepayID,
-		AmountRaw: info.TotalAmount, Currency: info.Currency,
-	}
-	if cur, err := money.ParseCurrency(info.Currency); err == nil {
-		if minor, err := info.Minor(cur); err == nil {
-			r.Amount = &money.Amount{Minor: minor, Currency: cur}
-		}
-	}
-	return r, nil
+		OpenID: info.OpenID, Amount: readAmount(info.TotalAmount, info.Currency),
+	}, nil
 }
 
 // Code2Session exchanges a mos.login code for the user's openid. A code MOS refuses is

@@ -1,6 +1,10 @@
 package order
 
-import "github.com/mospay/mospay/money"
+import (
+	"fmt"
+
+	"github.com/mospay/mospay/money"
+)
 
 // Source is who observed an event; it is recorded on the transition row so that an order's
 // story says where each change came from.
@@ -91,8 +95,35 @@ type Event struct {
 	// PrepayID comes with EventPrepaid, or as MOS reports it in a query or notification.
 	PrepayID string
 	// Amount is what MOS reports for the order, if it reported one; Apply compares it to the
-	// order's and refuses to trust a report that differs.
-	Amount *money.Amount
+	// order's and refuses to trust a report that differs or cannot be read.
+	Amount *ReportedAmount
 	// RequestID ties the event to the request or job that observed it, for logs.
 	RequestID string
+}
+
+// ReportedAmount is an amount MOS reported for an order. MOS sends text (a decimal string and a
+// currency code); package mos reads it into Amount when it can. When it cannot (a currency
+// mospay does not take, text that is not an amount) Readable is false and Raw and Currency keep
+// what MOS sent: such a report is never trusted, and Apply holds the order for finance.
+type ReportedAmount struct {
+	Amount   money.Amount // valid when Readable
+	Readable bool
+	Raw      string // MOS's totalAmount, as sent
+	Currency string // MOS's currency, as sent
+}
+
+// Reported is a readable report of a.
+func Reported(a money.Amount) *ReportedAmount {
+	return &ReportedAmount{Amount: a, Readable: true, Raw: a.String(), Currency: string(a.Currency)}
+}
+
+// Matches reports whether the report is readable and equals a.
+func (r ReportedAmount) Matches(a money.Amount) bool { return r.Readable && r.Amount == a }
+
+// String writes the report for a note: "17.00 USD", or the raw text quoted when unreadable.
+func (r ReportedAmount) String() string {
+	if r.Readable {
+		return r.Amount.String() + " " + string(r.Amount.Currency)
+	}
+	return fmt.Sprintf("%s %s, which mospay cannot read", quote(r.Raw), quote(r.Currency))
 }

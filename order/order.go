@@ -1,7 +1,6 @@
 package order
 
 import (
-	"context"
 	"time"
 
 	"github.com/mospay/mospay/money"
@@ -132,6 +131,47 @@ type Write struct {
 	At           time.Time
 }
 
+// Touches reports whether the write changes the order row itself, rather than only adding the
+// rows that explain it (a notification or a query that changed nothing).
+func (w Write) Touches() bool {
+	return !w.Change.Empty() || w.Reschedule || w.ReleaseLease
+}
+
+// Empty reports whether the write has nothing at all to store.
+func (w Write) Empty() bool {
+	return !w.Touches() && w.Notification == nil && w.Query == nil
+}
+
+// After is the order as it is once w is saved. It is the one statement of what a write does to
+// an order: the store writes the order's columns from it (under the version guard) and hands it
+// back to the service, so the two can never disagree. A write that does not touch the order
+// leaves it as it was.
+func (w Write) After() *Order {
+	o := *w.Order
+	o.Flags = append([]Flag(nil), w.Order.Flags...)
+	if !w.Touches() {
+		return &o
+	}
+	o.Version++
+	o.UpdatedAt = w.At
+	if w.Change.Moves() {
+		o.Status = w.Change.To
+	}
+	if w.Change.PrepayID != "" {
+		o.PrepayID = w.Change.PrepayID
+	}
+	for _, f := range w.Change.Raise {
+		o.Flags = append(o.Flags, f.Flag)
+	}
+	if w.Reschedule {
+		o.NextCheckAt, o.CheckAttempts = w.NextCheckAt, w.CheckAttempts
+	}
+	if w.ReleaseLease {
+		o.LeaseOwner, o.LeaseUntil = "", nil
+	}
+	return &o
+}
+
 // ListFilter selects orders for lists, CSV and reports. Zero values select everything.
 type ListFilter struct {
 	OpenID   string
@@ -139,89 +179,22 @@ type ListFilter struct {
 	Currency money.Currency
 	Flag     Flag
 	From, To *time.Time // creation time in [From, To)
-	Limit    int
-	Cursor   string // opaque, from a previous page
+	Limit    int        // 1 to MaxPageSize; 0 means DefaultPageSize
+	Cursor   string     // opaque, from a previous page
 }
+
+// DefaultPageSize and MaxPageSize bound a page of orders: a list asks for at most MaxPageSize,
+// and gets DefaultPageSize when it does not say.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
 
 // Page is one page of orders, newest first; NextCursor is empty on the last page.
 type Page struct {
 	Orders     []*Order
 	NextCursor string
 }
-
-// Store keeps orders durably. Each method takes ctx first and returns coded errors:
-// ENOTFOUND, ECONFLICT (a unique key or a stale version), EUNAVAILABLE (database busy or down,
-// the caller may retry), anything else is internal.
-type Store interface {
-	// CreateOrder inserts o (status CREATED) with its first transition, and fills o.ID.
-	// ECONFLICT when the outTradeNo or (openid, idempotency key) is taken.
-	CreateOrder(ctx context.Context, o *Order, t Transition) error
-	// Order returns the order with that outTradeNo. ENOTFOUND.
-	Order(ctx context.Context, outTradeNo string) (*Order, error)
-	// OrderByIdempotencyKey returns openid's order created under key. ENOTFOUND.
-	OrderByIdempotencyKey(ctx context.Context, openid, key string) (*Order, error)
-	// Orders lists a page of orders matching f. EINVALID for a bad cursor.
-	Orders(ctx context.Context, f ListFilter) (Page, error)
-	// Save applies w in one transaction: the order row (UPDATE ... WHERE version = ?), the
-	// transition, new flags, and the notification/query rows. ECONFLICT when the version moved.
-	Save(ctx context.Context, w Write) (*Order, error)
-	// RecordNotification stores a verified notification that changes no order (unknown order,
-	// MOS unavailable).
-	RecordNotification(ctx context.Context, n NotificationRecord) error
-	// RecordQuery stores an orderQuery that changes no order.
-	RecordQuery(ctx context.Context, q QueryRecord) error
-	// Story returns the order and everything that explains it. ENOTFOUND.
-	Story(ctx context.Context, outTradeNo string) (*Story, error)
-	// AcquireLease marks the order as being worked on by owner until until, if no one else holds
-	// an unexpired lease. It reports whether the lease was taken.
-	AcquireLease(ctx context.Context, id int64, owner string, until time.Time) (bool, error)
-	// Totals counts and sums orders created in [from, to) by currency and status.
-	Totals(ctx context.Context, from, to time.Time) ([]Total, error)
-	// ClaimDue leases up to limit orders whose next check is due at now, for owner until until,
-	// so that no other instance checks them at the same time.
-	ClaimDue(ctx context.Context, now time.Time, limit int, owner string, until time.Time) ([]*Order, error)
-}
-
-// Remote is what MOS says of an order (orderQuery's answer), already mapped to an event kind.
-type Remote struct {
-	Kind      EventKind // EventPending, EventPaid, EventFailed, EventClosed, EventRefunded or EventUnknown
-	RawStatus string
-	PrepayID  string
-	Amount    *money.Amount // nil if MOS's amount could not be read
-	AmountRaw string
-	Currency  string
-}
-
-// PrepayRequest is what MOS needs to create its side of an order.
-type PrepayRequest struct {
-	OutTradeNo string
-	NonceStr   string
-	Desc       string
-	Amount     money.Amount
-	NotifyURL  string
-	OpenID     string
-	ExpireAt   time.Time
-}
-
-// Provider is MOS as the order service uses it. Errors are coded:
-// EUNAVAILABLE: transport error, timeout, 5xx or 429 — the outcome is unknown, try again later;
-// EUNPROCESSABLE: MOS refused the request (its message is the Error's message);
-// ENOTFOUND (Query only): MOS has no such order.
-type Provider interface {
-	Prepay(ctx context.Context, r PrepayRequest) (prepayID string, err error)
-	Query(ctx context.Context, outTradeNo, nonceStr string) (Remote, error)
-}
-
-// Clock tells the time; tests pass a controllable one.
-type Clock interface {
-	Now() time.Time
-}
-
-// SystemClock is the real clock.
-type SystemClock struct{}
-
-// Now returns the current time in UTC.
-func (SystemClock) Now() time.Time { return time.Now().UTC() }
 
 // Total is one line of the reconciliation report: how many orders of a currency ended in a
 // status, and their sum in minor units.

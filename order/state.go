@@ -157,9 +157,8 @@ func Apply(s Snapshot, e Event) (Change, error) {
 	}
 	c := Change{From: s.Status, To: s.Status}
 
-	if e.Amount != nil && *e.Amount != s.Amount {
-		note := fmt.Sprintf("MOS reports %s; the order is %s %s",
-			reported(*e.Amount), s.Amount, s.Amount.Currency)
+	if e.Amount != nil && !e.Amount.Matches(s.Amount) {
+		note := fmt.Sprintf("MOS reports %s; the order is %s %s", e.Amount, s.Amount, s.Amount.Currency)
 		c.Raise = s.raise(FlagAmountMismatch, note)
 		c.Reason = reasonOr(e, "amount reported by MOS does not match the order")
 		return c, nil
@@ -264,14 +263,6 @@ func flagNote(f Flag, s Snapshot, e Event) string {
 	default: // FlagMOSDisagrees
 		return fmt.Sprintf("MOS reports %s (status %s) but the order is %s", e.Kind, quote(e.MOSStatus), s.Status)
 	}
-}
-
-// reported writes an amount MOS reported, whose currency may be one mospay does not take.
-func reported(a money.Amount) string {
-	if !a.Currency.Valid() {
-		return fmt.Sprintf("%d minor units of currency %s", a.Minor, quote(string(a.Currency)))
-	}
-	return a.String() + " " + string(a.Currency)
 }
 
 // reasonOr returns the event's own reason, or def.

@@ -206,21 +206,21 @@ func TestApplyFlagNotRaisedTwice(t *testing.T) {
 // matching amount changes nothing compared with no amount.
 func TestApplyAmountMismatch(t *testing.T) {
 	mismatches := []struct {
-		amount money.Amount
+		amount *order.ReportedAmount
 		note   string
 	}{
-		{money.Amount{Minor: 1700, Currency: money.USD}, "MOS reports 17.00 USD; the order is 16.99 USD"},
-		{money.Amount{Minor: 1699, Currency: money.KHR}, "MOS reports 1699 KHR; the order is 16.99 USD"},
-		{money.Amount{Minor: 0, Currency: money.USD}, "MOS reports 0.00 USD; the order is 16.99 USD"},
-		{money.Amount{Minor: 1699, Currency: "EUR"}, `MOS reports 1699 minor units of currency "EUR"; the order is 16.99 USD`},
+		{order.Reported(money.Amount{Minor: 1700, Currency: money.USD}), "MOS reports 17.00 USD; the order is 16.99 USD"},
+		{order.Reported(money.Amount{Minor: 1699, Currency: money.KHR}), "MOS reports 1699 KHR; the order is 16.99 USD"},
+		{order.Reported(money.Amount{Minor: 0, Currency: money.USD}), "MOS reports 0.00 USD; the order is 16.99 USD"},
+		{&order.ReportedAmount{Raw: "16.99", Currency: "EUR"}, `MOS reports "16.99" "EUR", which mospay cannot read; the order is 16.99 USD`},
+		{&order.ReportedAmount{Raw: "16,99", Currency: "USD"}, `MOS reports "16,99" "USD", which mospay cannot read; the order is 16.99 USD`},
 	}
 	for _, st := range order.Statuses {
 		for _, kind := range order.EventKinds {
 			for _, m := range mismatches {
 				t.Run(fmt.Sprintf("%s/%s/%s", st, kind, m.amount), func(t *testing.T) {
-					a := m.amount
 					s := order.Snapshot{Status: st, Amount: usd1699}
-					e := order.Event{Kind: kind, Source: order.SourceNotify, PrepayID: "P1", MOSStatus: "SUCCESS", Amount: &a}
+					e := order.Event{Kind: kind, Source: order.SourceNotify, PrepayID: "P1", MOSStatus: "SUCCESS", Amount: m.amount}
 					got, err := order.Apply(s, e)
 					if err != nil {
 						t.Fatalf("Apply: %v", err)
@@ -249,8 +249,7 @@ func TestApplyAmountMismatch(t *testing.T) {
 				s := order.Snapshot{Status: st, Amount: usd1699}
 				e := order.Event{Kind: kind, Source: order.SourceNotify, PrepayID: "P1", MOSStatus: "SUCCESS"}
 				without, errWithout := order.Apply(s, e)
-				a := usd1699
-				e.Amount = &a
+				e.Amount = order.Reported(usd1699)
 				with, errWith := order.Apply(s, e)
 				if order.ErrorCode(errWith) != order.ErrorCode(errWithout) || !reflect.DeepEqual(with, without) {
 					t.Fatalf("matching amount: %+v, %v; no amount: %+v, %v", with, errWith, without, errWithout)
@@ -265,7 +264,7 @@ func TestApplyAmountMismatch(t *testing.T) {
 // never marks paid, and an active flag is never raised again.
 func TestApplyProperties(t *testing.T) {
 	other := money.Amount{Minor: 1, Currency: money.USD}
-	amounts := []*money.Amount{nil, &usd1699, &other}
+	amounts := []*order.ReportedAmount{nil, order.Reported(usd1699), order.Reported(other), {Raw: "x", Currency: "USD"}}
 	prepays := []string{"", "P0", "P1"}
 	calls := 0
 	for _, st := range order.Statuses {
@@ -302,7 +301,7 @@ func TestApplyProperties(t *testing.T) {
 							check(st != order.StatusRefunded || !c.Moves(), "REFUNDED moved")
 							check(!c.Moves() || c.To != order.StatusCreated, "moved to CREATED")
 							check(c.PrepayID == "" || stored == "", "replaced a stored prepayId")
-							mismatch := amount != nil && *amount != usd1699
+							mismatch := amount != nil && !amount.Matches(usd1699)
 							check(!mismatch || !c.Moves(), "moved on a mismatched amount")
 							for _, fr := range c.Raise {
 								for _, f := range flags {
@@ -343,7 +342,7 @@ func TestApplyExact(t *testing.T) {
 			order.Event{Kind: order.EventRejected, Source: order.SourceAPI},
 			order.Change{From: "CREATED", To: "FAILED", Reason: "rejected by MOS"}},
 		{"paid at MOS", pending,
-			order.Event{Kind: order.EventPaid, Source: order.SourceNotify, MOSStatus: "SUCCESS", PrepayID: "P1", Amount: &amount},
+			order.Event{Kind: order.EventPaid, Source: order.SourceNotify, MOSStatus: "SUCCESS", PrepayID: "P1", Amount: order.Reported(amount)},
 			order.Change{From: "PENDING", To: "PAID", Reason: "paid at MOS"}},
 		{"caller's reason wins", pending,
 			order.Event{Kind: order.EventPaid, Source: order.SourceAdmin, Reason: "manual reconcile"},
@@ -411,7 +410,7 @@ func TestApplyInvalid(t *testing.T) {
 		{"empty source", ok, order.Event{Kind: order.EventPaid}, order.EINVALID},
 		{"prepaid without prepayId", ok, order.Event{Kind: order.EventPrepaid, Source: order.SourceAPI}, order.EINVALID},
 		{"amount but snapshot has none", order.Snapshot{Status: order.StatusPending},
-			order.Event{Kind: order.EventPaid, Source: order.SourceAPI, Amount: &amount}, order.EINVALID},
+			order.Event{Kind: order.EventPaid, Source: order.SourceAPI, Amount: order.Reported(amount)}, order.EINVALID},
 		{"second prepayId", order.Snapshot{Status: order.StatusPending, Amount: usd1699, PrepayID: "P0"},
 			order.Event{Kind: order.EventPrepaid, Source: order.SourceAPI, PrepayID: "P1"}, order.ECONFLICT},
 		{"rejected after MOS took it", ok, order.Event{Kind: order.EventRejected, Source: order.SourceAPI}, order.ECONFLICT},

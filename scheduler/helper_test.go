@@ -1,19 +1,15 @@
 package scheduler_test
 
 import (
-	"context"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/mospay/mospay/app"
+	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos"
 	"github.com/mospay/mospay/mos/sandbox"
 	"github.com/mospay/mospay/order"
@@ -25,13 +21,6 @@ import (
 // TestMain starts one throw-away PostgreSQL server for the package (pgtest) for the
 // several-instances test; the other tests use SQLite files.
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
-
-// The mini-app the sandbox and the client share.
-const (
-	appKey    = "app-scheduler-test"
-	appSecret = "secret-scheduler-test"
-	mchID     = "mch-1"
-)
 
 // testClock is a clock the test moves by hand.
 type testClock struct {
@@ -53,71 +42,6 @@ func (c *testClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
-}
-
-// mosWorld is a sandbox MOS whose notifications are all lost: they go to a notify URL that
-// answers 500, so only orderQuery can tell mospay what happened.
-type mosWorld struct {
-	sb     *sandbox.Server
-	srv    *httptest.Server
-	client *mos.Client
-	lost   atomic.Int64 // notifications that reached the failing notify URL
-	notify string       // the notify URL
-}
-
-func newMOSWorld(t *testing.T, now func() time.Time) *mosWorld {
-	t.Helper()
-	w := &mosWorld{}
-	sink := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.lost.Add(1)
-		http.Error(rw, "mospay is down", http.StatusInternalServerError)
-	}))
-	t.Cleanup(sink.Close)
-	w.notify = sink.URL + "/mos/notify"
-	w.sb = sandbox.New(sandbox.Config{AppKey: appKey, AppSecret: appSecret, MchID: mchID, AppName: "scheduler test", Now: now})
-	w.srv = httptest.NewServer(w.sb.Handler())
-	t.Cleanup(func() {
-		w.sb.Close()
-		w.srv.Close()
-	})
-	w.client = mos.NewClient(mos.Config{BaseURL: w.srv.URL, AppKey: appKey, AppSecret: appSecret, MchID: mchID, Timeout: 5 * time.Second})
-	return w
-}
-
-// control calls the sandbox's control API and fails the test unless it answers 200.
-func (w *mosWorld) control(t *testing.T, method, path, body string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, w.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, b)
-	}
-}
-
-// pay plays the user paying at MOS, and waits until the notification MOS sends has been lost.
-func (w *mosWorld) pay(t *testing.T, outTradeNo string) {
-	t.Helper()
-	before := w.lost.Load()
-	w.control(t, http.MethodPost, "/sandbox/orders/"+outTradeNo+"/pay", "")
-	waitFor(t, "the payment notification to be lost", func() bool { return w.lost.Load() > before })
-}
-
-// setFaults replaces the sandbox's injected faults.
-func (w *mosWorld) setFaults(t *testing.T, f sandbox.Faults) {
-	t.Helper()
-	if err := w.sb.SetFaults(f); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // waitFor polls cond for a generous while.
@@ -147,35 +71,51 @@ const (
 	firstCheck   = 16 * time.Second // just past the first check
 )
 
-// env is one mospay instance on a SQLite file, against the sandbox, on a test clock.
+// env is one mospay, as serve assembles it (app/apptest), on a SQLite file and a test clock,
+// whose MOS sandbox loses every notification: only the reconciler can tell mospay what happened.
 type env struct {
 	clock *testClock
-	mos   *mosWorld
+	stack *apptest.Stack
 	db    *store.DB
 	svc   *order.Service
-	sched *scheduler.Scheduler
+	sched *scheduler.Scheduler // the app's own reconciler
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts the env; schedule, if given, replaces testSchedule.
+func newEnv(t *testing.T, schedule ...order.Schedule) *env {
 	t.Helper()
 	e := &env{clock: newTestClock()}
-	e.mos = newMOSWorld(t, e.clock.Now)
-	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "mospay.db"), store.Options{Now: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
+	sched := testSchedule()
+	if len(schedule) > 0 {
+		sched = schedule[0]
 	}
-	t.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e.db = db
-	e.svc = order.NewService(db, mos.Provider{Client: e.mos.client}, e.clock, testLogger(t), order.Config{
-		AppKey: appKey, NotifyURL: e.mos.notify, OrderTTL: orderTTL, UnknownAfter: unknownAfter,
-		Schedule: testSchedule(), Instance: "test", Sandbox: true,
-	})
-	e.sched = e.newScheduler(t, e.svc, scheduler.Config{})
+	e.stack = apptest.Start(t, apptest.Options{Clock: e.clock, Schedule: &sched, Config: func(c *app.Config) {
+		c.OrderTTL, c.PrepayGiveUp = orderTTL, unknownAfter
+	}})
+	e.setFaults(t, sandbox.Faults{})
+	e.db, e.svc, e.sched = e.stack.DB, e.stack.App.Service(), e.stack.App.Reconciler()
 	return e
+}
+
+// setFaults replaces the sandbox's injected faults; notifications stay lost whatever f says.
+func (e *env) setFaults(t *testing.T, f sandbox.Faults) {
+	t.Helper()
+	f.DropNotifications = 1
+	if err := e.stack.Sandbox.SetFaults(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pay plays the user paying at MOS; its notification is lost.
+func (e *env) pay(t *testing.T, outTradeNo string) {
+	t.Helper()
+	e.stack.Pay(t, outTradeNo)
+}
+
+// mosClient is a MOS client of the env's mini-app, for a test that plays a call mospay made.
+func (e *env) mosClient() *mos.Client {
+	return mos.NewClient(mos.Config{BaseURL: e.stack.SandboxURL, AppKey: e.stack.AppKey, AppSecret: e.stack.Secret,
+		MchID: e.stack.MchID, Timeout: 5 * time.Second})
 }
 
 // newScheduler makes a scheduler over the env's database and r; cfg's clock, owner and logger

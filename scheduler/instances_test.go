@@ -8,15 +8,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mospay/mospay/mos"
+	"github.com/mospay/mospay/app"
+	"github.com/mospay/mospay/app/apptest"
+	"github.com/mospay/mospay/mos/sandbox"
 	"github.com/mospay/mospay/order"
 	"github.com/mospay/mospay/scheduler"
 	"github.com/mospay/mospay/store"
 	"github.com/mospay/mospay/store/pgtest"
 )
 
-// instance is one mospay process on the shared PostgreSQL database: its own pool, service and
-// scheduler.
+// instance is one mospay process on the shared PostgreSQL database, as serve assembles it: its
+// own pool and service, and a scheduler of its own name.
 type instance struct {
 	db    *store.DB
 	svc   *order.Service
@@ -29,29 +31,24 @@ type instance struct {
 func TestTwoInstancesOnPostgres(t *testing.T) {
 	dsn := pgtest.NewDB(t)
 	ctx := context.Background()
-	world := newMOSWorld(t, nil)
 	// Every order is due as soon as it is created; once checked, not again for an hour.
 	sched := order.Schedule{First: time.Millisecond, Backoff: []time.Duration{time.Hour}, Steady: time.Hour, Grace: []time.Duration{time.Hour}}
+	hour := func(c *app.Config) { c.OrderTTL = time.Hour }
+	first := apptest.Start(t, apptest.Options{DBURL: dsn, Schedule: &sched, Config: hour})
+	second := apptest.Start(t, apptest.Options{DBURL: dsn, Schedule: &sched, Config: hour, MOS: first}) // migrates nothing
+	// MOS's own notifications are lost: the ones below are the only ones.
+	if err := first.Sandbox.SetFaults(sandbox.Faults{DropNotifications: 1}); err != nil {
+		t.Fatal(err)
+	}
 
 	var inst [2]instance
-	for i := range inst {
-		db, err := store.Open(ctx, dsn, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		if _, err := db.Migrate(ctx); err != nil { // the second finds nothing to do
-			t.Fatal(err)
-		}
+	for i, st := range []*apptest.Stack{first, second} {
 		name := fmt.Sprintf("instance-%d", i)
-		svc := order.NewService(db, mos.Provider{Client: world.client}, order.SystemClock{}, testLogger(t), order.Config{
-			AppKey: appKey, NotifyURL: world.notify, OrderTTL: time.Hour, Schedule: sched, Instance: name, Sandbox: true,
-		})
-		s, err := scheduler.New(db, svc, scheduler.Config{Batch: 4, Concurrency: 4, Rate: math.Inf(1), Owner: name, Logger: testLogger(t)})
+		s, err := scheduler.New(st.DB, st.App.Service(), scheduler.Config{Batch: 4, Concurrency: 4, Rate: math.Inf(1), Owner: name, Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		inst[i] = instance{db: db, svc: svc, sched: s}
+		inst[i] = instance{db: st.DB, svc: st.App.Service(), sched: s}
 	}
 
 	const n = 40
@@ -65,7 +62,7 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 		orders[i] = o
 	}
 	for _, o := range orders {
-		world.pay(t, o.OutTradeNo)
+		first.Pay(t, o.OutTradeNo)
 	}
 	time.Sleep(10 * time.Millisecond) // past every order's first check on the database's clock
 
@@ -88,7 +85,7 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 			for k := n - 1; k >= 0; k-- {
 				no := orders[k].OutTradeNo
 				_, err := inst[(g+k)%2].svc.Notify(ctx, order.Notification{
-					Fields:      map[string]string{"outTradeNo": no, "status": "SUCCESS"},
+					OutTradeNo: no, Status: "SUCCESS",
 					RawBody:     `{"outTradeNo":"` + no + `","status":"SUCCESS"}`,
 					ContentType: "application/json", RequestID: fmt.Sprintf("notify-%d-%d", g, k),
 				})

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,11 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mospay/mospay/app"
+	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/money"
 	"github.com/mospay/mospay/mos"
-	"github.com/mospay/mospay/mos/sandbox"
 	"github.com/mospay/mospay/order"
-	"github.com/mospay/mospay/scheduler"
 	"github.com/mospay/mospay/store"
 	"github.com/mospay/mospay/store/pgtest"
 )
@@ -68,32 +67,23 @@ func benchOrders(b *testing.B) int {
 // again (and unpaid in mospay) between passes.
 func benchPass(b *testing.B, dsn string, n int) {
 	ctx := context.Background()
-	w := newBenchMOS(b)
-	db, err := store.Open(ctx, dsn, store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	if _, err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	// mospay as serve assembles it, with the pass's bounds lifted: 32 in flight, no rate limit
+	// to speak of.
+	st := apptest.Start(b, apptest.Options{DBURL: dsn, Config: func(c *app.Config) {
+		c.ReconcileConc, c.ReconcileRate = 32, 100_000
+	}})
+	w := newBenchMOS(st)
+	db := st.DB
 
 	start := time.Now()
 	orders := w.prepay(b, n)
 	paid := w.payHalf(b, orders)
 	b.Logf("sandbox: %d orders prepaid, %d paid, in %s", n, paid, time.Since(start).Round(time.Millisecond))
 	start = time.Now()
-	benchInsert(b, db, orders)
+	benchInsert(b, db, w.appKey, orders)
 	b.Logf("%s: %d due orders inserted in %s", db.Dialect, n, time.Since(start).Round(time.Millisecond))
 
-	svc := order.NewService(db, mos.Provider{Client: w.client}, order.SystemClock{}, nil, order.Config{
-		AppKey: appKey, NotifyURL: w.notify, OrderTTL: time.Hour, Schedule: order.DefaultSchedule(),
-		Instance: "bench", Sandbox: true,
-	})
-	sched, err := scheduler.New(db, svc, scheduler.Config{Rate: 100_000, Concurrency: 32, Owner: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
+	sched := st.App.Reconciler()
 
 	var elapsed time.Duration
 	var peak, growth uint64
@@ -128,31 +118,21 @@ func benchPass(b *testing.B, dsn string, n int) {
 	}
 }
 
-// benchMOS is the sandbox as the benchmark uses it: in this process, its notifications going to
-// a receiver that discards them (the benchmark's payments send none anyway).
+// benchMOS is the stack's sandbox as the benchmark uses it: a MOS client of the stack's
+// mini-app, to prepay orders the way mospay would.
 type benchMOS struct {
-	srv    *httptest.Server
-	client *mos.Client
-	notify string
+	sandboxURL string
+	client     *mos.Client
+	notify     string
+	appKey     string
 }
 
-func newBenchMOS(b *testing.B) *benchMOS {
-	b.Helper()
-	sink := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		http.Error(rw, "not listening", http.StatusInternalServerError)
-	}))
-	b.Cleanup(sink.Close)
-	sb := sandbox.New(sandbox.Config{AppKey: appKey, AppSecret: appSecret, MchID: mchID, AppName: "scheduler bench"})
-	srv := httptest.NewServer(sb.Handler())
-	b.Cleanup(func() {
-		sb.Close()
-		srv.Close()
-	})
+func newBenchMOS(st *apptest.Stack) *benchMOS {
 	return &benchMOS{
-		srv:    srv,
-		client: mos.NewClient(mos.Config{BaseURL: srv.URL, AppKey: appKey, AppSecret: appSecret, MchID: mchID}),
-		notify: sink.URL + "/mos/notify",
+		sandboxURL: st.SandboxURL,
+		client:     mos.NewClient(mos.Config{BaseURL: st.SandboxURL, AppKey: st.AppKey, AppSecret: st.Secret, MchID: st.MchID}),
+		notify:     st.App.NotifyURL(),
+		appKey:     st.AppKey,
 	}
 }
 
@@ -198,7 +178,7 @@ func (w *benchMOS) payHalf(b *testing.B, orders []benchOrder) int {
 	paid := (len(orders) + 1) / 2
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
 	benchParallel(b, paid, 16, func(i int) error {
-		req, err := http.NewRequest(http.MethodPatch, w.srv.URL+"/sandbox/orders/"+orders[2*i].outTradeNo,
+		req, err := http.NewRequest(http.MethodPatch, w.sandboxURL+"/sandbox/orders/"+orders[2*i].outTradeNo,
 			strings.NewReader(`{"status":"SUCCESS"}`))
 		if err != nil {
 			return err
@@ -256,7 +236,7 @@ var benchColumns = []string{"out_trade_no", "nonce_str", "app_key", "openid", "p
 // benchInsert writes the orders as PENDING rows due a minute ago, straight through database/sql,
 // 500 rows a statement and 10,000 a transaction. Their transitions are left out: the pass never
 // reads them, and the version (2, as after CREATED and PENDING) keeps the PAID one unique.
-func benchInsert(b *testing.B, db *store.DB, orders []benchOrder) {
+func benchInsert(b *testing.B, db *store.DB, appKey string, orders []benchOrder) {
 	b.Helper()
 	const perStmt, perTx = 500, 10_000
 	now := time.Now().UTC()

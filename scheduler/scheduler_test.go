@@ -21,7 +21,7 @@ import (
 func TestPaidWithoutNotification(t *testing.T) {
 	e := newEnv(t)
 	o := e.create(t)
-	e.mos.pay(t, o.OutTradeNo)
+	e.pay(t, o.OutTradeNo)
 
 	wantSummary(t, e.pass(t), 0, 0, nil)
 	if got := e.order(t, o.OutTradeNo); got.Status != order.StatusPending {
@@ -62,7 +62,7 @@ func TestExpiryThenLatePayment(t *testing.T) {
 		t.Fatalf("closed order's next check %v, want a grace check after its expireTime %v", s.Order.NextCheckAt, o.ExpireAt)
 	}
 
-	e.mos.pay(t, o.OutTradeNo)
+	e.pay(t, o.OutTradeNo)
 	wantSummary(t, e.pass(t), 0, 0, nil) // the first grace check is not due yet
 	e.clock.Advance(time.Minute)
 	wantSummary(t, e.pass(t), 1, 0, map[order.Status]int{order.StatusPaid: 1})
@@ -81,8 +81,8 @@ func TestExpiryThenLatePayment(t *testing.T) {
 func TestMOSFaultsBackOffThenRecover(t *testing.T) {
 	e := newEnv(t)
 	o := e.create(t)
-	e.mos.pay(t, o.OutTradeNo)
-	e.mos.setFaults(t, sandbox.Faults{ErrorRate: map[string]float64{"orderQuery": 1}})
+	e.pay(t, o.OutTradeNo)
+	e.setFaults(t, sandbox.Faults{ErrorRate: map[string]float64{"orderQuery": 1}})
 
 	e.clock.Advance(firstCheck)
 	wantSummary(t, e.pass(t), 1, 1, nil)
@@ -108,7 +108,7 @@ func TestMOSFaultsBackOffThenRecover(t *testing.T) {
 		t.Fatalf("second failure: %d attempts, next check %v; want 2 and a longer wait than before", again.CheckAttempts, again.NextCheckAt)
 	}
 
-	e.mos.setFaults(t, sandbox.Faults{})
+	e.setFaults(t, sandbox.Faults{})
 	e.clock.Advance(again.NextCheckAt.Sub(e.clock.Now()))
 	wantSummary(t, e.pass(t), 1, 0, map[order.Status]int{order.StatusPaid: 1})
 	if got := e.order(t, o.OutTradeNo); got.Status != order.StatusPaid || got.CheckAttempts != 3 {
@@ -120,12 +120,12 @@ func TestMOSFaultsBackOffThenRecover(t *testing.T) {
 // stays CREATED.
 func (e *env) createUnknown(t *testing.T) *order.Order {
 	t.Helper()
-	e.mos.setFaults(t, sandbox.Faults{ErrorRate: map[string]float64{"prepay": 1}})
+	e.setFaults(t, sandbox.Faults{ErrorRate: map[string]float64{"prepay": 1}})
 	o, _, err := e.svc.Create(t.Context(), order.CreateRequest{OpenID: "o-payer", TotalAmount: "4000", Currency: "KHR", Desc: "noodles"})
 	if order.ErrorCode(err) != order.EUNAVAILABLE || o == nil || o.Status != order.StatusCreated {
 		t.Fatalf("create with prepay failing: %v, %v; want a CREATED order and provider_unavailable", o, err)
 	}
-	e.mos.setFaults(t, sandbox.Faults{})
+	e.setFaults(t, sandbox.Faults{})
 	return o
 }
 
@@ -135,9 +135,9 @@ func TestCreatedKnownToMOSBecomesPending(t *testing.T) {
 	e := newEnv(t)
 	o := e.createUnknown(t)
 	// MOS got the prepay after all (the answer was lost on the way back).
-	prepayID, err := mos.Provider{Client: e.mos.client}.Prepay(t.Context(), order.PrepayRequest{
+	prepayID, err := mos.Provider{Client: e.mosClient()}.Prepay(t.Context(), order.PrepayRequest{
 		OutTradeNo: o.OutTradeNo, NonceStr: o.NonceStr, Desc: o.Desc, Amount: o.Amount,
-		NotifyURL: e.mos.notify, OpenID: o.OpenID, ExpireAt: o.ExpireAt,
+		NotifyURL: e.stack.App.NotifyURL(), OpenID: o.OpenID, ExpireAt: o.ExpireAt,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -181,7 +181,7 @@ func TestCreatedUnknownToMOSFails(t *testing.T) {
 func TestUnknownMOSStatusFlags(t *testing.T) {
 	e := newEnv(t)
 	o := e.create(t)
-	e.mos.control(t, http.MethodPatch, "/sandbox/orders/"+o.OutTradeNo, `{"status":"WEIRD"}`)
+	e.stack.SandboxPost(t, http.MethodPatch, "/sandbox/orders/"+o.OutTradeNo, map[string]string{"status": "WEIRD"})
 
 	e.clock.Advance(firstCheck)
 	wantSummary(t, e.pass(t), 1, 0, nil)
@@ -220,7 +220,7 @@ func TestOneBadOrderDoesNotStopThePass(t *testing.T) {
 	var orders []*order.Order
 	for range 5 {
 		o := e.create(t)
-		e.mos.pay(t, o.OutTradeNo)
+		e.pay(t, o.OutTradeNo)
 		orders = append(orders, o)
 	}
 	bad := e.newScheduler(t, badReconciler{Reconciler: e.svc, fail: orders[0].OutTradeNo, panic: orders[2].OutTradeNo},
@@ -279,7 +279,7 @@ func TestClaimErrorEndsThePass(t *testing.T) {
 func TestStartStopRunsPasses(t *testing.T) {
 	e := newEnv(t)
 	o := e.create(t)
-	e.mos.pay(t, o.OutTradeNo)
+	e.pay(t, o.OutTradeNo)
 	e.clock.Advance(firstCheck)
 	claims := &claimCounter{Claimer: e.db}
 	s, err := scheduler.New(claims, e.svc, scheduler.Config{Every: "@every 1s", Clock: e.clock, Logger: testLogger(t)})
@@ -425,13 +425,10 @@ func countQueries(s *order.Story, source order.Source) int {
 // An order whose next check is due again at once (a timetable with no backoff) is checked once
 // per pass, not in a loop: the pass ends, and the order's second claim ends with its lease.
 func TestOrderDueAgainIsCheckedOncePerPass(t *testing.T) {
-	e := newEnv(t)
 	eager := testSchedule()
 	eager.Backoff, eager.Steady = []time.Duration{0}, 0
-	svc := order.NewService(e.db, mos.Provider{Client: e.mos.client}, e.clock, testLogger(t), order.Config{
-		AppKey: appKey, NotifyURL: e.mos.notify, OrderTTL: orderTTL, Schedule: eager, Instance: "eager",
-	})
-	s := e.newScheduler(t, svc, scheduler.Config{Batch: 1, Lease: time.Minute})
+	e := newEnv(t, eager)
+	s := e.newScheduler(t, e.svc, scheduler.Config{Batch: 1, Lease: time.Minute})
 	o := e.create(t)
 
 	e.clock.Advance(firstCheck)

@@ -10,9 +10,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,6 +24,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/mattn/go-sqlite3"
 	"github.com/mospay/mospay/order"
 	"github.com/pressly/goose/v3"
@@ -227,6 +232,25 @@ func (db *DB) SQL() *sql.DB {
 	return sqlDB
 }
 
+// Rebind turns a query's ? placeholders into PostgreSQL's $1, $2, ... on PostgreSQL, for SQL run
+// through SQL() (tests and tools); GORM does this itself.
+func (db *DB) Rebind(q string) string {
+	if db.Dialect != Postgres {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, c := range q {
+		if c == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
 // Close closes both pools and releases the SQLite lock. It is safe to call twice.
 func (db *DB) Close() error {
 	if db.group != nil {
@@ -258,9 +282,11 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	return FormatError(db.write.WithContext(ctx).Transaction(fn))
 }
 
-// FormatError turns driver errors into coded order errors: unique violations become conflicts,
-// a busy or unreachable database becomes provider_unavailable (the caller may retry), anything
-// else stays as it is (and is reported as internal). Coded errors pass through unchanged.
+// FormatError turns driver errors into coded order errors, by the drivers' own codes, never
+// their message text: a unique violation is ECONFLICT; a busy, locked, full or failing database,
+// a lost or refused connection, a serialization failure or a deadlock is EUNAVAILABLE (the
+// caller may retry later, and a notification is answered 503 so that MOS does). Anything else
+// stays as it is and is reported as internal. Coded errors pass through unchanged.
 func FormatError(err error) error {
 	if err == nil {
 		return nil
@@ -272,18 +298,76 @@ func FormatError(err error) error {
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return order.Wrap(order.ENOTFOUND, err, "not found")
 	}
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "UNIQUE constraint failed"), strings.Contains(msg, "SQLSTATE 23505"):
+	switch classify(err) {
+	case classConflict:
 		return order.Wrap(order.ECONFLICT, err, "already exists")
-	case strings.Contains(msg, "database is locked"), strings.Contains(msg, "SQLITE_BUSY"),
-		strings.Contains(msg, "connection refused"), strings.Contains(msg, "SQLSTATE 40001"),
-		strings.Contains(msg, "SQLSTATE 40P01"), strings.Contains(msg, "SQLSTATE 57P01"),
-		strings.Contains(msg, "sql: database is closed"), strings.Contains(msg, "failed to connect"),
-		errors.Is(err, context.DeadlineExceeded):
+	case classUnavailable:
 		return order.Wrap(order.EUNAVAILABLE, err, "database temporarily unavailable")
 	}
 	return err
+}
+
+// errorClass is what a driver error means for the caller.
+type errorClass int
+
+const (
+	classOther       errorClass = iota
+	classConflict               // a unique key is taken
+	classUnavailable            // retry later: the database is busy, full or out of reach
+)
+
+// classify reads a driver error's code:
+//   - SQLite (mattn/go-sqlite3): the extended result codes SQLITE_CONSTRAINT_UNIQUE and
+//     _PRIMARYKEY are conflicts; SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL and SQLITE_IOERR mean
+//     the file cannot be written now.
+//   - PostgreSQL (pgx): SQLSTATE 23505 is a conflict; 40001 (serialization failure), 40P01
+//     (deadlock), class 08 (connection exception), class 53 (insufficient resources: disk full,
+//     out of memory, too many connections) and 57P01-57P03 (the server shutting down or starting)
+//     mean try again. A connection that could not be made is unavailable too.
+//   - database/sql: a broken or closed connection, a deadline, and the pool closed at shutdown.
+func classify(err error) errorClass {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		switch {
+		case se.ExtendedCode == sqlite3.ErrConstraintUnique, se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey:
+			return classConflict
+		case se.Code == sqlite3.ErrBusy, se.Code == sqlite3.ErrLocked, se.Code == sqlite3.ErrFull, se.Code == sqlite3.ErrIoErr:
+			return classUnavailable
+		}
+		return classOther
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == pgerrcode.UniqueViolation:
+			return classConflict
+		case pe.Code == pgerrcode.SerializationFailure, pe.Code == pgerrcode.DeadlockDetected,
+			strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "53"),
+			pe.Code == pgerrcode.AdminShutdown, pe.Code == pgerrcode.CrashShutdown, pe.Code == pgerrcode.CannotConnectNow:
+			return classUnavailable
+		}
+		return classOther
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne), pgconn.Timeout(err),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone), errors.Is(err, errClosed),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.ErrUnexpectedEOF), isPoolClosed(err):
+		return classUnavailable
+	}
+	return classOther
+}
+
+// isPoolClosed reports database/sql's answer once DB.Close has run. database/sql exports no
+// sentinel for it, so this one error is known by its exact text.
+func isPoolClosed(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err.Error() == "sql: database is closed" {
+			return true
+		}
+	}
+	return false
 }
 
 // redactErr keeps a connection URL's password out of an error message.

@@ -9,10 +9,11 @@ import (
 
 	"github.com/mospay/mospay/migrations"
 	"github.com/mospay/mospay/order"
+	"github.com/mospay/mospay/store/pgtest"
 )
 
 func TestMigrateTwiceIsNoOp(t *testing.T) {
-	forEachDB(t, func(t *testing.T, url string) {
+	pgtest.ForEachDB(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		db, err := Open(ctx, url, Options{})
 		if err != nil {
@@ -71,7 +72,7 @@ func TestSQLiteOneInstancePerFile(t *testing.T) {
 }
 
 func TestSchemaRefusesIllegalRows(t *testing.T) {
-	forEachDB(t, func(t *testing.T, url string) {
+	pgtest.ForEachDB(t, func(t *testing.T, url string) {
 		db := openMigrated(t, url)
 		bad := []string{
 			`INSERT INTO orders (out_trade_no, nonce_str, app_key, openid, amount_minor, currency, status, expire_at, created_at, updated_at)
@@ -123,10 +124,7 @@ func TestSQLitePragmas(t *testing.T) {
 // TestConcurrentMigrateOnce: instances starting together on one PostgreSQL migrate once (goose's
 // advisory lock); the loser finds nothing left to apply and both end ready.
 func TestConcurrentMigrateOnce(t *testing.T) {
-	url := postgresURL(t)
-	if url == "" {
-		return // postgresURL skipped (binaries missing outside CI) or failed the test in CI
-	}
+	url := pgtest.NewDB(t)
 	ctx := context.Background()
 	const n = 4
 	applied := make(chan int, n)

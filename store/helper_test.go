@@ -2,21 +2,15 @@ package store
 
 import (
 	"context"
-	"path/filepath"
+	"os"
 	"testing"
+
+	"github.com/mospay/mospay/store/pgtest"
 )
 
-// forEachDB runs f against a fresh SQLite file and, when a PostgreSQL server is available, a
-// fresh PostgreSQL database: one suite, both dialects.
-func forEachDB(t *testing.T, f func(t *testing.T, url string)) {
-	t.Helper()
-	t.Run("sqlite", func(t *testing.T) {
-		f(t, "sqlite:"+filepath.Join(t.TempDir(), "test.db"))
-	})
-	if pg := postgresURL(t); pg != "" {
-		t.Run("postgres", func(t *testing.T) { f(t, pg) })
-	}
-}
+// TestMain starts one throw-away PostgreSQL server for the package (pgtest), so the same suite
+// runs on both databases (pgtest.ForEachDB).
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // openMigrated opens url, migrates it, and closes it when the test ends.
 func openMigrated(t *testing.T, url string) *DB {

@@ -71,18 +71,13 @@ func (db *DB) activeFlags(ctx context.Context, g *gorm.DB, ids []int64) (map[int
 	return out, nil
 }
 
-// maxPage is the largest page a caller may ask for (CONTRACT.md).
-const maxPage = 500
-
 // Orders lists orders newest first, by keyset pagination on the id (stable under inserts).
 func (db *DB) Orders(ctx context.Context, f order.ListFilter) (order.Page, error) {
 	limit := f.Limit
 	if limit <= 0 {
-		limit = 50
+		limit = order.DefaultPageSize
 	}
-	if limit > maxPage {
-		limit = maxPage
-	}
+	limit = min(limit, order.MaxPageSize)
 	q := db.read.WithContext(ctx).Model(&orderRow{})
 	if f.Cursor != "" {
 		id, err := decodeCursor(f.Cursor)
@@ -147,32 +142,26 @@ func decodeCursor(c string) (int64, error) {
 	return 0, order.Errorf(order.EINVALID, "cursor: not one this server gave out")
 }
 
-// Save applies one write in one transaction. The order row is updated only if its version is
-// still the one the writer read; the transition, new flags, and the notification and query rows
-// commit with it or not at all.
+// Save applies one write in one transaction. The order's columns are written from w.After(), the
+// one statement of what a write does, and only if the order's version is still the one the
+// writer read; the transition, new flags, and the notification and query rows commit with it or
+// not at all. The lease is not the order's state (claims and renewals change it without a
+// version): Save only ever clears it, when the write releases it.
 func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
-	o := *w.Order
+	after := w.After()
 	ch := w.Change
 	at := utc(w.At)
-	touch := !ch.Empty() || w.Reschedule || w.ReleaseLease
 	err := db.InTx(ctx, func(tx *gorm.DB) error {
-		if touch {
-			set := map[string]any{"version": o.Version + 1, "updated_at": at}
-			if ch.Moves() {
-				set["status"] = string(ch.To)
-			}
-			if ch.PrepayID != "" {
-				set["prepay_id"] = ch.PrepayID
-			}
-			if w.Reschedule {
-				set["next_check_at"] = utcPtr(w.NextCheckAt)
-				set["check_attempts"] = w.CheckAttempts
+		if w.Touches() {
+			set := map[string]any{
+				"status": string(after.Status), "prepay_id": after.PrepayID, "version": after.Version,
+				"updated_at": utc(after.UpdatedAt), "next_check_at": utcPtr(after.NextCheckAt),
+				"check_attempts": after.CheckAttempts,
 			}
 			if w.ReleaseLease {
-				set["lease_owner"] = nil
-				set["lease_until"] = nil
+				set["lease_owner"], set["lease_until"] = nil, nil
 			}
-			res := tx.Model(&orderRow{}).Where("id = ? AND version = ?", o.ID, o.Version).Updates(set)
+			res := tx.Model(&orderRow{}).Where("id = ? AND version = ?", after.ID, w.Order.Version).Updates(set)
 			if res.Error != nil {
 				return res.Error
 			}
@@ -180,7 +169,7 @@ func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 				return order.Errorf(order.ECONFLICT, "the order changed concurrently")
 			}
 			if ch.Moves() {
-				if err := insertTransition(tx, &transitionRow{OrderID: o.ID, Version: o.Version + 1, FromStatus: string(ch.From),
+				if err := insertTransition(tx, &transitionRow{OrderID: after.ID, Version: after.Version, FromStatus: string(ch.From),
 					ToStatus: string(ch.To), Source: string(w.Event.Source), Reason: ch.Reason, MOSStatus: w.Event.MOSStatus,
 					RequestID: w.Event.RequestID, CreatedAt: at}); err != nil {
 					return err
@@ -189,7 +178,7 @@ func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 			for _, f := range ch.Raise {
 				// An already active flag of the kind (a racing writer raised it) stays as it is.
 				if err := tx.Exec(`INSERT INTO order_flags (order_id, flag, note, raised_at) VALUES (?, ?, ?, ?)
-					ON CONFLICT DO NOTHING`, o.ID, string(f.Flag), f.Note, at).Error; err != nil {
+					ON CONFLICT DO NOTHING`, after.ID, string(f.Flag), f.Note, at).Error; err != nil {
 					return err
 				}
 			}
@@ -209,28 +198,7 @@ func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 	if err != nil {
 		return nil, err
 	}
-	if touch {
-		o.Version++
-		o.UpdatedAt = at
-		if ch.Moves() {
-			o.Status = ch.To
-		}
-		if ch.PrepayID != "" {
-			o.PrepayID = ch.PrepayID
-		}
-		if w.Reschedule {
-			o.NextCheckAt, o.CheckAttempts = utcPtr(w.NextCheckAt), w.CheckAttempts
-		}
-		if w.ReleaseLease {
-			o.LeaseOwner, o.LeaseUntil = "", nil
-		}
-		flags := append([]order.Flag(nil), o.Flags...)
-		for _, f := range ch.Raise {
-			flags = append(flags, f.Flag)
-		}
-		o.Flags = flags
-	}
-	return &o, nil
+	return after, nil
 }
 
 func notificationToRow(n *order.NotificationRecord) *notificationRow {

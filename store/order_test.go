@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/mospay/mospay/money"
 	"github.com/mospay/mospay/order"
+	"github.com/mospay/mospay/store/pgtest"
 )
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -33,7 +35,7 @@ func create(t *testing.T, db *DB, o *order.Order) *order.Order {
 }
 
 func TestOrderRoundTrip(t *testing.T) {
-	forEachDB(t, func(t *testing.T, url string) {
+	pgtest.ForEachDB(t, func(t *testing.T, url string) {
 		db := openMigrated(t, url)
 		ctx := context.Background()
 		o := newOrder(1, "u1")
@@ -72,7 +74,7 @@ func TestOrderRoundTrip(t *testing.T) {
 }
 
 func TestSaveIsVersionGuarded(t *testing.T) {
-	forEachDB(t, func(t *testing.T, url string) {
+	pgtest.ForEachDB(t, func(t *testing.T, url string) {
 		db := openMigrated(t, url)
 		ctx := context.Background()
 		o := create(t, db, newOrder(1, "u1"))
@@ -105,7 +107,7 @@ func TestSaveIsVersionGuarded(t *testing.T) {
 }
 
 func TestConcurrentSavesOneWins(t *testing.T) {
-	forEachDB(t, func(t *testing.T, url string) {
+	pgtest.ForEachDB(t, func(t *testing.T, url string) {
 		db := openMigrated(t, url)
 		ctx := context.Background()
 		o := create(t, db, newOrder(1, "u1"))
@@ -143,7 +145,7 @@ func TestConcurrentSavesOneWins(t *testing.T) {
 }
 
 func TestFlagsRaisedOnceAndRecordsKept(t *testing.T) {
-	forEachDB(t, func(t *testing.T, url string) {
+	pgtest.ForEachDB(t, func(t *testing.T, url string) {
 		db := openMigrated(t, url)
 		ctx := context.Background()
 		o := create(t, db, newOrder(1, "u1"))
@@ -182,7 +184,7 @@ func TestFlagsRaisedOnceAndRecordsKept(t *testing.T) {
 }
 
 func TestOrdersPageAndFilter(t *testing.T) {
-	forEachDB(t, func(t *testing.T, url string) {
+	pgtest.ForEachDB(t, func(t *testing.T, url string) {
 		db := openMigrated(t, url)
 		ctx := context.Background()
 		for i := 1; i <= 7; i++ {
@@ -240,7 +242,7 @@ func TestOrdersPageAndFilter(t *testing.T) {
 }
 
 func TestClaimDueLeases(t *testing.T) {
-	forEachDB(t, func(t *testing.T, url string) {
+	pgtest.ForEachDB(t, func(t *testing.T, url string) {
 		db := openMigrated(t, url)
 		ctx := context.Background()
 		// PostgreSQL claims by the database's clock, so due times are set relative to real now.
@@ -284,7 +286,7 @@ func TestClaimDueLeases(t *testing.T) {
 }
 
 func TestRecoverLeasesOnSQLite(t *testing.T) {
-	forEachDB(t, func(t *testing.T, url string) {
+	pgtest.ForEachDB(t, func(t *testing.T, url string) {
 		db := openMigrated(t, url)
 		ctx := context.Background()
 		now := time.Now().UTC()
@@ -304,6 +306,89 @@ func TestRecoverLeasesOnSQLite(t *testing.T) {
 		}
 		if db.Dialect == Postgres && (n != 0 || got.LeaseOwner != "dead-process") {
 			t.Fatalf("PostgreSQL: released %d, owner %q; another instance's lease must stay", n, got.LeaseOwner)
+		}
+	})
+}
+
+// TestStaleWritesConflict: every kind of write is version-guarded, not only the ones that move
+// the status (whose second transition row the unique index would catch anyway). A writer that
+// read version 1 after someone else saved version 2 loses with ECONFLICT, whatever it writes:
+// a flag, the schedule, a prepayId, or only its lease. Nothing it carried is stored.
+func TestStaleWritesConflict(t *testing.T) {
+	next := t0.Add(time.Hour)
+	stale := []struct {
+		name string
+		w    func(o *order.Order) order.Write
+	}{
+		{"flag only", func(o *order.Order) order.Write {
+			return order.Write{Order: o, Change: order.Change{From: order.StatusCreated, To: order.StatusCreated, Reason: "flagged",
+				Raise: []order.FlagRaise{{Flag: order.FlagUnknownStatus, Note: "stale"}}}, At: t0}
+		}},
+		{"schedule only", func(o *order.Order) order.Write {
+			return order.Write{Order: o, Reschedule: true, NextCheckAt: &next, CheckAttempts: 7, At: t0}
+		}},
+		{"prepayId only", func(o *order.Order) order.Write {
+			return order.Write{Order: o, Change: order.Change{From: order.StatusCreated, To: order.StatusCreated, PrepayID: "stale"}, At: t0}
+		}},
+		{"lease only", func(o *order.Order) order.Write {
+			return order.Write{Order: o, ReleaseLease: true, At: t0}
+		}},
+	}
+	pgtest.ForEachDB(t, func(t *testing.T, url string) {
+		db := openMigrated(t, url)
+		ctx := context.Background()
+		for i, tt := range stale {
+			t.Run(tt.name, func(t *testing.T) {
+				o := create(t, db, newOrder(i+1, "u1"))
+				// Someone else moves first: version 2, nothing else changed.
+				if _, err := db.Save(ctx, order.Write{Order: o, Reschedule: true, CheckAttempts: 1, At: t0}); err != nil {
+					t.Fatal(err)
+				}
+				query := &order.QueryRecord{OrderID: o.ID, Source: order.SourceReconciler, MOSStatus: "stale", At: t0}
+				w := tt.w(o)
+				w.Query = query
+				if _, err := db.Save(ctx, w); order.ErrorCode(err) != order.ECONFLICT {
+					t.Fatalf("stale %s write: err = %v, want ECONFLICT", tt.name, err)
+				}
+				st, err := db.Story(ctx, o.OutTradeNo)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Order.Version != 2 || st.Order.CheckAttempts != 1 || st.Order.PrepayID != "" || len(st.Flags) != 0 || len(st.Queries) != 0 {
+					t.Fatalf("the stale write left a trace: order %+v, flags %+v, queries %+v", st.Order, st.Flags, st.Queries)
+				}
+			})
+		}
+	})
+}
+
+// TestWriteAfterIsWhatIsStored: the order Save returns (Write.After) is the order as read back.
+func TestWriteAfterIsWhatIsStored(t *testing.T) {
+	pgtest.ForEachDB(t, func(t *testing.T, url string) {
+		db := openMigrated(t, url)
+		ctx := context.Background()
+		o := create(t, db, newOrder(1, "u1"))
+		next := t0.Add(time.Minute)
+		w := order.Write{Order: o, Change: order.Change{From: order.StatusCreated, To: order.StatusPending, Reason: "prepay accepted",
+			PrepayID: "pp1", Raise: []order.FlagRaise{{Flag: order.FlagUnknownStatus, Note: "n"}}},
+			Event: order.Event{Kind: order.EventPrepaid, Source: order.SourceAPI}, Reschedule: true, NextCheckAt: &next,
+			CheckAttempts: 3, ReleaseLease: true, At: t0.Add(time.Second)}
+		saved, err := db.Save(ctx, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.Order(ctx, o.OutTradeNo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(saved, w.After()) {
+			t.Fatalf("Save returned %+v, After is %+v", saved, w.After())
+		}
+		if got.Status != saved.Status || got.PrepayID != saved.PrepayID || got.Version != saved.Version ||
+			!got.UpdatedAt.Equal(saved.UpdatedAt) || !got.NextCheckAt.Equal(*saved.NextCheckAt) ||
+			got.CheckAttempts != saved.CheckAttempts || got.LeaseOwner != "" || got.LeaseUntil != nil ||
+			!reflect.DeepEqual(got.Flags, saved.Flags) {
+			t.Fatalf("stored %+v, Save returned %+v", got, saved)
 		}
 	})
 }

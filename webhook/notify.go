@@ -1,11 +1,10 @@
 // Package webhook holds mospay's HTTP conversations with other systems' servers: the inbound
-// receiver of MOS's payment notifications (notify.go) and, with the events issue, outbound order
-// events. It speaks plain net/http so that it can be mounted under any router.
+// receiver of MOS's payment notifications (notify.go). It speaks plain net/http so that it can
+// be mounted under any router.
 package webhook
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"io"
@@ -49,22 +48,6 @@ type Answer struct {
 	Message string `json:"message"`
 }
 
-// ErrBadSignature: the notification's sign does not match (forged, tampered or another app's).
-var ErrBadSignature = errors.New("bad signature")
-
-// Verify decodes a notification body and checks that it is MOS's: signed with our appSecret,
-// for our appKey. The comparison is constant time. It returns the verified fields.
-func Verify(contentType string, body []byte, appKey, secret string) (map[string]string, error) {
-	fields, err := mos.DecodeFields(contentType, body)
-	if err != nil {
-		return nil, err
-	}
-	if subtle.ConstantTimeCompare([]byte(fields["appKey"]), []byte(appKey)) != 1 || !mos.Verify(fields, secret) {
-		return nil, ErrBadSignature
-	}
-	return fields, nil
-}
-
 // ServeHTTP handles one notification.
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := rc.Log
@@ -92,9 +75,8 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer(w, http.StatusBadRequest, "unreadable body")
 		return
 	}
-	ct := r.Header.Get("Content-Type")
-	fields, err := Verify(ct, body, rc.AppKey, rc.Secret)
-	if errors.Is(err, ErrBadSignature) {
+	n, err := mos.ParseNotification(r.Header.Get("Content-Type"), body, rc.AppKey, rc.Secret)
+	if errors.Is(err, mos.ErrBadSignature) {
 		log.Warn("notification refused: bad signature", "request_id", requestID, "remote_ip", r.RemoteAddr)
 		rc.count("bad_signature")
 		answer(w, http.StatusUnauthorized, "invalid signature")
@@ -106,28 +88,27 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer(w, http.StatusBadRequest, "malformed notification")
 		return
 	}
-	outcome, err := rc.Service.Notify(r.Context(), order.Notification{
-		Fields: fields, RawBody: string(body), ContentType: ct, RequestID: requestID,
-	})
+	n.RequestID = requestID
+	outcome, err := rc.Service.Notify(r.Context(), n)
 	switch order.ErrorCode(err) {
 	case "":
 		rc.count(outcome)
-		log.Info("notification handled", "request_id", requestID, "out_trade_no", fields["outTradeNo"], "outcome", outcome)
+		log.Info("notification handled", "request_id", requestID, "out_trade_no", n.OutTradeNo, "outcome", outcome)
 		answer(w, http.StatusOK, "SUCCESS")
 	case order.EINVALID:
 		rc.count("invalid")
 		answer(w, http.StatusBadRequest, order.ErrorMessage(err))
 	case order.ENOTFOUND:
 		rc.count("unknown_order")
-		log.Warn("notification for an unknown order", "request_id", requestID, "out_trade_no", fields["outTradeNo"])
+		log.Warn("notification for an unknown order", "request_id", requestID, "out_trade_no", n.OutTradeNo)
 		answer(w, http.StatusNotFound, "unknown order")
 	case order.EUNAVAILABLE:
 		rc.count("unavailable")
-		log.Warn("notification deferred", "request_id", requestID, "out_trade_no", fields["outTradeNo"], "err", err)
+		log.Warn("notification deferred", "request_id", requestID, "out_trade_no", n.OutTradeNo, "err", err)
 		answer(w, http.StatusServiceUnavailable, "temporarily unavailable, retry later")
 	default:
 		rc.count("failed")
-		log.Error("notification failed", "request_id", requestID, "out_trade_no", fields["outTradeNo"], "err", err)
+		log.Error("notification failed", "request_id", requestID, "out_trade_no", n.OutTradeNo, "err", err)
 		answer(w, http.StatusInternalServerError, "internal error")
 	}
 }

@@ -8,15 +8,29 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mospay/mospay/mos"
 	"github.com/mospay/mospay/order"
 )
+
+const (
+	testKey    = "k1"
+	testSecret = "s3"
+)
+
+// signedJSON is a notification body signed as MOS signs one.
+func signedJSON(fields map[string]string) []byte {
+	fields["appKey"] = testKey
+	fields["sign"] = mos.Sign(fields, testSecret)
+	b, _ := json.Marshal(fields)
+	return b
+}
 
 // notifier answers as the order service would, by outTradeNo.
 type notifier struct{ calls int }
 
 func (n *notifier) Notify(_ context.Context, nt order.Notification) (string, error) {
 	n.calls++
-	switch nt.Fields["outTradeNo"] {
+	switch nt.OutTradeNo {
 	case "unknown":
 		return order.OutcomeUnknownOrder, order.Errorf(order.ENOTFOUND, "unknown outTradeNo")
 	case "mosdown":

@@ -11,50 +11,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mospay/mospay/api"
+	"github.com/mospay/mospay/app"
 	"github.com/mospay/mospay/money"
 	"github.com/robfig/cron/v3"
 )
 
-// Config is mospay's whole configuration, read once at start from the environment (and flags,
-// which win), validated, and passed down explicitly. Nothing below cmd reads the environment.
-type Config struct {
-	HTTPAddr       string
-	DatabaseURL    string
-	PublicURL      string
-	MOSBaseURL     string
-	MOSAppKey      string
-	MOSAppSecret   string
-	MOSMchID       string
-	JWTSecret      string
-	JWTTTL         time.Duration
-	AdminTokens    []AdminToken
-	CORSOrigins    []string
-	TrustedProxies []*net.IPNet
-	OrderTTL       time.Duration
-	ReconcileEvery string
-	ReconcileConc  int
-	ReconcileFirst time.Duration
-	PrepayGiveUp   time.Duration
-	ReconcileRate  float64
-	SandboxAddr    string
-	MOSTimeout     time.Duration
-	MaxBody        int64
-	WebhookURLs    []string
-	WebhookSecret  string
-	ReportTZ       *time.Location
-	MaxAmount      map[money.Currency]int64
-	LogLevel       string
-	DebugAddr      string
-
-	// Sandbox is set by `serve --sandbox`: MOS is the embedded sandbox and missing secrets are
-	// generated for development.
-	Sandbox bool
-}
-
-// AdminToken is one finance/admin bearer token; Name is what the audit records.
-type AdminToken struct {
-	Name  string
-	Token string
+// config is what the environment and flags say: the app's Config, and what only the command
+// itself uses (the log level).
+type config struct {
+	app.Config
+	LogLevel string
 }
 
 // setting is one row of the configuration table: its variable, flag, default, and parser. A
@@ -63,18 +30,18 @@ type setting struct {
 	env, flag, def, help string
 	secret               bool
 	// needed reports whether the value must be set (after sandbox defaults are applied).
-	needed func(c *Config) bool
-	parse  func(c *Config, v string) error
+	needed func(c *config) bool
+	parse  func(c *config, v string) error
 }
 
-func unlessSandbox(c *Config) bool { return !c.Sandbox }
+func unlessSandbox(c *config) bool { return !c.Sandbox }
 
-// settings is the one table of configuration (CONTRACT.md "Configuration").
+// settings is the one table of configuration (the README's "Configuration").
 var settings = []setting{
 	{env: "MOSPAY_HTTP_ADDR", flag: "http-addr", def: "127.0.0.1:8080", help: "API listen address",
-		parse: func(c *Config, v string) error { c.HTTPAddr = v; return checkAddr(v) }},
+		parse: func(c *config, v string) error { c.HTTPAddr = v; return checkAddr(v) }},
 	{env: "MOSPAY_DATABASE_URL", flag: "database-url", def: "sqlite:data/mospay.db", help: "sqlite:PATH or postgres://...",
-		parse: func(c *Config, v string) error {
+		parse: func(c *config, v string) error {
 			c.DatabaseURL = v
 			if strings.HasPrefix(v, "sqlite:") && len(v) > len("sqlite:") {
 				return nil
@@ -84,30 +51,30 @@ var settings = []setting{
 			}
 			return errors.New(`want "sqlite:PATH" or "postgres://user@host/db"`)
 		}},
-	{env: "MOSPAY_PUBLIC_URL", flag: "public-url", help: "base URL MOS can reach; notifyUrl = this + /mos/notify (default http:// + HTTP addr)",
-		parse: func(c *Config, v string) error { c.PublicURL = strings.TrimRight(v, "/"); return checkURL(v) }},
+	{env: "MOSPAY_PUBLIC_URL", flag: "public-url", help: "base URL MOS can reach; notifyUrl = this + " + app.NotifyPath + " (default http:// + HTTP addr)",
+		parse: func(c *config, v string) error { c.PublicURL = strings.TrimRight(v, "/"); return checkURL(v) }},
 	{env: "MOSPAY_MOS_BASE_URL", flag: "mos-base-url", help: "MOS base URL (required unless --sandbox)", needed: unlessSandbox,
-		parse: func(c *Config, v string) error { c.MOSBaseURL = strings.TrimRight(v, "/"); return checkURL(v) }},
+		parse: func(c *config, v string) error { c.MOSBaseURL = strings.TrimRight(v, "/"); return checkURL(v) }},
 	{env: "MOSPAY_MOS_APP_KEY", flag: "mos-app-key", help: "mini-app appKey (required unless --sandbox)", needed: unlessSandbox,
-		parse: func(c *Config, v string) error { c.MOSAppKey = v; return nil }},
+		parse: func(c *config, v string) error { c.MOSAppKey = v; return nil }},
 	{env: "MOSPAY_MOS_APP_SECRET", flag: "mos-app-secret", help: "mini-app appSecret (required unless --sandbox)", secret: true, needed: unlessSandbox,
-		parse: func(c *Config, v string) error { c.MOSAppSecret = v; return nil }},
+		parse: func(c *config, v string) error { c.MOSAppSecret = v; return nil }},
 	{env: "MOSPAY_MOS_MC_ID", flag: "mos-mc-id", help: "MOS merchant id (required unless --sandbox)", needed: unlessSandbox,
-		parse: func(c *Config, v string) error { c.MOSMchID = v; return nil }},
+		parse: func(c *config, v string) error { c.MOSMchID = v; return nil }},
 	{env: "MOSPAY_JWT_SECRET", flag: "jwt-secret", help: "HS256 key for mini-app tokens, at least 32 bytes (required unless --sandbox)", secret: true, needed: unlessSandbox,
-		parse: func(c *Config, v string) error {
+		parse: func(c *config, v string) error {
 			c.JWTSecret = v
-			if len(v) < 32 {
-				return errors.New("must be at least 32 bytes")
+			if len(v) < api.MinTokenSecret {
+				return fmt.Errorf("must be at least %d bytes", api.MinTokenSecret)
 			}
 			return nil
 		}},
 	{env: "MOSPAY_JWT_TTL", flag: "jwt-ttl", def: "24h", help: "token lifetime",
-		parse: func(c *Config, v string) (err error) { c.JWTTTL, err = positiveDuration(v); return }},
+		parse: func(c *config, v string) (err error) { c.JWTTTL, err = positiveDuration(v); return }},
 	{env: "MOSPAY_ADMIN_TOKENS", flag: "admin-tokens", help: "comma-separated name:token or bare tokens for /admin (required unless --sandbox)", secret: true, needed: unlessSandbox,
-		parse: func(c *Config, v string) (err error) { c.AdminTokens, err = parseAdminTokens(v); return }},
+		parse: func(c *config, v string) (err error) { c.AdminTokens, err = parseAdminTokens(v); return }},
 	{env: "MOSPAY_CORS_ORIGINS", flag: "cors-origins", help: "origins allowed to call /mp from a browser",
-		parse: func(c *Config, v string) error {
+		parse: func(c *config, v string) error {
 			c.CORSOrigins = splitList(v)
 			for _, o := range c.CORSOrigins {
 				if o != "*" && checkURL(o) != nil {
@@ -117,17 +84,17 @@ var settings = []setting{
 			return nil
 		}},
 	{env: "MOSPAY_TRUSTED_PROXIES", flag: "trusted-proxies", help: "proxy addresses or CIDRs whose X-Forwarded-For is believed",
-		parse: func(c *Config, v string) (err error) { c.TrustedProxies, err = parseNets(v); return }},
+		parse: func(c *config, v string) (err error) { c.TrustedProxies, err = parseNets(v); return }},
 	{env: "MOSPAY_ORDER_TTL", flag: "order-ttl", def: "30m", help: "time an unpaid order stays payable",
-		parse: func(c *Config, v string) (err error) { c.OrderTTL, err = positiveDuration(v); return }},
+		parse: func(c *config, v string) (err error) { c.OrderTTL, err = positiveDuration(v); return }},
 	{env: "MOSPAY_RECONCILE_EVERY", flag: "reconcile-every", def: "@every 30s", help: "reconciler cadence (cron spec or @every 30s)",
-		parse: func(c *Config, v string) error {
+		parse: func(c *config, v string) error {
 			c.ReconcileEvery = v
 			_, err := cron.ParseStandard(v)
 			return err
 		}},
 	{env: "MOSPAY_RECONCILE_CONCURRENCY", flag: "reconcile-concurrency", def: "8", help: "orderQuery calls in flight during a reconciliation pass",
-		parse: func(c *Config, v string) error {
+		parse: func(c *config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 256 {
 				return fmt.Errorf("%q: want a whole number from 1 to 256", v)
@@ -136,7 +103,7 @@ var settings = []setting{
 			return nil
 		}},
 	{env: "MOSPAY_RECONCILE_RATE", flag: "reconcile-rate", def: "50", help: "orderQuery calls per second towards MOS during a pass",
-		parse: func(c *Config, v string) error {
+		parse: func(c *config, v string) error {
 			r, err := strconv.ParseFloat(v, 64)
 			if err != nil || !(r >= 1 && r <= 10000) {
 				return fmt.Errorf("%q: want a number from 1 to 10000", v)
@@ -145,38 +112,29 @@ var settings = []setting{
 			return nil
 		}},
 	{env: "MOSPAY_RECONCILE_FIRST", flag: "reconcile-first", def: "15s", help: "first reconciler check of a new order, at most this long after creation",
-		parse: func(c *Config, v string) (err error) { c.ReconcileFirst, err = positiveDuration(v); return }},
+		parse: func(c *config, v string) (err error) { c.ReconcileFirst, err = positiveDuration(v); return }},
 	{env: "MOSPAY_PREPAY_GIVEUP", flag: "prepay-giveup", def: "2m", help: "a CREATED order MOS has no record of this long after creation never reached MOS: FAILED",
-		parse: func(c *Config, v string) (err error) { c.PrepayGiveUp, err = positiveDuration(v); return }},
+		parse: func(c *config, v string) (err error) { c.PrepayGiveUp, err = positiveDuration(v); return }},
 	{env: "MOSPAY_SANDBOX_ADDR", flag: "sandbox-addr", def: "127.0.0.1:8081", help: "sandbox listen address",
-		parse: func(c *Config, v string) error { c.SandboxAddr = v; return checkAddr(v) }},
+		parse: func(c *config, v string) error { c.SandboxAddr = v; return checkAddr(v) }},
 	{env: "MOSPAY_MOS_TIMEOUT", flag: "mos-timeout", def: "10s", help: "timeout of one call to MOS",
-		parse: func(c *Config, v string) (err error) { c.MOSTimeout, err = positiveDuration(v); return }},
+		parse: func(c *config, v string) (err error) { c.MOSTimeout, err = positiveDuration(v); return }},
 	{env: "MOSPAY_MAX_BODY", flag: "max-body", def: "1MiB", help: "largest request body accepted (e.g. 1MiB, 512KiB, 65536)",
-		parse: func(c *Config, v string) (err error) { c.MaxBody, err = parseBytes(v); return }},
-	{env: "MOSPAY_WEBHOOK_URLS", flag: "webhook-urls", help: "comma-separated receivers of order events",
-		parse: func(c *Config, v string) error {
-			c.WebhookURLs = splitList(v)
-			for _, u := range c.WebhookURLs {
-				if err := checkURL(u); err != nil {
-					return err
-				}
-			}
-			return nil
-		}},
-	{env: "MOSPAY_WEBHOOK_SECRET", flag: "webhook-secret", help: "HMAC key signing order events (required with MOSPAY_WEBHOOK_URLS)", secret: true,
-		needed: func(c *Config) bool { return len(c.WebhookURLs) > 0 },
-		parse:  func(c *Config, v string) error { c.WebhookSecret = v; return nil }},
+		parse: func(c *config, v string) (err error) { c.MaxBody, err = parseBytes(v); return }},
+	{env: "MOSPAY_WEBHOOK_URLS", flag: "webhook-urls", help: "receivers of order events: not supported by this version",
+		parse: func(*config, string) error { return errNoEvents }},
+	{env: "MOSPAY_WEBHOOK_SECRET", flag: "webhook-secret", help: "secret of order events: not supported by this version", secret: true,
+		parse: func(*config, string) error { return errNoEvents }},
 	{env: "MOSPAY_REPORT_TZ", flag: "report-tz", def: "UTC", help: "time zone of report dates (e.g. Asia/Phnom_Penh)",
-		parse: func(c *Config, v string) (err error) { c.ReportTZ, err = time.LoadLocation(v); return }},
+		parse: func(c *config, v string) (err error) { c.ReportTZ, err = time.LoadLocation(v); return }},
 	{env: "MOSPAY_MAX_AMOUNT_USD", flag: "max-amount-usd", def: "10000.00", help: "largest USD order",
-		parse: func(c *Config, v string) error { return parseMax(c, money.USD, v) }},
+		parse: func(c *config, v string) error { return parseMax(c, money.USD, v) }},
 	{env: "MOSPAY_MAX_AMOUNT_KHR", flag: "max-amount-khr", def: "40000000", help: "largest KHR order",
-		parse: func(c *Config, v string) error { return parseMax(c, money.KHR, v) }},
+		parse: func(c *config, v string) error { return parseMax(c, money.KHR, v) }},
 	{env: "MOSPAY_DEBUG_ADDR", flag: "debug-addr", help: "serve Go's pprof profiles on this address (keep it on loopback); off when empty",
-		parse: func(c *Config, v string) error { c.DebugAddr = v; return checkAddr(v) }},
+		parse: func(c *config, v string) error { c.DebugAddr = v; return checkAddr(v) }},
 	{env: "MOSPAY_LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error",
-		parse: func(c *Config, v string) error {
+		parse: func(c *config, v string) error {
 			c.LogLevel = v
 			switch v {
 			case "debug", "info", "warn", "error":
@@ -185,6 +143,10 @@ var settings = []setting{
 			return errors.New("want debug, info, warn or error")
 		}},
 }
+
+// errNoEvents refuses the order-event settings: this version delivers no order events, and a
+// setting that is accepted but does nothing would let an operator believe it does.
+var errNoEvents = errors.New("this version of mospay delivers no order events; unset it")
 
 // ConfigError names the variable that stopped start-up. Its message never holds a secret value.
 type ConfigError struct {
@@ -206,8 +168,9 @@ func registerFlags(fs *flag.FlagSet) map[string]*string {
 
 // loadConfig builds the Config from the environment and the parsed flags. With sandbox set,
 // generated development values fill what is missing (see sandboxDefaults) before validation.
-func loadConfig(getenv func(string) string, flags map[string]*string, sandbox bool, devDefaults func(*Config, map[string]string) error) (*Config, error) {
-	c := &Config{Sandbox: sandbox, MaxAmount: map[money.Currency]int64{}}
+func loadConfig(getenv func(string) string, flags map[string]*string, sandbox bool, devDefaults func(map[string]string) error) (*config, error) {
+	c := &config{}
+	c.Sandbox, c.MaxAmount = sandbox, map[money.Currency]int64{}
 	raw := map[string]string{}
 	for _, s := range settings {
 		v := getenv(s.env)
@@ -219,7 +182,7 @@ func loadConfig(getenv func(string) string, flags map[string]*string, sandbox bo
 		}
 	}
 	if sandbox && devDefaults != nil {
-		if err := devDefaults(c, raw); err != nil {
+		if err := devDefaults(raw); err != nil {
 			return nil, err
 		}
 	}
@@ -242,9 +205,6 @@ func loadConfig(getenv func(string) string, flags map[string]*string, sandbox bo
 		if s.needed != nil && s.needed(c) && raw[s.env] == "" && s.def == "" {
 			return nil, &ConfigError{Var: s.env, Err: errors.New("required (or run with --sandbox for development)")}
 		}
-	}
-	if c.PublicURL == "" {
-		c.PublicURL = "http://" + c.HTTPAddr
 	}
 	return c, nil
 }
@@ -313,13 +273,13 @@ func splitList(v string) []string {
 	return out
 }
 
-func parseAdminTokens(v string) ([]AdminToken, error) {
-	var out []AdminToken
+func parseAdminTokens(v string) ([]api.AdminToken, error) {
+	var out []api.AdminToken
 	names := map[string]bool{}
 	for i, p := range splitList(v) {
-		t := AdminToken{Name: "admin", Token: p}
+		t := api.AdminToken{Name: "admin", Token: p}
 		if name, tok, ok := strings.Cut(p, ":"); ok {
-			t = AdminToken{Name: name, Token: tok}
+			t = api.AdminToken{Name: name, Token: tok}
 		}
 		if t.Name == "" || strings.ContainsAny(t.Name, " \t") {
 			return nil, fmt.Errorf("entry %d has an empty or spaced name", i+1)
@@ -383,7 +343,7 @@ func parseBytes(v string) (int64, error) {
 	return n * mult, nil
 }
 
-func parseMax(c *Config, cur money.Currency, v string) error {
+func parseMax(c *config, cur money.Currency, v string) error {
 	m, err := money.Parse(v, cur, 0)
 	if err != nil {
 		return err

@@ -42,9 +42,9 @@ func dataDir(raw map[string]string) string {
 }
 
 // sandboxDefaults fills missing credentials for `serve --sandbox` from data/sandbox.env,
-// generating that file (and printing its values once) on first use, and points MOS at the
-// embedded sandbox.
-func sandboxDefaults(c *Config, raw map[string]string, out io.Writer) error {
+// generating that file (and printing its values once) on first use. MOS is the embedded sandbox
+// unless MOSPAY_MOS_BASE_URL says otherwise (app.Config.MOSBaseURL).
+func sandboxDefaults(raw map[string]string, out io.Writer) error {
 	path := filepath.Join(dataDir(raw), sandboxEnvFile)
 	saved, err := readEnvFile(path)
 	if err != nil {
@@ -70,13 +70,6 @@ func sandboxDefaults(c *Config, raw map[string]string, out io.Writer) error {
 		if raw[k.env] == "" {
 			raw[k.env] = saved[k.env]
 		}
-	}
-	if raw["MOSPAY_MOS_BASE_URL"] == "" {
-		addr := raw["MOSPAY_SANDBOX_ADDR"]
-		if addr == "" {
-			addr = "127.0.0.1:8081"
-		}
-		raw["MOSPAY_MOS_BASE_URL"] = "http://" + addr
 	}
 	return nil
 }

@@ -2,9 +2,9 @@
 // receiver and the reconciler in one process; `sandbox` runs the MOS sandbox alone; `migrate`
 // applies the schema; `reconcile` runs one reconciliation pass; `version` prints build info.
 //
-// This file owns start-up and shutdown: configuration is read and validated here, every
-// dependency is built here and passed down explicitly, and shutdown runs in the reverse order
-// (HTTP first, then background work, then the database).
+// This package owns the command line: configuration is read and validated here (config.go, one
+// table of environment variables and flags) and handed to package app, the composition root,
+// which builds, starts and stops every part.
 package main
 
 import (
@@ -17,7 +17,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
+
+	"github.com/mospay/mospay/app"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -76,14 +79,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	// `mospay sandbox` takes its credentials from the same variables as serve; it is the sandbox,
-	// so it needs none of serve's other secrets.
 	// `migrate` needs only the database. `mospay sandbox` is MOS itself: it takes its credentials
 	// from the same variables as serve, or from data/sandbox.env like `serve --sandbox`.
 	relaxed := *sandbox || cmd == "sandbox" || cmd == "migrate"
-	var dev func(*Config, map[string]string) error
+	var dev func(map[string]string) error
 	if *sandbox || cmd == "sandbox" {
-		dev = func(c *Config, raw map[string]string) error { return sandboxDefaults(c, raw, stdout) }
+		dev = func(raw map[string]string) error { return sandboxDefaults(raw, stdout) }
 	}
 	cfg, err := loadConfig(getenv, vals, relaxed, dev)
 	if err != nil {
@@ -93,19 +94,57 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	for _, k := range unknownVars(environ) {
 		log.Warn("unknown configuration variable ignored", "var", k)
 	}
-	m := &Main{Config: cfg, Log: log, Stdout: stdout}
-	defer m.Close()
+	a := app.New(cfg.Config, app.Options{Logger: log})
+	defer a.Close()
 	switch cmd {
 	case "serve":
-		return m.Serve(ctx)
+		if err := a.Start(ctx); err != nil {
+			return err
+		}
+		if cfg.Sandbox {
+			printQuickStart(stdout, a, cfg)
+		}
+		return a.Wait(ctx)
 	case "sandbox":
-		return m.RunSandbox(ctx)
+		if err := a.StartSandbox(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "MOS sandbox on %s (appKey %s)\n", a.SandboxURL(), cfg.MOSAppKey)
+		<-ctx.Done()
+		return nil
 	case "migrate":
-		return m.Migrate(ctx)
+		n, err := a.Migrate(ctx)
+		if err == nil {
+			fmt.Fprintf(stdout, "migrations applied: %d\n", n)
+		}
+		return err
 	case "reconcile":
-		return m.Reconcile(ctx)
+		sum, err := a.ReconcileOnce(ctx)
+		fmt.Fprintln(stdout, sum.String())
+		return err
 	}
 	return nil
+}
+
+// printQuickStart shows a newcomer the curl lines of a whole checkout against the sandbox.
+func printQuickStart(w io.Writer, a *app.App, cfg *config) {
+	api, sbx := a.URL(), a.SandboxURL()
+	env := dataDir(map[string]string{"MOSPAY_DATABASE_URL": cfg.DatabaseURL}) + "/" + sandboxEnvFile
+	q := `
+Quick start (another terminal; the sandbox plays MOS and the user):
+  . ` + env + `       # the development credentials, for the admin token
+  CODE=$(curl -s -X POST ` + sbx + `/sandbox/login-codes -d '{"openid":"user-1"}' | sed 's/.*"code":"\([^"]*\)".*/\1/')
+  TOKEN=$(curl -s -X POST ` + api + `/mp/login/miniAppLogin -H 'Content-Type: application/json' -d "{\"code\":\"$CODE\"}" | sed 's/.*"token":"\([^"]*\)".*/\1/')
+  curl -s ` + api + `/mp/user -H "Authorization: Bearer $TOKEN" -H 'Lang: km'
+  ORDER=$(curl -s -X POST ` + api + `/mp/orders -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -H 'Idempotency-Key: demo-1' \
+      -d '{"totalAmount":"16.99","currency":"USD","desc":"Coffee"}' | sed 's/.*"outTradeNo":"\([^"]*\)".*/\1/')
+  curl -s -X POST ` + sbx + `/sandbox/orders/$ORDER/pay        # the user pays; the sandbox notifies us
+  curl -s ` + api + `/mp/orders/$ORDER -H "Authorization: Bearer $TOKEN"      # status PAID
+  curl -s ` + api + `/admin/orders/$ORDER -H "Authorization: Bearer ${MOSPAY_ADMIN_TOKENS#*:}"   # its whole story
+  Finance page: ` + api + `/finance
+  API description: ` + api + `/openapi.json
+`
+	fmt.Fprint(w, strings.TrimLeft(q, "\n"))
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

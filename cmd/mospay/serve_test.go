@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,35 +17,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mospay/mospay/app/apptest"
 )
 
 // serveDeadline bounds each wait on the real process: generous, since the tests assert what
 // happens, never how fast, and the machine may be busy.
 const serveDeadline = 60 * time.Second
-
-// buildBinary builds this command into dir (the go build cache makes repeats cheap).
-func buildBinary(t *testing.T, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "mospay")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// freeAddr returns a loopback address with a port nobody listens on right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // syncBuffer collects a child's output while it runs.
 type syncBuffer struct {
@@ -189,9 +166,9 @@ func TestServeSandbox(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	bin := buildBinary(t, dir)
+	bin := apptest.BuildBinary(t, dir)
 	dbURL := "sqlite:" + filepath.Join(dir, "m.db")
-	httpAddr, sandboxAddr := freeAddr(t), freeAddr(t)
+	httpAddr, sandboxAddr := apptest.FreeAddr(t), apptest.FreeAddr(t)
 	api, sbx := "http://"+httpAddr, "http://"+sandboxAddr
 	p := startServe(t, bin, dbURL, httpAddr, sandboxAddr)
 
@@ -269,7 +246,7 @@ func TestServeSandbox(t *testing.T) {
 	}
 
 	// A second instance on the same SQLite file refuses to start, saying why.
-	second := startServe(t, bin, dbURL, freeAddr(t), freeAddr(t))
+	second := startServe(t, bin, dbURL, apptest.FreeAddr(t), apptest.FreeAddr(t))
 	if code := second.wait(t, serveDeadline); code != 1 {
 		t.Fatalf("second instance exited %d, want 1\n%s%s", code, second.stdout, second.stderr)
 	}

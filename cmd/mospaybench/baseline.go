@@ -15,6 +15,7 @@ import (
 	_ "github.com/mattn/go-sqlite3" // the same SQLite mospay's GORM driver compiles in
 	"github.com/mospay/mospay/money"
 	"github.com/mospay/mospay/mos"
+	"github.com/mospay/mospay/order"
 )
 
 // baselines serves the two reference endpoints from this process with Echo:
@@ -113,7 +114,7 @@ func openBareDB(path string) (*sql.DB, error) {
 // bare is the bare durable endpoint: row in, prepay, row updated.
 func (b *baselines) bare(c echo.Context) error {
 	ctx := c.Request().Context()
-	no := mos.NewNonce()
+	no := order.NewNonce()
 	now := time.Now().UTC()
 	res, err := b.db.ExecContext(ctx,
 		`INSERT INTO orders (out_trade_no, status, total_minor, currency, created_at, updated_at) VALUES (?, 'CREATED', ?, ?, ?, ?)`,
@@ -126,7 +127,7 @@ func (b *baselines) bare(c echo.Context) error {
 		return c.JSON(http.StatusInternalServerError, map[string]string{"error": err.Error()})
 	}
 	pp, err := b.mos.Prepay(ctx, mos.PrepayRequest{
-		Desc: "bench", OutTradeNo: no, Currency: money.USD, TotalAmount: "16.99",
+		NonceStr: no, Desc: "bench", OutTradeNo: no, Currency: money.USD, TotalAmount: "16.99",
 		NotifyURL: b.notify, OpenID: "bench-bare", ExpireTime: now.Add(2 * time.Hour),
 	})
 	if err != nil {

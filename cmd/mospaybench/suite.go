@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/mospay/mospay/mos"
+	"github.com/mospay/mospay/order"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
@@ -385,7 +386,7 @@ func (s *suite) notification(o placed) []byte {
 		"openid": o.OpenID, "prepayId": o.PrepayID, "outTradeNo": o.OutTradeNo, "country": "KH",
 		"currency": o.Currency, "totalAmount": o.TotalAmount, "desc": o.Desc, "status": "SUCCESS",
 		"expireTime": strconv.FormatInt(o.ExpireTime, 10), "createTime": strconv.FormatInt(o.CreateTime, 10),
-		"appKey": s.creds.AppKey, "nonceStr": mos.NewNonce(),
+		"appKey": s.creds.AppKey, "nonceStr": order.NewNonce(),
 	}
 	fields[mos.SignField] = mos.Sign(fields, s.creds.AppSecret)
 	body := make(map[string]any, len(fields))

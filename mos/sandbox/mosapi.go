@@ -40,7 +40,6 @@ const (
 	codeOK           = 200
 	codeBadRequest   = 400
 	codeUnauthorized = 401
-	codeNotFound     = 404
 	codeConflict     = 409
 	codeServerError  = 500
 )
@@ -274,7 +273,7 @@ func (s *Server) orderQuery(fields map[string]string) (any, *refusal) {
 	defer s.mu.Unlock()
 	o, ok := s.orders[fields["outTradeNo"]]
 	if !ok {
-		return nil, refuse(codeNotFound, "order not found")
+		return nil, refuse(mos.CodeOrderNotFound, "order not found")
 	}
 	return o.queryData(), nil
 }

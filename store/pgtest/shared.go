@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -187,4 +188,17 @@ func isTrue(v string) bool {
 	}
 	b, err := strconv.ParseBool(v)
 	return err != nil || b
+}
+
+// ForEachDB runs f twice, as subtests: on a fresh SQLite file ("sqlite") and on a fresh
+// PostgreSQL database of the shared server ("postgres", which skips or fails as Require does).
+// It is how every suite that must hold on both databases runs.
+func ForEachDB(t *testing.T, f func(t *testing.T, dbURL string)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		f(t, "sqlite:"+filepath.Join(t.TempDir(), "mospay.db"))
+	})
+	t.Run("postgres", func(t *testing.T) {
+		f(t, NewDB(t))
+	})
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -35,9 +35,9 @@ func TestCheckApplication(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			m := &Main{Config: &Config{MOSBaseURL: tt.baseURL, MOSAppKey: "k1", MOSAppSecret: tt.secret, MOSMchID: "mc",
-				MOSTimeout: 2 * time.Second, PublicURL: "http://127.0.0.1:8080"}, Log: slog.New(slog.NewTextHandler(&logs, nil))}
-			err := m.checkApplication(context.Background(), m.mosClient())
+			a := New(Config{MOSBaseURL: tt.baseURL, MOSAppKey: "k1", MOSAppSecret: tt.secret, MOSMchID: "mc",
+				MOSTimeout: 2 * time.Second, PublicURL: "http://127.0.0.1:8080"}, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			err := a.checkApplication(context.Background())
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}

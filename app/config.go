@@ -1,0 +1,57 @@
+package app
+
+import (
+	"net"
+	"time"
+
+	"github.com/mospay/mospay/api"
+	"github.com/mospay/mospay/money"
+)
+
+// Config is mospay's whole configuration, read and validated once by cmd/mospay (from the
+// environment and flags) and passed down explicitly; nothing below reads the environment. The
+// README's configuration table lists each variable.
+type Config struct {
+	HTTPAddr       string // the API's listen address; port 0 picks a free one
+	DatabaseURL    string // "sqlite:PATH" or "postgres://..."
+	PublicURL      string // the base URL MOS reaches us at; "" = http:// + the API's address
+	MOSBaseURL     string // "" with Sandbox: the embedded sandbox
+	MOSAppKey      string
+	MOSAppSecret   string
+	MOSMchID       string
+	JWTSecret      string
+	JWTTTL         time.Duration
+	AdminTokens    []api.AdminToken
+	CORSOrigins    []string
+	TrustedProxies []*net.IPNet
+	OrderTTL       time.Duration
+	ReconcileEvery string
+	ReconcileConc  int
+	ReconcileFirst time.Duration
+	PrepayGiveUp   time.Duration
+	ReconcileRate  float64
+	SandboxAddr    string // the embedded sandbox's listen address (with Sandbox); port 0 picks one
+	MOSTimeout     time.Duration
+	MaxBody        int64
+	ReportTZ       *time.Location
+	MaxAmount      map[money.Currency]int64
+	DebugAddr      string // pprof's listener; "" = off
+
+	// Sandbox is `serve --sandbox`: MOS is the embedded sandbox.
+	Sandbox bool
+	// SandboxRetryScale multiplies the embedded sandbox's notification retry schedule (1, the
+	// real one, when zero); tests shorten it.
+	SandboxRetryScale float64
+}
+
+// NotifyPath is where MOS posts notifications, under the public URL.
+const NotifyPath = "/mos/notify"
+
+// notifyURL is the notifyUrl sent with every prepay: the public URL, or the API's own address
+// when none is configured, + NotifyPath. It is built here alone.
+func notifyURL(publicURL, apiAddr string) string {
+	if publicURL == "" {
+		publicURL = "http://" + apiAddr
+	}
+	return publicURL + NotifyPath
+}

@@ -1,0 +1,209 @@
+package order
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/mospay/mospay/money"
+)
+
+// CreateRequest is a mini-app user's request to pay.
+type CreateRequest struct {
+	OpenID         string
+	TotalAmount    string
+	Currency       string
+	Desc           string
+	IdempotencyKey string
+	RequestID      string
+}
+
+var idempotencyKeyRe = regexp.MustCompile(`^[A-Za-z0-9_.:\-]{1,64}$`)
+
+// maxDescRunes bounds the description sent to MOS (MOS documents no limit; WeChat Pay's is 128).
+const maxDescRunes = 128
+
+// parseCreate validates a create request before anything is stored or sent to MOS. A malformed
+// field is EINVALID (400); a well-formed amount that cannot be taken is EUNPROCESSABLE (422).
+func (s *Service) parseCreate(r CreateRequest) (money.Amount, string, error) {
+	cur, err := money.ParseCurrency(r.Currency)
+	if err != nil {
+		return money.Amount{}, "", Wrap(EINVALID, err, "currency: %s", err.Error())
+	}
+	minor, err := money.Parse(r.TotalAmount, cur, s.cfg.MaxAmount[cur])
+	switch {
+	case errors.Is(err, money.ErrSyntax):
+		return money.Amount{}, "", Wrap(EINVALID, err, "totalAmount: %s", err.Error())
+	case err != nil:
+		return money.Amount{}, "", Wrap(EUNPROCESSABLE, err, "totalAmount: %s", err.Error())
+	}
+	desc := r.Desc
+	if !utf8.ValidString(desc) || utf8.RuneCountInString(desc) > maxDescRunes {
+		return money.Amount{}, "", Errorf(EINVALID, "desc: at most %d characters of valid UTF-8", maxDescRunes)
+	}
+	for _, c := range desc {
+		if unicode.IsControl(c) {
+			return money.Amount{}, "", Errorf(EINVALID, "desc: control characters are not allowed")
+		}
+	}
+	if strings.TrimSpace(desc) != desc {
+		return money.Amount{}, "", Errorf(EINVALID, "desc: no leading or trailing white space (MOS trims it before signing)")
+	}
+	if r.IdempotencyKey != "" && !idempotencyKeyRe.MatchString(r.IdempotencyKey) {
+		return money.Amount{}, "", Errorf(EINVALID, "Idempotency-Key: 1 to 64 characters of A-Z a-z 0-9 _ . : -")
+	}
+	return money.Amount{Minor: minor, Currency: cur}, desc, nil
+}
+
+func requestHash(a money.Amount, desc string) string {
+	h := sha256.Sum256(fmt.Appendf(nil, "%s|%d|%s", a.Currency, a.Minor, desc))
+	return hex.EncodeToString(h[:])
+}
+
+// NewOutTradeNo makes an order number: a UUIDv7 in 32 hex digits, so it sorts by creation time,
+// fits MOS's 32-character limit, and cannot be guessed (74 random bits).
+func NewOutTradeNo() string {
+	return strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+}
+
+// NewNonce makes a nonceStr: 32 random hex digits, within the 32 characters of [0-9A-Za-z]
+// mospay keeps MOS identifiers to. It is the one nonce maker: every MOS call that needs a
+// nonceStr gets it from the order or from here.
+func NewNonce() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
+
+// Create stores a new order, asks MOS for its prepayId, and returns the order; created is false
+// when an earlier request with the same Idempotency-Key already made it. On a MOS timeout the
+// order stays CREATED and the error is EUNAVAILABLE (a retry with the same key resumes it); on a
+// refusal the order is FAILED and the error EUNPROCESSABLE carries MOS's message.
+func (s *Service) Create(ctx context.Context, r CreateRequest) (o *Order, created bool, err error) {
+	amount, desc, err := s.parseCreate(r)
+	if err != nil {
+		return nil, false, err
+	}
+	hash := requestHash(amount, desc)
+	if r.IdempotencyKey != "" {
+		prev, err := s.store.OrderByIdempotencyKey(ctx, r.OpenID, r.IdempotencyKey)
+		if err == nil {
+			o, err := s.resume(ctx, prev, hash, r.RequestID)
+			return o, false, err
+		}
+		if ErrorCode(err) != ENOTFOUND {
+			return nil, false, err
+		}
+	}
+	now := s.clock.Now()
+	leaseUntil := now.Add(s.cfg.PrepayLease)
+	o = &Order{
+		OutTradeNo: NewOutTradeNo(), NonceStr: NewNonce(), AppKey: s.cfg.AppKey, OpenID: r.OpenID,
+		Amount: amount, Desc: desc, Status: StatusCreated, Version: 1, Sandbox: s.cfg.Sandbox,
+		IdempotencyKey: r.IdempotencyKey, RequestHash: hash,
+		ExpireAt: now.Add(s.cfg.OrderTTL), CreatedAt: now, UpdatedAt: now,
+		LeaseOwner: s.cfg.Instance, LeaseUntil: &leaseUntil,
+	}
+	if next, ok := s.cfg.Schedule.Next(o, 0, now, s.rnd); ok {
+		o.NextCheckAt = &next
+	}
+	err = s.store.CreateOrder(ctx, o, Transition{To: StatusCreated, Source: SourceAPI,
+		Reason: "order created", RequestID: r.RequestID, Version: 1, At: now})
+	if ErrorCode(err) == ECONFLICT && r.IdempotencyKey != "" {
+		// Another request with the same key won the insert: answer as it does.
+		prev, err := s.store.OrderByIdempotencyKey(ctx, r.OpenID, r.IdempotencyKey)
+		if err != nil {
+			return nil, false, err
+		}
+		o, err := s.resume(ctx, prev, hash, r.RequestID)
+		return o, false, err
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	o, err = s.prepay(ctx, o, r.RequestID)
+	return o, true, err
+}
+
+// resume answers a repeated idempotent create: the same order, with its prepay retried if an
+// earlier attempt left it CREATED. Another body under the same key is a conflict.
+func (s *Service) resume(ctx context.Context, o *Order, hash, requestID string) (*Order, error) {
+	if o.RequestHash != hash {
+		return nil, Errorf(ECONFLICT, "this Idempotency-Key was used for a different order request")
+	}
+	for o.Status == StatusCreated {
+		now := s.clock.Now()
+		if o.LeaseUntil != nil && o.LeaseUntil.After(now) {
+			// Another request is talking to MOS about this order: wait for its answer rather than
+			// calling prepay twice.
+			wait := min(o.LeaseUntil.Sub(now), 50*time.Millisecond)
+			select {
+			case <-ctx.Done():
+				return nil, Wrap(EUNAVAILABLE, ctx.Err(), "the earlier request for this order is still waiting for MOS")
+			case <-time.After(wait):
+			}
+			var err error
+			if o, err = s.store.Order(ctx, o.OutTradeNo); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		until := now.Add(s.cfg.PrepayLease)
+		ok, err := s.store.AcquireLease(ctx, o.ID, s.cfg.Instance, until)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			if o, err = s.store.Order(ctx, o.OutTradeNo); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		o.LeaseOwner, o.LeaseUntil = s.cfg.Instance, &until
+		return s.prepay(ctx, o, requestID)
+	}
+	return o, nil
+}
+
+// prepay calls MOS for an order we hold the lease of, outside any database transaction, and
+// records the outcome. Once started it runs to its end even if the client goes away: a prepay
+// MOS accepted must be recorded (the MOS client bounds the call with its own timeout).
+func (s *Service) prepay(ctx context.Context, o *Order, requestID string) (*Order, error) {
+	ctx = context.WithoutCancel(ctx)
+	prepayID, err := s.mos.Prepay(ctx, PrepayRequest{
+		OutTradeNo: o.OutTradeNo, NonceStr: o.NonceStr, Desc: o.Desc, Amount: o.Amount,
+		NotifyURL: s.cfg.NotifyURL, OpenID: o.OpenID, ExpireAt: o.ExpireAt,
+	})
+	var e Event
+	switch ErrorCode(err) {
+	case "":
+		e = Event{Kind: EventPrepaid, Source: SourceAPI, PrepayID: prepayID, Reason: "prepay accepted by MOS", RequestID: requestID}
+	case EUNPROCESSABLE:
+		e = Event{Kind: EventRejected, Source: SourceAPI, Reason: "prepay refused by MOS: " + ErrorMessage(err), RequestID: requestID}
+	default:
+		// The outcome is unknown: MOS may have the order. Keep it CREATED, let go of the lease so
+		// a retry or the reconciler can find out.
+		s.log.WarnContext(ctx, "prepay outcome unknown", "out_trade_no", o.OutTradeNo, "request_id", requestID, "err", err)
+		if saved, serr := s.store.Save(ctx, Write{Order: o, ReleaseLease: true, At: s.clock.Now()}); serr == nil {
+			o = saved
+		}
+		return o, Wrap(EUNAVAILABLE, err, "MOS did not answer the prepay request; the order is kept, retry with the same Idempotency-Key")
+	}
+	saved, _, aerr := s.apply(ctx, o, e, applyOpts{releaseLease: true})
+	if aerr != nil {
+		return nil, aerr
+	}
+	if e.Kind == EventRejected {
+		return saved, Wrap(EUNPROCESSABLE, err, "MOS refused the order: %s", ErrorMessage(err))
+	}
+	return saved, nil
+}

@@ -1,0 +1,82 @@
+package order
+
+import (
+	"context"
+	"time"
+
+	"github.com/mospay/mospay/money"
+)
+
+// Store keeps orders durably. Each method takes ctx first and returns coded errors:
+// ENOTFOUND, ECONFLICT (a unique key or a stale version), EUNAVAILABLE (database busy or down,
+// the caller may retry), anything else is internal.
+type Store interface {
+	// CreateOrder inserts o (status CREATED) with its first transition, and fills o.ID.
+	// ECONFLICT when the outTradeNo or (openid, idempotency key) is taken.
+	CreateOrder(ctx context.Context, o *Order, t Transition) error
+	// Order returns the order with that outTradeNo. ENOTFOUND.
+	Order(ctx context.Context, outTradeNo string) (*Order, error)
+	// OrderByIdempotencyKey returns openid's order created under key. ENOTFOUND.
+	OrderByIdempotencyKey(ctx context.Context, openid, key string) (*Order, error)
+	// Orders lists a page of orders matching f. EINVALID for a bad cursor.
+	Orders(ctx context.Context, f ListFilter) (Page, error)
+	// Save applies w in one transaction: the order row (UPDATE ... WHERE version = ?), the
+	// transition, new flags, and the notification/query rows. ECONFLICT when the version moved.
+	Save(ctx context.Context, w Write) (*Order, error)
+	// RecordNotification stores a verified notification that changes no order (unknown order,
+	// MOS unavailable).
+	RecordNotification(ctx context.Context, n NotificationRecord) error
+	// RecordQuery stores an orderQuery that changes no order.
+	RecordQuery(ctx context.Context, q QueryRecord) error
+	// Story returns the order and everything that explains it. ENOTFOUND.
+	Story(ctx context.Context, outTradeNo string) (*Story, error)
+	// AcquireLease marks the order as being worked on by owner until until, if no one else holds
+	// an unexpired lease. It reports whether the lease was taken.
+	AcquireLease(ctx context.Context, id int64, owner string, until time.Time) (bool, error)
+	// Totals counts and sums orders created in [from, to) by currency and status.
+	Totals(ctx context.Context, from, to time.Time) ([]Total, error)
+	// ClaimDue leases up to limit orders whose next check is due at now, for owner until until,
+	// so that no other instance checks them at the same time.
+	ClaimDue(ctx context.Context, now time.Time, limit int, owner string, until time.Time) ([]*Order, error)
+}
+
+// Remote is what MOS says of an order (orderQuery's answer), in mospay's terms: package mos maps
+// its status to an event kind and reads its amount.
+type Remote struct {
+	Kind      EventKind // EventPending, EventPaid, EventFailed, EventClosed, EventRefunded or EventUnknown
+	RawStatus string
+	PrepayID  string
+	OpenID    string
+	Amount    *ReportedAmount // nil when MOS reported no amount and no currency
+}
+
+// PrepayRequest is what MOS needs to create its side of an order.
+type PrepayRequest struct {
+	OutTradeNo string
+	NonceStr   string
+	Desc       string
+	Amount     money.Amount
+	NotifyURL  string
+	OpenID     string
+	ExpireAt   time.Time
+}
+
+// Provider is MOS as the order service uses it. Errors are coded:
+// EUNAVAILABLE: transport error, timeout, 5xx or 429 — the outcome is unknown, try again later;
+// EUNPROCESSABLE: MOS refused the request (its message is the Error's message);
+// ENOTFOUND (Query only): MOS has no such order.
+type Provider interface {
+	Prepay(ctx context.Context, r PrepayRequest) (prepayID string, err error)
+	Query(ctx context.Context, outTradeNo, nonceStr string) (Remote, error)
+}
+
+// Clock tells the time; tests pass a controllable one.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns the current time in UTC.
+func (SystemClock) Now() time.Time { return time.Now().UTC() }

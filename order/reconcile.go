@@ -1,0 +1,108 @@
+package order
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Query is a mini-app user asking about their own order (what the front end calls after
+// mos.pay resolves): anyone else's order is ENOTFOUND; a non-final order is checked with MOS
+// now and the answer applied.
+func (s *Service) Query(ctx context.Context, openid, outTradeNo, requestID string) (*Order, error) {
+	o, err := s.Get(ctx, openid, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	return s.refresh(ctx, o, SourceAPI, requestID, "")
+}
+
+// ReconcileNow is finance asking MOS about an order now ("reconcile now"); admin, the name of
+// the admin token, is recorded in the reason of any resulting transition.
+func (s *Service) ReconcileNow(ctx context.Context, outTradeNo, admin, requestID string) (*Order, error) {
+	o, err := s.store.Order(ctx, outTradeNo)
+	if err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "admin reconcile", "admin", admin, "out_trade_no", outTradeNo, "request_id", requestID)
+	return s.refresh(ctx, o, SourceAdmin, requestID, "reconcile requested by "+admin)
+}
+
+// refresh asks MOS about an order that is not final and applies the answer. A final order is
+// returned as it is, without calling MOS. reason, if given, is recorded on a resulting
+// transition.
+func (s *Service) refresh(ctx context.Context, o *Order, source Source, requestID, reason string) (*Order, error) {
+	if o.Status.Final() {
+		return o, nil
+	}
+	r, q, err := s.query(ctx, o, source)
+	if err != nil {
+		return s.queryFailed(ctx, o, q, err, source, requestID, false)
+	}
+	saved, _, err := s.apply(ctx, o, remoteEvent(r, source, requestID, reason), applyOpts{query: q})
+	return saved, err
+}
+
+// Reconcile checks one order the reconciler claimed: asks MOS, applies the answer, closes the
+// order at its expireTime if MOS still says it is unpaid, and schedules the next check.
+func (s *Service) Reconcile(ctx context.Context, o *Order) (*Order, error) {
+	r, q, err := s.query(ctx, o, SourceReconciler)
+	if err != nil {
+		return s.queryFailed(ctx, o, q, err, SourceReconciler, "", true)
+	}
+	saved, _, err := s.apply(ctx, o, remoteEvent(r, SourceReconciler, "", ""), applyOpts{query: q, checked: true, releaseLease: true})
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	if !now.Before(saved.ExpireAt) && (saved.Status == StatusCreated || saved.Status == StatusPending) && r.Kind == EventPending {
+		e := Event{Kind: EventExpired, Source: SourceReconciler, MOSStatus: r.RawStatus, Reason: "expired unpaid: MOS still reported it unpaid at its expireTime"}
+		saved, _, err = s.apply(ctx, saved, e, applyOpts{})
+	}
+	return saved, err
+}
+
+// queryFailed records a failed orderQuery. MOS not knowing a CREATED order long after its
+// creation means prepay never reached MOS: the order is FAILED. Otherwise the failure is
+// EUNAVAILABLE and changes nothing (but, for the reconciler, the next check backs off).
+func (s *Service) queryFailed(ctx context.Context, o *Order, q *QueryRecord, err error, source Source, requestID string, checked bool) (*Order, error) {
+	now := s.clock.Now()
+	if ErrorCode(err) == ENOTFOUND && o.Status == StatusCreated && now.Sub(o.CreatedAt) >= s.cfg.UnknownAfter {
+		e := Event{Kind: EventRejected, Source: source, RequestID: requestID,
+			Reason: fmt.Sprintf("MOS has no record of the order %s after creation", s.cfg.UnknownAfter)}
+		saved, _, aerr := s.apply(ctx, o, e, applyOpts{query: q, checked: checked, releaseLease: checked})
+		return saved, aerr
+	}
+	if checked {
+		if _, _, aerr := s.apply(ctx, o, Event{}, applyOpts{query: q, checked: true, releaseLease: true, noEvent: true}); aerr != nil {
+			s.log.WarnContext(ctx, "recording failed check", "out_trade_no", o.OutTradeNo, "err", aerr)
+		}
+	} else if rerr := s.store.RecordQuery(ctx, *q); rerr != nil {
+		s.log.WarnContext(ctx, "recording failed query", "out_trade_no", o.OutTradeNo, "err", rerr)
+	}
+	if ErrorCode(err) == ENOTFOUND {
+		return o, nil
+	}
+	return o, Wrap(EUNAVAILABLE, err, "MOS could not be asked about the order: %s", ErrorMessage(err))
+}
+
+// query calls orderQuery and returns MOS's answer with the record of the call.
+func (s *Service) query(ctx context.Context, o *Order, source Source) (Remote, *QueryRecord, error) {
+	start := time.Now()
+	r, err := s.mos.Query(ctx, o.OutTradeNo, o.NonceStr)
+	q := &QueryRecord{OrderID: o.ID, Source: source, MOSStatus: r.RawStatus,
+		DurationMS: time.Since(start).Milliseconds(), At: s.clock.Now()}
+	if r.Amount != nil {
+		q.TotalAmount, q.Currency = r.Amount.Raw, r.Amount.Currency
+	}
+	if err != nil {
+		q.Error = ErrorCode(err) + ": " + ErrorMessage(err)
+	}
+	return r, q, err
+}
+
+// remoteEvent turns MOS's answer into an event for the state machine.
+func remoteEvent(r Remote, source Source, requestID, reason string) Event {
+	return Event{Kind: r.Kind, Source: source, MOSStatus: r.RawStatus, PrepayID: r.PrepayID, Amount: r.Amount,
+		RequestID: requestID, Reason: reason}
+}
