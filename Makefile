@@ -7,7 +7,7 @@ FUZZTIME  ?= 3s
 # Fuzz targets run briefly in `make test` (package:target).
 FUZZ      := money:FuzzParse mos:FuzzSignVerify mos:FuzzNotify
 
-.PHONY: help build run test fmt-check vet unit fuzz bench clean
+.PHONY: help build run test fmt-check vet lint tidy-check unit fuzz bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ build: ## write the binary bin/mospay
 run: build ## serve on 127.0.0.1:8080 with SQLite and the MOS sandbox on 127.0.0.1:8081
 	$(BIN) serve --sandbox
 
-test: fmt-check vet unit fuzz ## gofmt check, go vet, all tests with -race (PostgreSQL included), brief fuzzing
+test: fmt-check tidy-check vet lint unit fuzz ## gofmt, go mod tidy, go vet and linters, all tests with -race (PostgreSQL included), brief fuzzing
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -26,6 +26,18 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+# The linters are pinned in go.mod's tool block, so `go tool` builds them from the module cache:
+# no separate install step. staticcheck (bugs, dead code), go-errorlint (errors compared or
+# asserted without errors.Is/As), unparam (parameters that are always the same or unused).
+lint:
+	$(GO) tool staticcheck ./...
+	$(GO) tool go-errorlint ./...
+	$(GO) tool unparam ./...
+
+# go.mod and go.sum must be exactly what go mod tidy makes of them.
+tidy-check:
+	$(GO) mod tidy -diff
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m ./...

@@ -19,8 +19,6 @@ type AdminToken struct {
 	Token string
 }
 
-type adminKey struct{}
-
 // requireAdmin lets through a request bearing one of the configured admin tokens, compared in
 // constant time (all of them, whichever matches), and records the token's name for the audit.
 // A mini-app token is not an admin token: 401.

@@ -15,12 +15,12 @@ import (
 // tokenIssuer is the iss claim of every mini-app token; a token from anyone else is refused.
 const tokenIssuer = "mospay"
 
-// MinTokenSecret is the shortest HS256 key Tokens accepts (CONTRACT.md: at least 32 bytes). A
+// MinTokenSecret is the shortest HS256 key Tokens accepts (the README: at least 32 bytes). A
 // shorter key makes Issue fail and Verify refuse everything, so a misconfigured server fails
 // closed instead of signing with a guessable key.
 const MinTokenSecret = 32
 
-// DefaultTokenTTL is the token lifetime when none is configured (CONTRACT.md MOSPAY_JWT_TTL).
+// DefaultTokenTTL is the token lifetime when none is configured (MOSPAY_JWT_TTL).
 const DefaultTokenTTL = 24 * time.Hour
 
 // User is the mini-app user a request acts for, as proven by its bearer token. Handlers behind

@@ -9,7 +9,7 @@ import (
 	"github.com/mospay/mospay/order"
 )
 
-// statusOf is the one table from error codes to HTTP statuses (CONTRACT.md "Errors").
+// statusOf is the one table from error codes to HTTP statuses (the README's "Errors").
 var statusOf = map[string]int{
 	order.EINVALID:       http.StatusBadRequest,
 	order.EUNAUTHORIZED:  http.StatusUnauthorized,
@@ -53,7 +53,7 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
-// errorHandler renders any error in the format of CONTRACT.md. Uncoded errors are internal: they
+// errorHandler renders any error in mospay's error format. Uncoded errors are internal: they
 // are logged with the request id and answered without detail.
 func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {

@@ -2,7 +2,7 @@ package api
 
 import "strings"
 
-// defaultLanguage answers for a missing or unknown Lang header (PROTOCOL.md "Login"), where
+// defaultLanguage answers for a missing or unknown Lang header (docs/mos.md "Login and languages"), where
 // MOS's own code would give none.
 const defaultLanguage = "en-US"
 

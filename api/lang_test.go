@@ -10,7 +10,7 @@ import (
 
 func TestLanguageOf(t *testing.T) {
 	tests := []struct{ header, want string }{
-		// Every language of PROTOCOL.md, as MOS spells it, in lower case, upper case and with "_".
+		// Every language of docs/mos.md, as MOS spells it, in lower case, upper case and with "_".
 		{"zh-CN", "zh-CN"}, {"zh-HK", "zh-HK"}, {"zh-TW", "zh-TW"}, {"en-US", "en-US"},
 		{"km-KH", "km-KH"}, {"vi-VN", "vi-VN"}, {"th-TH", "th-TH"}, {"ms-MY", "ms-MY"},
 		{"ja-JP", "ja-JP"}, {"ko-KR", "ko-KR"}, {"id-ID", "id-ID"}, {"lo-LA", "lo-LA"},

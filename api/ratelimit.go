@@ -7,7 +7,7 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Login's rate limit per client address when Config leaves it zero (CONTRACT.md: at least a
+// Login's rate limit per client address when Config leaves it zero (the README: at least a
 // burst of 20 and 10 per second before 429).
 const (
 	// DefaultLoginRate is the sustained logins per second one client address may make.

@@ -1,7 +1,8 @@
 // Package api is mospay's HTTP face: the mini-app REST API (/mp), MOS's notifications
 // (/mos/notify), finance and admin (/admin, /finance) and operations (/healthz, /readyz,
-// /metrics). Handlers are thin: bind, call one service method, map the error, render. Every
-// route is declared in routes(), so a newcomer finds any endpoint in one place.
+// /metrics, /openapi.json). Handlers are thin: bind, call one service method, map the error,
+// render. Every route is declared in routes(), so a newcomer finds any endpoint in one place,
+// and every JSON route is described in docs/openapi.yaml (a test holds the two together).
 package api
 
 import (
@@ -15,6 +16,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/mospay/mospay/docs"
 	"github.com/mospay/mospay/order"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
@@ -59,6 +61,8 @@ type Server struct {
 	deps   Deps
 	tokens *Tokens
 	http   *http.Server
+	// openAPI is the OpenAPI document as JSON, served at /openapi.json.
+	openAPI []byte
 }
 
 // New builds the server and its routes; it does not listen.
@@ -77,7 +81,11 @@ func New(cfg Config, deps Deps) *Server {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	s := &Server{echo: e, cfg: cfg, deps: deps, tokens: NewTokens(cfg.JWTSecret, cfg.JWTTTL, cfg.AppKey, deps.Now)}
+	doc, err := docs.OpenAPIJSON()
+	if err != nil {
+		panic(err) // the document is embedded: a test catches this before any build ships
+	}
+	s := &Server{echo: e, cfg: cfg, deps: deps, tokens: NewTokens(cfg.JWTSecret, cfg.JWTTTL, cfg.AppKey, deps.Now), openAPI: doc}
 	// Built here, not in Serve, so that a Shutdown that comes first still stops a later Serve.
 	s.http = &http.Server{
 		Handler:           e,
@@ -117,6 +125,7 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.deps.Metrics.Registry, promhttp.HandlerOpts{})))
+	e.GET("/openapi.json", s.openapi)
 
 	mp := e.Group("/mp", s.cors())
 	mp.POST("/login/miniAppLogin", s.login, s.loginLimit())
@@ -153,6 +162,12 @@ func (s *Server) cors() echo.MiddlewareFunc {
 		ExposeHeaders: []string{echo.HeaderXRequestID},
 		MaxAge:        600,
 	})
+}
+
+// openapi serves the OpenAPI 3.1 description of every route above except the HTML pages
+// (docs/openapi.yaml, converted to JSON once at start).
+func (s *Server) openapi(c echo.Context) error {
+	return c.JSONBlob(http.StatusOK, s.openAPI)
 }
 
 func (s *Server) healthz(c echo.Context) error {

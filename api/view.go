@@ -6,7 +6,7 @@ import (
 	"github.com/mospay/mospay/order"
 )
 
-// OrderJSON is an order as CONTRACT.md shows it: amounts as decimal text, times RFC 3339 UTC
+// OrderJSON is an order as the API shows it: amounts as decimal text, times RFC 3339 UTC
 // except expireTime (ms since epoch, as MOS uses). OpenID is set in admin views only: MOS's
 // guide says not to hand the openid to the front end.
 type OrderJSON struct {

@@ -32,7 +32,7 @@ func wantKeys(t testing.TB, what string, raw json.RawMessage, keys ...string) ma
 	return m
 }
 
-// storyJSON is GET /admin/orders/{o} as CONTRACT.md shows it.
+// storyJSON is GET /admin/orders/{o} as the API shows it.
 type storyJSON struct {
 	Order       apptest.Order `json:"order"`
 	Transitions []struct {

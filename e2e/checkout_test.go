@@ -71,7 +71,7 @@ func TestCheckout(t *testing.T) {
 }
 
 // TestNotifyRefusals: notifications that are not MOS's, or not about one of our orders, change
-// nothing and are answered in MOS's envelope with PROTOCOL.md's status.
+// nothing and are answered in MOS's envelope with the status docs/mos.md gives.
 func TestNotifyRefusals(t *testing.T) {
 	h := newHarness(t, apptest.Options{})
 	token := h.Login(t, "user-refusals")
@@ -430,7 +430,7 @@ func TestIdempotency(t *testing.T) {
 	})
 }
 
-// TestNotificationForm: PROTOCOL.md has MOS possibly posting its notification as a form; a
+// TestNotificationForm: docs/mos.md has MOS possibly posting its notification as a form; a
 // signed form is as good as signed JSON.
 func TestNotificationForm(t *testing.T) {
 	h := newHarness(t, apptest.Options{})

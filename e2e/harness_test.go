@@ -1,5 +1,3 @@
-// Package e2e tests mospay end to end: the assembly `serve` runs (app/apptest starts it on
-// loopback ports, with the MOS sandbox as a real HTTP server), and the real binary.
 package e2e
 
 import (

@@ -18,7 +18,7 @@ import (
 // Currency is an ISO 4217 code that MOS accepts.
 type Currency string
 
-// The currencies MOS takes (PROTOCOL.md).
+// The currencies MOS takes (docs/mos.md).
 const (
 	// USD has cents: two decimals.
 	USD Currency = "USD"

@@ -16,7 +16,7 @@ import (
 	"github.com/mospay/mospay/money"
 )
 
-// The MOS endpoints (PROTOCOL.md "Endpoints").
+// The MOS endpoints (docs/mos.md "Calls").
 const (
 	PathGetApplication = "/open-apis/application/v1/getApplication"
 	PathCode2Session   = "/open-apis/mp/v1/auth/code2session"

@@ -219,7 +219,7 @@ func TestOrderQuery(t *testing.T) {
 	}
 }
 
-// Every failure class of PROTOCOL.md "Response envelope", with the classification callers rely on.
+// Every failure class of docs/mos.md "Calls", with the classification callers rely on.
 func TestClientFailures(t *testing.T) {
 	hang := func(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 		select {

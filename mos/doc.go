@@ -1,7 +1,7 @@
 // Package mos speaks the MOS protocol for mospay: signing and verifying bodies, calling the four
 // MOS endpoints, and reading MOS's order statuses.
 //
-// It exists so that everything mospay assumes about MOS lives in one place (PROTOCOL.md): the
+// It exists so that everything mospay assumes about MOS lives in one place (described in docs/mos.md): the
 // signing rule of MOS's Java signer, the response envelope, which failures are worth retrying,
 // and the one table that turns MOS's undocumented status strings into mospay's states. The day a
 // real MOS behaves differently, this package and the sandbox in mos/sandbox change, and nothing

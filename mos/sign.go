@@ -18,7 +18,7 @@ import (
 // SignField is the name of the field that carries the signature in every MOS body.
 const SignField = "sign"
 
-// SigningString is the text whose MD5 is the signature (PROTOCOL.md "Signing"): every field but
+// SigningString is the text whose MD5 is the signature (docs/mos.md "Signing"): every field but
 // sign, empty values dropped, sorted by key, values trimmed as Java's String.trim does, joined
 // as key=value with '&', then "&secret=" and the secret. It exists for tests and debugging only;
 // it holds the secret, so it must never be logged.

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// The vectors of PROTOCOL.md, computed with MOS's own Java signer (secret "s3"). They are not to
+// The vectors of docs/mos.md, computed with MOS's own Java signer (secret "s3"). They are not to
 // be regenerated with our code.
 func TestSignVectors(t *testing.T) {
 	const secret = "s3"
@@ -190,7 +190,7 @@ func TestDecodeFields(t *testing.T) {
 }
 
 // A body decoded by DecodeFields verifies against the sign of the values it was built from: the
-// JSON number 1732262400000 is signed as its text (PROTOCOL.md vector).
+// JSON number 1732262400000 is signed as its text (a docs/mos.md vector).
 func TestDecodeFieldsThenVerify(t *testing.T) {
 	body := `{"appKey":"k1","code":"abc","n":1732262400000,"sign":"b3925939de8350aa25f4840c49873642"}`
 	fields, err := DecodeFields("application/json", []byte(body))
@@ -198,6 +198,6 @@ func TestDecodeFieldsThenVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !Verify(fields, "s3") {
-		t.Fatal("Verify refused the PROTOCOL.md number vector")
+		t.Fatal("Verify refused the number vector")
 	}
 }

@@ -3,7 +3,7 @@ package mos
 import "strings"
 
 // State is what a MOS order status means for mospay. MOS does not document its status values
-// (PROTOCOL.md "Not documented", 1.), so every spelling mospay accepts is in the one table below,
+// (docs/mos.md "Order statuses"), so every spelling mospay accepts is in the one table below,
 // and anything else is StateUnknown: it changes nothing and is flagged for finance review.
 type State string
 
@@ -23,7 +23,7 @@ const (
 	StateUnknown State = "unknown"
 )
 
-// statusTable maps upper-case MOS statuses to their meaning (PROTOCOL.md). The sandbox speaks
+// statusTable maps upper-case MOS statuses to their meaning (docs/mos.md). The sandbox speaks
 // PENDING, SUCCESS, FAILED, CLOSED and REFUNDED.
 var statusTable = map[string]State{
 	"PENDING":    StatePending,

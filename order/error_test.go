@@ -56,7 +56,7 @@ func TestWrapUnwrap(t *testing.T) {
 	if err.Code != order.EUNAVAILABLE || err.Message != "MOS unreachable after 3 tries" {
 		t.Fatalf("Wrap = %+v", err)
 	}
-	if err.Unwrap() != cause {
+	if !errors.Is(err.Unwrap(), cause) {
 		t.Fatalf("Unwrap = %v, want %v", err.Unwrap(), cause)
 	}
 	var target *order.Error
@@ -72,7 +72,7 @@ func TestWrapUnwrap(t *testing.T) {
 }
 
 func TestErrorCodes(t *testing.T) {
-	// The codes are part of CONTRACT.md: a change here is a change of the public interface.
+	// The codes are part of the public interface (README, OpenAPI): a change here is a change of the public interface.
 	want := map[string]string{
 		order.EINVALID: "invalid_request", order.EUNAUTHORIZED: "unauthorized", order.EFORBIDDEN: "forbidden",
 		order.ENOTFOUND: "not_found", order.ECONFLICT: "conflict", order.EUNPROCESSABLE: "unprocessable",

@@ -42,7 +42,7 @@ type Claimer interface {
 	ClaimDue(ctx context.Context, now time.Time, limit int, owner string, until time.Time) ([]*order.Order, error)
 }
 
-// Defaults of Config; DefaultEvery is MOSPAY_RECONCILE_EVERY's default (CONTRACT.md).
+// Defaults of Config; DefaultEvery is MOSPAY_RECONCILE_EVERY's default (the README's configuration table).
 const (
 	DefaultEvery       = "@every 30s"
 	DefaultBatch       = 100

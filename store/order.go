@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -42,7 +43,7 @@ func (db *DB) OrderByIdempotencyKey(ctx context.Context, openid, key string) (*o
 func (db *DB) orderWhere(ctx context.Context, g *gorm.DB, query string, args ...any) (*order.Order, error) {
 	var r orderRow
 	err := g.WithContext(ctx).Where(query, args...).Take(&r).Error
-	if err == gorm.ErrRecordNotFound {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, order.Errorf(order.ENOTFOUND, "no such order")
 	}
 	if err != nil {

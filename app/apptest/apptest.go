@@ -115,7 +115,7 @@ func Start(t testing.TB, opt Options) *Stack {
 	} else {
 		s.Sandbox, s.SandboxURL = a.Sandbox(), a.SandboxURL()
 	}
-	s.Client = NewClient(t)
+	s.Client = NewClient(t, s.URL)
 	return s
 }
 

@@ -9,15 +9,18 @@ import (
 	"testing"
 )
 
-// Client sends the tests' requests. Safe for concurrent use.
+// Client sends the tests' requests. Every exchange with mospay's API (a URL under api) is held
+// against the OpenAPI document (see contract.check); a mismatch fails the test. Safe for
+// concurrent use.
 type Client struct {
 	t    testing.TB
 	http *http.Client
+	api  string // mospay's base URL; "" checks nothing
 }
 
-// NewClient returns a client whose every request times out after WaitFor.
-func NewClient(t testing.TB) *Client {
-	return &Client{t: t, http: &http.Client{Timeout: WaitFor}}
+// NewClient returns a client for the mospay at api whose every request times out after WaitFor.
+func NewClient(t testing.TB, api string) *Client {
+	return &Client{t: t, http: &http.Client{Timeout: WaitFor}, api: api}
 }
 
 // Response is one HTTP answer, read whole.
@@ -64,19 +67,23 @@ func (r Response) WantError(t testing.TB, status int, code string) {
 // Do sends one request; body is sent as is when it is a string or []byte, else as JSON.
 // Safe to call from several goroutines: failures are returned, never t.Fatal.
 func (c *Client) Do(method, url string, body any, hdr map[string]string) (Response, error) {
-	var rd io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		rd = bytes.NewReader(b)
+		raw = b
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			return Response{}, err
 		}
-		rd = bytes.NewReader(j)
+		raw = j
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
@@ -97,7 +104,17 @@ func (c *Client) Do(method, url string, body any, hdr map[string]string) (Respon
 	if err != nil {
 		return Response{}, err
 	}
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
+	res := Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+	if c.api != "" && strings.HasPrefix(url, c.api+"/") {
+		ct, err := loadContract()
+		if err == nil {
+			err = ct.check(req, raw, res)
+		}
+		if err != nil {
+			c.t.Errorf("OpenAPI: %v", err)
+		}
+	}
+	return res, nil
 }
 
 // Must is Do that fails the test on a transport error; only from the test's goroutine.

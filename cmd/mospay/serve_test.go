@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,28 +23,10 @@ import (
 // happens, never how fast, and the machine may be busy.
 const serveDeadline = 60 * time.Second
 
-// syncBuffer collects a child's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // process is a running mospay.
 type process struct {
 	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
+	stdout, stderr *apptest.LogBuffer
 	done           chan struct{} // closed when it exited; err is then set
 	err            error
 }
@@ -61,7 +41,7 @@ func childEnv(extra ...string) []string {
 // ends if it is still running.
 func startServe(t *testing.T, bin, dbURL, httpAddr, sandboxAddr string) *process {
 	t.Helper()
-	p := &process{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{stdout: &apptest.LogBuffer{}, stderr: &apptest.LogBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, "serve", "--sandbox", "--http-addr", httpAddr, "--sandbox-addr", sandboxAddr)
 	p.cmd.Env = childEnv("MOSPAY_DATABASE_URL=" + dbURL)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr

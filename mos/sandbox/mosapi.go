@@ -25,7 +25,7 @@ const (
 
 var ops = []string{opGetApplication, opCode2Session, opPrepay, opOrderQuery}
 
-// The statuses the sandbox speaks (PROTOCOL.md "Not documented", 1.).
+// The statuses the sandbox speaks (docs/mos.md "Order statuses").
 const (
 	statusPending  = "PENDING"
 	statusSuccess  = "SUCCESS"
@@ -183,7 +183,7 @@ func (s *Server) code2session(fields map[string]string) (any, *refusal) {
 	return map[string]any{"openid": c.openid, "sessionKey": newID()}, nil
 }
 
-// identifier is the shape mospay keeps outTradeNo and nonceStr to (PROTOCOL.md "Identifiers");
+// identifier is the shape mospay keeps outTradeNo and nonceStr to (docs/mos.md "Identifiers, currencies and amounts");
 // the sandbox enforces it so that a violation shows up in tests, not in production.
 var identifier = regexp.MustCompile(`^[0-9A-Za-z]{1,32}$`)
 

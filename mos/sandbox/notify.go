@@ -14,7 +14,7 @@ import (
 )
 
 // retrySchedule is the wait before each redelivery of an unacknowledged notification
-// (PROTOCOL.md "Not documented", 4.: WeChat Pay v2's), multiplied by Config.RetryScale. A
+// (docs/mos.md "Notifications": WeChat Pay v2's), multiplied by Config.RetryScale. A
 // notification is tried at most len(retrySchedule)+1 times.
 var retrySchedule = []time.Duration{
 	15 * time.Second, 15 * time.Second, 30 * time.Second, 3 * time.Minute, 10 * time.Minute,
@@ -78,7 +78,7 @@ func (s *Server) notifyLocked(o *order, status *string, overrides map[string]jso
 	return nil
 }
 
-// notificationBody is the JSON of a notification (PROTOCOL.md "Not documented", 2.): the
+// notificationBody is the JSON of a notification (docs/mos.md "Notifications"): the
 // orderQuery data fields, appKey, a fresh nonceStr and the sign over all of them.
 func (s *Server) notificationBody(o *order, status *string, overrides map[string]json.RawMessage) ([]byte, error) {
 	data := o.queryData()
@@ -191,7 +191,7 @@ func (s *Server) sleep(d time.Duration) bool {
 const maxAck = 64 << 10
 
 // attempt POSTs d once; it reports whether the receiver acknowledged it with HTTP 200 and
-// {"code":200,...} (PROTOCOL.md "Not documented", 3.).
+// {"code":200,...} (docs/mos.md "Notifications").
 func (s *Server) attempt(d delivery) bool {
 	s.mu.Lock()
 	s.stats.NotificationsSent++

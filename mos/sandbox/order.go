@@ -34,7 +34,7 @@ func (o *order) totalAmount() string {
 	return o.amount
 }
 
-// queryData is the data of orderQuery (PROTOCOL.md): amounts as decimal strings, times as ms
+// queryData is the data of orderQuery (docs/mos.md): amounts as decimal strings, times as ms
 // numbers. Notifications carry the same fields.
 func (o *order) queryData() map[string]any {
 	return map[string]any{

@@ -1,4 +1,4 @@
-// Package sandbox is a stand-in MOS: a real HTTP server that behaves as PROTOCOL.md says MOS
+// Package sandbox is a stand-in MOS: a real HTTP server that behaves as docs/mos.md says MOS
 // does, so that mospay can be developed, demonstrated, tested end to end and load-tested without
 // the super-app.
 //
@@ -161,7 +161,7 @@ type loginCode struct {
 	used    bool
 }
 
-// codeTTL is how long a login code stays valid (PROTOCOL.md).
+// codeTTL is how long a login code stays valid (docs/mos.md).
 const codeTTL = 5 * time.Minute
 
 // NewLoginCode issues a login code for openid, as POST /sandbox/login-codes does.
