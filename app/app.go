@@ -186,7 +186,7 @@ func (a *App) OpenDB(ctx context.Context) (*store.DB, error) {
 	if a.db != nil {
 		return a.db, nil
 	}
-	db, err := store.Open(ctx, a.cfg.DatabaseURL, store.Options{Logger: a.log, Now: a.clock.Now})
+	db, err := store.Open(ctx, a.cfg.DatabaseURL, store.Options{Logger: a.log, Now: a.clock.Now, Instance: a.instance})
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +204,12 @@ func (a *App) OpenDB(ctx context.Context) (*store.DB, error) {
 		a.log.Warn("released leases left by a previous process", "orders", n)
 	}
 	return db, nil
+}
+
+// Backup writes a consistent copy of the SQLite database to dest while mospay may be serving
+// from it (`mospay backup`); see store.Backup.
+func (a *App) Backup(ctx context.Context, dest string) error {
+	return store.Backup(ctx, a.cfg.DatabaseURL, dest)
 }
 
 // Migrate opens the database, applies pending migrations and reports how many it applied.
@@ -256,12 +262,18 @@ func (a *App) service() *order.Service {
 			sched.First = c.ReconcileFirst
 		}
 		sched.InFlight = inFlight
+		if c.PrepayGiveUp > 0 {
+			sched.GiveUp = c.PrepayGiveUp
+		}
+		if c.RefundWindow > 0 {
+			sched.RefundWindow = c.RefundWindow
+		}
 		if a.schedule != nil {
 			sched = *a.schedule
 		}
 		a.svc = order.NewService(a.db, mos.Provider{Client: a.mosClient()}, a.clock, a.log, order.Config{
 			AppKey: c.MOSAppKey, NotifyURL: a.NotifyURL(), OrderTTL: c.OrderTTL,
-			MaxAmount: c.MaxAmount, Sandbox: c.Sandbox, PrepayLease: inFlight, UnknownAfter: c.PrepayGiveUp,
+			MaxAmount: c.MaxAmount, Sandbox: c.Sandbox, PrepayLease: inFlight,
 			Schedule: sched, Instance: a.instance,
 		})
 	}

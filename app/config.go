@@ -28,7 +28,8 @@ type Config struct {
 	ReconcileEvery string
 	ReconcileConc  int
 	ReconcileFirst time.Duration
-	PrepayGiveUp   time.Duration
+	PrepayGiveUp   time.Duration // a CREATED order MOS has no record of this long after creation is FAILED
+	RefundWindow   time.Duration // how long a PAID order is still checked for a refund
 	ReconcileRate  float64
 	SandboxAddr    string // the embedded sandbox's listen address (with Sandbox); port 0 picks one
 	MOSTimeout     time.Duration

@@ -130,7 +130,7 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (o *Order, create
 	if err != nil {
 		return nil, false, err
 	}
-	o, err = s.prepay(ctx, o, r.RequestID)
+	o, err = s.prepay(ctx, o, r.RequestID, false)
 	return o, true, err
 }
 
@@ -169,7 +169,7 @@ func (s *Service) resume(ctx context.Context, o *Order, hash, requestID string) 
 			continue
 		}
 		o.LeaseOwner, o.LeaseUntil = s.cfg.Instance, &until
-		return s.prepay(ctx, o, requestID)
+		return s.prepay(ctx, o, requestID, true)
 	}
 	return o, nil
 }
@@ -177,28 +177,44 @@ func (s *Service) resume(ctx context.Context, o *Order, hash, requestID string) 
 // prepay calls MOS for an order we hold the lease of, outside any database transaction, and
 // records the outcome. Once started it runs to its end even if the client goes away: a prepay
 // MOS accepted must be recorded (the MOS client bounds the call with its own timeout).
-func (s *Service) prepay(ctx context.Context, o *Order, requestID string) (*Order, error) {
+//
+// A retry (an earlier attempt's outcome was unknown) may be refused because the first one did
+// reach MOS: MOS refuses a second prepay of an outTradeNo that differs in any field, such as a
+// notifyUrl another instance sent. So a refused retry is checked with orderQuery before the order
+// moves: if MOS has the order, mospay follows MOS; only if MOS has no record of it does the
+// refusal stand.
+func (s *Service) prepay(ctx context.Context, o *Order, requestID string, retry bool) (*Order, error) {
 	ctx = context.WithoutCancel(ctx)
 	prepayID, err := s.mos.Prepay(ctx, PrepayRequest{
 		OutTradeNo: o.OutTradeNo, NonceStr: o.NonceStr, Desc: o.Desc, Amount: o.Amount,
 		NotifyURL: s.cfg.NotifyURL, OpenID: o.OpenID, ExpireAt: o.ExpireAt,
 	})
 	var e Event
+	var q *QueryRecord
 	switch ErrorCode(err) {
 	case "":
 		e = Event{Kind: EventPrepaid, Source: SourceAPI, PrepayID: prepayID, Reason: "prepay accepted by MOS", RequestID: requestID}
 	case EUNPROCESSABLE:
 		e = Event{Kind: EventRejected, Source: SourceAPI, Reason: "prepay refused by MOS: " + ErrorMessage(err), RequestID: requestID}
-	default:
-		// The outcome is unknown: MOS may have the order. Keep it CREATED, let go of the lease so
-		// a retry or the reconciler can find out.
-		s.log.WarnContext(ctx, "prepay outcome unknown", "out_trade_no", o.OutTradeNo, "request_id", requestID, "err", err)
-		if saved, serr := s.store.Save(ctx, Write{Order: o, ReleaseLease: true, At: s.clock.Now()}); serr == nil {
-			o = saved
+		if retry {
+			r, rq, qerr := s.query(ctx, o, SourceAPI)
+			q = rq
+			switch ErrorCode(qerr) {
+			case "":
+				// MOS has the order from an earlier attempt: its answer, not the refusal, decides.
+				reason := fmt.Sprintf("prepay retry refused by MOS (%s), but MOS has the order: MOS's status applied", ErrorMessage(err))
+				saved, _, aerr := s.apply(ctx, o, remoteEvent(r, SourceAPI, requestID, reason), applyOpts{query: q, releaseLease: true})
+				return saved, aerr
+			case ENOTFOUND:
+				e.Reason += "; MOS has no record of the order"
+			default:
+				return s.prepayUnknown(ctx, o, requestID, q, qerr)
+			}
 		}
-		return o, Wrap(EUNAVAILABLE, err, "MOS did not answer the prepay request; the order is kept, retry with the same Idempotency-Key")
+	default:
+		return s.prepayUnknown(ctx, o, requestID, nil, err)
 	}
-	saved, _, aerr := s.apply(ctx, o, e, applyOpts{releaseLease: true})
+	saved, _, aerr := s.apply(ctx, o, e, applyOpts{query: q, releaseLease: true})
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -206,4 +222,15 @@ func (s *Service) prepay(ctx context.Context, o *Order, requestID string) (*Orde
 		return saved, Wrap(EUNPROCESSABLE, err, "MOS refused the order: %s", ErrorMessage(err))
 	}
 	return saved, nil
+}
+
+// prepayUnknown records a prepay whose outcome is unknown (MOS did not answer, or a refused retry
+// could not be checked): MOS may have the order. It stays CREATED and the lease is let go, so a
+// retry or the reconciler can find out.
+func (s *Service) prepayUnknown(ctx context.Context, o *Order, requestID string, q *QueryRecord, err error) (*Order, error) {
+	s.log.WarnContext(ctx, "prepay outcome unknown", "out_trade_no", o.OutTradeNo, "request_id", requestID, "err", err)
+	if saved, serr := s.store.Save(ctx, Write{Order: o, Query: q, ReleaseLease: true, At: s.clock.Now()}); serr == nil {
+		o = saved
+	}
+	return o, Wrap(EUNAVAILABLE, err, "MOS did not answer the prepay request; the order is kept, retry with the same Idempotency-Key")
 }

@@ -38,8 +38,13 @@
 //
 //	FAILED, CLOSED ── mos_paid ──► PAID + flag late_payment   (money is never lost)
 //
+//	CREATED, PENDING, FAILED, CLOSED ── mos_refunded ──► REFUNDED + flag refund_not_paid
+//	                                   (the money moved and came back; MOS's truth wins)
+//
 // PAID never moves except to REFUNDED, and nothing moves back to CREATED. FAILED and CLOSED are
-// not final: the reconciler keeps asking MOS during a grace period after expiry.
+// not final: the reconciler keeps asking MOS during a grace period after expiry. PAID is not
+// final either: MOS may report a refund only through orderQuery, so a PAID order is checked
+// sparsely through a refund window. REFUNDED is final.
 //
 // Flags ask finance to look, and never lose information by changing a status:
 //
@@ -49,7 +54,8 @@
 //	mos_disagrees       MOS reports an unpaid or paid status for a PAID or REFUNDED order.
 //	unknown_mos_status  MOS answered a status mospay cannot map; the note has the raw value.
 //	                    Holds expiry.
-//	refund_not_paid     MOS reports a refund for an order that is not PAID. Holds expiry.
+//	refund_not_paid     MOS reports a refund for an order mospay never saw paid; the order
+//	                    moves to REFUNDED.
 //
 // A flag that holds expiry stops our clock from closing a CREATED or PENDING order: money may
 // have moved at MOS in a way we do not understand, so finance decides. An active flag is never

@@ -24,7 +24,9 @@ const (
 	// holds the raw value and nothing else changes.
 	FlagUnknownStatus Flag = "unknown_mos_status"
 
-	// FlagRefundUnpaid is raised when MOS reports a refund for an order that is not PAID here.
+	// FlagRefundUnpaid is raised when MOS reports a refund for an order mospay never saw paid
+	// (CREATED, PENDING, FAILED or CLOSED here): the order moves to REFUNDED, MOS's truth, and
+	// finance is told that the payment itself was never seen.
 	FlagRefundUnpaid Flag = "refund_not_paid"
 )
 
@@ -59,11 +61,11 @@ func (f Flag) Valid() bool {
 
 // HoldsExpiry reports whether the flag, while active, stops our own clock from closing an
 // unpaid order: each of these says money may have moved at MOS in a way we do not understand
-// (a different amount, an unknown status, a refund of an unpaid order), so finance decides.
-// late_payment and mos_disagrees concern orders already paid and hold nothing.
+// (a different amount, an unknown status), so finance decides. late_payment, mos_disagrees and
+// refund_not_paid concern orders whose money MOS has already settled and hold nothing.
 func (f Flag) HoldsExpiry() bool {
 	switch f {
-	case FlagAmountMismatch, FlagUnknownStatus, FlagRefundUnpaid:
+	case FlagAmountMismatch, FlagUnknownStatus:
 		return true
 	default:
 		return false

@@ -30,6 +30,11 @@ type Order struct {
 	LeaseOwner    string     // who is talking to MOS about this order right now, if anyone
 	LeaseUntil    *time.Time
 
+	// PaidAt and RefundedAt are when mospay recorded the order PAID and REFUNDED (set in the
+	// transaction of that transition); nil until then.
+	PaidAt     *time.Time
+	RefundedAt *time.Time
+
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -156,6 +161,13 @@ func (w Write) After() *Order {
 	o.UpdatedAt = w.At
 	if w.Change.Moves() {
 		o.Status = w.Change.To
+		at := w.At
+		switch w.Change.To {
+		case StatusPaid:
+			o.PaidAt = &at
+		case StatusRefunded:
+			o.RefundedAt = &at
+		}
 	}
 	if w.Change.PrepayID != "" {
 		o.PrepayID = w.Change.PrepayID

@@ -28,13 +28,10 @@ func (s *Service) ReconcileNow(ctx context.Context, outTradeNo, admin, requestID
 	return s.refresh(ctx, o, SourceAdmin, requestID, "reconcile requested by "+admin)
 }
 
-// refresh asks MOS about an order that is not final and applies the answer. A final order is
-// returned as it is, without calling MOS. reason, if given, is recorded on a resulting
-// transition.
+// refresh asks MOS about an order and applies the answer, whatever the order's status: an
+// explicit request always asks (a refund MOS reports only through orderQuery is found so). reason,
+// if given, is recorded on a resulting transition.
 func (s *Service) refresh(ctx context.Context, o *Order, source Source, requestID, reason string) (*Order, error) {
-	if o.Status.Final() {
-		return o, nil
-	}
 	r, q, err := s.query(ctx, o, source)
 	if err != nil {
 		return s.queryFailed(ctx, o, q, err, source, requestID, false)
@@ -67,9 +64,9 @@ func (s *Service) Reconcile(ctx context.Context, o *Order) (*Order, error) {
 // EUNAVAILABLE and changes nothing (but, for the reconciler, the next check backs off).
 func (s *Service) queryFailed(ctx context.Context, o *Order, q *QueryRecord, err error, source Source, requestID string, checked bool) (*Order, error) {
 	now := s.clock.Now()
-	if ErrorCode(err) == ENOTFOUND && o.Status == StatusCreated && now.Sub(o.CreatedAt) >= s.cfg.UnknownAfter {
+	if giveUp := s.cfg.Schedule.GiveUp; ErrorCode(err) == ENOTFOUND && o.Status == StatusCreated && now.Sub(o.CreatedAt) >= giveUp {
 		e := Event{Kind: EventRejected, Source: source, RequestID: requestID,
-			Reason: fmt.Sprintf("MOS has no record of the order %s after creation", s.cfg.UnknownAfter)}
+			Reason: fmt.Sprintf("MOS has no record of the order %s after creation", giveUp)}
 		saved, _, aerr := s.apply(ctx, o, e, applyOpts{query: q, checked: checked, releaseLease: checked})
 		return saved, aerr
 	}

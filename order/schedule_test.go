@@ -11,7 +11,11 @@ func TestScheduleNext(t *testing.T) {
 	pending := &Order{Status: StatusPending, CreatedAt: t0, ExpireAt: t0.Add(30 * time.Minute)}
 	created := &Order{Status: StatusCreated, CreatedAt: t0, ExpireAt: t0.Add(30 * time.Minute)}
 	closed := &Order{Status: StatusClosed, CreatedAt: t0, ExpireAt: t0.Add(30 * time.Minute)}
-	paid := &Order{Status: StatusPaid, CreatedAt: t0, ExpireAt: t0.Add(30 * time.Minute)}
+	paidAt := t0.Add(5 * time.Minute)
+	paid := &Order{Status: StatusPaid, CreatedAt: t0, ExpireAt: t0.Add(30 * time.Minute), PaidAt: &paidAt}
+	refunded := &Order{Status: StatusRefunded, CreatedAt: t0, ExpireAt: t0.Add(30 * time.Minute), PaidAt: &paidAt}
+	long := &Order{Status: StatusCreated, CreatedAt: t0, ExpireAt: t0.Add(time.Hour)}
+	day := 24 * time.Hour
 	zero := func() float64 { return 0 }
 	tests := []struct {
 		name     string
@@ -32,7 +36,15 @@ func TestScheduleNext(t *testing.T) {
 		{"grace 1h", closed, 11, t0.Add(40 * time.Minute), t0.Add(90 * time.Minute), true},
 		{"grace 24h", closed, 13, t0.Add(7 * time.Hour), t0.Add(30*time.Minute + 24*time.Hour), true},
 		{"done after the last grace check", closed, 14, t0.Add(30*time.Minute + 24*time.Hour), time.Time{}, false},
-		{"paid: never", paid, 0, t0, time.Time{}, false},
+		{"paid: an hour after payment", paid, 0, paidAt, paidAt.Add(time.Hour), true},
+		{"paid: a day after", paid, 1, paidAt.Add(time.Hour), paidAt.Add(day), true},
+		{"paid: a week after", paid, 2, paidAt.Add(day), paidAt.Add(7 * day), true},
+		{"paid: at the end of the refund window", paid, 3, paidAt.Add(7 * day), paidAt.Add(30 * day), true},
+		{"paid: nothing after the window", paid, 4, paidAt.Add(30 * day), time.Time{}, false},
+		{"paid: a late check finds the next one", paid, 1, paidAt.Add(2 * day), paidAt.Add(7 * day), true},
+		{"refunded: never", refunded, 0, paidAt, time.Time{}, false},
+		{"created: checked at the give-up moment", long, 5, t0.Add(100 * time.Second), t0.Add(2 * time.Minute), true},
+		{"created: backs off after the give-up moment", long, 6, t0.Add(2 * time.Minute), t0.Add(32 * time.Minute), true},
 		{"created waits for prepay in flight", created, 0, t0, t0.Add(15 * time.Second), true},
 		{"overdue check is due now", pending, 1, t0.Add(10 * time.Second), t0.Add(40 * time.Second), true},
 	}
@@ -61,5 +73,31 @@ func TestScheduleJitterNeverLate(t *testing.T) {
 	s.InFlight = 20 * time.Second
 	if got, _ := s.Next(o, 0, t0, func() float64 { return 0.9 }); !got.Equal(t0.Add(20 * time.Second)) {
 		t.Errorf("created: first check at %v", got.Sub(t0))
+	}
+}
+
+// A refund window shorter than a refund check drops the check: the window's end is the last one.
+func TestScheduleShortRefundWindow(t *testing.T) {
+	s := DefaultSchedule()
+	s.RefundWindow = 48 * time.Hour
+	paidAt := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	o := &Order{Status: StatusPaid, PaidAt: &paidAt}
+	var got []time.Duration
+	for now := paidAt; ; {
+		next, ok := s.Next(o, 0, now, nil)
+		if !ok {
+			break
+		}
+		got = append(got, next.Sub(paidAt))
+		now = next
+	}
+	want := []time.Duration{time.Hour, 24 * time.Hour, 48 * time.Hour}
+	if len(got) != len(want) {
+		t.Fatalf("checks at %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("checks at %v, want %v", got, want)
+		}
 	}
 }

@@ -19,10 +19,9 @@ type Config struct {
 	// PrepayLease bounds how long one request may be talking to MOS about an order before
 	// another may try (MOS timeout plus a margin).
 	PrepayLease time.Duration
-	// UnknownAfter: a CREATED order that MOS still has no record of this long after creation
-	// never reached MOS; it is FAILED.
-	UnknownAfter time.Duration
-	Schedule     Schedule
+	// Schedule is the reconciler's timetable. Its GiveUp is also how long after creation a
+	// CREATED order that MOS has no record of is taken to have never reached MOS (FAILED).
+	Schedule Schedule
 	// Instance names this process in leases.
 	Instance string
 }
@@ -49,11 +48,11 @@ func NewService(st Store, p Provider, clock Clock, log *slog.Logger, cfg Config)
 	if cfg.PrepayLease <= 0 {
 		cfg.PrepayLease = 15 * time.Second
 	}
-	if cfg.UnknownAfter <= 0 {
-		cfg.UnknownAfter = 2 * time.Minute
-	}
 	if cfg.Schedule.First == 0 {
 		cfg.Schedule = DefaultSchedule()
+	}
+	if cfg.Schedule.GiveUp <= 0 {
+		cfg.Schedule.GiveUp = DefaultSchedule().GiveUp
 	}
 	return &Service{store: st, mos: p, clock: clock, log: log, cfg: cfg, rnd: mrand.Float64}
 }
@@ -152,14 +151,14 @@ func (s *Service) apply(ctx context.Context, o *Order, e Event, opt applyOpts) (
 			w.Notification = &rec
 		}
 		if ch.Moves() || opt.checked {
-			after := *o
-			after.Status = ch.To
+			// The timetable reads the order as the write leaves it (its new status, paidAt).
 			attempts := o.CheckAttempts
 			if opt.checked {
 				attempts++
 			}
+			next, ok := s.cfg.Schedule.Next(w.After(), attempts, now, s.rnd)
 			w.Reschedule, w.CheckAttempts = true, attempts
-			if next, ok := s.cfg.Schedule.Next(&after, attempts, now, s.rnd); ok {
+			if ok {
 				w.NextCheckAt = &next
 			}
 		}

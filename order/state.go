@@ -51,6 +51,9 @@ var (
 	conflict = rule{conflict: true}
 	expire   = rule{to: StatusClosed, holdable: true}
 	late     = rule{to: StatusPaid, flag: FlagLatePayment}
+	// refundUnseen: MOS reports a refund for an order mospay never saw paid. The money moved and
+	// came back; MOS's truth is REFUNDED, and finance is told it was never seen as paid.
+	refundUnseen = rule{to: StatusRefunded, flag: FlagRefundUnpaid}
 )
 
 func to(s Status) rule  { return rule{to: s} }
@@ -67,7 +70,7 @@ var transitions = map[Status]map[EventKind]rule{
 		EventPaid:     to(StatusPaid),
 		EventFailed:   to(StatusFailed),
 		EventClosed:   to(StatusClosed),
-		EventRefunded: raise(FlagRefundUnpaid),
+		EventRefunded: refundUnseen,
 		EventUnknown:  raise(FlagUnknownStatus),
 		EventExpired:  expire,
 	},
@@ -78,7 +81,7 @@ var transitions = map[Status]map[EventKind]rule{
 		EventPaid:     to(StatusPaid),
 		EventFailed:   to(StatusFailed),
 		EventClosed:   to(StatusClosed),
-		EventRefunded: raise(FlagRefundUnpaid),
+		EventRefunded: refundUnseen,
 		EventUnknown:  raise(FlagUnknownStatus),
 		EventExpired:  expire,
 	},
@@ -100,7 +103,7 @@ var transitions = map[Status]map[EventKind]rule{
 		EventPaid:     late,
 		EventFailed:   stay,
 		EventClosed:   to(StatusClosed),
-		EventRefunded: raise(FlagRefundUnpaid),
+		EventRefunded: refundUnseen,
 		EventUnknown:  raise(FlagUnknownStatus),
 		EventExpired:  stay,
 	},
@@ -111,7 +114,7 @@ var transitions = map[Status]map[EventKind]rule{
 		EventPaid:     late,
 		EventFailed:   to(StatusFailed),
 		EventClosed:   stay,
-		EventRefunded: raise(FlagRefundUnpaid),
+		EventRefunded: refundUnseen,
 		EventUnknown:  raise(FlagUnknownStatus),
 		EventExpired:  stay,
 	},
@@ -199,6 +202,8 @@ func Apply(s Snapshot, e Event) (Change, error) {
 		c.Reason = fmt.Sprintf("expiry held by flag %s", held)
 	case c.Moves() && r.flag == FlagLatePayment:
 		c.Reason = fmt.Sprintf("payment after %s recorded as late", s.Status)
+	case c.Moves() && r.flag == FlagRefundUnpaid:
+		c.Reason = fmt.Sprintf("refunded at MOS, never seen paid here (was %s)", s.Status)
 	case c.Moves():
 		c.Reason = moveReasons[e.Kind]
 	case len(c.Raise) > 0:
@@ -259,7 +264,7 @@ func flagNote(f Flag, s Snapshot, e Event) string {
 	case FlagUnknownStatus:
 		return fmt.Sprintf("MOS reported status %s, which mospay cannot map", quote(e.MOSStatus))
 	case FlagRefundUnpaid:
-		return fmt.Sprintf("MOS reports a refund (status %s) but the order is %s", quote(e.MOSStatus), s.Status)
+		return fmt.Sprintf("MOS reports a refund (status %s) but the order was never seen paid here (it was %s)", quote(e.MOSStatus), s.Status)
 	default: // FlagMOSDisagrees
 		return fmt.Sprintf("MOS reports %s (status %s) but the order is %s", e.Kind, quote(e.MOSStatus), s.Status)
 	}

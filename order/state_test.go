@@ -21,11 +21,11 @@ import (
 //	expire           move to CLOSED unless a flag that holds expiry is active
 const grid = `
 status    prepaid  rejected  mos_pending     mos_paid           mos_failed      mos_closed      mos_refunded      mos_unknown          expired
-CREATED   PENDING  FAILED    PENDING         PAID               FAILED          CLOSED          +refund_not_paid  +unknown_mos_status  expire
-PENDING   =        X         =               PAID               FAILED          CLOSED          +refund_not_paid  +unknown_mos_status  expire
-PAID      =        X         +mos_disagrees  =                  +mos_disagrees  +mos_disagrees  REFUNDED          +unknown_mos_status  =
-FAILED    =        =         =               PAID+late_payment  =               CLOSED          +refund_not_paid  +unknown_mos_status  =
-CLOSED    =        =         =               PAID+late_payment  FAILED          =               +refund_not_paid  +unknown_mos_status  =
+CREATED   PENDING  FAILED    PENDING         PAID               FAILED          CLOSED          REFUNDED+refund_not_paid  +unknown_mos_status  expire
+PENDING   =        X         =               PAID               FAILED          CLOSED          REFUNDED+refund_not_paid  +unknown_mos_status  expire
+PAID      =        X         +mos_disagrees  =                  +mos_disagrees  +mos_disagrees  REFUNDED                  +unknown_mos_status  =
+FAILED    =        =         =               PAID+late_payment  =               CLOSED          REFUNDED+refund_not_paid  +unknown_mos_status  =
+CLOSED    =        =         =               PAID+late_payment  FAILED          =               REFUNDED+refund_not_paid  +unknown_mos_status  =
 REFUNDED  =        X         +mos_disagrees  +mos_disagrees     +mos_disagrees  +mos_disagrees  =                 +unknown_mos_status  =
 `
 
@@ -363,8 +363,8 @@ func TestApplyExact(t *testing.T) {
 				Raise: []order.FlagRaise{{Flag: "mos_disagrees", Note: `MOS reports mos_closed (status "EXPIRED") but the order is PAID`}}}},
 		{"refund of an unpaid order", pending,
 			order.Event{Kind: order.EventRefunded, Source: order.SourceNotify, MOSStatus: "REFUND"},
-			order.Change{From: "PENDING", To: "PENDING", Reason: "flagged refund_not_paid",
-				Raise: []order.FlagRaise{{Flag: "refund_not_paid", Note: `MOS reports a refund (status "REFUND") but the order is PENDING`}}}},
+			order.Change{From: "PENDING", To: "REFUNDED", Reason: "refunded at MOS, never seen paid here (was PENDING)",
+				Raise: []order.FlagRaise{{Flag: "refund_not_paid", Note: `MOS reports a refund (status "REFUND") but the order was never seen paid here (it was PENDING)`}}}},
 		{"unknown status, raw kept and cut", pending,
 			order.Event{Kind: order.EventUnknown, Source: order.SourceReconciler, MOSStatus: "WEIRD\n" + strings.Repeat("x", 100)},
 			order.Change{From: "PENDING", To: "PENDING", Reason: "flagged unknown_mos_status",
@@ -474,7 +474,7 @@ func TestParseStatus(t *testing.T) {
 }
 
 func TestStatusFinal(t *testing.T) {
-	final := map[order.Status]bool{"PAID": true, "REFUNDED": true}
+	final := map[order.Status]bool{"REFUNDED": true}
 	for _, st := range order.Statuses {
 		if got := st.Final(); got != final[st] {
 			t.Errorf("%s.Final() = %v, want %v", st, got, final[st])
@@ -505,7 +505,7 @@ func TestParseFlag(t *testing.T) {
 }
 
 func TestFlagHoldsExpiry(t *testing.T) {
-	holds := map[order.Flag]bool{"amount_mismatch": true, "unknown_mos_status": true, "refund_not_paid": true}
+	holds := map[order.Flag]bool{"amount_mismatch": true, "unknown_mos_status": true}
 	for _, f := range order.Flags {
 		if got := f.HoldsExpiry(); got != holds[f] {
 			t.Errorf("%s.HoldsExpiry() = %v, want %v", f, got, holds[f])

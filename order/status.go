@@ -18,8 +18,9 @@ const (
 	// it expires unpaid, unless a flag that holds expiry is raised.
 	StatusPending Status = "PENDING"
 
-	// StatusPaid is an order MOS confirmed as paid. It is final: the only way out is REFUNDED
-	// when MOS reports a refund. A later MOS answer that contradicts it raises mos_disagrees for
+	// StatusPaid is an order MOS confirmed as paid. The only way out is REFUNDED when MOS reports
+	// a refund, which it may do only through orderQuery: a PAID order is still checked, sparsely,
+	// through the refund window. A later MOS answer that contradicts it raises mos_disagrees for
 	// finance and changes nothing else.
 	StatusPaid Status = "PAID"
 
@@ -34,8 +35,9 @@ const (
 	// it to PAID with the flag late_payment. MOS reporting it failed moves it to FAILED.
 	StatusClosed Status = "CLOSED"
 
-	// StatusRefunded is a paid order that MOS reports refunded. It is final: contradicting MOS
-	// answers raise mos_disagrees and change nothing else.
+	// StatusRefunded is an order MOS reports refunded: a PAID one, or one mospay never saw paid
+	// (then with the flag refund_not_paid). It is final: contradicting MOS answers raise
+	// mos_disagrees and change nothing else.
 	StatusRefunded Status = "REFUNDED"
 )
 
@@ -66,11 +68,12 @@ func (s Status) Valid() bool {
 	return err == nil
 }
 
-// Final reports whether the order is settled with money received (PAID, REFUNDED), so the
-// reconciler may stop asking MOS about it. FAILED and CLOSED are not final: they are still
-// checked during the grace period, because a late payment must be recorded, never lost.
+// Final reports whether nothing MOS may still report can change the order (REFUNDED), so the
+// reconciler stops asking. PAID is not final (a refund may come), nor are FAILED and CLOSED (a
+// late payment must be recorded, never lost); the reconciler's timetable (Schedule) says how
+// long each is still asked about.
 func (s Status) Final() bool {
-	return s == StatusPaid || s == StatusRefunded
+	return s == StatusRefunded
 }
 
 func joinStatuses() string {

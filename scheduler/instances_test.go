@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,4 +174,150 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 			t.Errorf("second pass on instance %d: %s, %v; want nothing checked", i, sum, err)
 		}
 	}
+}
+
+// slowReconciler takes its time before each check, as a slow orderQuery does.
+type slowReconciler struct {
+	scheduler.Reconciler
+	delay   time.Duration
+	checked atomic.Int64
+}
+
+func (s *slowReconciler) Reconcile(ctx context.Context, o *order.Order) (*order.Order, error) {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.checked.Add(1)
+	return s.Reconciler.Reconcile(ctx, o)
+}
+
+// A check slower than the lease keeps its claim: the working instance renews its leases while it
+// works, so the other instance, claiming all along, never gets those orders.
+func TestSlowCheckKeepsItsLease(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	ctx := context.Background()
+	sched := order.Schedule{First: time.Millisecond, Backoff: []time.Duration{time.Hour}, Steady: time.Hour, Grace: []time.Duration{time.Hour}}
+	first := apptest.Start(t, apptest.Options{DBURL: dsn, Schedule: &sched})
+	second := apptest.Start(t, apptest.Options{DBURL: dsn, Schedule: &sched, MOS: first})
+	token := first.Login(t, "slow-user")
+	var orders []string
+	for range 3 {
+		orders = append(orders, first.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "slow"}, "").OutTradeNo)
+	}
+	time.Sleep(10 * time.Millisecond) // past the first check on the database's clock
+
+	const lease = 600 * time.Millisecond
+	slow := &slowReconciler{Reconciler: first.App.Service(), delay: 4 * lease}
+	a, err := scheduler.New(first.DB, slow, scheduler.Config{Batch: 10, Concurrency: 3, Rate: math.Inf(1), Owner: "slow", Lease: lease, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Pass(ctx)
+		done <- err
+	}()
+	stolen := 0
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stolen > 0 {
+				t.Fatalf("the other instance claimed %d orders still being checked", stolen)
+			}
+			if n := slow.checked.Load(); n != int64(len(orders)) {
+				t.Fatalf("%d checks, want %d", n, len(orders))
+			}
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		now := time.Now()
+		got, err := second.DB.ClaimDue(ctx, now, 10, "thief", now.Add(lease))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stolen += len(got)
+	}
+}
+
+// A crashed instance's claims come back within a lease: the instance claims a batch, dies
+// without releasing it (no heartbeat, no writes), and the other instance checks every order once
+// the leases run out, which is at most scheduler.DefaultLease after the last renewal. It does so
+// in an extra pass at the leases' end, not at its next tick (10 s apart here, so the extra pass
+// comes first).
+func TestDeadInstanceClaimsComeBack(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	ctx := context.Background()
+	sched := order.Schedule{First: time.Millisecond, Backoff: []time.Duration{time.Hour}, Steady: time.Hour, Grace: []time.Duration{time.Hour}}
+	first := apptest.Start(t, apptest.Options{DBURL: dsn, Schedule: &sched})
+	second := apptest.Start(t, apptest.Options{DBURL: dsn, Schedule: &sched, MOS: first, Config: func(c *app.Config) {
+		c.ReconcileEvery = "@every 10s"
+	}})
+	if err := first.Sandbox.SetFaults(sandbox.Faults{DropNotifications: 1}); err != nil {
+		t.Fatal(err)
+	}
+	token := first.Login(t, "dead-user")
+	var orders []string
+	for range 4 {
+		o := first.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "dead"}, "")
+		first.Pay(t, o.OutTradeNo) // its notification is lost: only a check can find the payment
+		orders = append(orders, o.OutTradeNo)
+	}
+	// The instance that dies: it claims every order with the default lease and hangs.
+	hung := make(chan struct{})
+	dying, die := context.WithCancel(ctx)
+	a, err := scheduler.New(first.DB, hangingReconciler{hung: hung}, scheduler.Config{Batch: 10, Concurrency: 4, Rate: math.Inf(1), Owner: "dying", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = a.Pass(dying) }()
+	for range orders {
+		<-hung
+	}
+	die()
+	died := time.Now()
+	var leaseEnd time.Time
+	if err := first.DB.SQL().QueryRow(`SELECT max(lease_until) FROM orders WHERE lease_owner = 'dying'`).Scan(&leaseEnd); err != nil {
+		t.Fatal(err)
+	}
+	if held := leaseEnd.Sub(died); held > scheduler.DefaultLease {
+		t.Fatalf("the dead instance's claims hold %s more, want at most a lease (%s)", held, scheduler.DefaultLease)
+	}
+	for _, no := range orders {
+		deadline := time.Now().Add(apptest.WaitFor + scheduler.DefaultLease)
+		for {
+			o, err := second.App.Service().Order(ctx, no)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Status == order.StatusPaid {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("order %s is still %s: the dead instance's claim never came back", no, o.Status)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	t.Logf("the other instance checked every order %s after the first one died (lease %s)", time.Since(died).Round(100*time.Millisecond), scheduler.DefaultLease)
+	if !strings.Contains(second.Logs.String(), "extra reconcile pass") {
+		t.Error("no extra pass at the end of the dead instance's leases")
+	}
+	if took := time.Since(died); took > 30*time.Second {
+		t.Fatalf("the claims came back after %s, want within 30 s", took)
+	}
+}
+
+// hangingReconciler says it has an order, then hangs until its pass is cancelled, as a process
+// frozen mid-check.
+type hangingReconciler struct{ hung chan struct{} }
+
+func (h hangingReconciler) Reconcile(ctx context.Context, o *order.Order) (*order.Order, error) {
+	h.hung <- struct{}{}
+	<-ctx.Done()
+	return nil, ctx.Err()
 }

@@ -3,11 +3,13 @@
 // about with orderQuery on its own timetable until MOS's answer can no longer change.
 //
 // cron is only an alarm clock: the due work lives in rows (orders.next_check_at). Each pass
-// claims due orders in batches under a lease (PostgreSQL: FOR UPDATE SKIP LOCKED on the
-// database's clock, so several instances never check the same order at the same moment; a
-// crashed instance's claims expire), checks them with bounded concurrency and a rate limit
-// towards MOS, and lets the order service apply each answer through the state machine. One
-// failing order never stops a pass.
+// claims due orders in batches under a short lease (PostgreSQL: FOR UPDATE SKIP LOCKED on the
+// database's clock, so several instances never check the same order at the same moment), renews
+// the leases of the orders it is still working on (a heartbeat, so that a slow orderQuery keeps
+// its claim while a crashed instance's claims run out within one lease), checks them with bounded
+// concurrency and a rate limit towards MOS, and lets the order service apply each answer through
+// the state machine. One failing order never stops a pass. When due orders are held under another
+// instance's lease, an extra pass runs as soon as the first of those leases ends.
 package scheduler
 
 import (
@@ -16,7 +18,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -36,10 +37,13 @@ type Reconciler interface {
 	Reconcile(ctx context.Context, o *order.Order) (*order.Order, error)
 }
 
-// Claimer hands out due orders under a lease (store.DB.ClaimDue), so that no other instance
-// checks them until the lease ends.
+// Claimer hands out due orders under a lease (store.DB), so that no other instance checks them
+// until the lease ends: ClaimDue claims, RenewLeases extends the claims still being worked on,
+// NextLeaseEnd says when the first due order held by someone else becomes claimable.
 type Claimer interface {
 	ClaimDue(ctx context.Context, now time.Time, limit int, owner string, until time.Time) ([]*order.Order, error)
+	RenewLeases(ctx context.Context, owner string, ids []int64, now, until time.Time) (int64, error)
+	NextLeaseEnd(ctx context.Context, now time.Time) (time.Time, bool, error)
 }
 
 // Defaults of Config; DefaultEvery is MOSPAY_RECONCILE_EVERY's default (the README's configuration table).
@@ -48,7 +52,10 @@ const (
 	DefaultBatch       = 100
 	DefaultConcurrency = 8
 	DefaultRate        = 50.0
-	DefaultLease       = 2 * time.Minute
+	// DefaultLease is how long a claim holds without renewal: a crashed instance's claims are
+	// free again at most this long after it died. The working instance renews its claims every
+	// third of it.
+	DefaultLease = 15 * time.Second
 )
 
 // Config tunes the reconciler. Zero values take the defaults above.
@@ -62,10 +69,10 @@ type Config struct {
 	Concurrency int
 	// Rate bounds orderQuery calls per second towards MOS; math.Inf(1) removes the bound.
 	Rate float64
-	// Lease is how long a claim holds: a crashed instance's claims expire after it. It must be
-	// longer than a batch takes at Rate.
+	// Lease is how long a claim holds without renewal: a crashed instance's claims expire after
+	// it. Claims being worked on are renewed every Lease/3.
 	Lease time.Duration
-	// Owner names this instance in leases (default host name and process id).
+	// Owner names this instance in leases; required.
 	Owner string
 	// Clock is the time the claims are made at on SQLite (PostgreSQL uses its own clock).
 	Clock order.Clock
@@ -136,9 +143,11 @@ type Scheduler struct {
 
 	running atomic.Bool // a scheduled pass is running: the next tick is skipped
 
-	mu     sync.Mutex
-	cron   *cron.Cron
-	cancel context.CancelFunc // ends the scheduled passes' context
+	mu       sync.Mutex
+	cron     *cron.Cron
+	cancel   context.CancelFunc // ends the scheduled passes' context
+	followUp *time.Timer        // an extra pass when the first lease held elsewhere ends
+	extra    sync.WaitGroup     // extra passes running
 }
 
 // New checks cfg, fills in its defaults, and returns a stopped scheduler.
@@ -175,17 +184,8 @@ func New(c Claimer, r Reconciler, cfg Config) (*Scheduler, error) {
 	case cfg.Lease < 0:
 		return nil, fmt.Errorf("scheduler: lease %s must be positive", cfg.Lease)
 	}
-	// A batch must be checked before its claims expire, or another instance could claim the same
-	// orders while they are still being checked.
-	if need := time.Duration(float64(cfg.Batch) / cfg.Rate * float64(time.Second)); !math.IsInf(cfg.Rate, 1) && need >= cfg.Lease {
-		return nil, fmt.Errorf("scheduler: a batch of %d at %v calls/s takes %s, longer than the lease %s", cfg.Batch, cfg.Rate, need, cfg.Lease)
-	}
 	if cfg.Owner == "" {
-		host, _ := os.Hostname()
-		if host == "" {
-			host = "mospay"
-		}
-		cfg.Owner = host + "-" + strconv.Itoa(os.Getpid())
+		return nil, errors.New("scheduler: an owner name is required (it names this instance in leases)")
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = order.SystemClock{}
@@ -230,13 +230,25 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	s.mu.Lock()
 	c, cancel := s.cron, s.cancel
 	s.cron, s.cancel = nil, nil
+	if s.followUp != nil {
+		if s.followUp.Stop() {
+			s.extra.Done() // it will never run
+		}
+		s.followUp = nil
+	}
 	s.mu.Unlock()
 	if c == nil {
 		return nil
 	}
 	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		<-c.Stop().Done()
+		s.extra.Wait()
+		close(done)
+	}()
 	select {
-	case <-c.Stop().Done():
+	case <-done:
 		s.log.Info("reconciler stopped")
 		return nil
 	case <-ctx.Done():
@@ -260,6 +272,39 @@ func (s *Scheduler) scheduledPass(ctx context.Context) {
 	default:
 		s.log.Debug("reconcile pass: nothing due")
 	}
+	s.planFollowUp(ctx)
+}
+
+// planFollowUp arranges an extra pass for when the first due order held under another
+// instance's lease becomes claimable, if that comes before the next tick: a crashed instance's
+// claims are then checked as soon as its leases run out.
+func (s *Scheduler) planFollowUp(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	now := s.cfg.Clock.Now()
+	end, ok, err := s.claimer.NextLeaseEnd(ctx, now)
+	if err != nil || !ok {
+		return
+	}
+	wait := end.Sub(now) + time.Second // past the end, on a clock that may differ a little
+	if next := s.schedule.Next(time.Now()); time.Now().Add(wait).After(next) {
+		return // the next tick comes first
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cron == nil || s.followUp != nil {
+		return // stopped, or an extra pass is planned already
+	}
+	s.extra.Add(1)
+	s.followUp = time.AfterFunc(wait, func() {
+		defer s.extra.Done()
+		s.mu.Lock()
+		s.followUp = nil
+		s.mu.Unlock()
+		s.log.Info("extra reconcile pass: leases held elsewhere have ended")
+		s.scheduledPass(ctx)
+	})
 }
 
 // Pass claims due orders in rounds of Batch until none is due (or ctx ends) and checks each one
@@ -301,10 +346,19 @@ func (s *Scheduler) Pass(ctx context.Context) (Summary, error) {
 	return sum, err
 }
 
-// round checks a batch of claimed orders with a bounded pool of workers.
+// round checks a batch of claimed orders with a bounded pool of workers, renewing the claims
+// not yet checked every third of a lease while it works (heartbeat).
 func (s *Scheduler) round(ctx context.Context, batch []*order.Order, sum *Summary) {
-	jobs := make(chan *order.Order)
 	var mu sync.Mutex
+	open := make(map[int64]bool, len(batch)) // claimed and not yet checked: their leases are renewed
+	for _, o := range batch {
+		open[o.ID] = true
+	}
+	beat, stopBeat := context.WithCancel(ctx)
+	var hb sync.WaitGroup
+	hb.Go(func() { s.heartbeat(beat, &mu, open) })
+
+	jobs := make(chan *order.Order)
 	var wg sync.WaitGroup
 	for range min(s.cfg.Concurrency, len(batch)) {
 		wg.Go(func() {
@@ -315,6 +369,7 @@ func (s *Scheduler) round(ctx context.Context, batch []*order.Order, sum *Summar
 				before := o.Status
 				after, err := s.check(ctx, o)
 				mu.Lock()
+				delete(open, o.ID)
 				sum.Checked++
 				if err != nil {
 					sum.Errors++
@@ -331,6 +386,33 @@ func (s *Scheduler) round(ctx context.Context, batch []*order.Order, sum *Summar
 	}
 	close(jobs)
 	wg.Wait()
+	stopBeat()
+	hb.Wait()
+}
+
+// heartbeat renews the leases of the claimed orders still open every Lease/3 until ctx ends. A
+// renewal that fails is logged; the lease then runs out, and another instance may check the
+// order once more, which the state machine and version guard make harmless.
+func (s *Scheduler) heartbeat(ctx context.Context, mu *sync.Mutex, open map[int64]bool) {
+	t := time.NewTicker(s.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		mu.Lock()
+		ids := make([]int64, 0, len(open))
+		for id := range open {
+			ids = append(ids, id)
+		}
+		mu.Unlock()
+		now := s.cfg.Clock.Now()
+		if _, err := s.claimer.RenewLeases(ctx, s.cfg.Owner, ids, now, now.Add(s.cfg.Lease)); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "renewing leases", "orders", len(ids), "err", err)
+		}
+	}
 }
 
 // check reconciles one order; a panic is turned into an error so that one bad order cannot end

@@ -31,8 +31,11 @@ func TestPaidWithoutNotification(t *testing.T) {
 	e.clock.Advance(firstCheck)
 	wantSummary(t, e.pass(t), 1, 0, map[order.Status]int{order.StatusPaid: 1})
 	s := e.story(t, o.OutTradeNo)
-	if s.Order.Status != order.StatusPaid || s.Order.NextCheckAt != nil || s.Order.LeaseOwner != "" {
-		t.Fatalf("order %s, next check %v, lease %q; want PAID, none, released", s.Order.Status, s.Order.NextCheckAt, s.Order.LeaseOwner)
+	if s.Order.Status != order.StatusPaid || s.Order.PaidAt == nil || s.Order.LeaseOwner != "" {
+		t.Fatalf("order %s, paid at %v, lease %q; want PAID, a time, released", s.Order.Status, s.Order.PaidAt, s.Order.LeaseOwner)
+	}
+	if want := s.Order.PaidAt.Add(time.Hour); s.Order.NextCheckAt == nil || !s.Order.NextCheckAt.Equal(want) {
+		t.Fatalf("next check %v, want the first refund check an hour after payment, %v", s.Order.NextCheckAt, want)
 	}
 	if tr := lastTransition(t, s); tr.From != order.StatusPending || tr.To != order.StatusPaid || tr.Source != order.SourceReconciler || tr.MOSStatus != "SUCCESS" {
 		t.Fatalf("last transition %+v, want PENDING -> PAID by the reconciler on SUCCESS", tr)
@@ -41,8 +44,61 @@ func TestPaidWithoutNotification(t *testing.T) {
 		t.Fatalf("%d reconciler queries recorded, want 1", n)
 	}
 
+	e.clock.Advance(30 * time.Minute)
+	wantSummary(t, e.pass(t), 0, 0, nil) // the refund check is not due yet
+}
+
+// A refund whose notification is lost is found by the refund window's checks: at +1 h, +1 day,
+// +7 days and the end of the window after payment, then never again.
+func TestRefundFoundByPolling(t *testing.T) {
+	e := newEnv(t)
+	o := e.create(t)
+	e.pay(t, o.OutTradeNo)
+	e.clock.Advance(firstCheck)
+	wantSummary(t, e.pass(t), 1, 0, map[order.Status]int{order.StatusPaid: 1})
+	paidAt := *e.order(t, o.OutTradeNo).PaidAt
+
+	// The first refund check finds MOS still paid: nothing changes, the next is a day after payment.
 	e.clock.Advance(time.Hour)
-	wantSummary(t, e.pass(t), 0, 0, nil) // PAID is final: never checked again
+	wantSummary(t, e.pass(t), 1, 0, nil)
+	if got := e.order(t, o.OutTradeNo); got.NextCheckAt == nil || !got.NextCheckAt.Equal(paidAt.Add(24*time.Hour)) {
+		t.Fatalf("after the first refund check: next %v, want a day after payment", got.NextCheckAt)
+	}
+
+	// Refunded at MOS, its notification lost: the next check finds it.
+	e.stack.SandboxPost(t, "POST", "/sandbox/orders/"+o.OutTradeNo+"/refund", nil)
+	e.clock.Advance(23 * time.Hour)
+	wantSummary(t, e.pass(t), 1, 0, map[order.Status]int{order.StatusRefunded: 1})
+	s := e.story(t, o.OutTradeNo)
+	tr := lastTransition(t, s)
+	if s.Order.Status != order.StatusRefunded || s.Order.RefundedAt == nil || s.Order.NextCheckAt != nil || len(s.Order.Flags) != 0 {
+		t.Fatalf("order %s refunded at %v next %v flags %v; want REFUNDED, a time, no check, no flag",
+			s.Order.Status, s.Order.RefundedAt, s.Order.NextCheckAt, s.Order.Flags)
+	}
+	if tr.From != order.StatusPaid || tr.To != order.StatusRefunded || tr.Source != order.SourceReconciler || tr.MOSStatus != "REFUNDED" {
+		t.Fatalf("last transition %+v, want PAID -> REFUNDED by the reconciler", tr)
+	}
+	e.clock.Advance(60 * 24 * time.Hour)
+	wantSummary(t, e.pass(t), 0, 0, nil) // REFUNDED is final
+}
+
+// A paid order MOS never refunds is checked four times through the window, then never again.
+func TestRefundWindowEnds(t *testing.T) {
+	e := newEnv(t)
+	o := e.create(t)
+	e.pay(t, o.OutTradeNo)
+	e.clock.Advance(firstCheck)
+	wantSummary(t, e.pass(t), 1, 0, map[order.Status]int{order.StatusPaid: 1})
+	for _, d := range []time.Duration{time.Hour, 23 * time.Hour, 6 * 24 * time.Hour, 23 * 24 * time.Hour} {
+		e.clock.Advance(d)
+		wantSummary(t, e.pass(t), 1, 0, nil)
+	}
+	if got := e.order(t, o.OutTradeNo); got.NextCheckAt != nil || got.Status != order.StatusPaid {
+		t.Fatalf("after the window: %s, next check %v; want PAID with none", got.Status, got.NextCheckAt)
+	}
+	if n := countQueries(e.story(t, o.OutTradeNo), order.SourceReconciler); n != 5 {
+		t.Fatalf("%d reconciler queries, want the first check and 4 refund checks", n)
+	}
 }
 
 // An order MOS still reports unpaid at its expireTime is closed; a payment MOS reports after that
@@ -266,7 +322,7 @@ func (c *claimCounter) ClaimDue(ctx context.Context, now time.Time, limit int, o
 func TestClaimErrorEndsThePass(t *testing.T) {
 	e := newEnv(t)
 	boom := errors.New("database unreachable")
-	s, err := scheduler.New(&claimCounter{Claimer: e.db, err: boom}, e.svc, scheduler.Config{Clock: e.clock})
+	s, err := scheduler.New(&claimCounter{Claimer: e.db, err: boom}, e.svc, scheduler.Config{Clock: e.clock, Owner: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +338,7 @@ func TestStartStopRunsPasses(t *testing.T) {
 	e.pay(t, o.OutTradeNo)
 	e.clock.Advance(firstCheck)
 	claims := &claimCounter{Claimer: e.db}
-	s, err := scheduler.New(claims, e.svc, scheduler.Config{Every: "@every 1s", Clock: e.clock, Logger: testLogger(t)})
+	s, err := scheduler.New(claims, e.svc, scheduler.Config{Every: "@every 1s", Clock: e.clock, Logger: testLogger(t), Owner: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +379,7 @@ func TestOverlappingPassesSkippedAndStopBounded(t *testing.T) {
 	e.clock.Advance(firstCheck)
 	claims := &claimCounter{Claimer: e.db}
 	block := blockingReconciler{entered: make(chan struct{}, 10), cancelled: make(chan struct{})}
-	s, err := scheduler.New(claims, block, scheduler.Config{Every: "@every 1s", Clock: e.clock, Logger: testLogger(t)})
+	s, err := scheduler.New(claims, block, scheduler.Config{Every: "@every 1s", Clock: e.clock, Logger: testLogger(t), Owner: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,10 +424,14 @@ func TestNewValidates(t *testing.T) {
 		{"negative rate", scheduler.Config{Rate: -1}, "rate"},
 		{"NaN rate", scheduler.Config{Rate: math.NaN()}, "rate"},
 		{"no rate limit", scheduler.Config{Rate: math.Inf(1), Lease: time.Second}, ""},
-		{"lease shorter than a batch", scheduler.Config{Batch: 1000, Rate: 10, Lease: time.Minute}, "lease"},
+		{"negative lease", scheduler.Config{Lease: -time.Second}, "lease"},
+		{"no owner", scheduler.Config{}, "owner"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.name != "no owner" {
+				tt.cfg.Owner = "test"
+			}
 			s, err := scheduler.New(e.db, e.svc, tt.cfg)
 			switch {
 			case tt.want == "" && err != nil:
@@ -445,4 +505,27 @@ func TestOrderDueAgainIsCheckedOncePerPass(t *testing.T) {
 	wantSummary(t, e.pass(t), 0, 0, nil) // claimed by the first pass until its lease ends
 	e.clock.Advance(time.Minute + time.Second)
 	wantSummary(t, e.pass(t), 1, 0, nil)
+}
+
+// A CREATED order MOS never heard of is FAILED at the give-up moment itself: the timetable puts a
+// check there, instead of backing off past it.
+func TestNeverReachedMOSFailsOnTime(t *testing.T) {
+	e := newEnv(t)
+	o := e.createUnknown(t)
+	giveUp := o.CreatedAt.Add(unknownAfter)
+	for checks := 0; ; checks++ {
+		got := e.order(t, o.OutTradeNo)
+		if got.Status == order.StatusFailed {
+			tr := lastTransition(t, e.story(t, o.OutTradeNo))
+			if !tr.At.Equal(giveUp) {
+				t.Fatalf("FAILED at %v, want at the give-up moment %v", tr.At, giveUp)
+			}
+			return
+		}
+		if got.NextCheckAt == nil || got.NextCheckAt.After(giveUp) || checks > 10 {
+			t.Fatalf("check %d: next check %v, want one at or before the give-up moment %v", checks, got.NextCheckAt, giveUp)
+		}
+		e.clock.Advance(got.NextCheckAt.Sub(e.clock.Now()))
+		e.pass(t)
+	}
 }

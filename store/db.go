@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -59,6 +60,12 @@ type DB struct {
 		p    *goose.Provider
 		err  error
 	}
+	// writesFailing is set when a write transaction fails for want of storage (a full disk, an
+	// I/O error, a lost connection) and cleared by the next one that commits: Ready reports it, so
+	// that an instance that cannot write is taken out of rotation until it can again.
+	writesFailing atomic.Bool
+	instance      string
+
 	log *slog.Logger
 	now func() time.Time
 }
@@ -70,6 +77,8 @@ type Options struct {
 	Now func() time.Time
 	// MaxOpenConns bounds the PostgreSQL pool and the SQLite read pool; default 16.
 	MaxOpenConns int
+	// Instance names this process in the readiness table (default "mospay").
+	Instance string
 }
 
 // Open connects to rawURL, "sqlite:PATH" or "postgres://...". It does not migrate. On SQLite it
@@ -91,7 +100,10 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 		NowFunc:                func() time.Time { return opt.Now().UTC() },
 		TranslateError:         false,
 	}
-	db := &DB{log: opt.Logger, now: opt.Now}
+	if opt.Instance == "" {
+		opt.Instance = "mospay"
+	}
+	db := &DB{log: opt.Logger, now: opt.Now, instance: opt.Instance}
 	switch {
 	case strings.HasPrefix(rawURL, "sqlite:"):
 		path := strings.TrimPrefix(rawURL, "sqlite:")
@@ -276,10 +288,37 @@ func (db *DB) Close() error {
 // (group commit, groupcommit.go); fn must then do only database work through tx. Errors are
 // passed through FormatError.
 func (db *DB) InTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
+	var err error
 	if db.group != nil {
-		return FormatError(db.group.do(ctx, fn))
+		err = db.group.do(ctx, fn)
+	} else {
+		err = db.write.WithContext(ctx).Transaction(fn)
 	}
-	return FormatError(db.write.WithContext(ctx).Transaction(fn))
+	switch {
+	case err == nil:
+		if db.writesFailing.CompareAndSwap(true, false) {
+			db.log.Info("database writes succeed again")
+		}
+	case writesFail(err):
+		if !db.writesFailing.Swap(true) {
+			db.log.Error("database writes fail: not ready until one succeeds", "err", err)
+		}
+	}
+	return FormatError(err)
+}
+
+// probePad makes the readiness probe write several pages, as an order's writes do, so that a
+// disk too full for them fails the probe too.
+var probePad = strings.Repeat("x", 16<<10)
+
+// probeWrite writes this instance's readiness row: a write that needs free space, as any order's
+// does.
+func (db *DB) probeWrite(ctx context.Context) error {
+	return db.InTx(ctx, func(tx *gorm.DB) error {
+		return tx.Exec(`INSERT INTO readiness (instance, checked_at, pad) VALUES (?, ?, ?)
+			ON CONFLICT (instance) DO UPDATE SET checked_at = excluded.checked_at, pad = excluded.pad`,
+			db.instance, db.now().UTC(), probePad).Error
+	})
 }
 
 // FormatError turns driver errors into coded order errors, by the drivers' own codes, never
@@ -315,6 +354,24 @@ const (
 	classConflict               // a unique key is taken
 	classUnavailable            // retry later: the database is busy, full or out of reach
 )
+
+// writesFail reports whether a failed write says the database cannot take writes now, for want
+// of storage or of a connection (as opposed to contention, which passes by itself): SQLite's
+// SQLITE_FULL and SQLITE_IOERR, PostgreSQL's classes 53 (insufficient resources: disk full), 58
+// (system error: I/O) and 08 (connection exception), and a connection that could not be made.
+func writesFail(err error) bool {
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		return se.Code == sqlite3.ErrFull || se.Code == sqlite3.ErrIoErr
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "53") || strings.HasPrefix(pe.Code, "58") || strings.HasPrefix(pe.Code, "08")
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF)
+}
 
 // classify reads a driver error's code:
 //   - SQLite (mattn/go-sqlite3): the extended result codes SQLITE_CONSTRAINT_UNIQUE and

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mospay/mospay/migrations"
 	"github.com/mospay/mospay/order"
@@ -171,4 +172,86 @@ func mustEntries(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	return names
+}
+
+// TestRefundWindowMigration: orders paid before migration 2 get their paid_at from their first
+// transition to PAID and, while still within the default refund window, their next refund check
+// (the next of paid_at + 1 h, 1 day, 7 days, 30 days still ahead); refunded orders get
+// refunded_at; an order paid long ago gets no check.
+func TestRefundWindowMigration(t *testing.T) {
+	pgtest.ForEachDB(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		db, err := Open(ctx, url, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		p, err := db.provider()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.UpTo(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC()
+		orders := []struct {
+			no        string
+			status    string
+			paidAgo   time.Duration // 0: never paid
+			refundAgo time.Duration
+			wantNext  time.Duration // after paid_at; 0: no check
+		}{
+			{"recent", "PAID", 30 * time.Minute, 0, time.Hour},
+			{"yesterday", "PAID", 30 * time.Hour, 0, 7 * 24 * time.Hour},
+			{"last week", "PAID", 10 * 24 * time.Hour, 0, 30 * 24 * time.Hour},
+			{"long ago", "PAID", 40 * 24 * time.Hour, 0, 0},
+			{"refunded", "REFUNDED", 3 * time.Hour, time.Hour, 0},
+			{"pending", "PENDING", 0, 0, 0},
+		}
+		for _, o := range orders {
+			q := db.Rebind(`INSERT INTO orders (out_trade_no, nonce_str, app_key, openid, amount_minor, currency, status, version,
+				expire_at, created_at, updated_at) VALUES (?, 'n', 'k', 'u', 100, 'USD', ?, 3, ?, ?, ?)`)
+			created := now.Add(-o.paidAgo - time.Minute)
+			if _, err := db.SQL().Exec(q, o.no, o.status, created.Add(time.Hour), created, now); err != nil {
+				t.Fatal(err)
+			}
+			tr := db.Rebind(`INSERT INTO transitions (order_id, version, from_status, to_status, source, created_at)
+				VALUES ((SELECT id FROM orders WHERE out_trade_no = ?), ?, ?, ?, 'notify', ?)`)
+			if o.paidAgo > 0 {
+				if _, err := db.SQL().Exec(tr, o.no, 2, "PENDING", "PAID", now.Add(-o.paidAgo)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if o.refundAgo > 0 {
+				if _, err := db.SQL().Exec(tr, o.no, 3, "PAID", "REFUNDED", now.Add(-o.refundAgo)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if _, err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range orders {
+			got, err := db.Order(ctx, o.no)
+			if err != nil {
+				t.Fatal(err)
+			}
+			paid := now.Add(-o.paidAgo)
+			switch {
+			case o.paidAgo == 0 && got.PaidAt != nil:
+				t.Errorf("%s: paid_at %v, want none", o.no, got.PaidAt)
+			case o.paidAgo > 0 && (got.PaidAt == nil || got.PaidAt.Sub(paid).Abs() > time.Millisecond):
+				t.Errorf("%s: paid_at %v, want %v", o.no, got.PaidAt, paid)
+			}
+			if o.refundAgo > 0 && (got.RefundedAt == nil || got.RefundedAt.Sub(now.Add(-o.refundAgo)).Abs() > time.Millisecond) {
+				t.Errorf("%s: refunded_at %v, want %v", o.no, got.RefundedAt, now.Add(-o.refundAgo))
+			}
+			switch {
+			case o.wantNext == 0 && got.NextCheckAt != nil:
+				t.Errorf("%s: next check %v, want none", o.no, got.NextCheckAt)
+			case o.wantNext > 0 && (got.NextCheckAt == nil || got.NextCheckAt.Sub(paid.Add(o.wantNext)).Abs() > time.Millisecond):
+				t.Errorf("%s: next check %v, want %v", o.no, got.NextCheckAt, paid.Add(o.wantNext))
+			}
+		}
+	})
 }

@@ -108,7 +108,9 @@ func (c *committer) commit(group []*txRequest) {
 				tx.Rollback()
 				for j, r := range group {
 					if results[j] == nil {
-						results[j] = fmt.Errorf("group rolled back: %w", rerr)
+						// The cause first, so that errors.As classifies by it (a full disk), not by
+						// the failed rollback it led to.
+						results[j] = fmt.Errorf("group rolled back after %w: %w", err, rerr)
 					}
 					r.done <- results[j]
 				}

@@ -63,7 +63,9 @@ func (db *DB) Pending(ctx context.Context) (bool, error) {
 	return p.HasPending(ctx)
 }
 
-// Ready checks that the database answers and its schema is current.
+// Ready checks that the database answers, its schema is current, and it takes writes: after a
+// write failed for want of storage (a full disk), every call tries a small write of its own, so
+// that readiness comes back by itself once space does.
 func (db *DB) Ready(ctx context.Context) error {
 	if err := db.Ping(ctx); err != nil {
 		return err
@@ -74,6 +76,11 @@ func (db *DB) Ready(ctx context.Context) error {
 	}
 	if pending {
 		return fmt.Errorf("migrations pending")
+	}
+	if db.writesFailing.Load() {
+		if err := db.probeWrite(ctx); err != nil {
+			return fmt.Errorf("writes fail: %w", err)
+		}
 	}
 	return nil
 }

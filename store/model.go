@@ -29,6 +29,8 @@ type orderRow struct {
 	CheckAttempts  int
 	LeaseOwner     *string
 	LeaseUntil     *time.Time
+	PaidAt         *time.Time
+	RefundedAt     *time.Time
 	CreatedAt      time.Time `gorm:"autoCreateTime:false"`
 	UpdatedAt      time.Time `gorm:"autoUpdateTime:false"`
 }
@@ -116,6 +118,7 @@ func toRow(o *order.Order) orderRow {
 		IdempotencyKey: strPtr(o.IdempotencyKey), RequestHash: o.RequestHash,
 		ExpireAt: utc(o.ExpireAt), NextCheckAt: utcPtr(o.NextCheckAt), CheckAttempts: o.CheckAttempts,
 		LeaseOwner: strPtr(o.LeaseOwner), LeaseUntil: utcPtr(o.LeaseUntil),
+		PaidAt: utcPtr(o.PaidAt), RefundedAt: utcPtr(o.RefundedAt),
 		CreatedAt: utc(o.CreatedAt), UpdatedAt: utc(o.UpdatedAt),
 	}
 	return r
@@ -128,6 +131,7 @@ func fromRow(r *orderRow, flags []order.Flag) *order.Order {
 		Desc: r.Description, Status: order.Status(r.Status), Flags: flags, Version: r.Version, Sandbox: r.Sandbox,
 		RequestHash: r.RequestHash, ExpireAt: r.ExpireAt.UTC(), NextCheckAt: utcPtr(r.NextCheckAt),
 		CheckAttempts: r.CheckAttempts, LeaseUntil: utcPtr(r.LeaseUntil),
+		PaidAt: utcPtr(r.PaidAt), RefundedAt: utcPtr(r.RefundedAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	if r.IdempotencyKey != nil {

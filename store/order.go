@@ -157,7 +157,7 @@ func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 			set := map[string]any{
 				"status": string(after.Status), "prepay_id": after.PrepayID, "version": after.Version,
 				"updated_at": utc(after.UpdatedAt), "next_check_at": utcPtr(after.NextCheckAt),
-				"check_attempts": after.CheckAttempts,
+				"check_attempts": after.CheckAttempts, "paid_at": utcPtr(after.PaidAt), "refunded_at": utcPtr(after.RefundedAt),
 			}
 			if w.ReleaseLease {
 				set["lease_owner"], set["lease_until"] = nil, nil
@@ -322,6 +322,51 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, owner stri
 	return out, nil
 }
 
+// RenewLeases extends owner's leases on ids to until (the reconciler's heartbeat while it works on
+// a batch), so that a slow orderQuery does not lose its claim while a dead instance's claims
+// still run out quickly. An order whose lease owner changed (released, or claimed by another
+// after the lease ran out) is left alone. It reports how many leases were renewed. On PostgreSQL
+// the lease is measured on the database's clock, as ClaimDue's.
+func (db *DB) RenewLeases(ctx context.Context, owner string, ids []int64, now, until time.Time) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	var n int64
+	err := db.InTx(ctx, func(tx *gorm.DB) error {
+		var res *gorm.DB
+		if db.Dialect == Postgres {
+			res = tx.Exec(`UPDATE orders SET lease_until = now() + make_interval(secs => ?) WHERE id IN ? AND lease_owner = ?`,
+				until.Sub(now).Seconds(), ids, owner)
+		} else {
+			res = tx.Model(&orderRow{}).Where("id IN ? AND lease_owner = ?", ids, owner).Update("lease_until", until.UTC())
+		}
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n, err
+}
+
+// NextLeaseEnd is the earliest time a due order now held under someone else's lease becomes
+// claimable again; ok is false when no due order is held. The reconciler runs an extra pass then,
+// so that a crashed instance's claims are picked up as soon as its leases run out rather than at
+// the next tick. Like ClaimDue it reads only the due index's range.
+func (db *DB) NextLeaseEnd(ctx context.Context, now time.Time) (time.Time, bool, error) {
+	var row struct{ LeaseUntil *time.Time }
+	q := db.read.WithContext(ctx).Model(&orderRow{}).Select("lease_until").Order("lease_until").Limit(1)
+	if db.Dialect == Postgres {
+		q = q.Where("next_check_at <= now() AND lease_until >= now()")
+	} else {
+		q = q.Where("next_check_at <= ? AND lease_until >= ?", now.UTC(), now.UTC())
+	}
+	if err := q.Scan(&row).Error; err != nil {
+		return time.Time{}, false, FormatError(err)
+	}
+	if row.LeaseUntil == nil {
+		return time.Time{}, false, nil
+	}
+	return row.LeaseUntil.UTC(), true, nil
+}
+
 // Totals counts and sums orders created in [from, to) by currency and status.
 func (db *DB) Totals(ctx context.Context, from, to time.Time) ([]order.Total, error) {
 	var rows []struct {
@@ -347,7 +392,8 @@ func (db *DB) Totals(ctx context.Context, from, to time.Time) ([]order.Total, er
 // RecoverLeases clears every lease a crashed process left behind, on SQLite only: holding the
 // database file's lock proves no other mospay process is working on any order, so a lease found
 // now belongs to a dead process and would only delay its orders until it expired. On PostgreSQL
-// other instances may be alive; their leases expire on their own (scheduler.DefaultLease).
+// other instances may be alive; a dead one's leases run out on their own (scheduler.DefaultLease,
+// renewed only while its owner works).
 func (db *DB) RecoverLeases(ctx context.Context) (int64, error) {
 	if db.Dialect != SQLite {
 		return 0, nil

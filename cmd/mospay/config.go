@@ -115,6 +115,8 @@ var settings = []setting{
 		parse: func(c *config, v string) (err error) { c.ReconcileFirst, err = positiveDuration(v); return }},
 	{env: "MOSPAY_PREPAY_GIVEUP", flag: "prepay-giveup", def: "2m", help: "a CREATED order MOS has no record of this long after creation never reached MOS: FAILED",
 		parse: func(c *config, v string) (err error) { c.PrepayGiveUp, err = positiveDuration(v); return }},
+	{env: "MOSPAY_REFUND_WINDOW", flag: "refund-window", def: "720h", help: "how long a PAID order is still checked, sparsely, for a refund MOS reports only through orderQuery",
+		parse: func(c *config, v string) (err error) { c.RefundWindow, err = positiveDuration(v); return }},
 	{env: "MOSPAY_SANDBOX_ADDR", flag: "sandbox-addr", def: "127.0.0.1:8081", help: "sandbox listen address",
 		parse: func(c *config, v string) error { c.SandboxAddr = v; return checkAddr(v) }},
 	{env: "MOSPAY_MOS_TIMEOUT", flag: "mos-timeout", def: "10s", help: "timeout of one call to MOS",
@@ -207,6 +209,17 @@ func loadConfig(getenv func(string) string, flags map[string]*string, sandbox bo
 		}
 	}
 	return c, nil
+}
+
+// checkServe holds what serving needs beyond each value being well-formed. On PostgreSQL,
+// several instances share orders, so they must give MOS one notifyUrl: MOS refuses a retried
+// prepay whose notifyUrl differs from the first one's, and the first could come from any
+// instance. MOSPAY_PUBLIC_URL is therefore required there.
+func checkServe(c *config) error {
+	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && c.PublicURL == "" {
+		return &ConfigError{Var: "MOSPAY_PUBLIC_URL", Err: errors.New("required with PostgreSQL: every instance must give MOS the same notifyUrl")}
+	}
+	return nil
 }
 
 // unknownVars lists MOSPAY_ variables that no setting reads (a typo, usually): warned, not fatal.

@@ -44,6 +44,7 @@ Usage:
   mospay sandbox [flags]             the MOS sandbox alone
   mospay migrate [flags]             apply pending migrations and exit
   mospay reconcile [flags]           one reconciliation pass over due orders, then exit
+  mospay backup [flags] PATH         a consistent copy of the SQLite database, while serve runs
   mospay version                     version and build info
 
 Run "mospay COMMAND --help" for the flags; each mirrors a MOSPAY_ environment variable.
@@ -63,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	case "help", "--help", "-h":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "serve", "sandbox", "migrate", "reconcile":
+	case "serve", "sandbox", "migrate", "reconcile", "backup":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
@@ -76,12 +77,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	if err := fs.Parse(rest); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
+	var dest string
+	switch {
+	case cmd == "backup" && fs.NArg() != 1:
+		return errors.New("backup: give the path of the copy to write, e.g. mospay backup /backups/mospay-2026-11-30.db")
+	case cmd == "backup":
+		dest = fs.Arg(0)
+	case fs.NArg() > 0:
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	// `migrate` needs only the database. `mospay sandbox` is MOS itself: it takes its credentials
-	// from the same variables as serve, or from data/sandbox.env like `serve --sandbox`.
-	relaxed := *sandbox || cmd == "sandbox" || cmd == "migrate"
+	// `migrate` and `backup` need only the database. `mospay sandbox` is MOS itself: it takes its
+	// credentials from the same variables as serve, or from data/sandbox.env like `serve --sandbox`.
+	relaxed := *sandbox || cmd == "sandbox" || cmd == "migrate" || cmd == "backup"
 	var dev func(map[string]string) error
 	if *sandbox || cmd == "sandbox" {
 		dev = func(raw map[string]string) error { return sandboxDefaults(raw, stdout) }
@@ -89,6 +96,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	cfg, err := loadConfig(getenv, vals, relaxed, dev)
 	if err != nil {
 		return err
+	}
+	if cmd == "serve" {
+		if err := checkServe(cfg); err != nil {
+			return err
+		}
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 	for _, k := range unknownVars(environ) {
@@ -122,6 +134,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		sum, err := a.ReconcileOnce(ctx)
 		fmt.Fprintln(stdout, sum.String())
 		return err
+	case "backup":
+		if err := a.Backup(ctx, dest); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "backup written to %s\n", dest)
+		return nil
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -238,6 +239,27 @@ func TestServeSandbox(t *testing.T) {
 		t.Fatalf("/readyz after the second instance: HTTP %d", st)
 	}
 
+	// A backup while serve runs: it does not need serve's lock, and never overwrites a file.
+	backup := filepath.Join(dir, "backup.db")
+	for i, want := range []int{0, 1} {
+		cmd := exec.Command(bin, "backup", backup)
+		cmd.Env = childEnv("MOSPAY_DATABASE_URL=" + dbURL)
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != want || (i == 1 && !strings.Contains(string(out), "already exists")) {
+			t.Fatalf("backup %d: exit %d %s, want %d", i+1, code, out, want)
+		}
+	}
+	if st, err := os.Stat(backup); err != nil || st.Size() == 0 || st.Mode().Perm() != 0o600 {
+		t.Fatalf("backup file: %v %v", st, err)
+	}
+
 	// SIGTERM: a clean shutdown, exit code 0.
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -250,5 +272,18 @@ func TestServeSandbox(t *testing.T) {
 	}
 	if _, err := net.DialTimeout("tcp", httpAddr, time.Second); err == nil {
 		t.Error("the API still accepts connections after exit")
+	}
+}
+
+// TestServeOnPostgresNeedsPublicURL: serve on PostgreSQL without MOSPAY_PUBLIC_URL refuses to
+// start with one line naming the variable (instances must give MOS one notifyUrl).
+func TestServeOnPostgresNeedsPublicURL(t *testing.T) {
+	var out, errb bytes.Buffer
+	env := map[string]string{"MOSPAY_DATABASE_URL": "postgres://mospay@127.0.0.1:1/mospay", "MOSPAY_MOS_BASE_URL": "https://mos.example",
+		"MOSPAY_MOS_APP_KEY": "k", "MOSPAY_MOS_APP_SECRET": "s", "MOSPAY_MOS_MC_ID": "m", "MOSPAY_JWT_SECRET": strings.Repeat("j", 32),
+		"MOSPAY_ADMIN_TOKENS": "finance:0123456789abcdef"}
+	err := run(t.Context(), []string{"serve"}, func(k string) string { return env[k] }, nil, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "MOSPAY_PUBLIC_URL") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("serve on PostgreSQL without a public URL: %v", err)
 	}
 }

@@ -18,6 +18,9 @@ type Faults struct {
 	ErrorRate map[string]float64 `json:"errorRate,omitempty"`
 	// TimeoutRate hangs the call until the client gives up (at most 30 s), then answers 504.
 	TimeoutRate map[string]float64 `json:"timeoutRate,omitempty"`
+	// LostAnswerRate carries the call out (a prepay creates its order) but loses the answer on
+	// the way back: 504, so the caller cannot know what happened.
+	LostAnswerRate map[string]float64 `json:"lostAnswerRate,omitempty"`
 	// DropNotifications is the chance a notification is never sent at all (no retries either):
 	// only orderQuery can then tell mospay what happened.
 	DropNotifications float64 `json:"dropNotifications"`
@@ -42,7 +45,7 @@ func (f Faults) validate() error {
 	for _, field := range []struct {
 		name  string
 		rates map[string]float64
-	}{{"errorRate", f.ErrorRate}, {"timeoutRate", f.TimeoutRate}} {
+	}{{"errorRate", f.ErrorRate}, {"timeoutRate", f.TimeoutRate}, {"lostAnswerRate", f.LostAnswerRate}} {
 		m := field.rates
 		for _, op := range slices.Sorted(maps.Keys(m)) {
 			if op != "*" && !slices.Contains(ops, op) {
@@ -62,6 +65,7 @@ func (f Faults) validate() error {
 func (f Faults) clone() Faults {
 	f.ErrorRate = maps.Clone(f.ErrorRate)
 	f.TimeoutRate = maps.Clone(f.TimeoutRate)
+	f.LostAnswerRate = maps.Clone(f.LostAnswerRate)
 	return f
 }
 

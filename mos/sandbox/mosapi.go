@@ -95,6 +95,10 @@ func (s *Server) mosEndpoint(op string, h func(fields map[string]string) (any, *
 			return
 		}
 		data, ref := h(fields)
+		if hit(f.LostAnswerRate, op) {
+			writeJSON(w, http.StatusGatewayTimeout, map[string]any{"code": http.StatusGatewayTimeout, "message": "sandbox: injected lost answer"})
+			return
+		}
 		s.answer(w, op, data, ref)
 	})
 }

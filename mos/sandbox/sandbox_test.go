@@ -570,6 +570,28 @@ func TestTimeoutFault(t *testing.T) {
 	}
 }
 
+// A lost answer: the prepay takes effect at the sandbox, but the caller sees a 504 and cannot
+// know it; the order is there for orderQuery.
+func TestLostAnswerFault(t *testing.T) {
+	f := setup(t)
+	if err := f.sb.SetFaults(Faults{LostAnswerRate: map[string]float64{"prepay": 1}}); err != nil {
+		t.Fatal(err)
+	}
+	c := mos.NewClient(mos.Config{BaseURL: f.url, AppKey: appKey, AppSecret: appSecret, MchID: mchID})
+	_, err := c.Prepay(context.Background(), mos.PrepayRequest{NonceStr: "n1", OutTradeNo: "LOST1", Currency: "USD",
+		TotalAmount: "1.00", NotifyURL: "http://127.0.0.1:9/n", OpenID: "o"})
+	if !mos.IsRetryable(err) {
+		t.Fatalf("prepay with its answer lost: err = %v, want retryable", err)
+	}
+	if v, ok := f.sb.Order("LOST1"); !ok || v.Status != "PENDING" {
+		t.Fatalf("the prepay did not take effect: %+v %v", v, ok)
+	}
+	info, err := c.OrderQuery(context.Background(), "LOST1", "n2")
+	if err != nil || info.PrepayID == "" {
+		t.Fatalf("orderQuery after a lost prepay answer: %+v, %v", info, err)
+	}
+}
+
 func TestNotificationFaults(t *testing.T) {
 	tests := []struct {
 		name      string
