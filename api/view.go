@@ -21,11 +21,22 @@ type OrderJSON struct {
 	ExpireTime  int64    `json:"expireTime"`
 	CreatedAt   string   `json:"createdAt"`
 	UpdatedAt   string   `json:"updatedAt"`
+	PaidAt      *string  `json:"paidAt"`     // null until the order is PAID
+	RefundedAt  *string  `json:"refundedAt"` // null until it is REFUNDED
 	OpenID      string   `json:"openid,omitempty"`
 	Sandbox     bool     `json:"sandbox,omitempty"`
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// rfc3339Ptr is rfc3339 of a time that may not be set (null in JSON).
+func rfc3339Ptr(t *time.Time) *string {
+	if t == nil {
+		return nil
+	}
+	s := rfc3339(*t)
+	return &s
+}
 
 // orderView renders an order; admin adds the openid.
 func orderView(o *order.Order, admin bool) OrderJSON {
@@ -33,7 +44,7 @@ func orderView(o *order.Order, admin bool) OrderJSON {
 		OutTradeNo: o.OutTradeNo, PrepayID: o.PrepayID, AppKey: o.AppKey, TotalAmount: o.Amount.String(),
 		Currency: string(o.Amount.Currency), Desc: o.Desc, Status: string(o.Status), Flags: []string{},
 		ExpireTime: o.ExpireAt.UnixMilli(), CreatedAt: rfc3339(o.CreatedAt), UpdatedAt: rfc3339(o.UpdatedAt),
-		Sandbox: o.Sandbox,
+		PaidAt: rfc3339Ptr(o.PaidAt), RefundedAt: rfc3339Ptr(o.RefundedAt), Sandbox: o.Sandbox,
 	}
 	for _, f := range o.Flags {
 		v.Flags = append(v.Flags, string(f))
@@ -124,12 +135,8 @@ func storyView(s *order.Story) StoryJSON {
 			TotalAmount: q.TotalAmount, Currency: q.Currency, Error: q.Error, DurationMS: q.DurationMS})
 	}
 	for _, f := range s.Flags {
-		fj := FlagJSON{Flag: string(f.Flag), RaisedAt: rfc3339(f.RaisedAt), Note: f.Note}
-		if f.ResolvedAt != nil {
-			r := rfc3339(*f.ResolvedAt)
-			fj.ResolvedAt = &r
-		}
-		v.Flags = append(v.Flags, fj)
+		v.Flags = append(v.Flags, FlagJSON{Flag: string(f.Flag), RaisedAt: rfc3339(f.RaisedAt), Note: f.Note,
+			ResolvedAt: rfc3339Ptr(f.ResolvedAt)})
 	}
 	return v
 }

@@ -73,7 +73,7 @@ func TestAdminStory(t *testing.T) {
 		}
 		top := wantKeys(t, "the story", r.Body, "order", "transitions", "notifications", "queries", "flags")
 		order := wantKeys(t, "the story's order", top["order"], "outTradeNo", "prepayId", "appKey", "totalAmount", "currency",
-			"desc", "status", "flags", "expireTime", "createdAt", "updatedAt", "openid", "sandbox")
+			"desc", "status", "flags", "expireTime", "createdAt", "updatedAt", "paidAt", "refundedAt", "openid", "sandbox")
 		_ = order
 		var tr []json.RawMessage
 		_ = json.Unmarshal(top["transitions"], &tr)

@@ -294,6 +294,18 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	} else {
 		err = db.write.WithContext(ctx).Transaction(fn)
 	}
+	return db.noteWrite(err)
+}
+
+// writeOne runs fn, one statement that is its own transaction (PostgreSQL only: on SQLite every
+// write goes through the group commit), recording its outcome as InTx does. Errors are passed
+// through FormatError.
+func (db *DB) writeOne(fn func() error) error {
+	return db.noteWrite(fn())
+}
+
+// noteWrite records a write's outcome for readiness (writesFailing) and formats its error.
+func (db *DB) noteWrite(err error) error {
 	switch {
 	case err == nil:
 		if db.writesFailing.CompareAndSwap(true, false) {

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mospay/mospay/money"
@@ -24,9 +26,9 @@ func (db *DB) CreateOrder(ctx context.Context, o *order.Order, t order.Transitio
 			return err
 		}
 		o.ID = id
-		return insertTransition(tx, &transitionRow{OrderID: id, Version: t.Version, FromStatus: string(t.From),
+		return transitionInsert(&transitionRow{OrderID: id, Version: t.Version, FromStatus: string(t.From),
 			ToStatus: string(t.To), Source: string(t.Source), Reason: t.Reason, MOSStatus: t.MOSStatus,
-			RequestID: t.RequestID, CreatedAt: utc(t.At)})
+			RequestID: t.RequestID, CreatedAt: utc(t.At)}).exec(tx)
 	})
 }
 
@@ -143,63 +145,118 @@ func decodeCursor(c string) (int64, error) {
 	return 0, order.Errorf(order.EINVALID, "cursor: not one this server gave out")
 }
 
-// Save applies one write in one transaction. The order's columns are written from w.After(), the
-// one statement of what a write does, and only if the order's version is still the one the
-// writer read; the transition, new flags, and the notification and query rows commit with it or
-// not at all. The lease is not the order's state (claims and renewals change it without a
-// version): Save only ever clears it, when the write releases it.
+// Save applies one write atomically. The order's columns are written from w.After(), the one
+// statement of what a write does, and only if the order's version is still the one the writer
+// read; the transition, new flags, and the notification and query rows commit with it or not at
+// all. The lease is not the order's state (claims and renewals change it without a version):
+// Save only ever clears it, when the write releases it.
+//
+// On SQLite the statements run in one transaction of the group commit. On PostgreSQL they are one
+// statement: the UPDATE in a WITH clause and each INSERT selecting from its RETURNING, so that a
+// stale version inserts nothing, and the whole write costs one round trip instead of five (the
+// reconciliation pass's bottleneck on PostgreSQL, README "One reconciliation pass").
 func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 	after := w.After()
-	ch := w.Change
-	at := utc(w.At)
-	err := db.InTx(ctx, func(tx *gorm.DB) error {
-		if w.Touches() {
-			set := map[string]any{
-				"status": string(after.Status), "prepay_id": after.PrepayID, "version": after.Version,
-				"updated_at": utc(after.UpdatedAt), "next_check_at": utcPtr(after.NextCheckAt),
-				"check_attempts": after.CheckAttempts, "paid_at": utcPtr(after.PaidAt), "refunded_at": utcPtr(after.RefundedAt),
+	var update map[string]any
+	if w.Touches() {
+		update = map[string]any{
+			"status": string(after.Status), "prepay_id": after.PrepayID, "version": after.Version,
+			"updated_at": utc(after.UpdatedAt), "next_check_at": utcPtr(after.NextCheckAt),
+			"check_attempts": after.CheckAttempts, "paid_at": utcPtr(after.PaidAt), "refunded_at": utcPtr(after.RefundedAt),
+		}
+		if w.ReleaseLease {
+			update["lease_owner"], update["lease_until"] = nil, nil
+		}
+	}
+	var rows []insert
+	if w.Touches() {
+		at := utc(w.At)
+		if ch := w.Change; ch.Moves() {
+			rows = append(rows, transitionInsert(&transitionRow{OrderID: after.ID, Version: after.Version, FromStatus: string(ch.From),
+				ToStatus: string(ch.To), Source: string(w.Event.Source), Reason: ch.Reason, MOSStatus: w.Event.MOSStatus,
+				RequestID: w.Event.RequestID, CreatedAt: at}))
+		}
+		for _, f := range w.Change.Raise {
+			// An already active flag of the kind (a racing writer raised it) stays as it is.
+			rows = append(rows, insert{table: "order_flags", cols: []string{"order_id", "flag", "note", "raised_at"},
+				args: []any{after.ID, string(f.Flag), f.Note, at}, onConflictNothing: true})
+		}
+	}
+	if n := w.Notification; n != nil {
+		rows = append(rows, notificationInsert(notificationToRow(n)))
+	}
+	if q := w.Query; q != nil {
+		rows = append(rows, queryInsert(queryToRow(q)))
+	}
+	var err error
+	if db.Dialect == Postgres && update != nil {
+		err = db.saveOneStatement(ctx, after.ID, w.Order.Version, update, rows)
+	} else {
+		err = db.InTx(ctx, func(tx *gorm.DB) error {
+			if update != nil {
+				res := tx.Model(&orderRow{}).Where("id = ? AND version = ?", after.ID, w.Order.Version).Updates(update)
+				if res.Error != nil {
+					return res.Error
+				}
+				if res.RowsAffected == 0 {
+					return errStale
+				}
 			}
-			if w.ReleaseLease {
-				set["lease_owner"], set["lease_until"] = nil, nil
-			}
-			res := tx.Model(&orderRow{}).Where("id = ? AND version = ?", after.ID, w.Order.Version).Updates(set)
-			if res.Error != nil {
-				return res.Error
-			}
-			if res.RowsAffected == 0 {
-				return order.Errorf(order.ECONFLICT, "the order changed concurrently")
-			}
-			if ch.Moves() {
-				if err := insertTransition(tx, &transitionRow{OrderID: after.ID, Version: after.Version, FromStatus: string(ch.From),
-					ToStatus: string(ch.To), Source: string(w.Event.Source), Reason: ch.Reason, MOSStatus: w.Event.MOSStatus,
-					RequestID: w.Event.RequestID, CreatedAt: at}); err != nil {
+			for _, r := range rows {
+				if err := r.exec(tx); err != nil {
 					return err
 				}
 			}
-			for _, f := range ch.Raise {
-				// An already active flag of the kind (a racing writer raised it) stays as it is.
-				if err := tx.Exec(`INSERT INTO order_flags (order_id, flag, note, raised_at) VALUES (?, ?, ?, ?)
-					ON CONFLICT DO NOTHING`, after.ID, string(f.Flag), f.Note, at).Error; err != nil {
-					return err
-				}
-			}
-		}
-		if n := w.Notification; n != nil {
-			if err := insertNotification(tx, notificationToRow(n)); err != nil {
-				return err
-			}
-		}
-		if q := w.Query; q != nil {
-			if err := insertQuery(tx, queryToRow(q)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
 	return after, nil
+}
+
+// errStale is a write whose version another writer moved first.
+var errStale = order.Errorf(order.ECONFLICT, "the order changed concurrently")
+
+// saveOneStatement is Save's write on PostgreSQL: the version-guarded UPDATE and every INSERT in
+// one statement (its own transaction), each INSERT taking the order's id from the UPDATE's
+// RETURNING, so that nothing is inserted when the version moved.
+func (db *DB) saveOneStatement(ctx context.Context, id, version int64, update map[string]any, rows []insert) error {
+	cols := make([]string, 0, len(update))
+	for c := range update {
+		cols = append(cols, c)
+	}
+	slices.Sort(cols)
+	var q strings.Builder
+	args := make([]any, 0, len(cols)+2+len(rows)*8)
+	q.WriteString("WITH u AS (UPDATE orders SET ")
+	for i, c := range cols {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString(c + " = ?")
+		args = append(args, update[c])
+	}
+	q.WriteString(" WHERE id = ? AND version = ? RETURNING id)")
+	args = append(args, id, version)
+	for i, r := range rows {
+		fmt.Fprintf(&q, ", i%d AS (%s)", i, r.selectFrom("u"))
+		args = append(args, r.args...)
+	}
+	q.WriteString(" SELECT count(*) FROM u")
+	// Straight through database/sql: GORM's statement machinery cost a quarter of this write.
+	stmt := db.Rebind(q.String())
+	return db.writeOne(func() error {
+		var n int64
+		if err := db.SQL().QueryRowContext(ctx, stmt, args...).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return errStale
+		}
+		return nil
+	})
 }
 
 func notificationToRow(n *order.NotificationRecord) *notificationRow {
@@ -215,12 +272,12 @@ func queryToRow(q *order.QueryRecord) *queryRow {
 
 // RecordNotification stores a verified notification that changes no order.
 func (db *DB) RecordNotification(ctx context.Context, n order.NotificationRecord) error {
-	return db.InTx(ctx, func(tx *gorm.DB) error { return insertNotification(tx, notificationToRow(&n)) })
+	return db.InTx(ctx, func(tx *gorm.DB) error { return notificationInsert(notificationToRow(&n)).exec(tx) })
 }
 
 // RecordQuery stores an orderQuery that changes no order.
 func (db *DB) RecordQuery(ctx context.Context, q order.QueryRecord) error {
-	return db.InTx(ctx, func(tx *gorm.DB) error { return insertQuery(tx, queryToRow(&q)) })
+	return db.InTx(ctx, func(tx *gorm.DB) error { return queryInsert(queryToRow(&q)).exec(tx) })
 }
 
 // Story returns the order and every row that explains it, oldest first.
@@ -425,21 +482,52 @@ func insertOrder(tx *gorm.DB, r orderRow) (int64, error) {
 	return id, err
 }
 
-func insertTransition(tx *gorm.DB, t *transitionRow) error {
-	return tx.Exec(`INSERT INTO transitions (order_id, version, from_status, to_status, source, reason, mos_status,
-		request_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.OrderID, t.Version, t.FromStatus, t.ToStatus, t.Source, t.Reason, t.MOSStatus, t.RequestID, t.CreatedAt).Error
+// insert is one row to add: its table, columns and values, written once and run either on its
+// own (exec) or inside Save's PostgreSQL statement (selectFrom).
+type insert struct {
+	table             string
+	cols              []string
+	args              []any
+	onConflictNothing bool // an existing row with the same unique key is left as it is
 }
 
-func insertNotification(tx *gorm.DB, n *notificationRow) error {
-	return tx.Exec(`INSERT INTO notifications (order_id, out_trade_no, content_type, raw_body, mos_status,
-		queried_status, outcome, request_id, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		n.OrderID, n.OutTradeNo, n.ContentType, n.RawBody, n.MOSStatus, n.QueriedStatus, n.Outcome, n.RequestID,
-		n.ReceivedAt).Error
+func (r insert) placeholders() string {
+	return strings.TrimSuffix(strings.Repeat("?, ", len(r.cols)), ", ")
 }
 
-func insertQuery(tx *gorm.DB, q *queryRow) error {
-	return tx.Exec(`INSERT INTO mos_queries (order_id, source, mos_status, total_amount, currency, error, duration_ms,
-		created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		q.OrderID, q.Source, q.MOSStatus, q.TotalAmount, q.Currency, q.Error, q.DurationMS, q.CreatedAt).Error
+func (r insert) conflict() string {
+	if r.onConflictNothing {
+		return " ON CONFLICT DO NOTHING"
+	}
+	return ""
+}
+
+// exec inserts the row.
+func (r insert) exec(tx *gorm.DB) error {
+	return tx.Exec("INSERT INTO "+r.table+" ("+strings.Join(r.cols, ", ")+") VALUES ("+r.placeholders()+")"+r.conflict(),
+		r.args...).Error
+}
+
+// selectFrom is the row's INSERT taking one row of the CTE from: nothing is inserted when from
+// is empty.
+func (r insert) selectFrom(from string) string {
+	return "INSERT INTO " + r.table + " (" + strings.Join(r.cols, ", ") + ") SELECT " + r.placeholders() + " FROM " + from + r.conflict()
+}
+
+func transitionInsert(t *transitionRow) insert {
+	return insert{table: "transitions",
+		cols: []string{"order_id", "version", "from_status", "to_status", "source", "reason", "mos_status", "request_id", "created_at"},
+		args: []any{t.OrderID, t.Version, t.FromStatus, t.ToStatus, t.Source, t.Reason, t.MOSStatus, t.RequestID, t.CreatedAt}}
+}
+
+func notificationInsert(n *notificationRow) insert {
+	return insert{table: "notifications",
+		cols: []string{"order_id", "out_trade_no", "content_type", "raw_body", "mos_status", "queried_status", "outcome", "request_id", "received_at"},
+		args: []any{n.OrderID, n.OutTradeNo, n.ContentType, n.RawBody, n.MOSStatus, n.QueriedStatus, n.Outcome, n.RequestID, n.ReceivedAt}}
+}
+
+func queryInsert(q *queryRow) insert {
+	return insert{table: "mos_queries",
+		cols: []string{"order_id", "source", "mos_status", "total_amount", "currency", "error", "duration_ms", "created_at"},
+		args: []any{q.OrderID, q.Source, q.MOSStatus, q.TotalAmount, q.Currency, q.Error, q.DurationMS, q.CreatedAt}}
 }

@@ -24,66 +24,11 @@ import (
 // happens, never how fast, and the machine may be busy.
 const serveDeadline = 60 * time.Second
 
-// process is a running mospay.
-type process struct {
-	cmd            *exec.Cmd
-	stdout, stderr *apptest.LogBuffer
-	done           chan struct{} // closed when it exited; err is then set
-	err            error
-}
-
-// childEnv is a clean environment: no MOSPAY_ variable of the developer's leaks in.
-func childEnv(extra ...string) []string {
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir()}
-	return append(env, extra...)
-}
-
-// startServe starts `mospay serve --sandbox` on the given addresses; it is killed when the test
-// ends if it is still running.
-func startServe(t *testing.T, bin, dbURL, httpAddr, sandboxAddr string) *process {
+// startServe starts `mospay serve --sandbox` on the given addresses.
+func startServe(t *testing.T, bin, dir, dbURL, httpAddr, sandboxAddr string) *apptest.Process {
 	t.Helper()
-	p := &process{stdout: &apptest.LogBuffer{}, stderr: &apptest.LogBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve", "--sandbox", "--http-addr", httpAddr, "--sandbox-addr", sandboxAddr)
-	p.cmd.Env = childEnv("MOSPAY_DATABASE_URL=" + dbURL)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("mospay stdout:\n%s\nmospay stderr:\n%s", p.stdout, p.stderr)
-		}
-	})
-	return p
-}
-
-// wait waits for the process to exit and returns its exit code.
-func (p *process) wait(t *testing.T, d time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(d):
-		t.Fatalf("mospay still running after %s", d)
-	}
-	var ee *exec.ExitError
-	switch {
-	case p.err == nil:
-		return 0
-	case errors.As(p.err, &ee):
-		return ee.ExitCode()
-	}
-	t.Fatalf("mospay: %v", p.err)
-	return -1
+	return apptest.StartProcess(t, "serve", bin, dir, apptest.ChildEnv(dir, "MOSPAY_DATABASE_URL="+dbURL),
+		"serve", "--sandbox", "--http-addr", httpAddr, "--sandbox-addr", sandboxAddr)
 }
 
 // call sends one request and decodes a JSON answer into out (if not nil); it returns the status.
@@ -151,26 +96,16 @@ func TestServeSandbox(t *testing.T) {
 	dbURL := "sqlite:" + filepath.Join(dir, "m.db")
 	httpAddr, sandboxAddr := apptest.FreeAddr(t), apptest.FreeAddr(t)
 	api, sbx := "http://"+httpAddr, "http://"+sandboxAddr
-	p := startServe(t, bin, dbURL, httpAddr, sandboxAddr)
+	p := startServe(t, bin, dir, dbURL, httpAddr, sandboxAddr)
 
-	ready := false
-	for deadline := time.Now().Add(serveDeadline); time.Now().Before(deadline) && !ready; time.Sleep(50 * time.Millisecond) {
-		select {
-		case <-p.done:
-			t.Fatalf("mospay exited before it was ready: %v", p.err)
-		default:
-		}
-		resp, err := http.Get(api + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			ready = resp.StatusCode == http.StatusOK
-		}
+	if err := p.WaitReady(api+"/readyz", serveDeadline); err != nil {
+		t.Fatal(err)
 	}
-	if !ready {
-		t.Fatal("/readyz never answered 200")
-	}
-	if !strings.Contains(p.stdout.String(), "Quick start") {
-		t.Errorf("no quick-start printed:\n%s", p.stdout)
+	// The quick start is printed once serving has begun: it may follow the first ready answer.
+	for deadline := time.Now().Add(serveDeadline); !strings.Contains(p.Output.String(), "Quick start"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no quick-start printed:\n%s", p.Output)
+		}
 	}
 	creds := readEnv(t, filepath.Join(dir, "sandbox.env"))
 
@@ -227,11 +162,11 @@ func TestServeSandbox(t *testing.T) {
 	}
 
 	// A second instance on the same SQLite file refuses to start, saying why.
-	second := startServe(t, bin, dbURL, apptest.FreeAddr(t), apptest.FreeAddr(t))
-	if code := second.wait(t, serveDeadline); code != 1 {
-		t.Fatalf("second instance exited %d, want 1\n%s%s", code, second.stdout, second.stderr)
+	second := startServe(t, bin, dir, dbURL, apptest.FreeAddr(t), apptest.FreeAddr(t))
+	if code := second.Wait(t, serveDeadline); code != 1 {
+		t.Fatalf("second instance exited %d, want 1\n%s", code, second.Output)
 	}
-	if out := second.stdout.String() + second.stderr.String(); !strings.Contains(out, "in use") {
+	if out := second.Output.String(); !strings.Contains(out, "in use") {
 		t.Fatalf("second instance's refusal does not say the file is in use:\n%s", out)
 	}
 	// ... and the first is unharmed.
@@ -243,7 +178,7 @@ func TestServeSandbox(t *testing.T) {
 	backup := filepath.Join(dir, "backup.db")
 	for i, want := range []int{0, 1} {
 		cmd := exec.Command(bin, "backup", backup)
-		cmd.Env = childEnv("MOSPAY_DATABASE_URL=" + dbURL)
+		cmd.Env = apptest.ChildEnv(dir, "MOSPAY_DATABASE_URL="+dbURL)
 		out, err := cmd.CombinedOutput()
 		code := 0
 		var ee *exec.ExitError
@@ -261,14 +196,14 @@ func TestServeSandbox(t *testing.T) {
 	}
 
 	// SIGTERM: a clean shutdown, exit code 0.
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := p.wait(t, serveDeadline); code != 0 {
+	if code := p.Wait(t, serveDeadline); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM, want 0", code)
 	}
-	if !strings.Contains(p.stderr.String(), "shutting down") {
-		t.Errorf("no shutdown line logged:\n%s", p.stderr)
+	if !strings.Contains(p.Output.String(), "shutting down") {
+		t.Errorf("no shutdown line logged:\n%s", p.Output)
 	}
 	if _, err := net.DialTimeout("tcp", httpAddr, time.Second); err == nil {
 		t.Error("the API still accepts connections after exit")

@@ -10,7 +10,8 @@
 //
 // The suite starts `mospay sandbox` and `mospay serve` as separate processes on free loopback
 // ports in a temporary directory (./data is never touched), so that the resident memory read
-// from /proc belongs to mospay alone. Load comes from vegeta used as a library: a fixed number
+// from /proc belongs to mospay alone. mospay's scenarios run on SQLite, then on a PostgreSQL the
+// suite starts (durable, as in production) beside it, in the same run. Load comes from vegeta used as a library: a fixed number
 // of workers sending as fast as answers come back (closed loop, no pacing).
 package main
 
@@ -47,6 +48,7 @@ type options struct {
 	bin         string        // mospay binary; built into the temp dir when empty
 	out         string        // file the table is also written to
 	cpuProfile  string        // CPU profile of this process (load generator and baselines)
+	postgres    bool          // also run mospay's scenarios on PostgreSQL
 }
 
 // parseOptions reads the flags; -quick sets short defaults that explicit flags still override.
@@ -60,6 +62,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.bin, "bin", "", "path to the mospay binary (default: go build ./cmd/mospay into a temp dir)")
 	fs.StringVar(&o.out, "out", "", "also write the table to this file")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process (load generator and baselines)")
+	fs.BoolVar(&o.postgres, "postgres", true, "also run mospay's scenarios on a durable PostgreSQL (left out, with a note, where its binaries are missing)")
 	quick := fs.Bool("quick", false, "smoke run: -duration 2s -orders 5000 unless given")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -41,7 +41,18 @@ func TestSuiteSmoke(t *testing.T) {
 		}
 		rows[cells[0]] = cells
 	}
-	for _, name := range []string{rowTrivial, rowBare, rowCreate, rowNotify, rowGet} {
+	names := []string{rowTrivial, rowBare}
+	dbs := []database{{name: "SQLite"}, {name: "PostgreSQL"}}
+	if strings.Contains(stdout.String(), "PostgreSQL rows left out") {
+		if os.Getenv("CI") != "" || os.Getenv("MOSPAY_REQUIRE_POSTGRES") != "" {
+			t.Errorf("PostgreSQL is required here, but the bench left it out:\n%s", stdout.String())
+		}
+		dbs = dbs[:1]
+	}
+	for _, db := range dbs {
+		names = append(names, db.row(rowCreate), db.row(rowNotify), db.row(rowGet))
+	}
+	for _, name := range names {
 		cells, ok := rows[name]
 		if !ok {
 			t.Errorf("no row %q in\n%s", name, stdout.String())
@@ -60,7 +71,7 @@ func TestSuiteSmoke(t *testing.T) {
 	for name, cells := range rows {
 		if strings.HasPrefix(name, rowMemory+" after ") {
 			mem = cells
-			n := number(t, strings.TrimSuffix(strings.TrimPrefix(name, rowMemory+" after "), " orders"))
+			n := number(t, strings.TrimSuffix(strings.TrimPrefix(name, rowMemory+" after "), " orders (SQLite)"))
 			if n < 300 {
 				t.Errorf("memory read after %d orders, want at least 300", n)
 			}

@@ -24,9 +24,9 @@ type row struct {
 
 // memoryRow is mospay's memory once its database holds orders orders.
 type memoryRow struct {
-	orders  int64
-	serve   memory
-	sandbox memory
+	orders   int64
+	database string
+	serve    memory
 }
 
 // report is the run's outcome, printed as one markdown table.
@@ -36,6 +36,7 @@ type report struct {
 	when    time.Time
 	rows    []row
 	memory  *memoryRow
+	notes   []string // printed under the table
 }
 
 func (r *report) add(name string, st stats, note string) {
@@ -68,11 +69,14 @@ func (r *report) Markdown() string {
 			thousands(int64(st.Requests)), thousands(int64(st.Errors)), x.note)
 	}
 	if m := r.memory; m != nil {
-		fmt.Fprintf(&b, "| %s after %s orders | | | | | | | | VmRSS %.1f MiB, peak VmHWM %.1f MiB (sandbox process, not counted: VmRSS %.1f MiB) |\n",
-			rowMemory, thousands(m.orders), mib(m.serve.RSS), mib(m.serve.Peak), mib(m.sandbox.RSS))
+		fmt.Fprintf(&b, "| %s after %s orders (%s) | | | | | | | | VmRSS %.1f MiB, peak VmHWM %.1f MiB |\n",
+			rowMemory, thousands(m.orders), m.database, mib(m.serve.RSS), mib(m.serve.Peak))
 	}
 	fmt.Fprintf(&b, "\n%d concurrent clients (vegeta, closed loop, no rate limit), %s per scenario; throughput counts 2xx answers; errors are non-2xx or transport failures.\n",
 		r.opts.concurrency, r.opts.duration)
+	for _, n := range r.notes {
+		fmt.Fprintln(&b, n)
+	}
 	fmt.Fprintf(&b, "Machine: nproc %d, %s, %s; %s; measured %s.\n",
 		r.machine.NProc, r.machine.CPU, r.machine.Go, r.machine.Mospay, r.when.Format("2006-01-02 15:04 UTC"))
 	return b.String()

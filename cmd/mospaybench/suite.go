@@ -24,10 +24,11 @@ import (
 
 	"github.com/mospay/mospay/mos"
 	"github.com/mospay/mospay/order"
+	"github.com/mospay/mospay/store/pgtest"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
-// Scenario names, the rows of the table.
+// Scenario names, the rows of the table; mospay's are followed by the database, " (SQLite)".
 const (
 	rowTrivial = "echo trivial (baseline)"
 	rowBare    = "bare durable (baseline)"
@@ -36,6 +37,15 @@ const (
 	rowGet     = "GET /mp/orders/{outTradeNo}"
 	rowMemory  = "mospay resident memory"
 )
+
+// database is one database mospay's scenarios run on.
+type database struct {
+	name string // SQLite, PostgreSQL
+	url  string
+}
+
+// row names a row of mospay's scenarios on db.
+func (db database) row(scenario string) string { return scenario + " (" + db.name + ")" }
 
 // users is how many mini-app users the load is spread over.
 const users = 8
@@ -71,8 +81,11 @@ type suite struct {
 	creds   credentials
 	atk     attacker
 	http    *http.Client
-	sandbox string // http://addr of mospay sandbox
-	api     string // http://addr of mospay serve
+	dir     string
+	bin     string
+	common  []string // environment of every child
+	sandbox string   // http://addr of mospay sandbox
+	api     string   // http://addr of mospay serve
 	tokens  []string
 	byOpen  map[string]int // openid -> index into tokens
 	created atomic.Int64   // orders mospay acknowledged (201) over the whole run
@@ -110,7 +123,7 @@ func runSuite(ctx context.Context, opts options, log *slog.Logger) (rep *report,
 	}
 	s := &suite{
 		opts: opts, log: log, creds: newCredentials(), atk: attacker{concurrency: opts.concurrency},
-		http: &http.Client{Timeout: 30 * time.Second}, byOpen: map[string]int{},
+		http: &http.Client{Timeout: 30 * time.Second}, dir: dir, bin: bin,
 	}
 	rep = &report{opts: opts, machine: describeMachine(ctx, bin)}
 
@@ -118,50 +131,23 @@ func runSuite(ctx context.Context, opts options, log *slog.Logger) (rep *report,
 	if err != nil {
 		return nil, err
 	}
-	apiAddr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	s.sandbox, s.api = "http://"+sbAddr, "http://"+apiAddr
-	common := []string{
+	s.sandbox = "http://" + sbAddr
+	s.common = []string{
 		"MOSPAY_MOS_APP_KEY=" + s.creds.AppKey, "MOSPAY_MOS_APP_SECRET=" + s.creds.AppSecret,
-		"MOSPAY_MOS_MC_ID=" + s.creds.MchID, "MOSPAY_LOG_LEVEL=warn",
-		"MOSPAY_DATABASE_URL=sqlite:" + filepath.Join(dir, "bench.db"),
-		"MOSPAY_PUBLIC_URL=" + s.api, "MOSPAY_SANDBOX_ADDR=" + sbAddr,
+		"MOSPAY_MOS_MC_ID=" + s.creds.MchID, "MOSPAY_LOG_LEVEL=warn", "MOSPAY_SANDBOX_ADDR=" + sbAddr,
+		"MOSPAY_DATABASE_URL=sqlite:" + filepath.Join(dir, "sandbox", "unused.db"), // where the sandbox keeps its files
 	}
-	var children []*proc
+	sb, err := startProc("sandbox", dir, bin, []string{"sandbox"}, s.common)
+	if err != nil {
+		return nil, err
+	}
 	defer func() {
-		for _, p := range children {
-			if why, dead := p.exited(); dead && err != nil {
-				err = fmt.Errorf("%w\n%s", err, why)
-			}
+		if why, dead := sb.exited(); dead && err != nil {
+			err = fmt.Errorf("%w\n%s", err, why)
 		}
-		for _, p := range slices.Backward(children) {
-			p.stop()
-		}
+		sb.stop()
 	}()
-	sb, err := startProc("sandbox", dir, bin, []string{"sandbox"}, common)
-	if err != nil {
-		return nil, err
-	}
-	children = append(children, sb)
 	if err := sb.waitReady(ctx, s.sandbox+"/sandbox/faults", 30*time.Second); err != nil {
-		return nil, err
-	}
-	if a := os.Getenv("MOSPAY_BENCH_DEBUG_ADDR"); a != "" {
-		// Profile the server under load: go tool pprof http://ADDR/debug/pprof/profile
-		common = append(common, "MOSPAY_DEBUG_ADDR="+a)
-	}
-	srv, err := startProc("serve", dir, bin, []string{"serve"}, append(common,
-		"MOSPAY_HTTP_ADDR="+apiAddr, "MOSPAY_MOS_BASE_URL="+s.sandbox,
-		"MOSPAY_JWT_SECRET="+s.creds.JWTSecret, "MOSPAY_ADMIN_TOKENS=bench:"+s.creds.AdminToken,
-		"MOSPAY_RECONCILE_EVERY=@every 1h", "MOSPAY_ORDER_TTL=2h",
-	))
-	if err != nil {
-		return nil, err
-	}
-	children = append(children, srv)
-	if err := srv.waitReady(ctx, s.api+"/readyz", 2*time.Minute); err != nil {
 		return nil, err
 	}
 	base, err := startBaselines(dir, s.creds, s.sandbox, log)
@@ -169,19 +155,84 @@ func runSuite(ctx context.Context, opts options, log *slog.Logger) (rep *report,
 		return nil, err
 	}
 	defer base.close()
-	if err := s.login(ctx); err != nil {
-		return nil, err
-	}
-	log.Info("ready", "sandbox", s.sandbox, "api", s.api, "baselines", base.URL, "serve_pid", srv.pid(),
-		"duration", opts.duration, "concurrency", opts.concurrency)
 
-	// Baselines first, on a quiet machine, then mospay's three paths.
+	// Baselines first, on a quiet machine, then mospay's paths on each database.
 	rep.add(rowTrivial, s.timed(ctx, rowTrivial, countedTargeter(-1, func(_ int, t *vegeta.Target) {
 		t.Method, t.URL = http.MethodGet, base.URL+"/trivial"
 	}), nil), "GET, small JSON, Echo in the bench process")
 	rep.add(rowBare, s.timed(ctx, rowBare, countedTargeter(-1, func(_ int, t *vegeta.Target) {
 		t.Method, t.URL, t.Header = http.MethodPost, base.URL+"/bare", jsonHeader("")
 	}), nil), "INSERT, prepay, UPDATE; 3 commits, synchronous=FULL, 1 writer; in the bench process")
+
+	dbs := []database{{name: "SQLite", url: "sqlite:" + filepath.Join(dir, "bench.db")}}
+	if opts.postgres {
+		pg, err := pgtest.StartDurable(ctx, func(format string, args ...any) { log.Info(fmt.Sprintf(format, args...)) })
+		switch {
+		case errors.Is(err, pgtest.ErrNoBinaries):
+			log.Warn("PostgreSQL rows left out: its binaries are not installed", "err", err)
+			rep.notes = append(rep.notes, "PostgreSQL rows left out: "+err.Error())
+		case err != nil:
+			return nil, err
+		default:
+			defer func() {
+				if serr := pg.Stop(); serr != nil && err == nil {
+					err = serr
+				}
+			}()
+			dsn, err := pg.CreateDB(ctx, "bench")
+			if err != nil {
+				return nil, err
+			}
+			dbs = append(dbs, database{name: "PostgreSQL", url: dsn})
+			rep.notes = append(rep.notes, "PostgreSQL 15 on loopback, durable as in production (fsync, synchronous_commit and full_page_writes on), as SQLite's synchronous=FULL.")
+		}
+	}
+	for i, db := range dbs {
+		if err := s.runDatabase(ctx, rep, db, i == 0); err != nil {
+			return nil, fmt.Errorf("%s: %w", db.name, err)
+		}
+	}
+	return rep, nil
+}
+
+// runDatabase starts `mospay serve` on db and times creating orders, notifications and reads;
+// with memory, it then fills the database to -orders orders and reads serve's resident memory.
+func (s *suite) runDatabase(ctx context.Context, rep *report, db database, memory bool) (err error) {
+	opts, log := s.opts, s.log
+	apiAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	s.api = "http://" + apiAddr
+	s.tokens, s.byOpen = nil, map[string]int{}
+	s.created.Store(0)
+	env := append(slices.Clone(s.common), "MOSPAY_PUBLIC_URL="+s.api, "MOSPAY_DATABASE_URL="+db.url)
+	if a := os.Getenv("MOSPAY_BENCH_DEBUG_ADDR"); a != "" {
+		// Profile the server under load: go tool pprof http://ADDR/debug/pprof/profile
+		env = append(env, "MOSPAY_DEBUG_ADDR="+a)
+	}
+	srv, err := startProc("serve-"+strings.ToLower(db.name), s.dir, s.bin, []string{"serve"}, append(env,
+		"MOSPAY_HTTP_ADDR="+apiAddr, "MOSPAY_MOS_BASE_URL="+s.sandbox,
+		"MOSPAY_JWT_SECRET="+s.creds.JWTSecret, "MOSPAY_ADMIN_TOKENS=bench:"+s.creds.AdminToken,
+		"MOSPAY_RECONCILE_EVERY=@every 1h", "MOSPAY_ORDER_TTL=2h",
+	))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if why, dead := srv.exited(); dead && err != nil {
+			err = fmt.Errorf("%w\n%s", err, why)
+		}
+		srv.stop()
+	}()
+	if err := srv.waitReady(ctx, s.api+"/readyz", 2*time.Minute); err != nil {
+		return err
+	}
+	if err := s.login(ctx); err != nil {
+		return err
+	}
+	log.Info("ready", "database", db.name, "sandbox", s.sandbox, "api", s.api, "serve_pid", srv.pid(),
+		"duration", opts.duration, "concurrency", opts.concurrency)
 
 	var mu sync.Mutex
 	var fresh []string
@@ -199,13 +250,13 @@ func runSuite(ctx context.Context, opts options, log *slog.Logger) (rep *report,
 			mu.Unlock()
 		}
 	}
-	st := s.timed(ctx, rowCreate, s.createTargeter(-1), collect)
-	rep.add(rowCreate, st, "POST /mp/orders: order, prepay at the sandbox, PENDING")
+	st := s.timed(ctx, db.row(rowCreate), s.createTargeter(-1), collect)
+	rep.add(db.row(rowCreate), st, "POST /mp/orders: order, prepay at the sandbox, PENDING")
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	if len(fresh) == 0 {
-		return nil, fmt.Errorf("create scenario made no order (%d errors, e.g. %s); serve log:\n%s", st.Errors, st.FirstError, srv.logTail())
+		return fmt.Errorf("create scenario made no order (%d errors, e.g. %s); serve log:\n%s", st.Errors, st.FirstError, srv.logTail())
 	}
 
 	// Notifications: top the pool up, mark every order paid at the sandbox without it notifying,
@@ -214,28 +265,31 @@ func runSuite(ctx context.Context, opts options, log *slog.Logger) (rep *report,
 	if extra := want - len(fresh); extra > 0 {
 		log.Info("topping up orders for the notification pool (untimed)", "orders", extra)
 		if err := s.createOrders(ctx, extra, collect); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	pool, err := s.markPaid(ctx, fresh)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	st = s.timed(ctx, rowNotify, countedTargeter(-1, func(i int, t *vegeta.Target) {
+	st = s.timed(ctx, db.row(rowNotify), countedTargeter(-1, func(i int, t *vegeta.Target) {
 		t.Method, t.URL, t.Header = http.MethodPost, s.api+"/mos/notify", jsonHeader("")
 		t.Body = s.notification(pool[i%len(pool)])
 	}), nil)
 	distinct := min(st.Requests, len(pool))
-	rep.add(rowNotify, st, fmt.Sprintf("POST /mos/notify, signed by the bench, each confirmed by orderQuery; %s distinct orders of %s requests (repeats are no-ops)",
+	rep.add(db.row(rowNotify), st, fmt.Sprintf("POST /mos/notify, signed by the bench, each confirmed by orderQuery; %s distinct orders of %s requests (repeats are no-ops)",
 		thousands(int64(distinct)), thousands(int64(st.Requests))))
 
-	rep.add(rowGet, s.timed(ctx, rowGet, countedTargeter(-1, func(i int, t *vegeta.Target) {
+	rep.add(db.row(rowGet), s.timed(ctx, db.row(rowGet), countedTargeter(-1, func(i int, t *vegeta.Target) {
 		o := pool[(i*7919)%len(pool)] // a stride, so consecutive requests read different orders
 		t.Method, t.URL = http.MethodGet, s.api+"/mp/orders/"+o.OutTradeNo
 		t.Header = jsonHeader(s.tokens[s.byOpen[o.OpenID]])
 	}), nil), fmt.Sprintf("the owner reads one of %s orders", thousands(int64(len(pool)))))
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return ctx.Err()
+	}
+	if !memory {
+		return nil
 	}
 
 	// Memory after the database holds -orders orders.
@@ -246,24 +300,23 @@ func runSuite(ctx context.Context, opts options, log *slog.Logger) (rep *report,
 				s.created.Add(1)
 			}
 		}); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	mem, err := readMemory(srv.pid())
 	if err != nil {
-		return nil, err
+		return err
 	}
-	sbMem, _ := readMemory(sb.pid())
 	stored, err := s.countOrders(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if stored != s.created.Load() {
 		log.Warn("mospay's report counts other than the bench did", "report", stored, "bench", s.created.Load())
 	}
-	rep.memory = &memoryRow{orders: stored, serve: mem, sandbox: sbMem}
-	log.Info("done", "orders", stored, "rss_mib", mib(mem.RSS), "hwm_mib", mib(mem.Peak))
-	return rep, nil
+	rep.memory = &memoryRow{orders: stored, database: db.name, serve: mem}
+	log.Info("done", "database", db.name, "orders", stored, "rss_mib", mib(mem.RSS), "hwm_mib", mib(mem.Peak))
+	return nil
 }
 
 // timed runs one scenario for -duration.

@@ -58,6 +58,7 @@ type Server struct {
 	// An external server: the DSN it was given as, and the databases created in it.
 	external *url.URL
 	created  []string
+	durable  bool // fsync and synchronous commit on (StartDurable)
 
 	mu       sync.Mutex // serialises CREATE/DROP DATABASE and guards created
 	stopOnce sync.Once
@@ -70,10 +71,21 @@ type Server struct {
 // process runs as root the binaries run as the postgres user, which the server insists on.
 // logf, if not nil, receives progress lines; the caller must Stop the server.
 func Start(ctx context.Context, logf func(string, ...any)) (*Server, error) {
+	return startServer(ctx, logf, false)
+}
+
+// StartDurable is Start with PostgreSQL's durability left as in production (fsync, synchronous
+// commit and full page writes on), for benchmarks that compare it with a durable SQLite.
+func StartDurable(ctx context.Context, logf func(string, ...any)) (*Server, error) {
+	return startServer(ctx, logf, true)
+}
+
+func startServer(ctx context.Context, logf func(string, ...any), durable bool) (*Server, error) {
 	s, err := newServer(logf)
 	if err != nil {
 		return nil, err
 	}
+	s.durable = durable
 	if err := s.start(ctx); err != nil {
 		return nil, errors.Join(err, s.Stop())
 	}
@@ -215,10 +227,10 @@ func (s *Server) configure() error {
 # Added by mospay's store/pgtest: a throw-away cluster for tests.
 listen_addresses = '127.0.0.1'
 unix_socket_directories = %s
-fsync = off
-synchronous_commit = off
-full_page_writes = off
 `, quoteConf(socketDir))
+	if !s.durable {
+		conf += "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+	}
 	f, err := os.OpenFile(filepath.Join(s.dataDir, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return fmt.Errorf("pgtest: open postgresql.conf: %w", err)
@@ -375,7 +387,7 @@ func (s *Server) CreateDB(ctx context.Context, name string) (dsn string, err err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
-	if s.external == nil && s.major >= 15 {
+	if s.external == nil && s.major >= 15 && !s.durable {
 		// Twice as fast as the default WAL_LOG on a template this small, for a checkpoint that
 		// costs nothing with fsync off. Not on a shared external server.
 		sql += " STRATEGY = FILE_COPY"

@@ -12,54 +12,71 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mospay/mospay/app/apptest"
 )
 
-// The crash test's timings: short enough that the reconciler, not a person, has to bring every
-// order to MOS's truth within the test.
+// The fault test's timings: short enough that the reconciler, not a person, has to bring every
+// order to MOS's truth within the test. The refund window is cut to 15 s, so that a refund whose
+// notification is lost is found by the reconciler's end-of-window check within the test (the
+// load refunds an order within a second or two of paying it).
 const (
-	crashMOSTimeout   = 2 * time.Second
-	crashPrepayGiveUp = 10 * time.Second
-	crashConverge     = 60 * time.Second // every order matches the sandbox within this, after the load
-	crashClients      = 8
+	faultMOSTimeout   = 2 * time.Second
+	faultPrepayGiveUp = 10 * time.Second
+	faultRefundWindow = 15 * time.Second
 )
 
-// TestCrashRecovery runs the real binary: `mospay serve` (not --sandbox) under load against a
-// separate `mospay sandbox` process, SIGKILLed at random moments and restarted on the same SQLite
-// file. MOS drops half its notifications and answers slowly, so some kills land while a prepay
-// is in flight and the reconciler has to find out what happened. Afterwards every order must
-// reach the sandbox's status with a whole, gapless history, and no order a client was told about
-// may be missing. MOSPAY_TEST_CRASH_SEED replays a run's random choices (kill timing and
-// client actions; the interleaving itself is the machine's).
-func TestCrashRecovery(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test builds and runs the real binary; skipped with -short")
+// faultScale is how hard a run pushes: make test runs the short one; MOSPAY_TEST_FAULT_LONG=1
+// runs more clients, more kills and a longer load.
+type faultScale struct {
+	clients, minKills, maxKills int
+	converge                    time.Duration // every order matches the sandbox within this, after the load
+}
+
+func faultScaleFromEnv() faultScale {
+	if os.Getenv("MOSPAY_TEST_FAULT_LONG") != "" {
+		return faultScale{clients: 16, minKills: 8, maxKills: 12, converge: 3 * time.Minute}
 	}
+	return faultScale{clients: 8, minKills: 3, maxKills: 4, converge: 2 * time.Minute}
+}
+
+// TestFaultInjection runs the real binary: `mospay serve` (not --sandbox) under load against a
+// separate `mospay sandbox` process, SIGKILLed at random moments and restarted on the same SQLite
+// file. MOS answers slowly, drops half its notifications and duplicates some, loses some prepay
+// and orderQuery answers (the call takes effect, the answer never comes) and never answers a few
+// prepays. The users pay, fail, refund right after paying, or walk away. Some kills land while a
+// prepay is in flight, and the reconciler has to find out what happened. Afterwards every order
+// must reach the sandbox's status with a whole, gapless history, and no order a client was told
+// about may be missing. MOSPAY_TEST_FAULT_SEED replays a run's random choices (kill timing and
+// client actions; the interleaving itself is the machine's); MOSPAY_TEST_FAULT_LONG=1 runs the
+// longer version.
+func TestFaultInjection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the fault test builds and runs the real binary; skipped with -short")
+	}
+	scale := faultScaleFromEnv()
 	seed := uint64(time.Now().UnixNano())
-	if v := os.Getenv("MOSPAY_TEST_CRASH_SEED"); v != "" {
+	if v := os.Getenv("MOSPAY_TEST_FAULT_SEED"); v != "" {
 		s, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
-			t.Fatalf("MOSPAY_TEST_CRASH_SEED: %v", err)
+			t.Fatalf("MOSPAY_TEST_FAULT_SEED: %v", err)
 		}
 		seed = s
 	}
-	t.Logf("seed %d (replay with MOSPAY_TEST_CRASH_SEED=%d)", seed, seed)
+	t.Logf("seed %d (replay with MOSPAY_TEST_FAULT_SEED=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 
 	dir := t.TempDir()
 	bin := apptest.BuildBinary(t, dir)
 	sbAddr, apiAddr := apptest.FreeAddr(t), apptest.FreeAddr(t)
-	c := &crashWorld{
+	c := &faultWorld{
 		t: t, dir: dir, bin: bin,
 		sbURL: "http://" + sbAddr, apiURL: "http://" + apiAddr,
 		http: &http.Client{Timeout: 10 * time.Second},
@@ -84,42 +101,37 @@ func TestCrashRecovery(t *testing.T) {
 		"MOSPAY_HTTP_ADDR="+apiAddr,
 		"MOSPAY_RECONCILE_EVERY=@every 1s",
 		"MOSPAY_RECONCILE_FIRST=1s",
-		"MOSPAY_MOS_TIMEOUT="+crashMOSTimeout.String(),
-		"MOSPAY_PREPAY_GIVEUP="+crashPrepayGiveUp.String(),
+		"MOSPAY_MOS_TIMEOUT="+faultMOSTimeout.String(),
+		"MOSPAY_PREPAY_GIVEUP="+faultPrepayGiveUp.String(),
+		"MOSPAY_REFUND_WINDOW="+faultRefundWindow.String(),
 	)
 
 	sb := c.start("sandbox", "sandbox")
-	if err := sb.waitReady(c.sbURL+"/sandbox/faults", 30*time.Second); err != nil {
+	if err := sb.WaitReady(c.sbURL+"/sandbox/faults", 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	serve := c.start("serve-0", "serve")
-	if err := serve.waitReady(c.apiURL+"/readyz", 60*time.Second); err != nil {
+	if err := serve.WaitReady(c.apiURL+"/readyz", 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, p := range c.procs {
-				t.Logf("%s (log tail):\n%s", p.name, p.logTail(3000))
-			}
-		}
-	})
 
 	// MOS is slow (so kills land while prepays are in flight), drops half its notifications and
-	// duplicates some, and sometimes never answers a prepay (the client gets 503, the order stays
-	// CREATED and MOS never hears of it).
+	// duplicates some, sometimes never answers a prepay (the client gets 503, the order stays
+	// CREATED and MOS never hears of it), and sometimes loses the answer of a prepay or an
+	// orderQuery that did take effect.
 	c.faults(rng, 300)
 
 	ctx, stopLoad := context.WithCancel(context.Background())
-	load := &crashLoad{acked: map[string]crashAcked{}}
+	load := &faultLoad{acked: map[string]faultAcked{}}
 	var wg sync.WaitGroup
-	for i := range crashClients {
+	for i := range scale.clients {
 		crng := rand.New(rand.NewPCG(seed, uint64(i)+1))
 		wg.Go(func() { c.client(ctx, i, crng, load) })
 	}
 	t.Cleanup(func() { stopLoad(); wg.Wait() }) // when a kill step fails the test
 
 	time.Sleep(time.Second)
-	kills := 3 + rng.IntN(2)
+	kills := scale.minKills + rng.IntN(scale.maxKills-scale.minKills+1)
 	for k := range kills {
 		delay := 200*time.Millisecond + time.Duration(rng.Int64N(int64(1300*time.Millisecond)))
 		aimed := rng.IntN(2) == 0
@@ -132,14 +144,14 @@ func TestCrashRecovery(t *testing.T) {
 				how = "at random (no prepay came)"
 			}
 		}
-		if err := serve.kill(); err != nil {
+		if err := serve.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("kill %d of %d at %s after %s, %s; orders acknowledged so far %d", k+1, kills, time.Now().UTC().Format("15:04:05.000"), delay.Round(time.Millisecond), how, load.count())
 		latency := 100 + rng.IntN(500)
 		c.faults(rng, latency)
 		serve = c.start(fmt.Sprintf("serve-%d", k+1), "serve")
-		if err := serve.waitReady(c.apiURL+"/readyz", 60*time.Second); err != nil {
+		if err := serve.WaitReady(c.apiURL+"/readyz", 60*time.Second); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -147,17 +159,25 @@ func TestCrashRecovery(t *testing.T) {
 	stopLoad()
 	wg.Wait()
 	stats := load.snapshot()
-	t.Logf("load: %d create attempts, %d acknowledged (201), %d refused with 503, %d other answers, %d transport errors; paid %d, failed %d, left pending %d",
-		stats.attempts, len(stats.acked), stats.unavailable, stats.other, stats.transport, stats.pay, stats.fail, stats.leave)
+	t.Logf("load: %d create attempts, %d acknowledged (201), %d refused with 503, %d other answers, %d transport errors; paid %d, failed %d, paid and refunded %d, left pending %d",
+		stats.attempts, len(stats.acked), stats.unavailable, stats.other, stats.transport, stats.pay, stats.fail, stats.refund, stats.leave)
+	var sbStats struct {
+		Calls                                       map[string]int
+		NotificationsSent, NotificationsDropped     int
+		NotificationsDuplicated, NotificationsAcked int
+	}
+	c.must("GET", c.sbURL+"/sandbox/stats", nil, nil, http.StatusOK, &sbStats)
+	t.Logf("faults: %d kills; MOS calls %v; notifications sent %d (acknowledged %d), dropped %d, duplicated %d",
+		kills, sbStats.Calls, sbStats.NotificationsSent, sbStats.NotificationsAcked, sbStats.NotificationsDropped, sbStats.NotificationsDuplicated)
 	if len(stats.acked) == 0 {
 		t.Fatal("no order was acknowledged: the load did not run")
 	}
 
 	// Leave serve running: the reconciler, not the test, must now bring every order to MOS's
 	// truth. Notifications are still dropped half of the time.
-	var orders []crashOrder
+	var orders []faultOrder
 	var mismatched []string
-	deadline := time.Now().Add(crashConverge)
+	deadline := time.Now().Add(scale.converge)
 	start := time.Now()
 	for {
 		orders = c.adminOrders()
@@ -165,8 +185,8 @@ func TestCrashRecovery(t *testing.T) {
 		for i := range orders {
 			o := &orders[i]
 			o.mos, o.mosKnown = c.sandboxStatus(o.OutTradeNo)
-			if o.Status != crashWant(o.mos, o.mosKnown) {
-				mismatched = append(mismatched, fmt.Sprintf("%s: mospay %s, sandbox %s", o.OutTradeNo, o.Status, crashMOSName(o.mos, o.mosKnown)))
+			if o.Status != faultWant(o.mos, o.mosKnown) {
+				mismatched = append(mismatched, fmt.Sprintf("%s: mospay %s, sandbox %s", o.OutTradeNo, o.Status, faultMOSName(o.mos, o.mosKnown)))
 			}
 		}
 		if len(mismatched) == 0 || time.Now().After(deadline) {
@@ -176,7 +196,7 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	if len(mismatched) > 0 {
 		slices.Sort(mismatched)
-		t.Errorf("%d of %d orders never reached the sandbox's status within %s:\n%s", len(mismatched), len(orders), crashConverge,
+		t.Errorf("%d of %d orders never reached the sandbox's status within %s:\n%s", len(mismatched), len(orders), scale.converge,
 			strings.Join(mismatched[:min(len(mismatched), 20)], "\n"))
 		for _, m := range mismatched[:min(len(mismatched), 3)] {
 			no, _, _ := strings.Cut(m, ":")
@@ -184,11 +204,11 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		c.explainLeases(mismatched, serve)
 	} else {
-		t.Logf("all %d orders match the sandbox %s after the load ended", len(orders), time.Since(start).Round(100*time.Millisecond))
+		t.Logf("converged: all %d orders match the sandbox %s after the load ended, 0 mismatches", len(orders), time.Since(start).Round(100*time.Millisecond))
 	}
 
 	// Nothing a client was told about was lost, and it kept the prepayId the client was given.
-	byNo := make(map[string]*crashOrder, len(orders))
+	byNo := make(map[string]*faultOrder, len(orders))
 	for i := range orders {
 		byNo[orders[i].OutTradeNo] = &orders[i]
 	}
@@ -206,11 +226,11 @@ func TestCrashRecovery(t *testing.T) {
 	// it ends at the order's status, nothing is recorded twice, and nothing was PAID unless MOS
 	// said SUCCESS.
 	counts := map[string]int{}
-	var createdResolved, createdFailed, paidByReconciler, paidByNotify int
+	var createdResolved, createdFailed, paidByReconciler, paidByNotify, refundedByReconciler, refundedUnseen int
 	for _, o := range orders {
 		counts[o.Status]++
 		story := c.story(o.OutTradeNo)
-		if err := crashCheckHistory(o, story); err != nil {
+		if err := faultCheckHistory(o, story); err != nil {
 			t.Errorf("order %s: %v; transitions %v", o.OutTradeNo, err, story)
 			continue
 		}
@@ -224,112 +244,41 @@ func TestCrashRecovery(t *testing.T) {
 				paidByReconciler++
 			case tr.To == "PAID" && tr.Source == "notify":
 				paidByNotify++
+			case tr.From == "PAID" && tr.To == "REFUNDED" && tr.Source == "reconciler":
+				refundedByReconciler++
+			case tr.From != "PAID" && tr.To == "REFUNDED":
+				refundedUnseen++
 			}
 		}
 	}
-	t.Logf("seed %d: %d orders in mospay by status %v; left CREATED by a kill or a lost prepay answer and resolved by the reconciler: %d to PENDING (MOS had it), %d to FAILED (MOS never heard of it); PAID by the reconciler %d, by a notification %d",
-		seed, len(orders), counts, createdResolved, createdFailed, paidByReconciler, paidByNotify)
+	t.Logf("seed %d: %d orders in mospay by status %v; left CREATED by a kill or a lost prepay answer and resolved by the reconciler: %d to PENDING (MOS had it), %d to FAILED (MOS never heard of it); PAID by the reconciler %d, by a notification %d; refunds found by the reconciler's checks %d, refunds of payments never seen %d",
+		seed, len(orders), counts, createdResolved, createdFailed, paidByReconciler, paidByNotify, refundedByReconciler, refundedUnseen)
 }
 
-// crashWorld is the test's view of the processes: where they listen and how they are started.
-type crashWorld struct {
+// faultWorld is the test's view of the processes: where they listen and how they are started.
+type faultWorld struct {
 	t                    *testing.T
 	dir, bin             string
 	sbURL, apiURL        string
 	sandboxEnv, serveEnv []string
 	http                 *http.Client
-	procs                []*crashProc
+	procs                []*apptest.Process
 }
 
-// crashProc is one child process: the sandbox or one life of serve.
-type crashProc struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{} // closed once the process has exited
-}
-
-// start runs `mospay <command>` with the world's environment for it, output to dir/name.log.
-// The process is killed when the test ends, and if the test binary dies first (Pdeathsig).
-func (c *crashWorld) start(name, command string) *crashProc {
+// start runs `mospay <command>` with the world's environment for it.
+func (c *faultWorld) start(name, command string) *apptest.Process {
 	c.t.Helper()
 	env := c.serveEnv
 	if command == "sandbox" {
 		env = c.sandboxEnv
 	}
-	logPath := filepath.Join(c.dir, name+".log")
-	lf, err := os.Create(logPath)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	cmd := exec.Command(c.bin, command)
-	cmd.Dir = c.dir
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.dir, "TMPDIR=" + c.dir}, env...)
-	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		lf.Close()
-		c.t.Fatalf("start %s: %v", name, err)
-	}
-	p := &crashProc{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		lf.Close()
-		close(p.done)
-	}()
+	p := apptest.StartProcess(c.t, name, c.bin, c.dir, apptest.ChildEnv(c.dir, env...), command)
 	c.procs = append(c.procs, p)
-	c.t.Cleanup(func() { _ = p.kill() })
 	return p
 }
 
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *crashProc) kill() error {
-	select {
-	case <-p.done:
-		return nil
-	default:
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("kill %s: %w", p.name, err)
-	}
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("%s did not die within 10s of SIGKILL", p.name)
-	}
-}
-
-// waitReady polls u until it answers 200.
-func (p *crashProc) waitReady(u string, timeout time.Duration) error {
-	hc := &http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
-		if res, err := hc.Get(u); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-p.done:
-			return fmt.Errorf("%s exited before it was ready:\n%s", p.name, p.logTail(3000))
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("%s not ready at %s within %s:\n%s", p.name, u, timeout, p.logTail(3000))
-}
-
-// logTail is the end of the process's output.
-func (p *crashProc) logTail(n int) string {
-	b, _ := os.ReadFile(p.logPath)
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return strings.TrimSpace(string(b))
-}
-
 // call sends one request and reads the whole answer; body is sent as JSON unless nil.
-func (c *crashWorld) call(ctx context.Context, method, u string, body any, hdr map[string]string) (int, []byte, error) {
+func (c *faultWorld) call(ctx context.Context, method, u string, body any, hdr map[string]string) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -358,7 +307,7 @@ func (c *crashWorld) call(ctx context.Context, method, u string, body any, hdr m
 }
 
 // must is call from the test's goroutine: a transport error or an unexpected status fails it.
-func (c *crashWorld) must(method, u string, body any, hdr map[string]string, want int, out any) {
+func (c *faultWorld) must(method, u string, body any, hdr map[string]string, want int, out any) {
 	c.t.Helper()
 	status, b, err := c.call(context.Background(), method, u, body, hdr)
 	if err != nil {
@@ -375,18 +324,20 @@ func (c *crashWorld) must(method, u string, body any, hdr map[string]string, wan
 }
 
 // faults sets the sandbox's faults: latencyMs on every MOS call, half the notifications
-// dropped, some duplicated, a few prepays never answered.
-func (c *crashWorld) faults(rng *rand.Rand, latencyMs int) {
+// dropped, some duplicated, a few prepays never answered, a few prepay and orderQuery answers
+// lost after the call took effect.
+func (c *faultWorld) faults(rng *rand.Rand, latencyMs int) {
 	c.t.Helper()
 	f := map[string]any{
 		"latencyMs": latencyMs, "dropNotifications": 0.5, "duplicateNotifications": 0.2,
-		"timeoutRate": map[string]float64{"prepay": 0.03 + 0.04*rng.Float64()},
+		"timeoutRate":    map[string]float64{"prepay": 0.03 + 0.04*rng.Float64()},
+		"lostAnswerRate": map[string]float64{"prepay": 0.03, "orderQuery": 0.05},
 	}
 	c.must("PUT", c.sbURL+"/sandbox/faults", f, nil, http.StatusOK, nil)
 }
 
 // waitPrepay polls the sandbox's counters until it accepts another prepay, or timeout passes.
-func (c *crashWorld) waitPrepay(timeout time.Duration) bool {
+func (c *faultWorld) waitPrepay(timeout time.Duration) bool {
 	c.t.Helper()
 	var st struct {
 		PrepayCalls int `json:"prepayCalls"`
@@ -403,51 +354,51 @@ func (c *crashWorld) waitPrepay(timeout time.Duration) bool {
 	return false
 }
 
-// crashAcked is what a client was told about an order it created.
-type crashAcked struct {
+// faultAcked is what a client was told about an order it created.
+type faultAcked struct {
 	prepayID string
-	action   string // pay, fail or leave: what the user did at MOS
+	action   string // pay, fail, refund (pay, then refund) or leave: what the user did at MOS
 }
 
-// crashLoad is what the clients did, shared between them.
-type crashLoad struct {
+// faultLoad is what the clients did, shared between them.
+type faultLoad struct {
 	mu                                      sync.Mutex
-	acked                                   map[string]crashAcked
+	acked                                   map[string]faultAcked
 	attempts, unavailable, other, transport int
-	pay, fail, leave                        int
+	pay, fail, refund, leave                int
 }
 
-func (l *crashLoad) count() int {
+func (l *faultLoad) count() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.acked)
 }
 
-// crashStats is a copy of crashLoad's counters once the load has stopped.
-type crashStats struct {
-	acked                                   map[string]crashAcked
+// faultStats is a copy of faultLoad's counters once the load has stopped.
+type faultStats struct {
+	acked                                   map[string]faultAcked
 	attempts, unavailable, other, transport int
-	pay, fail, leave                        int
+	pay, fail, refund, leave                int
 }
 
-func (l *crashLoad) snapshot() crashStats {
+func (l *faultLoad) snapshot() faultStats {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return crashStats{acked: l.acked, attempts: l.attempts, unavailable: l.unavailable, other: l.other,
-		transport: l.transport, pay: l.pay, fail: l.fail, leave: l.leave}
+	return faultStats{acked: l.acked, attempts: l.attempts, unavailable: l.unavailable, other: l.other,
+		transport: l.transport, pay: l.pay, fail: l.fail, refund: l.refund, leave: l.leave}
 }
 
 // client is one mini-app user: logs in, then creates orders one after another and pays, fails
 // or abandons each at MOS, until ctx ends. Serve being down is expected: the client waits a
 // little and goes on.
-func (c *crashWorld) client(ctx context.Context, i int, rng *rand.Rand, load *crashLoad) {
+func (c *faultWorld) client(ctx context.Context, i int, rng *rand.Rand, load *faultLoad) {
 	openid := fmt.Sprintf("crash-user-%d", i)
 	token := ""
 	for n := 0; ctx.Err() == nil; n++ {
 		if token == "" {
-			token = c.crashLogin(ctx, openid)
+			token = c.faultLogin(ctx, openid)
 			if token == "" {
-				crashPause(ctx, 50*time.Millisecond)
+				faultPause(ctx, 50*time.Millisecond)
 				continue
 			}
 		}
@@ -470,7 +421,7 @@ func (c *crashWorld) client(ctx context.Context, i int, rng *rand.Rand, load *cr
 		}
 		load.mu.Unlock()
 		if err != nil {
-			crashPause(ctx, 50*time.Millisecond)
+			faultPause(ctx, 50*time.Millisecond)
 			continue
 		}
 		if status == http.StatusUnauthorized {
@@ -489,33 +440,44 @@ func (c *crashWorld) client(ctx context.Context, i int, rng *rand.Rand, load *cr
 		}
 		action := "leave"
 		switch p := rng.Float64(); {
-		case p < 0.45:
+		case p < 0.40:
 			action = "pay"
-		case p < 0.65:
+		case p < 0.55:
+			action = "refund" // pay, then refund at once
+		case p < 0.75:
 			action = "fail"
 		}
 		load.mu.Lock()
-		load.acked[o.OutTradeNo] = crashAcked{prepayID: o.PrepayID, action: action}
+		load.acked[o.OutTradeNo] = faultAcked{prepayID: o.PrepayID, action: action}
+		steps := []string{action}
 		switch action {
 		case "pay":
 			load.pay++
 		case "fail":
 			load.fail++
+		case "refund":
+			load.refund++
+			steps = []string{"pay", "refund"}
 		default:
 			load.leave++
+			steps = nil
 		}
 		load.mu.Unlock()
-		if action != "leave" {
+		for i, step := range steps {
+			if i > 0 {
+				// Sometimes mospay hears of the payment before the refund, sometimes not.
+				faultPause(ctx, time.Duration(rng.IntN(1500))*time.Millisecond)
+			}
 			// The sandbox never dies: its control API must answer.
-			if s, b, err := c.call(context.Background(), "POST", c.sbURL+"/sandbox/orders/"+o.OutTradeNo+"/"+action, nil, nil); err != nil || s != http.StatusOK {
-				c.t.Errorf("sandbox %s %s: %d %s %v", action, o.OutTradeNo, s, b, err)
+			if s, b, err := c.call(context.Background(), "POST", c.sbURL+"/sandbox/orders/"+o.OutTradeNo+"/"+step, nil, nil); err != nil || s != http.StatusOK {
+				c.t.Errorf("sandbox %s %s: %d %s %v", step, o.OutTradeNo, s, b, err)
 			}
 		}
 	}
 }
 
-// crashLogin plays mos.login and logs in to mospay; "" when serve is down.
-func (c *crashWorld) crashLogin(ctx context.Context, openid string) string {
+// faultLogin plays mos.login and logs in to mospay; "" when serve is down.
+func (c *faultWorld) faultLogin(ctx context.Context, openid string) string {
 	s, b, err := c.call(ctx, "POST", c.sbURL+"/sandbox/login-codes", map[string]string{"openid": openid}, nil)
 	var code struct{ Code string }
 	if err != nil || s != http.StatusOK || json.Unmarshal(b, &code) != nil {
@@ -529,15 +491,15 @@ func (c *crashWorld) crashLogin(ctx context.Context, openid string) string {
 	return tok.Token
 }
 
-func crashPause(ctx context.Context, d time.Duration) {
+func faultPause(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
 }
 
-// crashOrder is an order as GET /admin/orders lists it, with the sandbox's status beside it.
-type crashOrder struct {
+// faultOrder is an order as GET /admin/orders lists it, with the sandbox's status beside it.
+type faultOrder struct {
 	OutTradeNo string `json:"outTradeNo"`
 	PrepayID   string `json:"prepayId"`
 	Status     string `json:"status"`
@@ -546,13 +508,13 @@ type crashOrder struct {
 }
 
 // adminOrders reads every order in mospay's database, page by page.
-func (c *crashWorld) adminOrders() []crashOrder {
+func (c *faultWorld) adminOrders() []faultOrder {
 	c.t.Helper()
-	var all []crashOrder
+	var all []faultOrder
 	cursor := ""
 	for {
 		var page struct {
-			Orders     []crashOrder `json:"orders"`
+			Orders     []faultOrder `json:"orders"`
 			NextCursor string       `json:"nextCursor"`
 		}
 		c.must("GET", c.apiURL+"/admin/orders?limit=500&cursor="+url.QueryEscape(cursor), nil,
@@ -566,7 +528,7 @@ func (c *crashWorld) adminOrders() []crashOrder {
 }
 
 // sandboxStatus is the order's status at MOS; known is false when MOS never heard of it.
-func (c *crashWorld) sandboxStatus(outTradeNo string) (status string, known bool) {
+func (c *faultWorld) sandboxStatus(outTradeNo string) (status string, known bool) {
 	c.t.Helper()
 	s, b, err := c.call(context.Background(), "GET", c.sbURL+"/sandbox/orders/"+outTradeNo, nil, nil)
 	if err != nil {
@@ -582,9 +544,9 @@ func (c *crashWorld) sandboxStatus(outTradeNo string) (status string, known bool
 	return v.Status, true
 }
 
-// crashWant is the status mospay must end in for what MOS says. An order MOS never heard of
+// faultWant is the status mospay must end in for what MOS says. An order MOS never heard of
 // never reached it: FAILED once MOSPAY_PREPAY_GIVEUP has passed.
-func crashWant(mos string, known bool) string {
+func faultWant(mos string, known bool) string {
 	if !known {
 		return "FAILED"
 	}
@@ -597,29 +559,29 @@ func crashWant(mos string, known bool) string {
 	return "unknown MOS status " + mos
 }
 
-func crashMOSName(mos string, known bool) string {
+func faultMOSName(mos string, known bool) string {
 	if !known {
 		return "404 (never reached MOS)"
 	}
 	return mos
 }
 
-// crashTransition is one entry of an order's story.
-type crashTransition struct {
+// faultTransition is one entry of an order's story.
+type faultTransition struct {
 	From   string `json:"from"`
 	To     string `json:"to"`
 	Source string `json:"source"`
 }
 
-func (tr crashTransition) String() string {
+func (tr faultTransition) String() string {
 	return fmt.Sprintf("%q->%s(%s)", tr.From, tr.To, tr.Source)
 }
 
 // story reads the order's transitions, oldest first (GET /admin/orders/{o}).
-func (c *crashWorld) story(outTradeNo string) []crashTransition {
+func (c *faultWorld) story(outTradeNo string) []faultTransition {
 	c.t.Helper()
 	var s struct {
-		Transitions []crashTransition `json:"transitions"`
+		Transitions []faultTransition `json:"transitions"`
 	}
 	c.must("GET", c.apiURL+"/admin/orders/"+outTradeNo, nil,
 		map[string]string{"Authorization": "Bearer " + apptest.FinanceToken}, http.StatusOK, &s)
@@ -629,7 +591,7 @@ func (c *crashWorld) story(outTradeNo string) []crashTransition {
 // explainLeases tells, for orders that never matched, who holds their lease now (read from the
 // SQLite file directly, read-only): a lease held by a killed serve keeps the reconciler away from
 // the order until it expires.
-func (c *crashWorld) explainLeases(mismatched []string, live *crashProc) {
+func (c *faultWorld) explainLeases(mismatched []string, live *apptest.Process) {
 	c.t.Helper()
 	db, err := sql.Open("sqlite3", "file:"+filepath.Join(c.dir, "crash.db")+"?mode=ro&_busy_timeout=5000")
 	if err != nil {
@@ -637,7 +599,7 @@ func (c *crashWorld) explainLeases(mismatched []string, live *crashProc) {
 		return
 	}
 	defer db.Close()
-	livePID := strconv.Itoa(live.cmd.Process.Pid)
+	livePID := strconv.Itoa(live.Cmd.Process.Pid)
 	var dead int
 	for _, m := range mismatched {
 		no, _, _ := strings.Cut(m, ":")
@@ -663,7 +625,7 @@ func (c *crashWorld) explainLeases(mismatched []string, live *crashProc) {
 }
 
 // rawStory is GET /admin/orders/{o} as text, for a failure's log.
-func (c *crashWorld) rawStory(outTradeNo string) string {
+func (c *faultWorld) rawStory(outTradeNo string) string {
 	_, b, err := c.call(context.Background(), "GET", c.apiURL+"/admin/orders/"+outTradeNo, nil,
 		map[string]string{"Authorization": "Bearer " + apptest.FinanceToken})
 	if err != nil {
@@ -672,11 +634,11 @@ func (c *crashWorld) rawStory(outTradeNo string) string {
 	return string(b)
 }
 
-// crashCheckHistory says what is wrong with an order's history, if anything: it must start with
+// faultCheckHistory says what is wrong with an order's history, if anything: it must start with
 // ""->CREATED, each transition must start where the previous ended, the last must end at the
 // order's status, no change may be recorded twice, and no transition may reach PAID unless MOS
-// says SUCCESS.
-func crashCheckHistory(o crashOrder, story []crashTransition) error {
+// took the payment (SUCCESS, or REFUNDED after it).
+func faultCheckHistory(o faultOrder, story []faultTransition) error {
 	if len(story) == 0 {
 		return errors.New("no transitions")
 	}
@@ -693,8 +655,8 @@ func crashCheckHistory(o crashOrder, story []crashTransition) error {
 			return fmt.Errorf("transition %s recorded twice", tr)
 		}
 		seen[k] = true
-		if tr.To == "PAID" && (!o.mosKnown || o.mos != "SUCCESS") {
-			return fmt.Errorf("PAID although the sandbox says %s", crashMOSName(o.mos, o.mosKnown))
+		if tr.To == "PAID" && (!o.mosKnown || (o.mos != "SUCCESS" && o.mos != "REFUNDED")) {
+			return fmt.Errorf("PAID although the sandbox says %s", faultMOSName(o.mos, o.mosKnown))
 		}
 	}
 	if last := story[len(story)-1]; last.To != o.Status {
