@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 FUZZTIME  ?= 3s
 # Fuzz targets run briefly in `make test` (package:target).
-FUZZ      := money:FuzzParse mos:FuzzSignVerify mos:FuzzNotify
+FUZZ      := money:FuzzParse mos:FuzzSignVerify mos:FuzzNotify api:FuzzCreateBody
 
 .PHONY: help build run test fmt-check vet lint tidy-check unit fuzz bench clean
 
@@ -21,7 +21,7 @@ run: build ## serve on 127.0.0.1:8080 with SQLite and the MOS sandbox on 127.0.0
 test: fmt-check tidy-check vet lint unit fuzz ## gofmt, go mod tidy, go vet and linters, all tests with -race (PostgreSQL included), brief fuzzing
 
 fmt-check:
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:

@@ -34,6 +34,9 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		if name == "" {
+			if s.adminAuthFailed(c) {
+				return s.limited(c, "admin_auth", adminAuthWindow/AdminAuthFailures, "too many failed admin authentications from this address; wait")
+			}
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="mospay-admin"`)
 			return order.Errorf(order.EUNAUTHORIZED, "an admin bearer token is required")
 		}
@@ -272,4 +275,68 @@ func (s *Server) finance(c echo.Context) error {
 	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline' 'self'")
 	h.Set("X-Frame-Options", "DENY")
 	return c.HTMLBlob(http.StatusOK, financePage)
+}
+
+// adminUsers is GET /admin/users?openid=: the user MOS knows by that openid, if any.
+func (s *Server) adminUsers(c echo.Context) error {
+	openid := c.QueryParam("openid")
+	if openid == "" {
+		return order.Errorf(order.EINVALID, "openid: required")
+	}
+	users, err := s.deps.Users.UsersByOpenID(c.Request().Context(), openid)
+	if err != nil {
+		return err
+	}
+	out := UsersJSON{Users: make([]UserJSON, len(users))}
+	for i, u := range users {
+		out.Users[i] = userView(u)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// adminRevoke is POST /admin/users/{id}/revoke: every token issued to the user until now is
+// refused from now on (they log in again), and the audit trail names the admin.
+func (s *Server) adminRevoke(c echo.Context) error {
+	u, err := s.deps.Users.RevokeUser(c.Request().Context(), c.Param("id"), adminOf(c), requestID(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, userView(u))
+}
+
+// adminAudit is GET /admin/audit?from=&to=&actor=&cursor=&limit=: the admin actions, newest first.
+func (s *Server) adminAudit(c echo.Context) error {
+	var f order.AuditFilter
+	tz, err := s.reportTZ(c)
+	if err != nil {
+		return err
+	}
+	if v := c.QueryParam("from"); v != "" {
+		t, err := parseDay(v, tz, "from")
+		if err != nil {
+			return err
+		}
+		f.From = &t
+	}
+	if v := c.QueryParam("to"); v != "" {
+		t, err := parseDay(v, tz, "to")
+		if err != nil {
+			return err
+		}
+		f.To = &t
+	}
+	lf, err := listFilter(c)
+	if err != nil {
+		return err
+	}
+	f.Actor, f.Limit, f.Cursor = c.QueryParam("actor"), lf.Limit, lf.Cursor
+	p, err := s.deps.Orders.Audit(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	out := AuditJSON{Actions: make([]ActionJSON, len(p.Actions)), NextCursor: p.NextCursor}
+	for i, a := range p.Actions {
+		out.Actions[i] = actionView(a)
+	}
+	return c.JSON(http.StatusOK, out)
 }

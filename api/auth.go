@@ -24,10 +24,18 @@ const MinTokenSecret = 32
 const DefaultTokenTTL = 24 * time.Hour
 
 // User is the mini-app user a request acts for, as proven by its bearer token. Handlers behind
-// requireUser get it with userOf and scope every lookup to OpenID.
+// requireUser get it with userOf and scope every lookup to ID.
 type User struct {
-	OpenID string // MOS's id of the user within this mini-app (the token's subject)
+	ID     string // mospay's user id (the token's subject)
+	OpenID string // MOS's id of the same user, for MOS's calls; never sent to the front end but by /mp/user
 	AppKey string // the mini-app the token was issued for
+}
+
+// Claims is what a verified token says: whom it was issued to and when.
+type Claims struct {
+	Subject  string // mospay's user id
+	AppKey   string
+	IssuedAt time.Time
 }
 
 // Tokens issues and verifies the HS256 JWTs that stand for a MOS login, so that the front end
@@ -57,13 +65,13 @@ type claims struct {
 	jwt.RegisteredClaims
 }
 
-// Issue signs a token for openid and says when it expires (whole seconds, UTC).
-func (t *Tokens) Issue(openid string) (token string, expiresAt time.Time, err error) {
+// Issue signs a token for the user with id userID and says when it expires (whole seconds, UTC).
+func (t *Tokens) Issue(userID string) (token string, expiresAt time.Time, err error) {
 	if len(t.secret) < MinTokenSecret {
 		return "", time.Time{}, errors.New("api: token secret shorter than 32 bytes")
 	}
-	if openid == "" {
-		return "", time.Time{}, errors.New("api: token for an empty openid")
+	if userID == "" {
+		return "", time.Time{}, errors.New("api: token for an empty user id")
 	}
 	now := t.now().UTC().Truncate(time.Second)
 	expiresAt = now.Add(t.ttl)
@@ -71,7 +79,7 @@ func (t *Tokens) Issue(openid string) (token string, expiresAt time.Time, err er
 		AppKey: t.appKey,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    tokenIssuer,
-			Subject:   openid,
+			Subject:   userID,
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(expiresAt),
 		},
@@ -84,10 +92,11 @@ func (t *Tokens) Issue(openid string) (token string, expiresAt time.Time, err er
 }
 
 // Verify checks token's signature (HS256 only), issuer, expiry, issue time and appKey, and
-// returns its user. Every failure is coded order.EUNAUTHORIZED.
-func (t *Tokens) Verify(token string) (User, error) {
+// returns what it says. Every failure is coded order.EUNAUTHORIZED. Whether its user still
+// exists and the token was not revoked is requireUser's to check.
+func (t *Tokens) Verify(token string) (Claims, error) {
 	if len(t.secret) < MinTokenSecret {
-		return User{}, order.Errorf(order.EUNAUTHORIZED, "invalid token")
+		return Claims{}, order.Errorf(order.EUNAUTHORIZED, "invalid token")
 	}
 	var c claims
 	_, err := jwt.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return t.secret, nil },
@@ -99,38 +108,54 @@ func (t *Tokens) Verify(token string) (User, error) {
 	)
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return User{}, order.Wrap(order.EUNAUTHORIZED, err, "token expired")
+		return Claims{}, order.Wrap(order.EUNAUTHORIZED, err, "token expired")
 	case err != nil:
-		return User{}, order.Wrap(order.EUNAUTHORIZED, err, "invalid token")
+		return Claims{}, order.Wrap(order.EUNAUTHORIZED, err, "invalid token")
 	case c.IssuedAt == nil: // WithIssuedAt checks iat only when present; we require it.
-		return User{}, order.Errorf(order.EUNAUTHORIZED, "invalid token")
+		return Claims{}, order.Errorf(order.EUNAUTHORIZED, "invalid token")
 	case c.Subject == "":
-		return User{}, order.Errorf(order.EUNAUTHORIZED, "invalid token")
+		return Claims{}, order.Errorf(order.EUNAUTHORIZED, "invalid token")
 	case c.AppKey != t.appKey:
-		return User{}, order.Errorf(order.EUNAUTHORIZED, "token is for another mini-app")
+		return Claims{}, order.Errorf(order.EUNAUTHORIZED, "token is for another mini-app")
 	}
-	return User{OpenID: c.Subject, AppKey: c.AppKey}, nil
+	return Claims{Subject: c.Subject, AppKey: c.AppKey, IssuedAt: c.IssuedAt.UTC()}, nil
 }
 
 // userKey keys the verified User in a request's context.
 type userKey struct{}
 
 // requireUser lets a request through only with a valid mini-app token in
-// "Authorization: Bearer <token>", and puts its User in the request context for userOf. Every
-// /mp route except login sits behind it (see routes); CORS preflights are answered before it.
+// "Authorization: Bearer <token>" whose user exists and has not had their tokens revoked since it
+// was issued, and puts its User in the request context for userOf. A token whose subject is no
+// user (one issued before users existed named the openid) is refused like any invalid token: the
+// front end logs in again. Every /mp route except login sits behind it (see routes); CORS
+// preflights are answered before it.
 func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		invalid := func(err error) error {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="mospay", error="invalid_token"`)
+			return err
+		}
 		token, ok := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
 		if !ok {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="mospay"`)
 			return order.Errorf(order.EUNAUTHORIZED, "missing bearer token")
 		}
-		u, err := s.tokens.Verify(token)
+		claims, err := s.tokens.Verify(token)
 		if err != nil {
-			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="mospay", error="invalid_token"`)
-			return err
+			return invalid(err)
 		}
 		req := c.Request()
+		user, err := s.deps.Users.User(req.Context(), claims.Subject)
+		switch {
+		case order.ErrorCode(err) == order.ENOTFOUND:
+			return invalid(order.Errorf(order.EUNAUTHORIZED, "invalid token"))
+		case err != nil:
+			return err
+		case !user.TokenValid(claims.IssuedAt):
+			return invalid(order.Errorf(order.EUNAUTHORIZED, "token revoked; log in again"))
+		}
+		u := User{ID: user.ID, OpenID: user.OpenID, AppKey: claims.AppKey}
 		c.SetRequest(req.WithContext(context.WithValue(req.Context(), userKey{}, u)))
 		return next(c)
 	}
@@ -141,7 +166,7 @@ func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 // act for nobody.
 func userOf(c echo.Context) User {
 	u, ok := c.Request().Context().Value(userKey{}).(User)
-	if !ok || u.OpenID == "" {
+	if !ok || u.ID == "" {
 		panic("api: userOf on a route without requireUser: " + c.Path())
 	}
 	return u

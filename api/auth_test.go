@@ -60,8 +60,65 @@ func (f *fakeSessions) Code2Session(ctx context.Context, code string) (string, e
 	return openid, nil
 }
 
-// newAuthServer is a server with a token key, a fake MOS and the fixed clock; cfg may adjust
-// the configuration.
+// fakeUsers is the user store in miniature, for the HTTP layer's tests: the user of openid X is
+// "user-X" ("user-openid-1" for openid-1), made at first login.
+type fakeUsers struct {
+	mu    sync.Mutex
+	users map[string]*order.User
+}
+
+var _ Users = (*fakeUsers)(nil)
+
+func newFakeUsers() *fakeUsers {
+	f := &fakeUsers{users: map[string]*order.User{}}
+	_, _ = f.Login(context.Background(), "openid-1", "en-US")
+	return f
+}
+
+func (f *fakeUsers) Login(_ context.Context, openid, language string) (*order.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, ok := f.users["user-"+openid]
+	if !ok {
+		u = &order.User{ID: "user-" + openid, OpenID: openid, FirstLoginAt: testNow}
+		f.users[u.ID] = u
+	}
+	u.Language, u.LastLoginAt = language, testNow
+	return u, nil
+}
+
+func (f *fakeUsers) User(_ context.Context, id string) (*order.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if u, ok := f.users[id]; ok {
+		c := *u
+		return &c, nil
+	}
+	return nil, order.Errorf(order.ENOTFOUND, "no such user")
+}
+
+func (f *fakeUsers) UsersByOpenID(_ context.Context, openid string) ([]*order.User, error) {
+	u, err := f.User(context.Background(), "user-"+openid)
+	if err != nil {
+		return nil, nil
+	}
+	return []*order.User{u}, nil
+}
+
+func (f *fakeUsers) RevokeUser(_ context.Context, id, _, _ string) (*order.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	u, ok := f.users[id]
+	if !ok {
+		return nil, order.Errorf(order.ENOTFOUND, "no such user")
+	}
+	at := testNow
+	u.TokensRevokedAt = &at
+	return u, nil
+}
+
+// newAuthServer is a server with a token key, a fake MOS, the users of fakeUsers and the fixed
+// clock; cfg may adjust the configuration.
 func newAuthServer(t *testing.T, sessions Sessions, cfg func(*Config)) *Server {
 	t.Helper()
 	c := Config{MaxBody: 4096, CORSOrigins: []string{"https://miniapp.example"},
@@ -69,7 +126,7 @@ func newAuthServer(t *testing.T, sessions Sessions, cfg func(*Config)) *Server {
 	if cfg != nil {
 		cfg(&c)
 	}
-	return New(c, Deps{Sessions: sessions, Now: func() time.Time { return testNow }})
+	return New(c, Deps{Sessions: sessions, Users: newFakeUsers(), Now: func() time.Time { return testNow }})
 }
 
 // sign makes a token with any method, key and claims, as an attacker or a buggy issuer might.
@@ -85,7 +142,7 @@ func sign(t *testing.T, method jwt.SigningMethod, key any, c jwt.Claims) string 
 func validClaims() claims {
 	return claims{AppKey: testAppKey, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer:    "mospay",
-		Subject:   "openid-1",
+		Subject:   "user-openid-1",
 		IssuedAt:  jwt.NewNumericDate(testNow.Add(-time.Minute)),
 		ExpiresAt: jwt.NewNumericDate(testNow.Add(time.Hour)),
 	}}
@@ -93,7 +150,7 @@ func validClaims() claims {
 
 func TestTokensRoundTrip(t *testing.T) {
 	tok := NewTokens(testSecret, 2*time.Hour, testAppKey, func() time.Time { return testNow })
-	s, exp, err := tok.Issue("openid-1")
+	s, exp, err := tok.Issue("user-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +161,8 @@ func TestTokensRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u != (User{OpenID: "openid-1", AppKey: testAppKey}) {
-		t.Errorf("user = %+v", u)
+	if u != (Claims{Subject: "user-1", AppKey: testAppKey, IssuedAt: testNow.Truncate(time.Second)}) {
+		t.Errorf("claims = %+v", u)
 	}
 	// The token carries exactly the claims of the contract.
 	var c claims
@@ -113,7 +170,7 @@ func TestTokensRoundTrip(t *testing.T) {
 		jwt.WithTimeFunc(func() time.Time { return testNow })); err != nil {
 		t.Fatal(err)
 	}
-	if c.Issuer != "mospay" || c.Subject != "openid-1" || c.AppKey != testAppKey ||
+	if c.Issuer != "mospay" || c.Subject != "user-1" || c.AppKey != testAppKey ||
 		c.IssuedAt == nil || !c.IssuedAt.Equal(testNow.Truncate(time.Second)) || c.ExpiresAt == nil || !c.ExpiresAt.Equal(exp) {
 		t.Errorf("claims = %+v", c)
 	}
@@ -122,7 +179,7 @@ func TestTokensRoundTrip(t *testing.T) {
 func TestTokensFailClosed(t *testing.T) {
 	now := func() time.Time { return testNow }
 	short := NewTokens([]byte("short"), time.Hour, testAppKey, now)
-	if _, _, err := short.Issue("openid-1"); err == nil {
+	if _, _, err := short.Issue("user-1"); err == nil {
 		t.Error("issued a token with a short key")
 	}
 	forged := sign(t, jwt.SigningMethodHS256, []byte("short"), validClaims())
@@ -140,7 +197,7 @@ func TestTokensFailClosed(t *testing.T) {
 	// The caller's slice may change later; the key may not.
 	secret := append([]byte(nil), testSecret...)
 	kept := NewTokens(secret, time.Hour, testAppKey, now)
-	s, _, err := kept.Issue("openid-1")
+	s, _, err := kept.Issue("user-1")
 	if err != nil {
 		t.Fatal(err)
 	}

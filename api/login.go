@@ -67,7 +67,11 @@ func (s *Server) login(c echo.Context) error {
 	if openid == "" {
 		return errors.New("api: code2session gave no openid")
 	}
-	token, exp, err := s.tokens.Issue(openid)
+	u, err := s.deps.Users.Login(c.Request().Context(), openid, languageOf(c.Request().Header.Get("Lang")))
+	if err != nil {
+		return err
+	}
+	token, exp, err := s.tokens.Issue(u.ID)
 	if err != nil {
 		return err
 	}

@@ -30,8 +30,8 @@ func TestLoginIssuesAWorkingToken(t *testing.T) {
 		t.Errorf("expiresAt = %q, want %q", got["expiresAt"], want)
 	}
 	u, err := s.tokens.Verify(got["token"])
-	if err != nil || u != (User{OpenID: "openid-1", AppKey: testAppKey}) {
-		t.Fatalf("token verifies as %+v, %v", u, err)
+	if err != nil || u.Subject != "user-openid-1" || u.AppKey != testAppKey {
+		t.Fatalf("token verifies as %+v, %v; want mospay's user id, not the openid", u, err)
 	}
 	rec = do(t, s.Handler(), http.MethodGet, "/mp/user", "", map[string]string{"Authorization": "Bearer " + got["token"]})
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"openid":"openid-1"`) {
@@ -47,27 +47,27 @@ func TestLoginFailures(t *testing.T) {
 		code       string
 		callsMOS   bool
 	}{
-		{"used code", `{"code":"usedQ7"}`, false, 401, "unauthorized", true},
-		{"unknown code", `{"code":"nopeQ7"}`, false, 401, "unauthorized", true},
+		{"used code", `{"code":"usedQ9"}`, false, 401, "unauthorized", true},
+		{"unknown code", `{"code":"nopeQ9"}`, false, 401, "unauthorized", true},
 		{"expired code", `{"code":"expired"}`, false, 401, "unauthorized", true},
-		{"MOS down", `{"code":"freshQ7"}`, true, 503, "provider_unavailable", true},
+		{"MOS down", `{"code":"freshQ9"}`, true, 503, "provider_unavailable", true},
 		{"missing code", `{}`, false, 400, "invalid_request", false},
 		{"empty code", `{"code":""}`, false, 400, "invalid_request", false},
 		{"blank code", `{"code":"  "}`, false, 400, "invalid_request", false},
 		{"code not a string", `{"code":42}`, false, 400, "invalid_request", false},
-		{"not JSON", `code=freshQ7`, false, 400, "invalid_request", false},
+		{"not JSON", `code=freshQ9`, false, 400, "invalid_request", false},
 		{"empty body", ``, false, 400, "invalid_request", false},
 		{"huge code", `{"code":"` + strings.Repeat("a", 2000) + `"}`, false, 400, "invalid_request", false},
 		{"body over the limit", `{"code":"` + strings.Repeat("a", 5000) + `"}`, false, 413, "payload_too_large", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			mos := newFakeSessions(map[string]string{"usedQ7": "openid-1", "freshQ7": "openid-2"})
-			mos.used["usedQ7"] = true
+			mos := newFakeSessions(map[string]string{"usedQ9": "openid-1", "freshQ9": "openid-2"})
+			mos.used["usedQ9"] = true
 			mos.down = tt.down
 			var logs bytes.Buffer
 			s := New(Config{MaxBody: 4096, JWTSecret: testSecret, AppKey: testAppKey},
-				Deps{Sessions: mos, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+				Deps{Sessions: mos, Users: newFakeUsers(), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 			rec := do(t, s.Handler(), http.MethodPost, "/mp/login/miniAppLogin", tt.body, map[string]string{"Content-Type": "application/json"})
 			if rec.Code != tt.status {
 				t.Fatalf("status = %d, want %d (%s)", rec.Code, tt.status, rec.Body)
@@ -78,9 +78,9 @@ func TestLoginFailures(t *testing.T) {
 			if (mos.calls > 0) != tt.callsMOS {
 				t.Errorf("MOS calls = %d", mos.calls)
 			}
-			// Neither the code (all test codes hold "Q7") nor the key reach the caller or the log,
+			// Neither the code (all test codes hold "Q9") nor the key reach the caller or the log,
 			// and MOS's internals do not reach the caller.
-			for _, leak := range []string{"Q7", string(testSecret)} {
+			for _, leak := range []string{"Q9", string(testSecret)} {
 				if strings.Contains(rec.Body.String(), leak) || strings.Contains(logs.String(), leak) {
 					t.Errorf("%q leaked: body %s log %s", leak, rec.Body, logs.String())
 				}
@@ -115,7 +115,7 @@ func TestLoginWithoutSessions(t *testing.T) {
 // TestLoginWithShortSecret: a misconfigured key fails closed with 500 and issues nothing.
 func TestLoginWithShortSecret(t *testing.T) {
 	s := New(Config{MaxBody: 4096, JWTSecret: []byte("short"), AppKey: testAppKey},
-		Deps{Sessions: newFakeSessions(map[string]string{"c": "openid-1"}), Now: func() time.Time { return testNow }})
+		Deps{Sessions: newFakeSessions(map[string]string{"c": "openid-1"}), Users: newFakeUsers(), Now: func() time.Time { return testNow }})
 	rec := do(t, s.Handler(), http.MethodPost, "/mp/login/miniAppLogin", `{"code":"c"}`, nil)
 	if rec.Code != 500 || strings.Contains(rec.Body.String(), "token") {
 		t.Fatalf("%d %s", rec.Code, rec.Body)

@@ -16,6 +16,8 @@ type Metrics struct {
 	requests      *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
 	notifications *prometheus.CounterVec
+	rateLimited   *prometheus.CounterVec
+	orderQueries  *prometheus.CounterVec
 }
 
 // NewMetrics registers the HTTP collectors and the Go runtime and process collectors.
@@ -35,8 +37,16 @@ func NewMetrics() *Metrics {
 			Name: "mospay_notifications_total",
 			Help: "MOS notifications received, by outcome (applied, no_change, flagged, unknown_order, bad_signature, malformed, unavailable, ...).",
 		}, []string{"outcome"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mospay_rate_limited_total",
+			Help: "Requests answered 429, by limit (login, user, admin_auth).",
+		}, []string{"limit"}),
+		orderQueries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mospay_user_order_queries_total",
+			Help: "Users' POST /mp/orders/{o}/query, by answer: mos (asked MOS) or database (asked within the last 5 s: answered as stored).",
+		}, []string{"answer"}),
 	}
-	m.Registry.MustRegister(m.requests, m.latency, m.notifications,
+	m.Registry.MustRegister(m.requests, m.latency, m.notifications, m.rateLimited, m.orderQueries,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -13,12 +13,21 @@ import (
 // Orders is the order service as the handlers use it (order.Service implements it).
 type Orders interface {
 	Create(ctx context.Context, r order.CreateRequest) (*order.Order, bool, error)
-	Get(ctx context.Context, openid, outTradeNo string) (*order.Order, error)
-	Query(ctx context.Context, openid, outTradeNo, requestID string) (*order.Order, error)
+	Get(ctx context.Context, userID, outTradeNo string) (*order.Order, error)
+	Query(ctx context.Context, userID, outTradeNo, requestID string) (o *order.Order, asked bool, err error)
 	ReconcileNow(ctx context.Context, outTradeNo, admin, requestID string) (*order.Order, error)
 	List(ctx context.Context, f order.ListFilter) (order.Page, error)
 	Story(ctx context.Context, outTradeNo string) (*order.Story, error)
 	Report(ctx context.Context, from, to time.Time) (*order.Report, error)
+	Audit(ctx context.Context, f order.AuditFilter) (order.AuditPage, error)
+}
+
+// Users are mospay's mini-app users as the handlers use them (order.Service implements it).
+type Users interface {
+	Login(ctx context.Context, openid, language string) (*order.User, error)
+	User(ctx context.Context, id string) (*order.User, error)
+	UsersByOpenID(ctx context.Context, openid string) ([]*order.User, error)
+	RevokeUser(ctx context.Context, id, admin, requestID string) (*order.User, error)
 }
 
 // createBody is POST /mp/orders. Amounts are decimal text: a JSON number is refused, so that no
@@ -38,7 +47,7 @@ func (s *Server) createOrder(c echo.Context) error {
 	}
 	u := userOf(c)
 	o, created, err := s.deps.Orders.Create(c.Request().Context(), order.CreateRequest{
-		OpenID: u.OpenID, TotalAmount: b.TotalAmount, Currency: b.Currency, Desc: b.Desc,
+		UserID: u.ID, OpenID: u.OpenID, TotalAmount: b.TotalAmount, Currency: b.Currency, Desc: b.Desc,
 		IdempotencyKey: c.Request().Header.Get("Idempotency-Key"), RequestID: requestID(c),
 	})
 	if err != nil {
@@ -53,7 +62,7 @@ func (s *Server) createOrder(c echo.Context) error {
 
 // getOrder is GET /mp/orders/{outTradeNo}: the caller's own order; anyone else's is 404.
 func (s *Server) getOrder(c echo.Context) error {
-	o, err := s.deps.Orders.Get(c.Request().Context(), userOf(c).OpenID, c.Param("outTradeNo"))
+	o, err := s.deps.Orders.Get(c.Request().Context(), userOf(c).ID, c.Param("outTradeNo"))
 	if err != nil {
 		return err
 	}
@@ -66,7 +75,7 @@ func (s *Server) listOrders(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f.OpenID = userOf(c).OpenID
+	f.UserID = userOf(c).ID
 	p, err := s.deps.Orders.List(c.Request().Context(), f)
 	if err != nil {
 		return err
@@ -75,12 +84,18 @@ func (s *Server) listOrders(c echo.Context) error {
 }
 
 // queryOrder is POST /mp/orders/{outTradeNo}/query: what the front end calls after mos.pay
-// resolves. It asks MOS now if the order is not final.
+// resolves. It asks MOS now, but answers from the database when the user asked within the last
+// order.QueryWindow.
 func (s *Server) queryOrder(c echo.Context) error {
-	o, err := s.deps.Orders.Query(c.Request().Context(), userOf(c).OpenID, c.Param("outTradeNo"), requestID(c))
+	o, asked, err := s.deps.Orders.Query(c.Request().Context(), userOf(c).ID, c.Param("outTradeNo"), requestID(c))
 	if err != nil {
 		return err
 	}
+	answer := "database"
+	if asked {
+		answer = "mos"
+	}
+	s.deps.Metrics.orderQueries.WithLabelValues(answer).Inc()
 	return c.JSON(http.StatusOK, orderView(o, false))
 }
 

@@ -33,9 +33,14 @@ type Config struct {
 	AppKey     string        // the mini-app's MOS appKey, bound into every token
 	LoginRate  rate.Limit    // logins per second per client address; DefaultLoginRate when zero
 	LoginBurst int           // logins at once per client address; DefaultLoginBurst when zero
+	UserRate   rate.Limit    // /mp requests per second per user after login; 0 turns the limit off
+	UserBurst  int           // /mp requests at once per user
 
 	AdminTokens []AdminToken   // bearer tokens for /admin
 	ReportTZ    *time.Location // time zone of report dates (UTC when nil)
+
+	// OpsSeparate: /metrics is served by OpsHandler on a listener of its own, not here.
+	OpsSeparate bool
 }
 
 // Deps are the services the handlers call, passed in explicitly from main.
@@ -48,6 +53,8 @@ type Deps struct {
 	Sessions Sessions
 	// Orders is the order service.
 	Orders Orders
+	// Users are mospay's mini-app users (order.Service too).
+	Users Users
 	// Notify receives MOS's notifications (webhook.Receiver); it answers in MOS's envelope.
 	Notify http.Handler
 	// Now is the clock (time.Now when nil).
@@ -63,6 +70,8 @@ type Server struct {
 	http   *http.Server
 	// openAPI is the OpenAPI document as JSON, served at /openapi.json.
 	openAPI []byte
+	// adminFailures counts failed admin authentications per address.
+	adminFailures *middleware.RateLimiterMemoryStore
 }
 
 // New builds the server and its routes; it does not listen.
@@ -85,7 +94,8 @@ func New(cfg Config, deps Deps) *Server {
 	if err != nil {
 		panic(err) // the document is embedded: a test catches this before any build ships
 	}
-	s := &Server{echo: e, cfg: cfg, deps: deps, tokens: NewTokens(cfg.JWTSecret, cfg.JWTTTL, cfg.AppKey, deps.Now), openAPI: doc}
+	s := &Server{echo: e, cfg: cfg, deps: deps, tokens: NewTokens(cfg.JWTSecret, cfg.JWTTTL, cfg.AppKey, deps.Now), openAPI: doc,
+		adminFailures: newAdminAuthFailures()}
 	// Built here, not in Serve, so that a Shutdown that comes first still stops a later Serve.
 	s.http = &http.Server{
 		Handler:           e,
@@ -105,7 +115,8 @@ func (s *Server) Handler() http.Handler { return s.echo }
 // routes declares every endpoint and the middleware around them.
 func (s *Server) routes() {
 	e := s.echo
-	e.Use(middleware.RequestID())
+	e.Use(requestIDs)
+	e.Use(securityHeaders)
 	e.Use(s.deps.Metrics.middleware)
 	e.Use(s.accessLog)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
@@ -124,13 +135,16 @@ func (s *Server) routes() {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.deps.Metrics.Registry, promhttp.HandlerOpts{})))
+	if !s.cfg.OpsSeparate {
+		e.GET("/metrics", s.metrics)
+	}
 	e.GET("/openapi.json", s.openapi)
 
-	mp := e.Group("/mp", s.cors())
+	mp := e.Group("/mp", s.cors()...)
 	mp.POST("/login/miniAppLogin", s.login, s.loginLimit())
-	// Every other /mp route needs a mini-app token: add it to user, read the caller with userOf.
-	user := mp.Group("", s.requireUser)
+	// Every other /mp route needs a mini-app token, and is limited per user: add it to user, read
+	// the caller with userOf.
+	user := mp.Group("", s.requireUser, s.userLimit())
 	user.GET("/user", s.user)
 	user.POST("/orders", s.createOrder)
 	user.GET("/orders", s.listOrders)
@@ -149,19 +163,45 @@ func (s *Server) routes() {
 	admin.GET("/orders/:outTradeNo", s.adminStory)
 	admin.POST("/orders/:outTradeNo/reconcile", s.adminReconcile)
 	admin.GET("/reports/reconciliation", s.adminReport)
+	admin.GET("/users", s.adminUsers)
+	admin.POST("/users/:id/revoke", s.adminRevoke)
+	admin.GET("/audit", s.adminAudit)
 	e.GET("/finance", s.finance)
 }
 
-// cors lets the mini-app's web view call /mp. A preflight (OPTIONS) is answered here, before
-// any authentication, so it never needs a token.
-func (s *Server) cors() echo.MiddlewareFunc {
-	return middleware.CORSWithConfig(middleware.CORSConfig{
+// OpsHandler serves what an operator's listener (MOSPAY_OPS_ADDR) needs: /metrics, /healthz and
+// /readyz, away from the listener MOS and the mini-app reach.
+func (s *Server) OpsHandler() http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(s.deps.Logger)
+	e.Use(requestIDs, securityHeaders)
+	e.GET("/metrics", s.metrics)
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	return e
+}
+
+func (s *Server) metrics(c echo.Context) error {
+	promhttp.HandlerFor(s.deps.Metrics.Registry, promhttp.HandlerOpts{}).ServeHTTP(c.Response(), c.Request())
+	return nil
+}
+
+// cors lets the mini-app's web view call /mp from the configured origins. A preflight (OPTIONS)
+// is answered here, before any authentication, so it never needs a token. With no origin
+// configured there is no CORS at all: no header is sent, and a browser on another origin is
+// refused by its own rules.
+func (s *Server) cors() []echo.MiddlewareFunc {
+	if len(s.cfg.CORSOrigins) == 0 {
+		return nil
+	}
+	return []echo.MiddlewareFunc{middleware.CORSWithConfig(middleware.CORSConfig{
 		AllowOrigins:  s.cfg.CORSOrigins,
 		AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodOptions},
 		AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, "Idempotency-Key", "Lang", echo.HeaderXRequestID},
 		ExposeHeaders: []string{echo.HeaderXRequestID},
 		MaxAge:        600,
-	})
+	})}
 }
 
 // openapi serves the OpenAPI 3.1 description of every route above except the HTML pages

@@ -23,6 +23,7 @@ type OrderJSON struct {
 	UpdatedAt   string   `json:"updatedAt"`
 	PaidAt      *string  `json:"paidAt"`     // null until the order is PAID
 	RefundedAt  *string  `json:"refundedAt"` // null until it is REFUNDED
+	UserID      string   `json:"userId,omitempty"`
 	OpenID      string   `json:"openid,omitempty"`
 	Sandbox     bool     `json:"sandbox,omitempty"`
 }
@@ -38,7 +39,7 @@ func rfc3339Ptr(t *time.Time) *string {
 	return &s
 }
 
-// orderView renders an order; admin adds the openid.
+// orderView renders an order; admin adds the owner's user id and openid.
 func orderView(o *order.Order, admin bool) OrderJSON {
 	v := OrderJSON{
 		OutTradeNo: o.OutTradeNo, PrepayID: o.PrepayID, AppKey: o.AppKey, TotalAmount: o.Amount.String(),
@@ -50,7 +51,7 @@ func orderView(o *order.Order, admin bool) OrderJSON {
 		v.Flags = append(v.Flags, string(f))
 	}
 	if admin {
-		v.OpenID = o.OpenID
+		v.UserID, v.OpenID = o.UserID, o.OpenID
 	}
 	return v
 }
@@ -76,6 +77,7 @@ type StoryJSON struct {
 	Notifications []NotificationJSON `json:"notifications"`
 	Queries       []QueryJSON        `json:"queries"`
 	Flags         []FlagJSON         `json:"flags"`
+	Actions       []ActionJSON       `json:"actions"`
 }
 
 // TransitionJSON is one status change.
@@ -95,9 +97,11 @@ type NotificationJSON struct {
 	MOSStatus     string `json:"mosStatus"`
 	QueriedStatus string `json:"queriedStatus"`
 	Outcome       string `json:"outcome"`
-	ContentType   string `json:"contentType"`
-	RawBody       string `json:"rawBody"`
-	RequestID     string `json:"requestId,omitempty"`
+	// Disagreement says where the notification's own fields differ from orderQuery's answer.
+	Disagreement string `json:"disagreement,omitempty"`
+	ContentType  string `json:"contentType"`
+	RawBody      string `json:"rawBody"`
+	RequestID    string `json:"requestId,omitempty"`
 }
 
 // QueryJSON is one orderQuery made.
@@ -121,22 +125,68 @@ type FlagJSON struct {
 
 func storyView(s *order.Story) StoryJSON {
 	v := StoryJSON{Order: orderView(s.Order, true), Transitions: []TransitionJSON{}, Notifications: []NotificationJSON{},
-		Queries: []QueryJSON{}, Flags: []FlagJSON{}}
+		Queries: []QueryJSON{}, Flags: []FlagJSON{}, Actions: []ActionJSON{}}
 	for _, t := range s.Transitions {
 		v.Transitions = append(v.Transitions, TransitionJSON{From: string(t.From), To: string(t.To), Source: string(t.Source),
 			Reason: t.Reason, MOSStatus: t.MOSStatus, RequestID: t.RequestID, At: rfc3339(t.At)})
 	}
 	for _, n := range s.Notifications {
 		v.Notifications = append(v.Notifications, NotificationJSON{ReceivedAt: rfc3339(n.ReceivedAt), MOSStatus: n.MOSStatus,
-			QueriedStatus: n.QueriedStatus, Outcome: n.Outcome, ContentType: n.ContentType, RawBody: n.RawBody, RequestID: n.RequestID})
+			QueriedStatus: n.QueriedStatus, Outcome: n.Outcome, Disagreement: n.Disagreement, ContentType: n.ContentType,
+			RawBody: n.RawBody, RequestID: n.RequestID})
 	}
 	for _, q := range s.Queries {
 		v.Queries = append(v.Queries, QueryJSON{At: rfc3339(q.At), Source: string(q.Source), MOSStatus: q.MOSStatus,
 			TotalAmount: q.TotalAmount, Currency: q.Currency, Error: q.Error, DurationMS: q.DurationMS})
+	}
+	for _, a := range s.Actions {
+		v.Actions = append(v.Actions, actionView(a))
 	}
 	for _, f := range s.Flags {
 		v.Flags = append(v.Flags, FlagJSON{Flag: string(f.Flag), RaisedAt: rfc3339(f.RaisedAt), Note: f.Note,
 			ResolvedAt: rfc3339Ptr(f.ResolvedAt)})
 	}
 	return v
+}
+
+// UserJSON is a mini-app user as finance sees them.
+type UserJSON struct {
+	ID              string  `json:"id"`
+	OpenID          string  `json:"openid"`
+	FirstLoginAt    string  `json:"firstLoginAt"`
+	LastLoginAt     string  `json:"lastLoginAt"`
+	LanguageType    string  `json:"languageType"`
+	TokensRevokedAt *string `json:"tokensRevokedAt"`
+}
+
+// UsersJSON is GET /admin/users.
+type UsersJSON struct {
+	Users []UserJSON `json:"users"`
+}
+
+func userView(u *order.User) UserJSON {
+	return UserJSON{ID: u.ID, OpenID: u.OpenID, FirstLoginAt: rfc3339(u.FirstLoginAt), LastLoginAt: rfc3339(u.LastLoginAt),
+		LanguageType: u.Language, TokensRevokedAt: rfc3339Ptr(u.TokensRevokedAt)}
+}
+
+// ActionJSON is one admin action of the audit trail.
+type ActionJSON struct {
+	Actor      string `json:"actor"`
+	Action     string `json:"action"`
+	OutTradeNo string `json:"outTradeNo,omitempty"`
+	UserID     string `json:"userId,omitempty"`
+	Detail     string `json:"detail,omitempty"`
+	RequestID  string `json:"requestId"`
+	At         string `json:"at"`
+}
+
+// AuditJSON is GET /admin/audit.
+type AuditJSON struct {
+	Actions    []ActionJSON `json:"actions"`
+	NextCursor string       `json:"nextCursor"`
+}
+
+func actionView(a order.AdminAction) ActionJSON {
+	return ActionJSON{Actor: a.Actor, Action: a.Action, OutTradeNo: a.OutTradeNo, UserID: a.UserID, Detail: a.Detail,
+		RequestID: a.RequestID, At: rfc3339(a.At)}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/mospay/mospay/scheduler"
 	"github.com/mospay/mospay/store"
 	"github.com/mospay/mospay/webhook"
+	"golang.org/x/time/rate"
 )
 
 // Options are the parts of an App that are not configuration: where it logs and what clock it
@@ -55,6 +56,8 @@ type App struct {
 
 	apiAddr     string        // the API's address once listening
 	sandboxAddr string        // the embedded sandbox's, with Sandbox
+	opsAddr     string        // the operators' listener's, with OpsAddr
+	debugAddr   string        // pprof's, with DebugAddr
 	served      chan struct{} // closed when the API's Serve returns; serveErr is then set
 	serveErr    error
 	stopBG      func()
@@ -119,14 +122,20 @@ func (a *App) Start(ctx context.Context) (err error) {
 	a.api = api.New(api.Config{
 		MaxBody: c.MaxBody, CORSOrigins: c.CORSOrigins, TrustedProxies: c.TrustedProxies,
 		JWTSecret: []byte(c.JWTSecret), JWTTTL: c.JWTTTL, AppKey: c.MOSAppKey,
-		AdminTokens: c.AdminTokens, ReportTZ: c.ReportTZ,
+		UserRate: rate.Limit(c.UserRate), UserBurst: c.UserBurst,
+		AdminTokens: c.AdminTokens, ReportTZ: c.ReportTZ, OpsSeparate: c.OpsAddr != "",
 	}, api.Deps{
 		Logger: a.log, Metrics: a.metrics, Ready: a.db.Ready,
-		Sessions: mos.Provider{Client: a.mosClient()}, Orders: a.service(),
+		Sessions: mos.Provider{Client: a.mosClient()}, Orders: a.service(), Users: a.service(),
 		Notify: &webhook.Receiver{AppKey: c.MOSAppKey, Secret: c.MOSAppSecret, Service: a.service(), Log: a.log,
 			MaxBody: c.MaxBody, Count: a.metrics.CountNotification},
 		Now: a.clock.Now,
 	})
+	if c.OpsAddr != "" {
+		if err := a.startOps(); err != nil {
+			return err
+		}
+	}
 	if err := a.startBackground(); err != nil {
 		return err
 	}
@@ -310,7 +319,8 @@ func (a *App) startSandbox() error {
 		Now: a.clock.Now,
 	})
 	a.sandbox = sb
-	hs := &http.Server{Handler: sb.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	hs := newHTTPServer(sb.Handler(), a.log)
+	hs.WriteTimeout = 45 * time.Second // past the longest injected timeout fault (30 s)
 	go func() {
 		if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("sandbox stopped", "err", err)
@@ -382,12 +392,46 @@ func (a *App) startBackground() error {
 	return nil
 }
 
-// startDebug serves Go's pprof handlers on their own listener, never on the API's address, so
-// profiling can be switched on in production without exposing it to clients.
+// startOps serves /metrics, /healthz and /readyz on the operators' listener (MOSPAY_OPS_ADDR),
+// so that the listener MOS and the mini-app reach does not show metrics.
+func (a *App) startOps() error {
+	l, err := net.Listen("tcp", a.cfg.OpsAddr)
+	if err != nil {
+		return fmt.Errorf("ops: listen %s: %w", a.cfg.OpsAddr, err)
+	}
+	a.opsAddr = l.Addr().String()
+	hs := newHTTPServer(a.api.OpsHandler(), a.log)
+	go func() { _ = hs.Serve(l) }()
+	a.closers = append(a.closers, func() { _ = hs.Close() })
+	a.log.Info("operations listener serving", "addr", a.opsAddr)
+	return nil
+}
+
+// DebugURL is pprof's listener's base URL (after Start with DebugAddr).
+func (a *App) DebugURL() string { return "http://" + a.debugAddr }
+
+// OpsURL is the operators' listener's base URL (after Start with OpsAddr).
+func (a *App) OpsURL() string { return "http://" + a.opsAddr }
+
+// newHTTPServer is an http.Server with the timeouts every listener of mospay has, so that a slow
+// or idle client cannot hold a connection.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// startDebug serves Go's pprof handlers on their own loopback listener, never on the API's
+// address, so profiling can be switched on in production without exposing it to clients. The
+// command line is not served: it may hold secrets passed as flags.
 func (a *App) startDebug() error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -395,7 +439,9 @@ func (a *App) startDebug() error {
 	if err != nil {
 		return fmt.Errorf("debug: listen %s: %w", a.cfg.DebugAddr, err)
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	a.debugAddr = l.Addr().String()
+	hs := newHTTPServer(mux, a.log)
+	hs.WriteTimeout = 0 // a CPU profile or trace streams for as long as asked
 	go func() { _ = hs.Serve(l) }()
 	a.closers = append(a.closers, func() { _ = hs.Close() })
 	a.log.Info("pprof serving", "addr", l.Addr().String())

@@ -36,7 +36,10 @@ type Config struct {
 	MaxBody        int64
 	ReportTZ       *time.Location
 	MaxAmount      map[money.Currency]int64
-	DebugAddr      string // pprof's listener; "" = off
+	DebugAddr      string  // pprof's listener, loopback only; "" = off
+	OpsAddr        string  // a listener for /metrics, /healthz, /readyz; "" = /metrics on HTTPAddr
+	UserRate       float64 // /mp requests per second per user; 0 = no limit
+	UserBurst      int
 
 	// Sandbox is `serve --sandbox`: MOS is the embedded sandbox.
 	Sandbox bool

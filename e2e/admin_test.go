@@ -3,12 +3,15 @@ package e2e
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mospay/mospay/app"
 	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos/sandbox"
 )
@@ -71,9 +74,9 @@ func TestAdminStory(t *testing.T) {
 		if r.Status != 200 {
 			t.Fatalf("story: HTTP %d %s", r.Status, r.Body)
 		}
-		top := wantKeys(t, "the story", r.Body, "order", "transitions", "notifications", "queries", "flags")
+		top := wantKeys(t, "the story", r.Body, "order", "transitions", "notifications", "queries", "flags", "actions")
 		order := wantKeys(t, "the story's order", top["order"], "outTradeNo", "prepayId", "appKey", "totalAmount", "currency",
-			"desc", "status", "flags", "expireTime", "createdAt", "updatedAt", "paidAt", "refundedAt", "openid", "sandbox")
+			"desc", "status", "flags", "expireTime", "createdAt", "updatedAt", "paidAt", "refundedAt", "userId", "openid", "sandbox")
 		_ = order
 		var tr []json.RawMessage
 		_ = json.Unmarshal(top["transitions"], &tr)
@@ -167,7 +170,7 @@ func newFixture(t *testing.T, h *harness) fixture {
 		f.all = append([]apptest.Order{o}, f.all...)
 		return o
 	}
-	add(alice, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "=cmd|' /C calc'!A0"}, true) // a formula must not reach a spreadsheet
+	add(alice, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "+cmd|' /C calc'!A0"}, true) // a formula must not reach a spreadsheet
 	add(alice, apptest.CreateBody{TotalAmount: "5", Currency: "USD", Desc: "a"}, false)
 	add(alice, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "b"}, true)
 	add(bob, apptest.CreateBody{TotalAmount: "8000", Currency: "KHR", Desc: "c"}, false)
@@ -326,7 +329,7 @@ func TestAdminCSV(t *testing.T) {
 	}
 	paid := f.all[4]
 	if rec := byNo[paid.OutTradeNo]; rec[col("status")] != "PAID" || rec[col("openid")] != "alice" || rec[col("totalAmount")] != "16.99" ||
-		rec[col("desc")] != "'=cmd|' /C calc'!A0" {
+		rec[col("desc")] != "'+cmd|' /C calc'!A0" {
 		t.Errorf("paid row %v", rec)
 	}
 	if rec := byNo[f.all[3].OutTradeNo]; rec[col("totalAmount")] != "5.00" {
@@ -394,11 +397,14 @@ func TestAdminReport(t *testing.T) {
 }
 
 // TestAdminAuth: /admin takes admin tokens only, each with its name; a mini-app token is 401.
+// Each case comes from an address of its own (X-Forwarded-For from a trusted proxy), so that the
+// limit on failed admin authentications (TestAdminAuthFailuresLimited) stays out of the way.
 func TestAdminAuth(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.TrustedProxies = loopbackProxy(t) }})
 	token := h.Login(t, "user-admin-auth")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Auth"}, "")
 
+	address := 0
 	for name, hdr := range map[string]map[string]string{
 		"mini_app_token": apptest.Bearer(token),
 		"none":           nil,
@@ -408,11 +414,18 @@ func TestAdminAuth(t *testing.T) {
 		"name_and_token": apptest.Bearer("finance:" + apptest.FinanceToken),
 		"basic_scheme":   {"Authorization": "Basic " + apptest.FinanceToken},
 	} {
+		address++
+		if hdr == nil {
+			hdr = map[string]string{}
+		}
+		hdr["X-Forwarded-For"] = fmt.Sprintf("192.0.2.%d", address)
 		t.Run(name, func(t *testing.T) {
-			for _, path := range []string{"/admin/orders", "/admin/orders/" + o.OutTradeNo, "/admin/orders.csv", "/admin/reports/reconciliation"} {
+			for _, path := range []string{"/admin/orders", "/admin/orders/" + o.OutTradeNo, "/admin/orders.csv", "/admin/reports/reconciliation",
+				"/admin/users?openid=x", "/admin/audit"} {
 				h.Must(t, "GET", h.URL+path, nil, hdr).WantError(t, 401, "unauthorized")
 			}
 			h.Must(t, "POST", h.URL+"/admin/orders/"+o.OutTradeNo+"/reconcile", nil, hdr).WantError(t, 401, "unauthorized")
+			h.Must(t, "POST", h.URL+"/admin/users/x/revoke", nil, hdr).WantError(t, 401, "unauthorized")
 		})
 	}
 	// An admin token is no mini-app token either.
@@ -439,4 +452,15 @@ func TestAdminAuth(t *testing.T) {
 			t.Fatal("a bearer token reached the log")
 		}
 	}
+}
+
+// loopbackProxy trusts the tests' own address as a proxy, so that X-Forwarded-For gives each
+// request the client address a test chooses.
+func loopbackProxy(t *testing.T) []*net.IPNet {
+	t.Helper()
+	_, n, err := net.ParseCIDR("127.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []*net.IPNet{n}
 }

@@ -163,9 +163,10 @@ func TestNotifyRefusals(t *testing.T) {
 	h.WantTransitions(t, o.OutTradeNo, created, prepaid, paid)
 }
 
-// TestAmountMismatch: MOS reports the order paid for another amount. The order is not PAID, it
-// is flagged amount_mismatch, and the notification is still acknowledged (MOS must stop
-// retrying; finance takes it from there).
+// TestAmountMismatch: MOS (orderQuery) reports the order paid for another amount. The order is
+// not PAID, it is flagged amount_mismatch, and the notification is still acknowledged (MOS must
+// stop retrying; finance takes it from there). A notification that only claims another amount
+// is recorded as disagreeing, and changes nothing orderQuery does not say.
 func TestAmountMismatch(t *testing.T) {
 	h := newHarness(t, apptest.Options{})
 	token := h.Login(t, "user-mismatch")
@@ -184,28 +185,31 @@ func TestAmountMismatch(t *testing.T) {
 			t.Fatalf("notifications: %+v", ns)
 		}
 	})
-	t.Run("notification_claims_another_amount", func(t *testing.T) {
-		o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "Noodles"}, "")
-		h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
-		// Signed by MOS, but for 400 riel: orderQuery agrees with the order, the notification
-		// does not; not paid until finance has looked.
-		r := h.Must(t, "POST", h.URL+"/mos/notify", h.Notification(t, o.OutTradeNo, map[string]string{"totalAmount": "400"}, h.Secret), nil)
-		apptest.WantMOSAnswer(t, r, 200)
-		_, got := h.GetOrder(t, token, o.OutTradeNo)
-		if got.Status == "PAID" || !got.HasFlag("amount_mismatch") {
-			t.Fatalf("order after a notification for another amount: %+v", got)
-		}
-	})
-	t.Run("another_currency", func(t *testing.T) {
-		o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "Rice"}, "")
-		h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
-		r := h.Must(t, "POST", h.URL+"/mos/notify", h.Notification(t, o.OutTradeNo, map[string]string{"currency": "USD"}, h.Secret), nil)
-		apptest.WantMOSAnswer(t, r, 200)
-		_, got := h.GetOrder(t, token, o.OutTradeNo)
-		if got.Status == "PAID" || !got.HasFlag("amount_mismatch") {
-			t.Fatalf("order after a notification in another currency: %+v", got)
-		}
-	})
+	// A notification is a trigger: where its own amount or currency differs from what orderQuery
+	// answers, the difference is recorded on its row and shown in the story, never a flag; MOS's
+	// answer decides (its amount matches the order: PAID).
+	for _, tc := range []struct{ name, field, value, want string }{
+		{"notification_claims_another_amount", "totalAmount", "400", `amount 400 KHR (orderQuery: 4000 KHR)`},
+		{"notification_claims_another_currency", "currency", "USD", `amount 4000.00 USD (orderQuery: 4000 KHR)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "Noodles"}, "")
+			h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
+			r := h.Must(t, "POST", h.URL+"/mos/notify", h.Notification(t, o.OutTradeNo, map[string]string{tc.field: tc.value}, h.Secret), nil)
+			apptest.WantMOSAnswer(t, r, 200)
+			_, got := h.GetOrder(t, token, o.OutTradeNo)
+			if got.Status != "PAID" || len(got.Flags) != 0 {
+				t.Fatalf("order after a notification claiming another %s: %+v, want PAID without a flag", tc.field, got)
+			}
+			var story struct {
+				Notifications []struct{ Disagreement string }
+			}
+			h.Admin(t, "/admin/orders/"+o.OutTradeNo).Decode(t, &story)
+			if len(story.Notifications) != 1 || !strings.Contains(story.Notifications[0].Disagreement, tc.want) {
+				t.Fatalf("story notifications %+v, want a disagreement %s", story.Notifications, tc.want)
+			}
+		})
+	}
 }
 
 // TestNotificationDisagreesWithQuery: the notification is a trigger; what orderQuery says is

@@ -64,12 +64,14 @@ func TestConcurrentNotifications(t *testing.T) {
 				t.Fatalf("%d PAID transitions, want exactly 1", got)
 			}
 			h.WantTransitions(t, o.OutTradeNo, created, prepaid, paid)
+			// One is applied; those that raced it are stored as no_change; once one is stored,
+			// the rest are replays of a known body: answered without orderQuery, not stored again.
 			outcomes := map[string]int{}
 			for _, nr := range h.Notifications(t, o.OutTradeNo) {
 				outcomes[nr.Outcome]++
 			}
-			if outcomes["applied"] != 1 || outcomes["no_change"] != n-1 {
-				t.Fatalf("notification outcomes %v, want 1 applied and %d no_change", outcomes, n-1)
+			if outcomes["applied"] != 1 || len(outcomes) > 2 || outcomes["applied"]+outcomes["no_change"] > n {
+				t.Fatalf("notification outcomes %v, want 1 applied and at most %d no_change", outcomes, n-1)
 			}
 			h.WaitStatus(t, token, o.OutTradeNo, "PAID")
 		})

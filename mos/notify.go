@@ -24,12 +24,15 @@ func ParseNotification(contentType string, body []byte, appKey, secret string) (
 	if subtle.ConstantTimeCompare([]byte(fields["appKey"]), []byte(appKey)) != 1 || !Verify(fields, secret) {
 		return order.Notification{}, ErrBadSignature
 	}
+	// Exactly the values the signature covered: trimmed as the signing rule trims them, so that
+	// " USD " (which verifies as "USD") reads as "USD".
+	signed := func(k string) string { return javaTrim(fields[k]) }
 	return order.Notification{
-		OutTradeNo:  fields["outTradeNo"],
-		PrepayID:    fields["prepayId"],
-		OpenID:      fields["openid"],
-		Status:      fields["status"],
-		Amount:      readAmount(fields["totalAmount"], fields["currency"]),
+		OutTradeNo:  signed("outTradeNo"),
+		PrepayID:    signed("prepayId"),
+		OpenID:      signed("openid"),
+		Status:      signed("status"),
+		Amount:      readAmount(signed("totalAmount"), signed("currency")),
 		RawBody:     string(body),
 		ContentType: contentType,
 	}, nil

@@ -19,7 +19,8 @@ import (
 
 // CreateRequest is a mini-app user's request to pay.
 type CreateRequest struct {
-	OpenID         string
+	UserID         string // mospay's user (the token's subject)
+	OpenID         string // the same user at MOS, who pays
 	TotalAmount    string
 	Currency       string
 	Desc           string
@@ -58,6 +59,11 @@ func (s *Service) parseCreate(r CreateRequest) (money.Amount, string, error) {
 	if strings.TrimSpace(desc) != desc {
 		return money.Amount{}, "", Errorf(EINVALID, "desc: no leading or trailing white space (MOS trims it before signing)")
 	}
+	if strings.ContainsAny(desc, "&=") {
+		// MOS's signing string joins key=value with '&' unescaped: a description holding them
+		// could be re-split into other fields of a signature that still verifies.
+		return money.Amount{}, "", Errorf(EINVALID, "desc: '&' and '=' are not allowed (MOS's signature joins fields with them, unescaped)")
+	}
 	if r.IdempotencyKey != "" && !idempotencyKeyRe.MatchString(r.IdempotencyKey) {
 		return money.Amount{}, "", Errorf(EINVALID, "Idempotency-Key: 1 to 64 characters of A-Z a-z 0-9 _ . : -")
 	}
@@ -94,6 +100,9 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (o *Order, create
 		return nil, false, err
 	}
 	hash := requestHash(amount, desc)
+	if r.UserID == "" || r.OpenID == "" {
+		return nil, false, Errorf(EINVALID, "an order needs its user")
+	}
 	if r.IdempotencyKey != "" {
 		prev, err := s.store.OrderByIdempotencyKey(ctx, r.OpenID, r.IdempotencyKey)
 		if err == nil {
@@ -107,7 +116,7 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (o *Order, create
 	now := s.clock.Now()
 	leaseUntil := now.Add(s.cfg.PrepayLease)
 	o = &Order{
-		OutTradeNo: NewOutTradeNo(), NonceStr: NewNonce(), AppKey: s.cfg.AppKey, OpenID: r.OpenID,
+		OutTradeNo: NewOutTradeNo(), NonceStr: NewNonce(), AppKey: s.cfg.AppKey, UserID: r.UserID, OpenID: r.OpenID,
 		Amount: amount, Desc: desc, Status: StatusCreated, Version: 1, Sandbox: s.cfg.Sandbox,
 		IdempotencyKey: r.IdempotencyKey, RequestHash: hash,
 		ExpireAt: now.Add(s.cfg.OrderTTL), CreatedAt: now, UpdatedAt: now,

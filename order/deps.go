@@ -26,8 +26,25 @@ type Store interface {
 	// RecordNotification stores a verified notification that changes no order (unknown order,
 	// MOS unavailable).
 	RecordNotification(ctx context.Context, n NotificationRecord) error
-	// RecordQuery stores an orderQuery that changes no order.
-	RecordQuery(ctx context.Context, q QueryRecord) error
+	// NotificationApplied reports whether a notification with this body hash was stored for the
+	// order and led somewhere (applied, no_change or flagged): a replay of it changes nothing.
+	NotificationApplied(ctx context.Context, orderID int64, bodyHash string) (bool, error)
+	// LastQuery is when the last orderQuery of source about the order was made; ok is false when
+	// there was none.
+	LastQuery(ctx context.Context, orderID int64, source Source) (at time.Time, ok bool, err error)
+
+	// LoginUser records a login of the user with openid: the user is made with id newID at their
+	// first login; their language and last login are updated. It returns the user.
+	LoginUser(ctx context.Context, openid, language, newID string, at time.Time) (*User, error)
+	// User returns the user with id. ENOTFOUND.
+	User(ctx context.Context, id string) (*User, error)
+	// UsersByOpenID returns the user with openid, if any.
+	UsersByOpenID(ctx context.Context, openid string) ([]*User, error)
+	// RevokeUser sets the user's tokens_revoked_at to at and records a, in one transaction.
+	// ENOTFOUND.
+	RevokeUser(ctx context.Context, id string, at time.Time, a AdminAction) (*User, error)
+	// AdminActions lists a page of the audit trail, newest first. EINVALID for a bad cursor.
+	AdminActions(ctx context.Context, f AuditFilter) (AuditPage, error)
 	// Story returns the order and everything that explains it. ENOTFOUND.
 	Story(ctx context.Context, outTradeNo string) (*Story, error)
 	// AcquireLease marks the order as being worked on by owner until until, if no one else holds

@@ -12,6 +12,7 @@ type Order struct {
 	OutTradeNo string // ours, sent to MOS; unique, time-sortable, unguessable
 	NonceStr   string // ours, sent with prepay and orderQuery
 	AppKey     string
+	UserID     string // mospay's user who made the order
 	OpenID     string // the payer at MOS; never shown to the mini-app front end
 	PrepayID   string // MOS's, once prepay succeeded
 	Amount     money.Amount
@@ -75,13 +76,15 @@ type FlagRecord struct {
 	ResolvedBy string
 }
 
-// Notification outcomes, stored with every verified notification.
+// Notification outcomes, stored with every verified notification (but duplicate, which stores
+// nothing).
 const (
 	OutcomeApplied        = "applied"         // it led to a status change
-	OutcomeNoChange       = "no_change"       // MOS's answer was already reflected (duplicate, replay, not yet paid)
+	OutcomeNoChange       = "no_change"       // MOS's answer was already reflected (a replay with another body, not yet paid)
 	OutcomeFlagged        = "flagged"         // a flag was raised for finance (mismatch, unknown status, ...)
 	OutcomeUnknownOrder   = "unknown_order"   // no such outTradeNo here
 	OutcomeMOSUnavailable = "mos_unavailable" // orderQuery failed; MOS will retry
+	OutcomeDuplicate      = "duplicate"       // the same body was applied before: answered without a query, not stored again
 )
 
 // NotificationRecord is a verified notification as received, and what became of it.
@@ -93,8 +96,14 @@ type NotificationRecord struct {
 	MOSStatus     string // the status the notification claimed
 	QueriedStatus string // what orderQuery answered
 	Outcome       string
-	RequestID     string
-	ReceivedAt    time.Time
+	// BodyHash is the SHA-256 of RawBody: an identical body already applied is a duplicate.
+	BodyHash string
+	// Disagreement says where the notification's own fields differ from MOS's answer (amount,
+	// currency, prepayId, openid); "" when they agree. It is recorded, never turned into a flag:
+	// only orderQuery's answer decides.
+	Disagreement string
+	RequestID    string
+	ReceivedAt   time.Time
 }
 
 // QueryRecord is one orderQuery we made and its answer (or failure).
@@ -116,6 +125,7 @@ type Story struct {
 	Notifications []NotificationRecord
 	Queries       []QueryRecord
 	Flags         []FlagRecord
+	Actions       []AdminAction // the admin actions on the order
 }
 
 // Write is one atomic change of an order: the state machine's Change plus the rows that explain
@@ -133,7 +143,9 @@ type Write struct {
 	CheckAttempts int
 	// ReleaseLease clears the order's lease (the writer was the one talking to MOS).
 	ReleaseLease bool
-	At           time.Time
+	// Audit is the admin action that caused the write, recorded with it.
+	Audit *AdminAction
+	At    time.Time
 }
 
 // Touches reports whether the write changes the order row itself, rather than only adding the
@@ -144,7 +156,7 @@ func (w Write) Touches() bool {
 
 // Empty reports whether the write has nothing at all to store.
 func (w Write) Empty() bool {
-	return !w.Touches() && w.Notification == nil && w.Query == nil
+	return !w.Touches() && w.Notification == nil && w.Query == nil && w.Audit == nil
 }
 
 // After is the order as it is once w is saved. It is the one statement of what a write does to
@@ -186,6 +198,7 @@ func (w Write) After() *Order {
 
 // ListFilter selects orders for lists, CSV and reports. Zero values select everything.
 type ListFilter struct {
+	UserID   string
 	OpenID   string
 	Status   Status
 	Currency money.Currency

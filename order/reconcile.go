@@ -6,37 +6,57 @@ import (
 	"time"
 )
 
+// QueryWindow is how long after a user's query of an order further queries of it answer from
+// the database: a front end polling /query, or a user hammering it, costs MOS one orderQuery per
+// window and order. Other MOS calls (a notification's confirmation, the reconciler) do not count.
+const QueryWindow = 5 * time.Second
+
 // Query is a mini-app user asking about their own order (what the front end calls after
-// mos.pay resolves): anyone else's order is ENOTFOUND; a non-final order is checked with MOS
-// now and the answer applied.
-func (s *Service) Query(ctx context.Context, openid, outTradeNo, requestID string) (*Order, error) {
-	o, err := s.Get(ctx, openid, outTradeNo)
+// mos.pay resolves): anyone else's order is ENOTFOUND. The order is checked with MOS now and the
+// answer applied, whatever its status, unless the user already asked within QueryWindow: then the
+// order is answered as stored, and asked is false.
+func (s *Service) Query(ctx context.Context, userID, outTradeNo, requestID string) (o *Order, asked bool, err error) {
+	o, err = s.Get(ctx, userID, outTradeNo)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return s.refresh(ctx, o, SourceAPI, requestID, "")
+	last, ok, err := s.store.LastQuery(ctx, o.ID, SourceAPI)
+	if err != nil {
+		return nil, false, err
+	}
+	if ok && s.clock.Now().Sub(last) < QueryWindow {
+		// Read again: the query's row and its effect on the order commit together, so the order
+		// read now holds that query's answer.
+		o, err = s.Get(ctx, userID, outTradeNo)
+		return o, false, err
+	}
+	o, err = s.refresh(ctx, o, SourceAPI, requestID, "", nil)
+	return o, true, err
 }
 
-// ReconcileNow is finance asking MOS about an order now ("reconcile now"); admin, the name of
-// the admin token, is recorded in the reason of any resulting transition.
+// ReconcileNow is finance asking MOS about an order now ("reconcile now"), whatever its status;
+// admin, the name of the admin token, is recorded in the reason of any resulting transition and in
+// the audit trail, in the same transaction as the answer.
 func (s *Service) ReconcileNow(ctx context.Context, outTradeNo, admin, requestID string) (*Order, error) {
 	o, err := s.store.Order(ctx, outTradeNo)
 	if err != nil {
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "admin reconcile", "admin", admin, "out_trade_no", outTradeNo, "request_id", requestID)
-	return s.refresh(ctx, o, SourceAdmin, requestID, "reconcile requested by "+admin)
+	audit := &AdminAction{Actor: admin, Action: ActionReconcile, OrderID: &o.ID, OutTradeNo: o.OutTradeNo,
+		UserID: o.UserID, RequestID: requestID, At: s.clock.Now()}
+	return s.refresh(ctx, o, SourceAdmin, requestID, "reconcile requested by "+admin, audit)
 }
 
 // refresh asks MOS about an order and applies the answer, whatever the order's status: an
 // explicit request always asks (a refund MOS reports only through orderQuery is found so). reason,
-// if given, is recorded on a resulting transition.
-func (s *Service) refresh(ctx context.Context, o *Order, source Source, requestID, reason string) (*Order, error) {
+// if given, is recorded on a resulting transition; audit, if given, with the answer.
+func (s *Service) refresh(ctx context.Context, o *Order, source Source, requestID, reason string, audit *AdminAction) (*Order, error) {
 	r, q, err := s.query(ctx, o, source)
 	if err != nil {
-		return s.queryFailed(ctx, o, q, err, source, requestID, false)
+		return s.queryFailed(ctx, o, q, err, failedQuery{source: source, requestID: requestID, audit: audit})
 	}
-	saved, _, err := s.apply(ctx, o, remoteEvent(r, source, requestID, reason), applyOpts{query: q})
+	saved, _, err := s.apply(ctx, o, remoteEvent(r, source, requestID, reason), applyOpts{query: q, audit: audit})
 	return saved, err
 }
 
@@ -45,7 +65,7 @@ func (s *Service) refresh(ctx context.Context, o *Order, source Source, requestI
 func (s *Service) Reconcile(ctx context.Context, o *Order) (*Order, error) {
 	r, q, err := s.query(ctx, o, SourceReconciler)
 	if err != nil {
-		return s.queryFailed(ctx, o, q, err, SourceReconciler, "", true)
+		return s.queryFailed(ctx, o, q, err, failedQuery{source: SourceReconciler, checked: true})
 	}
 	saved, _, err := s.apply(ctx, o, remoteEvent(r, SourceReconciler, "", ""), applyOpts{query: q, checked: true, releaseLease: true})
 	if err != nil {
@@ -59,23 +79,28 @@ func (s *Service) Reconcile(ctx context.Context, o *Order) (*Order, error) {
 	return saved, err
 }
 
+// failedQuery is who asked MOS when a query failed: the source, its request, whether it was a
+// reconciler check (counted and rescheduled), and the admin action that asked, if any.
+type failedQuery struct {
+	source    Source
+	requestID string
+	checked   bool
+	audit     *AdminAction
+}
+
 // queryFailed records a failed orderQuery. MOS not knowing a CREATED order long after its
 // creation means prepay never reached MOS: the order is FAILED. Otherwise the failure is
 // EUNAVAILABLE and changes nothing (but, for the reconciler, the next check backs off).
-func (s *Service) queryFailed(ctx context.Context, o *Order, q *QueryRecord, err error, source Source, requestID string, checked bool) (*Order, error) {
+func (s *Service) queryFailed(ctx context.Context, o *Order, q *QueryRecord, err error, f failedQuery) (*Order, error) {
 	now := s.clock.Now()
 	if giveUp := s.cfg.Schedule.GiveUp; ErrorCode(err) == ENOTFOUND && o.Status == StatusCreated && now.Sub(o.CreatedAt) >= giveUp {
-		e := Event{Kind: EventRejected, Source: source, RequestID: requestID,
+		e := Event{Kind: EventRejected, Source: f.source, RequestID: f.requestID,
 			Reason: fmt.Sprintf("MOS has no record of the order %s after creation", giveUp)}
-		saved, _, aerr := s.apply(ctx, o, e, applyOpts{query: q, checked: checked, releaseLease: checked})
+		saved, _, aerr := s.apply(ctx, o, e, applyOpts{query: q, checked: f.checked, releaseLease: f.checked, audit: f.audit})
 		return saved, aerr
 	}
-	if checked {
-		if _, _, aerr := s.apply(ctx, o, Event{}, applyOpts{query: q, checked: true, releaseLease: true, noEvent: true}); aerr != nil {
-			s.log.WarnContext(ctx, "recording failed check", "out_trade_no", o.OutTradeNo, "err", aerr)
-		}
-	} else if rerr := s.store.RecordQuery(ctx, *q); rerr != nil {
-		s.log.WarnContext(ctx, "recording failed query", "out_trade_no", o.OutTradeNo, "err", rerr)
+	if _, _, aerr := s.apply(ctx, o, Event{}, applyOpts{query: q, checked: f.checked, releaseLease: f.checked, noEvent: true, audit: f.audit}); aerr != nil {
+		s.log.WarnContext(ctx, "recording failed query", "out_trade_no", o.OutTradeNo, "err", aerr)
 	}
 	if ErrorCode(err) == ENOTFOUND {
 		return o, nil

@@ -57,13 +57,13 @@ func NewService(st Store, p Provider, clock Clock, log *slog.Logger, cfg Config)
 	return &Service{store: st, mos: p, clock: clock, log: log, cfg: cfg, rnd: mrand.Float64}
 }
 
-// Get returns openid's order; anyone else's is ENOTFOUND, so that order numbers reveal nothing.
-func (s *Service) Get(ctx context.Context, openid, outTradeNo string) (*Order, error) {
+// Get returns the user's order; anyone else's is ENOTFOUND, so that order numbers reveal nothing.
+func (s *Service) Get(ctx context.Context, userID, outTradeNo string) (*Order, error) {
 	o, err := s.store.Order(ctx, outTradeNo)
 	if err != nil {
 		return nil, err
 	}
-	if o.OpenID != openid {
+	if o.UserID == "" || o.UserID != userID {
 		return nil, Errorf(ENOTFOUND, "no such order")
 	}
 	return o, nil
@@ -125,7 +125,8 @@ type applyOpts struct {
 	query        *QueryRecord
 	checked      bool // a reconciler check: count it and schedule the next one
 	releaseLease bool
-	noEvent      bool // nothing to apply; only the records and schedule
+	noEvent      bool         // nothing to apply; only the records and schedule
+	audit        *AdminAction // the admin action that caused the write
 }
 
 // maxApplyAttempts bounds the re-read-and-re-apply loop on version conflicts. Each retry means
@@ -144,10 +145,12 @@ func (s *Service) apply(ctx context.Context, o *Order, e Event, opt applyOpts) (
 			}
 		}
 		now := s.clock.Now()
-		w := Write{Order: o, Change: ch, Event: e, Query: opt.query, ReleaseLease: opt.releaseLease, At: now}
+		w := Write{Order: o, Change: ch, Event: e, Query: opt.query, ReleaseLease: opt.releaseLease, Audit: opt.audit, At: now}
 		if opt.notification != nil {
 			rec := *opt.notification
-			rec.Outcome = notificationOutcome(ch)
+			if !opt.noEvent {
+				rec.Outcome = notificationOutcome(ch)
+			}
 			w.Notification = &rec
 		}
 		if ch.Moves() || opt.checked {

@@ -141,10 +141,20 @@ func (e *env) newScheduler(t *testing.T, r scheduler.Reconciler, cfg scheduler.C
 	return s
 }
 
+// payer is a create request of the env's one user, who logs in (again) first.
+func (e *env) payer(t *testing.T, amount, currency, desc string) order.CreateRequest {
+	t.Helper()
+	u, err := e.svc.Login(t.Context(), "o-payer", "en-US")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return order.CreateRequest{UserID: u.ID, OpenID: u.OpenID, TotalAmount: amount, Currency: currency, Desc: desc}
+}
+
 // create makes an order through the service; MOS accepts its prepay.
 func (e *env) create(t *testing.T) *order.Order {
 	t.Helper()
-	o, created, err := e.svc.Create(t.Context(), order.CreateRequest{OpenID: "o-payer", TotalAmount: "1.50", Currency: "USD", Desc: "coffee"})
+	o, created, err := e.svc.Create(t.Context(), e.payer(t, "1.50", "USD", "coffee"))
 	if err != nil || !created {
 		t.Fatalf("create: created %v, %v", created, err)
 	}

@@ -56,7 +56,11 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 	const n = 40
 	orders := make([]*order.Order, n)
 	for i := range orders {
-		o, _, err := inst[i%2].svc.Create(ctx, order.CreateRequest{OpenID: fmt.Sprintf("o-user-%d", i%7),
+		u, err := inst[i%2].svc.Login(ctx, fmt.Sprintf("o-user-%d", i%7), "en-US")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _, err := inst[i%2].svc.Create(ctx, order.CreateRequest{UserID: u.ID, OpenID: u.OpenID,
 			TotalAmount: "2.25", Currency: "USD", Desc: "two instances"})
 		if err != nil || o.Status != order.StatusPending {
 			t.Fatalf("create %d: %v %v", i, o, err)

@@ -177,7 +177,7 @@ func TestMOSFaultsBackOffThenRecover(t *testing.T) {
 func (e *env) createUnknown(t *testing.T) *order.Order {
 	t.Helper()
 	e.setFaults(t, sandbox.Faults{ErrorRate: map[string]float64{"prepay": 1}})
-	o, _, err := e.svc.Create(t.Context(), order.CreateRequest{OpenID: "o-payer", TotalAmount: "4000", Currency: "KHR", Desc: "noodles"})
+	o, _, err := e.svc.Create(t.Context(), e.payer(t, "4000", "KHR", "noodles"))
 	if order.ErrorCode(err) != order.EUNAVAILABLE || o == nil || o.Status != order.StatusCreated {
 		t.Fatalf("create with prepay failing: %v, %v; want a CREATED order and provider_unavailable", o, err)
 	}

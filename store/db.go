@@ -111,10 +111,8 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 		if path == "" {
 			return nil, errors.New("sqlite: empty path")
 		}
-		if dir := filepath.Dir(path); dir != "." {
-			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return nil, fmt.Errorf("sqlite: create %s: %w", dir, err)
-			}
+		if err := tightenFiles(path, opt.Logger); err != nil {
+			return nil, err
 		}
 		lock, err := lockFile(path + ".lock")
 		if err != nil {
@@ -197,10 +195,53 @@ func init() {
 	})
 }
 
+// tightenFiles makes the SQLite database private to mospay's user: its directory 0700 (made so when
+// missing), the database file 0600 (created so before SQLite opens it, so that the -wal and -shm
+// files SQLite makes take the same mode), and any of them found looser tightened, with a log line.
+// A database holds payers' ids and the story of every payment; no other local user needs it.
+func tightenFiles(path string, log *slog.Logger) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("sqlite: create %s: %w", dir, err)
+	}
+	tighten := func(p string, mode os.FileMode) error {
+		st, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+		if st.Mode().Perm()&^mode != 0 {
+			if err := os.Chmod(p, mode); err != nil {
+				return fmt.Errorf("sqlite: tighten %s: %w", p, err)
+			}
+			log.Warn("tightened the permissions of a database file", "path", p, "was", st.Mode().Perm().String(), "now", mode.String())
+		}
+		return nil
+	}
+	if dir != "." { // never the working directory mospay was started in
+		if err := tighten(dir, 0o700); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + ".lock"} {
+		if err := tighten(p, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // lockFile takes an exclusive, non-blocking flock. The kernel drops it when the process dies,
 // so a crashed instance never leaves a stale lock behind.
 func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: lock file: %w", err)
 	}

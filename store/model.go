@@ -14,6 +14,7 @@ type orderRow struct {
 	OutTradeNo     string
 	NonceStr       string
 	AppKey         string
+	UserID         *string
 	Openid         string `gorm:"column:openid"`
 	PrepayID       string
 	AmountMinor    int64
@@ -73,6 +74,8 @@ type notificationRow struct {
 	MOSStatus     string `gorm:"column:mos_status"`
 	QueriedStatus string
 	Outcome       string
+	BodyHash      string
+	Disagreement  string
 	RequestID     string
 	ReceivedAt    time.Time
 }
@@ -93,6 +96,41 @@ type queryRow struct {
 
 func (queryRow) TableName() string { return "mos_queries" }
 
+type userRow struct {
+	ID              string `gorm:"primaryKey"`
+	Openid          string `gorm:"column:openid"`
+	Language        string
+	FirstLoginAt    time.Time
+	LastLoginAt     time.Time
+	TokensRevokedAt *time.Time
+}
+
+func (userRow) TableName() string { return "users" }
+
+func (r *userRow) user() *order.User {
+	return &order.User{ID: r.ID, OpenID: r.Openid, Language: r.Language, FirstLoginAt: r.FirstLoginAt.UTC(),
+		LastLoginAt: r.LastLoginAt.UTC(), TokensRevokedAt: utcPtr(r.TokensRevokedAt)}
+}
+
+type adminActionRow struct {
+	ID         int64 `gorm:"primaryKey"`
+	Actor      string
+	Action     string
+	OrderID    *int64
+	OutTradeNo string
+	UserID     string
+	Detail     string
+	RequestID  string
+	CreatedAt  time.Time `gorm:"autoCreateTime:false"`
+}
+
+func (adminActionRow) TableName() string { return "admin_actions" }
+
+func (r *adminActionRow) action() order.AdminAction {
+	return order.AdminAction{ID: r.ID, Actor: r.Actor, Action: r.Action, OrderID: r.OrderID, OutTradeNo: r.OutTradeNo,
+		UserID: r.UserID, Detail: r.Detail, RequestID: r.RequestID, At: r.CreatedAt.UTC()}
+}
+
 func utc(t time.Time) time.Time { return t.UTC() }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -112,7 +150,7 @@ func strPtr(s string) *string {
 
 func toRow(o *order.Order) orderRow {
 	r := orderRow{
-		ID: o.ID, OutTradeNo: o.OutTradeNo, NonceStr: o.NonceStr, AppKey: o.AppKey, Openid: o.OpenID,
+		ID: o.ID, OutTradeNo: o.OutTradeNo, NonceStr: o.NonceStr, AppKey: o.AppKey, UserID: strPtr(o.UserID), Openid: o.OpenID,
 		PrepayID: o.PrepayID, AmountMinor: o.Amount.Minor, Currency: string(o.Amount.Currency),
 		Description: o.Desc, Status: string(o.Status), Version: o.Version, Sandbox: o.Sandbox,
 		IdempotencyKey: strPtr(o.IdempotencyKey), RequestHash: o.RequestHash,
@@ -139,6 +177,9 @@ func fromRow(r *orderRow, flags []order.Flag) *order.Order {
 	}
 	if r.LeaseOwner != nil {
 		o.LeaseOwner = *r.LeaseOwner
+	}
+	if r.UserID != nil {
+		o.UserID = *r.UserID
 	}
 	return o
 }

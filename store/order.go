@@ -89,6 +89,9 @@ func (db *DB) Orders(ctx context.Context, f order.ListFilter) (order.Page, error
 		}
 		q = q.Where("id < ?", id)
 	}
+	if f.UserID != "" {
+		q = q.Where("user_id = ?", f.UserID)
+	}
 	if f.OpenID != "" {
 		q = q.Where("openid = ?", f.OpenID)
 	}
@@ -188,6 +191,9 @@ func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 	if q := w.Query; q != nil {
 		rows = append(rows, queryInsert(queryToRow(q)))
 	}
+	if a := w.Audit; a != nil {
+		rows = append(rows, auditInsert(a))
+	}
 	var err error
 	if db.Dialect == Postgres && update != nil {
 		err = db.saveOneStatement(ctx, after.ID, w.Order.Version, update, rows)
@@ -262,7 +268,7 @@ func (db *DB) saveOneStatement(ctx context.Context, id, version int64, update ma
 func notificationToRow(n *order.NotificationRecord) *notificationRow {
 	return &notificationRow{OrderID: n.OrderID, OutTradeNo: n.OutTradeNo, ContentType: n.ContentType,
 		RawBody: n.RawBody, MOSStatus: n.MOSStatus, QueriedStatus: n.QueriedStatus, Outcome: n.Outcome,
-		RequestID: n.RequestID, ReceivedAt: utc(n.ReceivedAt)}
+		BodyHash: n.BodyHash, Disagreement: n.Disagreement, RequestID: n.RequestID, ReceivedAt: utc(n.ReceivedAt)}
 }
 
 func queryToRow(q *order.QueryRecord) *queryRow {
@@ -273,11 +279,6 @@ func queryToRow(q *order.QueryRecord) *queryRow {
 // RecordNotification stores a verified notification that changes no order.
 func (db *DB) RecordNotification(ctx context.Context, n order.NotificationRecord) error {
 	return db.InTx(ctx, func(tx *gorm.DB) error { return notificationInsert(notificationToRow(&n)).exec(tx) })
-}
-
-// RecordQuery stores an orderQuery that changes no order.
-func (db *DB) RecordQuery(ctx context.Context, q order.QueryRecord) error {
-	return db.InTx(ctx, func(tx *gorm.DB) error { return queryInsert(queryToRow(&q)).exec(tx) })
 }
 
 // Story returns the order and every row that explains it, oldest first.
@@ -298,7 +299,14 @@ func (db *DB) Story(ctx context.Context, outTradeNo string) (*order.Story, error
 			return nil, FormatError(err)
 		}
 	}
+	var as []adminActionRow
+	if err := g.Where("order_id = ?", o.ID).Order("id").Find(&as).Error; err != nil {
+		return nil, FormatError(err)
+	}
 	s := &order.Story{Order: o}
+	for i := range as {
+		s.Actions = append(s.Actions, as[i].action())
+	}
 	for _, t := range ts {
 		s.Transitions = append(s.Transitions, order.Transition{From: order.Status(t.FromStatus), To: order.Status(t.ToStatus),
 			Source: order.Source(t.Source), Reason: t.Reason, MOSStatus: t.MOSStatus, RequestID: t.RequestID,
@@ -307,7 +315,7 @@ func (db *DB) Story(ctx context.Context, outTradeNo string) (*order.Story, error
 	for _, n := range ns {
 		s.Notifications = append(s.Notifications, order.NotificationRecord{OrderID: n.OrderID, OutTradeNo: n.OutTradeNo,
 			ContentType: n.ContentType, RawBody: n.RawBody, MOSStatus: n.MOSStatus, QueriedStatus: n.QueriedStatus,
-			Outcome: n.Outcome, RequestID: n.RequestID, ReceivedAt: n.ReceivedAt.UTC()})
+			Outcome: n.Outcome, BodyHash: n.BodyHash, Disagreement: n.Disagreement, RequestID: n.RequestID, ReceivedAt: n.ReceivedAt.UTC()})
 	}
 	for _, q := range qs {
 		s.Queries = append(s.Queries, order.QueryRecord{OrderID: q.OrderID, Source: order.Source(q.Source), MOSStatus: q.MOSStatus,
@@ -472,11 +480,11 @@ func (db *DB) RecoverLeases(ctx context.Context) (int64, error) {
 
 func insertOrder(tx *gorm.DB, r orderRow) (int64, error) {
 	var id int64
-	err := tx.Raw(`INSERT INTO orders (out_trade_no, nonce_str, app_key, openid, prepay_id, amount_minor, currency,
+	err := tx.Raw(`INSERT INTO orders (out_trade_no, nonce_str, app_key, user_id, openid, prepay_id, amount_minor, currency,
 		description, status, version, sandbox, idempotency_key, request_hash, expire_at, next_check_at, check_attempts,
 		lease_owner, lease_until, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		r.OutTradeNo, r.NonceStr, r.AppKey, r.Openid, r.PrepayID, r.AmountMinor, r.Currency, r.Description, r.Status,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		r.OutTradeNo, r.NonceStr, r.AppKey, r.UserID, r.Openid, r.PrepayID, r.AmountMinor, r.Currency, r.Description, r.Status,
 		r.Version, r.Sandbox, r.IdempotencyKey, r.RequestHash, r.ExpireAt, r.NextCheckAt, r.CheckAttempts,
 		r.LeaseOwner, r.LeaseUntil, r.CreatedAt, r.UpdatedAt).Scan(&id).Error
 	return id, err
@@ -522,8 +530,16 @@ func transitionInsert(t *transitionRow) insert {
 
 func notificationInsert(n *notificationRow) insert {
 	return insert{table: "notifications",
-		cols: []string{"order_id", "out_trade_no", "content_type", "raw_body", "mos_status", "queried_status", "outcome", "request_id", "received_at"},
-		args: []any{n.OrderID, n.OutTradeNo, n.ContentType, n.RawBody, n.MOSStatus, n.QueriedStatus, n.Outcome, n.RequestID, n.ReceivedAt}}
+		cols: []string{"order_id", "out_trade_no", "content_type", "raw_body", "mos_status", "queried_status", "outcome",
+			"body_hash", "disagreement", "request_id", "received_at"},
+		args: []any{n.OrderID, n.OutTradeNo, n.ContentType, n.RawBody, n.MOSStatus, n.QueriedStatus, n.Outcome,
+			n.BodyHash, n.Disagreement, n.RequestID, n.ReceivedAt}}
+}
+
+func auditInsert(a *order.AdminAction) insert {
+	return insert{table: "admin_actions",
+		cols: []string{"actor", "action", "order_id", "out_trade_no", "user_id", "detail", "request_id", "created_at"},
+		args: []any{a.Actor, a.Action, a.OrderID, a.OutTradeNo, a.UserID, a.Detail, a.RequestID, utc(a.At)}}
 }
 
 func queryInsert(q *queryRow) insert {

@@ -133,8 +133,28 @@ var settings = []setting{
 		parse: func(c *config, v string) error { return parseMax(c, money.USD, v) }},
 	{env: "MOSPAY_MAX_AMOUNT_KHR", flag: "max-amount-khr", def: "40000000", help: "largest KHR order",
 		parse: func(c *config, v string) error { return parseMax(c, money.KHR, v) }},
-	{env: "MOSPAY_DEBUG_ADDR", flag: "debug-addr", help: "serve Go's pprof profiles on this address (keep it on loopback); off when empty",
-		parse: func(c *config, v string) error { c.DebugAddr = v; return checkAddr(v) }},
+	{env: "MOSPAY_DEBUG_ADDR", flag: "debug-addr", help: "serve Go's pprof profiles on this loopback address; off when empty",
+		parse: func(c *config, v string) error { c.DebugAddr = v; return checkLoopback(v) }},
+	{env: "MOSPAY_OPS_ADDR", flag: "ops-addr", help: "serve /metrics (then not on the API's address), /healthz and /readyz on this address; off when empty",
+		parse: func(c *config, v string) error { c.OpsAddr = v; return checkAddr(v) }},
+	{env: "MOSPAY_USER_RATE", flag: "user-rate", def: "5", help: "requests per second each mini-app user may make to /mp after login (0 turns the limit off; per instance)",
+		parse: func(c *config, v string) error {
+			r, err := strconv.ParseFloat(v, 64)
+			if err != nil || !(r >= 0 && r <= 100000) {
+				return fmt.Errorf("%q: want a number from 0 (no limit) to 100000", v)
+			}
+			c.UserRate = r
+			return nil
+		}},
+	{env: "MOSPAY_USER_BURST", flag: "user-burst", def: "20", help: "requests each mini-app user may make to /mp at once",
+		parse: func(c *config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100000 {
+				return fmt.Errorf("%q: want a whole number from 1 to 100000", v)
+			}
+			c.UserBurst = n
+			return nil
+		}},
 	{env: "MOSPAY_LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error",
 		parse: func(c *config, v string) error {
 			c.LogLevel = v
@@ -255,6 +275,19 @@ func checkAddr(v string) error {
 		return fmt.Errorf("%q has no valid port", v)
 	}
 	return nil
+}
+
+// checkLoopback refuses an address other than a loopback one: what listens there (pprof's
+// profiles) is for the operator on the machine, never for the network.
+func checkLoopback(v string) error {
+	if err := checkAddr(v); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(v)
+	if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+		return nil
+	}
+	return fmt.Errorf("%q is not a loopback address (use 127.0.0.1:PORT): profiles are for the operator on the machine", v)
 }
 
 func checkURL(v string) error {

@@ -57,6 +57,16 @@ func TestConfigDefaults(t *testing.T) {
 	if c.MaxAmount[money.USD] != 1_000_000 || c.MaxAmount[money.KHR] != 40_000_000 {
 		t.Errorf("max amounts: %v", c.MaxAmount)
 	}
+	if c.UserRate != 5 || c.UserBurst != 20 || c.RefundWindow != 720*time.Hour || c.OpsAddr != "" || c.DebugAddr != "" {
+		t.Errorf("user rate %v burst %d, refund window %v, ops %q, debug %q", c.UserRate, c.UserBurst, c.RefundWindow, c.OpsAddr, c.DebugAddr)
+	}
+	for _, ok := range []string{"127.0.0.1:6060", "localhost:6060", "[::1]:6060"} {
+		env := validEnv()
+		env["MOSPAY_DEBUG_ADDR"] = ok
+		if _, err := load(t, env); err != nil {
+			t.Errorf("debug address %s refused: %v", ok, err)
+		}
+	}
 }
 
 func TestConfigFlagWinsOverEnv(t *testing.T) {
@@ -108,6 +118,12 @@ func TestConfigErrors(t *testing.T) {
 		{"bad max usd", "MOSPAY_MAX_AMOUNT_USD", "1e6", "malformed"},
 		{"bad max khr", "MOSPAY_MAX_AMOUNT_KHR", "10.5", "decimals"},
 		{"bad log level", "MOSPAY_LOG_LEVEL", "loud", "want debug"},
+		{"debug on every interface", "MOSPAY_DEBUG_ADDR", "0.0.0.0:6060", "not a loopback address"},
+		{"debug on a public address", "MOSPAY_DEBUG_ADDR", "203.0.113.7:6060", "not a loopback address"},
+		{"bad ops address", "MOSPAY_OPS_ADDR", "metrics", "not host:port"},
+		{"negative user rate", "MOSPAY_USER_RATE", "-1", "from 0"},
+		{"zero user burst", "MOSPAY_USER_BURST", "0", "from 1"},
+		{"bad refund window", "MOSPAY_REFUND_WINDOW", "a month", "not a duration"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -100,7 +100,7 @@ func readEnvFile(path string) (map[string]string, error) {
 }
 
 func writeEnvFile(path string, m map[string]string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	var b strings.Builder

@@ -222,3 +222,30 @@ func TestServeOnPostgresNeedsPublicURL(t *testing.T) {
 		t.Fatalf("serve on PostgreSQL without a public URL: %v", err)
 	}
 }
+
+// TestServeRefusesUnsafeStarts: the real binary stops at start, with one line naming the
+// variable, when asked to serve profiles on a non-loopback address or to deliver order events it
+// cannot.
+func TestServeRefusesUnsafeStarts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := apptest.BuildBinary(t, dir)
+	for _, tc := range []struct{ name, env, want string }{
+		{"pprof on every interface", "MOSPAY_DEBUG_ADDR=0.0.0.0:6060", "MOSPAY_DEBUG_ADDR"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := apptest.StartProcess(t, "serve", bin, dir, apptest.ChildEnv(dir, "MOSPAY_DATABASE_URL=sqlite:"+filepath.Join(dir, "m.db"), tc.env),
+				"serve", "--sandbox", "--http-addr", apptest.FreeAddr(t), "--sandbox-addr", apptest.FreeAddr(t))
+			if code := p.Wait(t, serveDeadline); code != 1 {
+				t.Fatalf("exit %d, want 1\n%s", code, p.Output)
+			}
+			// (The first start with --sandbox prints the credentials it generated first.)
+			lines := strings.Split(strings.TrimSpace(p.Output.String()), "\n")
+			if last := lines[len(lines)-1]; !strings.HasPrefix(last, "mospay: config: "+tc.want+": ") {
+				t.Fatalf("last line %q, want the one line naming %s", last, tc.want)
+			}
+		})
+	}
+}

@@ -215,6 +215,7 @@ func (s *suite) runDatabase(ctx context.Context, rep *report, db database, memor
 		"MOSPAY_HTTP_ADDR="+apiAddr, "MOSPAY_MOS_BASE_URL="+s.sandbox,
 		"MOSPAY_JWT_SECRET="+s.creds.JWTSecret, "MOSPAY_ADMIN_TOKENS=bench:"+s.creds.AdminToken,
 		"MOSPAY_RECONCILE_EVERY=@every 1h", "MOSPAY_ORDER_TTL=2h",
+		"MOSPAY_USER_RATE=0", // the load is 8 users as fast as they can: the per-user limit would be all it measured
 	))
 	if err != nil {
 		return err

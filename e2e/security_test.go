@@ -1,0 +1,537 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/mospay/mospay/app"
+	"github.com/mospay/mospay/app/apptest"
+	"github.com/mospay/mospay/mos/sandbox"
+)
+
+// metric reads one sample of mospay's /metrics at url: the value of the line name{labels}, 0 when
+// absent.
+func metric(t *testing.T, h *harness, url, sample string) float64 {
+	t.Helper()
+	r := h.Must(t, http.MethodGet, url+"/metrics", nil, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("/metrics: %d", r.Status)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(r.Body)))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
+// mosCalls is how many calls of op the sandbox has answered.
+func mosCalls(h *harness, op string) int { return h.Sandbox.Stats().Calls[op] }
+
+// TestRequestIDBounded: a client's X-Request-Id is kept only when it is 1 to 64 characters of
+// [A-Za-z0-9._:-]; a huge one or one carrying a line break is replaced, never echoed, logged or
+// stored.
+func TestRequestIDBounded(t *testing.T) {
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "user-request-id")
+	huge := strings.Repeat("A", 200<<10)
+	for _, tc := range []struct {
+		name, id string
+		kept     bool
+	}{
+		{"huge", huge, false},
+		{"tab and colon", "evil\tX-Admin: yes", false},
+		{"not ASCII", "é-request", false},
+		{"spaces", "drop table orders", false},
+		{"65 characters", strings.Repeat("a", 65), false},
+		{"good", "client-req_1.2:3", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hdr := apptest.Bearer(token)
+			hdr["X-Request-Id"] = tc.id
+			r := h.Must(t, http.MethodPost, h.URL+"/mp/orders", apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "id"}, hdr)
+			if r.Status != http.StatusCreated {
+				t.Fatalf("create: %d %s", r.Status, r.Body)
+			}
+			var o apptest.Order
+			r.Decode(t, &o)
+			got := r.Header.Get("X-Request-Id")
+			if tc.kept != (got == tc.id) || len(got) == 0 || len(got) > 64 {
+				t.Fatalf("answered X-Request-Id %.80q for %.80q, kept %v", got, tc.id, tc.kept)
+			}
+			var stored string
+			if err := h.DB.SQL().QueryRow(h.DB.Rebind(`SELECT request_id FROM transitions t JOIN orders o ON o.id = t.order_id
+				WHERE o.out_trade_no = ? ORDER BY t.id LIMIT 1`), o.OutTradeNo).Scan(&stored); err != nil {
+				t.Fatal(err)
+			}
+			if stored != got {
+				t.Fatalf("stored request id %.80q, answered %.80q", stored, got)
+			}
+		})
+	}
+	if strings.Contains(h.Logs.String(), huge[:1000]) || strings.Contains(h.Logs.String(), "X-Admin") {
+		t.Fatal("a client's request id reached the log")
+	}
+}
+
+// TestUserRateLimit: after login each user is limited on /mp (here 5/s, burst 20): one user's
+// 200 creates in a burst make at most the burst (and what refills) of prepays at MOS, the rest
+// answered 429 rate_limited with Retry-After and counted; another user is not held back.
+func TestUserRateLimit(t *testing.T) {
+	h := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.UserRate, c.UserBurst = 5, 20 }})
+	greedy, other := h.Login(t, "user-greedy"), h.Login(t, "user-other")
+	start := time.Now()
+	created, limited := 0, 0
+	for range 200 {
+		r := h.Must(t, http.MethodPost, h.URL+"/mp/orders", apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "burst"}, apptest.Bearer(greedy))
+		switch r.Status {
+		case http.StatusCreated:
+			created++
+		case http.StatusTooManyRequests:
+			limited++
+			r.WantError(t, http.StatusTooManyRequests, "rate_limited")
+			if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 {
+				t.Fatalf("429 without a Retry-After in seconds: %q", r.Header.Get("Retry-After"))
+			}
+		default:
+			t.Fatalf("create: %d %s", r.Status, r.Body)
+		}
+	}
+	allowed := 20 + int(5*time.Since(start).Seconds()) + 1
+	if created > allowed || limited == 0 || mosCalls(h, "prepay") > allowed {
+		t.Fatalf("%d created, %d limited, %d prepays at MOS; want at most %d", created, limited, mosCalls(h, "prepay"), allowed)
+	}
+	if n := metric(t, h, h.URL, `mospay_rate_limited_total{limit="user"}`); int(n) != limited {
+		t.Fatalf("metric counts %v user-limited requests, %d were answered 429", n, limited)
+	}
+	h.CreateOrder(t, other, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "other"}, "")
+}
+
+// TestQueryAnsweredFromDatabase: the first /query of an order asks MOS; further ones within 5 s
+// answer from the database (200 queries, one orderQuery); a notification's confirmation just
+// before does not count as the user's query.
+func TestQueryAnsweredFromDatabase(t *testing.T) {
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "user-query")
+	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "query"}, "")
+	h.Pay(t, o.OutTradeNo) // its notification is confirmed with an orderQuery
+	h.WaitStatus(t, token, o.OutTradeNo, "PAID")
+	before := mosCalls(h, "orderQuery")
+	for range 200 {
+		r := h.Must(t, http.MethodPost, h.URL+"/mp/orders/"+o.OutTradeNo+"/query", nil, apptest.Bearer(token))
+		var got apptest.Order
+		r.Decode(t, &got)
+		if r.Status != http.StatusOK || got.Status != "PAID" {
+			t.Fatalf("query: %d %s", r.Status, r.Body)
+		}
+	}
+	if n := mosCalls(h, "orderQuery") - before; n != 1 {
+		t.Fatalf("200 queries within the window cost %d orderQuery calls, want 1", n)
+	}
+	if mos, db := metric(t, h, h.URL, `mospay_user_order_queries_total{answer="mos"}`), metric(t, h, h.URL, `mospay_user_order_queries_total{answer="database"}`); mos != 1 || db != 199 {
+		t.Fatalf("query metrics: mos %v, database %v; want 1 and 199", mos, db)
+	}
+}
+
+// TestAdminAuthFailuresLimited: after 10 failed admin authentications in a minute from an
+// address, further failures get 429 until it cools down; a valid token from that address still
+// passes; failures are counted.
+func TestAdminAuthFailuresLimited(t *testing.T) {
+	h := newHarness(t, apptest.Options{})
+	for i := range 10 {
+		h.Must(t, http.MethodGet, h.URL+"/admin/orders", nil, apptest.Bearer(fmt.Sprintf("guess-%02d-0123456789", i))).WantError(t, 401, "unauthorized")
+	}
+	r := h.Must(t, http.MethodGet, h.URL+"/admin/orders", nil, apptest.Bearer("guess-11-0123456789"))
+	r.WantError(t, http.StatusTooManyRequests, "rate_limited")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	if r := h.Admin(t, "/admin/orders"); r.Status != http.StatusOK {
+		t.Fatalf("a valid token from the limited address: %d %s", r.Status, r.Body)
+	}
+	if n := metric(t, h, h.URL, `mospay_rate_limited_total{limit="admin_auth"}`); n != 1 {
+		t.Fatalf("admin_auth limited %v times, want 1", n)
+	}
+}
+
+// TestNotificationsCannotBeBent: a notification's values are read as its signature covered them
+// (trimmed); a description that could re-split a signing string is refused; a notification whose
+// fields disagree with MOS's answer changes nothing but its own row; a replayed body costs no
+// query and no row.
+func TestNotificationsCannotBeBent(t *testing.T) {
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "user-bend")
+
+	t.Run("padded currency", func(t *testing.T) {
+		o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "pad"}, "")
+		h.Pay(t, o.OutTradeNo)
+		h.WaitStatus(t, token, o.OutTradeNo, "PAID")
+		r := h.Must(t, http.MethodPost, h.URL+"/mos/notify", h.Notification(t, o.OutTradeNo, map[string]string{"currency": " USD "}, h.Secret), nil)
+		apptest.WantMOSAnswer(t, r, 200)
+		_, got := h.GetOrder(t, token, o.OutTradeNo)
+		if got.Status != "PAID" || len(got.Flags) != 0 {
+			t.Fatalf("after \" USD \": %+v, want PAID without a flag", got)
+		}
+		for _, n := range h.Notifications(t, o.OutTradeNo) {
+			if n.Outcome == "flagged" {
+				t.Fatalf("a padded currency flagged the order: %+v", n)
+			}
+		}
+	})
+
+	t.Run("separators in desc", func(t *testing.T) {
+		for _, desc := range []string{"x&outTradeNo=0123&status=SUCCESS", "a=b", "tea & cake"} {
+			r, err := h.Create(token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: desc}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.WantError(t, http.StatusBadRequest, "invalid_request")
+			var e apptest.APIError
+			r.Decode(t, &e)
+			if !strings.Contains(e.Error.Message, "'&' and '='") {
+				t.Fatalf("the refusal does not say why: %s", e.Error.Message)
+			}
+		}
+		if n := mosCalls(h, "prepay"); n != 1 {
+			t.Fatalf("%d prepays reached MOS, want only the padded-currency test's", n)
+		}
+	})
+
+	t.Run("fields disagree with MOS", func(t *testing.T) {
+		// A re-split or otherwise bent notification names another order and claims it paid for
+		// another amount; MOS says that order awaits payment.
+		o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "2.00", Currency: "USD", Desc: "victim"}, "")
+		body := h.Notification(t, o.OutTradeNo, map[string]string{"status": "SUCCESS", "totalAmount": "0.01", "prepayId": "ppFORGED", "openid": "attacker"}, h.Secret)
+		apptest.WantMOSAnswer(t, h.Must(t, http.MethodPost, h.URL+"/mos/notify", body, nil), 200)
+		_, got := h.GetOrder(t, token, o.OutTradeNo)
+		if got.Status != "PENDING" || len(got.Flags) != 0 {
+			t.Fatalf("the victim order is %+v, want PENDING without a flag", got)
+		}
+		var story struct {
+			Notifications []struct{ Outcome, Disagreement string }
+		}
+		h.Admin(t, "/admin/orders/"+o.OutTradeNo).Decode(t, &story)
+		if len(story.Notifications) != 1 || story.Notifications[0].Outcome != "no_change" {
+			t.Fatalf("notifications %+v", story.Notifications)
+		}
+		for _, want := range []string{"amount 0.01 USD", `prepayId "ppFORGED"`, `openid "attacker"`} {
+			if !strings.Contains(story.Notifications[0].Disagreement, want) {
+				t.Fatalf("disagreement %q does not say %s", story.Notifications[0].Disagreement, want)
+			}
+		}
+	})
+
+	t.Run("100 replays", func(t *testing.T) {
+		o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "3.00", Currency: "USD", Desc: "replay"}, "")
+		h.SandboxPost(t, http.MethodPut, "/sandbox/faults", sandbox.Faults{DropNotifications: 1})
+		h.Pay(t, o.OutTradeNo)
+		body := h.Notification(t, o.OutTradeNo, nil, h.Secret)
+		dupBefore := metric(t, h, h.URL, `mospay_notifications_total{outcome="duplicate"}`)
+		queries := mosCalls(h, "orderQuery")
+		for range 100 {
+			apptest.WantMOSAnswer(t, h.Must(t, http.MethodPost, h.URL+"/mos/notify", body, nil), 200)
+		}
+		if n := mosCalls(h, "orderQuery") - queries; n != 1 {
+			t.Fatalf("100 identical notifications cost %d orderQuery calls, want 1", n)
+		}
+		if ns := h.Notifications(t, o.OutTradeNo); len(ns) != 1 || ns[0].Outcome != "applied" {
+			t.Fatalf("stored notifications %+v, want the one applied", ns)
+		}
+		if n := metric(t, h, h.URL, `mospay_notifications_total{outcome="duplicate"}`) - dupBefore; n != 99 {
+			t.Fatalf("%v duplicates counted, want 99", n)
+		}
+		h.SandboxPost(t, http.MethodDelete, "/sandbox/faults", nil)
+	})
+}
+
+// TestStrictJSON: the bodies the red team sent are refused with 400 and change nothing: a key
+// given twice (the last would win), a key in another case, an unknown key, invalid UTF-8.
+func TestStrictJSON(t *testing.T) {
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "user-json")
+	for _, tc := range []struct{ name, path, body string }{
+		{"duplicate amount", "/mp/orders", `{"totalAmount":"1.00","currency":"USD","desc":"x","totalAmount":"9999.00"}`},
+		{"duplicate nested", "/mp/orders", `{"totalAmount":"1.00","currency":"USD","desc":"x","extra":{"a":1,"a":2}}`},
+		{"other case", "/mp/orders", `{"TotalAmount":"1.00","currency":"USD","desc":"x"}`},
+		{"unknown key", "/mp/orders", `{"totalAmount":"1.00","currency":"USD","desc":"x","discount":"100%"}`},
+		{"invalid UTF-8", "/mp/orders", "{\"totalAmount\":\"1.00\",\"currency\":\"USD\",\"desc\":\"caf\xe9\"}"},
+		{"trailing data", "/mp/orders", `{"totalAmount":"1.00","currency":"USD","desc":"x"}{"totalAmount":"9999.00"}`},
+		{"login duplicate", "/mp/login/miniAppLogin", `{"code":"a","code":"b"}`},
+		{"login other case", "/mp/login/miniAppLogin", `{"Code":"a"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := h.Must(t, http.MethodPost, h.URL+tc.path, tc.body, apptest.Bearer(token))
+			r.WantError(t, http.StatusBadRequest, "invalid_request")
+		})
+	}
+	if n := h.Count(t, `SELECT COUNT(*) FROM orders`); n != 0 {
+		t.Fatalf("%d orders stored from refused bodies", n)
+	}
+	if n := mosCalls(h, "prepay"); n != 0 {
+		t.Fatalf("%d prepays reached MOS", n)
+	}
+}
+
+// TestCORS: with no origins configured there is no CORS at all; with one, only it is allowed.
+func TestCORS(t *testing.T) {
+	preflight := func(h *harness, origin string) apptest.Response {
+		return h.Must(t, http.MethodOptions, h.URL+"/mp/orders", nil, map[string]string{
+			"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"})
+	}
+	none := newHarness(t, apptest.Options{})
+	for _, origin := range []string{"https://evil.example", "null"} {
+		r := preflight(none, origin)
+		for k := range r.Header {
+			if strings.HasPrefix(k, "Access-Control-") {
+				t.Fatalf("CORS header %s with no origin configured (origin %s)", k, origin)
+			}
+		}
+	}
+	one := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.CORSOrigins = []string{"https://app.example"} }})
+	if got := preflight(one, "https://app.example").Header.Get("Access-Control-Allow-Origin"); got != "https://app.example" {
+		t.Fatalf("configured origin: allow-origin %q", got)
+	}
+	if got := preflight(one, "https://evil.example").Header.Get("Access-Control-Allow-Origin"); got != "" {
+		t.Fatalf("another origin: allow-origin %q", got)
+	}
+}
+
+// TestHeadersAndOpsListener: every answer says nosniff and no-referrer, finance's are never
+// cached; with an ops listener /metrics moves there (health and readiness on both); pprof does
+// not serve the command line.
+func TestHeadersAndOpsListener(t *testing.T) {
+	h := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.OpsAddr, c.DebugAddr = "127.0.0.1:0", "127.0.0.1:0" }})
+	token := h.Login(t, "user-headers")
+	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "hdr"}, "")
+	for _, tc := range []struct {
+		path    string
+		hdr     map[string]string
+		noStore bool
+	}{
+		{"/healthz", nil, false},
+		{"/mp/orders/" + o.OutTradeNo, apptest.Bearer(token), false},
+		{"/mp/orders/nope", apptest.Bearer(token), false},
+		{"/admin/orders", apptest.Bearer(apptest.FinanceToken), true},
+		{"/admin/orders.csv", apptest.Bearer(apptest.FinanceToken), true},
+		{"/admin/orders/" + o.OutTradeNo, apptest.Bearer(apptest.FinanceToken), true},
+		{"/finance", nil, true},
+	} {
+		r := h.Must(t, http.MethodGet, h.URL+tc.path, nil, tc.hdr)
+		if r.Header.Get("X-Content-Type-Options") != "nosniff" || r.Header.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s: headers %v", tc.path, r.Header)
+		}
+		if tc.noStore != (r.Header.Get("Cache-Control") == "no-store") {
+			t.Errorf("%s: Cache-Control %q", tc.path, r.Header.Get("Cache-Control"))
+		}
+	}
+	if r := h.Must(t, http.MethodGet, h.URL+"/metrics", nil, nil); r.Status != http.StatusNotFound {
+		t.Fatalf("/metrics on the API's listener with an ops listener: %d", r.Status)
+	}
+	ops := h.App.OpsURL()
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		if r := h.Must(t, http.MethodGet, ops+path, nil, nil); r.Status != http.StatusOK {
+			t.Fatalf("ops %s: %d", path, r.Status)
+		}
+	}
+	if r := h.Must(t, http.MethodGet, h.URL+"/readyz", nil, nil); r.Status != http.StatusOK {
+		t.Fatalf("/readyz on the API's listener: %d", r.Status)
+	}
+	if r := h.Must(t, http.MethodGet, h.App.DebugURL()+"/debug/pprof/cmdline", nil, nil); r.Status == http.StatusOK {
+		t.Fatalf("pprof serves the command line: %s", r.Body)
+	}
+	if r := h.Must(t, http.MethodGet, h.App.DebugURL()+"/debug/pprof/", nil, nil); r.Status != http.StatusOK {
+		t.Fatalf("pprof index: %d", r.Status)
+	}
+}
+
+// TestDatabaseFilesPrivate: the SQLite file, its -wal and -shm and the directory are for mospay's
+// user alone; files found looser are tightened at start, with a log line.
+func TestDatabaseFilesPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "mospay.db")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, apptest.Options{DBURL: "sqlite:" + path})
+	h.CreateOrder(t, h.Login(t, "user-files"), apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "files"}, "")
+	for p, want := range map[string]os.FileMode{dir: 0o700, path: 0o600, path + "-wal": 0o600, path + "-shm": 0o600} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", p, st.Mode().Perm(), want)
+		}
+	}
+	if !strings.Contains(h.Logs.String(), "tightened the permissions") {
+		t.Error("no log line for the tightened files")
+	}
+}
+
+// TestSandboxTimeouts: the sandbox's listener, like the API's, drops a client that never finishes
+// its request headers.
+func TestSandboxTimeouts(t *testing.T) {
+	h := newHarness(t, apptest.Options{})
+	for _, u := range []string{h.SandboxURL, h.URL} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(u, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write([]byte("GET /sandbox/stats HTTP/1.1\r\nHost: x\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(apptest.WaitFor))
+		start := time.Now()
+		_, err = c.Read(make([]byte, 1))
+		c.Close()
+		if err == nil {
+			// The server may answer 408 before closing; what matters is that it does not wait.
+			t.Logf("%s answered a slow client", u)
+		} else if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("%s kept a client without headers for %s", u, time.Since(start))
+		}
+	}
+}
+
+// TestUsersAndTokens: the mini-app token names mospay's user, not the openid (which only
+// /mp/user hands out, as MOS's getMiniAppUser does); a token of the old kind (subject = openid) is
+// refused; finance finds the user by openid, sees the owner of orders, and can revoke the user's
+// tokens, which is audited; the user then logs in again.
+func TestUsersAndTokens(t *testing.T) {
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "openid-carol")
+	parts := strings.Split(token, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct{ Sub string }
+	if err := json.Unmarshal(payload, &claims); err != nil || claims.Sub == "" || claims.Sub == "openid-carol" {
+		t.Fatalf("token subject %q, want mospay's user id (%v)", claims.Sub, err)
+	}
+	var me map[string]string
+	h.Must(t, http.MethodGet, h.URL+"/mp/user", nil, apptest.Bearer(token)).Decode(t, &me)
+	if me["openid"] != "openid-carol" {
+		t.Fatalf("/mp/user = %v", me)
+	}
+	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "carol"}, "")
+
+	// A token of the old kind: the same key, the openid as subject.
+	old := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": "mospay", "sub": "openid-carol", "appKey": h.AppKey,
+		"iat": time.Now().Add(-time.Minute).Unix(), "exp": time.Now().Add(time.Hour).Unix()})
+	oldToken, err := old.SignedString([]byte(h.App.Config().JWTSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Must(t, http.MethodGet, h.URL+"/mp/orders", nil, apptest.Bearer(oldToken)).WantError(t, 401, "unauthorized")
+
+	var users struct {
+		Users []struct{ ID, OpenID, LanguageType string }
+	}
+	h.Admin(t, "/admin/users?openid=openid-carol").Decode(t, &users)
+	if len(users.Users) != 1 || users.Users[0].ID != claims.Sub {
+		t.Fatalf("users by openid: %+v", users)
+	}
+	var story struct {
+		Order struct{ UserID string }
+	}
+	h.Admin(t, "/admin/orders/"+o.OutTradeNo).Decode(t, &story)
+	if story.Order.UserID != claims.Sub {
+		t.Fatalf("the order's owner %q, want %q", story.Order.UserID, claims.Sub)
+	}
+
+	time.Sleep(1100 * time.Millisecond) // tokens have whole-second times: revoke in a later second
+	r := h.Must(t, http.MethodPost, h.URL+"/admin/users/"+claims.Sub+"/revoke", nil, apptest.Bearer(apptest.FinanceToken))
+	if r.Status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", r.Status, r.Body)
+	}
+	h.Must(t, http.MethodGet, h.URL+"/mp/orders", nil, apptest.Bearer(token)).WantError(t, 401, "unauthorized")
+	time.Sleep(1100 * time.Millisecond)
+	fresh := h.Login(t, "openid-carol")
+	if r := h.Must(t, http.MethodGet, h.URL+"/mp/orders/"+o.OutTradeNo, nil, apptest.Bearer(fresh)); r.Status != http.StatusOK {
+		t.Fatalf("the user's new token: %d %s", r.Status, r.Body)
+	}
+	h.Must(t, http.MethodPost, h.URL+"/admin/users/nobody/revoke", nil, apptest.Bearer(apptest.FinanceToken)).WantError(t, 404, "not_found")
+	h.Must(t, http.MethodGet, h.URL+"/admin/users", nil, apptest.Bearer(apptest.FinanceToken)).WantError(t, 400, "invalid_request")
+}
+
+// TestAuditTrail: admin actions are recorded with who, what, which and the request id, in the
+// same transaction as their effect; the trail pages newest first and filters by actor and time.
+func TestAuditTrail(t *testing.T) {
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "openid-dave")
+	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "audit"}, "")
+	h.Pay(t, o.OutTradeNo)
+	h.WaitStatus(t, token, o.OutTradeNo, "PAID")
+	reconcile := func(tok, id string) {
+		hdr := apptest.Bearer(tok)
+		hdr["X-Request-Id"] = id
+		if r := h.Must(t, http.MethodPost, h.URL+"/admin/orders/"+o.OutTradeNo+"/reconcile", nil, hdr); r.Status != http.StatusOK {
+			t.Fatalf("reconcile: %d %s", r.Status, r.Body)
+		}
+	}
+	reconcile(apptest.FinanceToken, "req-audit-1")
+	reconcile(apptest.AdminToken, "req-audit-2")
+	var users struct{ Users []struct{ ID string } }
+	h.Admin(t, "/admin/users?openid=openid-dave").Decode(t, &users)
+	h.Must(t, http.MethodPost, h.URL+"/admin/users/"+users.Users[0].ID+"/revoke", nil, apptest.Bearer(apptest.FinanceToken))
+
+	type action struct{ Actor, Action, OutTradeNo, UserID, RequestID, At string }
+	var page struct {
+		Actions    []action
+		NextCursor string
+	}
+	h.Admin(t, "/admin/audit").Decode(t, &page)
+	if len(page.Actions) != 3 || page.Actions[0].Action != "revoke" || page.Actions[0].UserID != users.Users[0].ID ||
+		page.Actions[2].Action != "reconcile" || page.Actions[2].Actor != "finance" || page.Actions[2].RequestID != "req-audit-1" ||
+		page.Actions[2].OutTradeNo != o.OutTradeNo || page.Actions[1].Actor != "admin" {
+		t.Fatalf("audit trail %+v", page.Actions)
+	}
+	h.Admin(t, "/admin/audit?actor=admin").Decode(t, &page)
+	if len(page.Actions) != 1 || page.Actions[0].RequestID != "req-audit-2" {
+		t.Fatalf("audit by actor: %+v", page.Actions)
+	}
+	h.Admin(t, "/admin/audit?limit=2").Decode(t, &page)
+	if len(page.Actions) != 2 || page.NextCursor == "" {
+		t.Fatalf("first page: %+v", page)
+	}
+	h.Admin(t, "/admin/audit?limit=2&cursor="+page.NextCursor).Decode(t, &page)
+	if len(page.Actions) != 1 || page.NextCursor != "" || page.Actions[0].RequestID != "req-audit-1" {
+		t.Fatalf("second page: %+v", page)
+	}
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format("2006-01-02")
+	h.Admin(t, "/admin/audit?from="+tomorrow).Decode(t, &page)
+	if len(page.Actions) != 0 {
+		t.Fatalf("audit from tomorrow: %+v", page.Actions)
+	}
+	var story struct {
+		Actions []action
+	}
+	h.Admin(t, "/admin/orders/"+o.OutTradeNo).Decode(t, &story)
+	if len(story.Actions) != 2 || story.Actions[0].RequestID != "req-audit-1" {
+		t.Fatalf("the order's story shows actions %+v", story.Actions)
+	}
+	h.Admin(t, "/admin/audit?from=nonsense").WantError(t, 400, "invalid_request")
+}

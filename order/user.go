@@ -1,0 +1,110 @@
+package order
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// User is a mini-app user as mospay knows them: its own id, which the front end's token names,
+// and MOS's openid, which stays on the server side (MOS's guide says the openid is not for the
+// front end). A user is made at their first login.
+type User struct {
+	ID       string // mospay's: a UUIDv7 in 32 hex digits
+	OpenID   string // MOS's id of the user within the mini-app
+	Language string // from the Lang header of their last login, as mospay reads it
+	// FirstLoginAt and LastLoginAt bound the user's logins.
+	FirstLoginAt, LastLoginAt time.Time
+	// TokensRevokedAt: tokens issued before this are refused (finance revoked them); nil when
+	// never revoked.
+	TokensRevokedAt *time.Time
+}
+
+// NewUserID makes a user id: a UUIDv7 in 32 hex digits, so ids sort by first login and cannot be
+// guessed.
+func NewUserID() string {
+	return strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", "")
+}
+
+// TokenValid reports whether a token issued at issuedAt may still act for the user: not when
+// finance revoked the user's tokens at or after that moment. Token times are whole seconds, so a
+// token issued in the second of the revocation is refused too.
+func (u *User) TokenValid(issuedAt time.Time) bool {
+	return u.TokensRevokedAt == nil || issuedAt.After(u.TokensRevokedAt.Truncate(time.Second))
+}
+
+// Login records a login of the user MOS vouches for (their openid, from code2session), making the
+// user at their first login, and returns them.
+func (s *Service) Login(ctx context.Context, openid, language string) (*User, error) {
+	if openid == "" {
+		return nil, Errorf(EINVALID, "no openid")
+	}
+	return s.store.LoginUser(ctx, openid, language, NewUserID(), s.clock.Now())
+}
+
+// User returns the user with id (the subject of a mini-app token). ENOTFOUND.
+func (s *Service) User(ctx context.Context, id string) (*User, error) {
+	return s.store.User(ctx, id)
+}
+
+// UsersByOpenID finds the user MOS knows by openid (finance's search): none or one.
+func (s *Service) UsersByOpenID(ctx context.Context, openid string) ([]*User, error) {
+	return s.store.UsersByOpenID(ctx, openid)
+}
+
+// RevokeUser refuses every token issued to the user until now: they log in again, as on any 401.
+// The revocation is an admin action, recorded in the same transaction. ENOTFOUND.
+func (s *Service) RevokeUser(ctx context.Context, id, admin, requestID string) (*User, error) {
+	now := s.clock.Now()
+	return s.store.RevokeUser(ctx, id, now, AdminAction{Actor: admin, Action: ActionRevoke, UserID: id,
+		RequestID: requestID, At: now})
+}
+
+// The admin actions the audit trail records.
+const (
+	ActionReconcile = "reconcile" // asked MOS about an order now
+	ActionRevoke    = "revoke"    // revoked a user's tokens
+	ActionResolve   = "resolve"   // resolved a flag, with a note
+	ActionRedeliver = "redeliver" // sent an order event again
+	ActionLogin     = "login"     // signed in to the finance pages
+)
+
+// AdminAction is one row of the audit trail: who (the admin token's name) did what to which order
+// or user, and when. It is written in the same transaction as the action's effect, where the
+// action has one.
+type AdminAction struct {
+	ID         int64
+	Actor      string
+	Action     string
+	OrderID    *int64 // the order acted on, if any
+	OutTradeNo string
+	UserID     string // the user acted on, if any
+	Detail     string // what the action said, e.g. a resolution's note
+	RequestID  string
+	At         time.Time
+}
+
+// AuditFilter selects admin actions; zero values select everything.
+type AuditFilter struct {
+	From, To *time.Time // [From, To)
+	Actor    string
+	OrderID  int64
+	Limit    int    // 1 to MaxPageSize; 0 means DefaultPageSize
+	Cursor   string // opaque, from a previous page
+}
+
+// AuditPage is one page of admin actions, newest first; NextCursor is empty on the last page.
+type AuditPage struct {
+	Actions    []AdminAction
+	NextCursor string
+}
+
+// Audit returns a page of the admin actions matching f.
+func (s *Service) Audit(ctx context.Context, f AuditFilter) (AuditPage, error) {
+	if f.From != nil && f.To != nil && !f.From.Before(*f.To) {
+		return AuditPage{}, Errorf(EINVALID, "from must be before to")
+	}
+	return s.store.AdminActions(ctx, f)
+}
