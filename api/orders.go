@@ -109,13 +109,19 @@ func listFilter(c echo.Context) (order.ListFilter, error) {
 		}
 		f.Status = st
 	}
+	var err error
+	f.Limit, f.Cursor, err = pageParams(c)
+	return f, err
+}
+
+// pageParams reads a list's limit and cursor.
+func pageParams(c echo.Context) (limit int, cursor string, err error) {
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > order.MaxPageSize {
-			return f, order.Errorf(order.EINVALID, "limit: a whole number from 1 to %d", order.MaxPageSize)
+			return 0, "", order.Errorf(order.EINVALID, "limit: a whole number from 1 to %d", order.MaxPageSize)
 		}
-		f.Limit = n
+		limit = n
 	}
-	f.Cursor = c.QueryParam("cursor")
-	return f, nil
+	return limit, c.QueryParam("cursor"), nil
 }

@@ -55,6 +55,8 @@ type Deps struct {
 	Orders Orders
 	// Users are mospay's mini-app users (order.Service too).
 	Users Users
+	// Events are the order events and their deliveries (order.Service too).
+	Events Events
 	// Notify receives MOS's notifications (webhook.Receiver); it answers in MOS's envelope.
 	Notify http.Handler
 	// Now is the clock (time.Now when nil).
@@ -166,6 +168,11 @@ func (s *Server) routes() {
 	admin.GET("/users", s.adminUsers)
 	admin.POST("/users/:id/revoke", s.adminRevoke)
 	admin.GET("/audit", s.adminAudit)
+	admin.GET("/webhooks", s.adminWebhooks)
+	admin.GET("/events", s.adminEvents)
+	admin.POST("/events/redeliver", s.adminRedeliverFailed)
+	admin.GET("/events/:id", s.adminEvent)
+	admin.POST("/events/:id/redeliver", s.adminRedeliver)
 	e.GET("/finance", s.finance)
 }
 

@@ -78,6 +78,7 @@ type StoryJSON struct {
 	Queries       []QueryJSON        `json:"queries"`
 	Flags         []FlagJSON         `json:"flags"`
 	Actions       []ActionJSON       `json:"actions"`
+	Events        []EventSummaryJSON `json:"events"` // the order events it caused, with their deliveries
 }
 
 // TransitionJSON is one status change.
@@ -125,7 +126,10 @@ type FlagJSON struct {
 
 func storyView(s *order.Story) StoryJSON {
 	v := StoryJSON{Order: orderView(s.Order, true), Transitions: []TransitionJSON{}, Notifications: []NotificationJSON{},
-		Queries: []QueryJSON{}, Flags: []FlagJSON{}, Actions: []ActionJSON{}}
+		Queries: []QueryJSON{}, Flags: []FlagJSON{}, Actions: []ActionJSON{}, Events: []EventSummaryJSON{}}
+	for i := range s.Events {
+		v.Events = append(v.Events, eventSummaryView(&s.Events[i]))
+	}
 	for _, t := range s.Transitions {
 		v.Transitions = append(v.Transitions, TransitionJSON{From: string(t.From), To: string(t.To), Source: string(t.Source),
 			Reason: t.Reason, MOSStatus: t.MOSStatus, RequestID: t.RequestID, At: rfc3339(t.At)})

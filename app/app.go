@@ -1,6 +1,6 @@
 // Package app is mospay's one composition root: it builds every part from a Config (the
 // database, the MOS client or the embedded sandbox, the order service, the notification
-// receiver, the HTTP API and the reconciler), wires them together explicitly, starts them, and
+// receiver, the HTTP API, the reconciler and the order events' deliverer), wires them together explicitly, starts them, and
 // stops them in order. `mospay serve` runs exactly this, and so does every end-to-end test
 // (through app/apptest), on 127.0.0.1:0, so that what is tested is what is served.
 package app
@@ -51,6 +51,7 @@ type App struct {
 	client  *mos.Client
 	svc     *order.Service
 	sched   *scheduler.Scheduler
+	events  *webhook.Deliverer // with WebhookURLs
 	api     *api.Server
 	metrics *api.Metrics
 
@@ -119,14 +120,21 @@ func (a *App) Start(ctx context.Context) (err error) {
 		return err
 	}
 	a.metrics = api.NewMetrics()
+	if err := a.buildDeliverer(); err != nil {
+		return err
+	}
+	cors := c.CORSOrigins
+	if c.Sandbox { // the sandbox's demo mini-app (GET /sandbox/demo) calls /mp from the sandbox's origin
+		cors = append(append([]string(nil), c.CORSOrigins...), a.SandboxURL())
+	}
 	a.api = api.New(api.Config{
-		MaxBody: c.MaxBody, CORSOrigins: c.CORSOrigins, TrustedProxies: c.TrustedProxies,
+		MaxBody: c.MaxBody, CORSOrigins: cors, TrustedProxies: c.TrustedProxies,
 		JWTSecret: []byte(c.JWTSecret), JWTTTL: c.JWTTTL, AppKey: c.MOSAppKey,
 		UserRate: rate.Limit(c.UserRate), UserBurst: c.UserBurst,
 		AdminTokens: c.AdminTokens, ReportTZ: c.ReportTZ, OpsSeparate: c.OpsAddr != "",
 	}, api.Deps{
 		Logger: a.log, Metrics: a.metrics, Ready: a.db.Ready,
-		Sessions: mos.Provider{Client: a.mosClient()}, Orders: a.service(), Users: a.service(),
+		Sessions: mos.Provider{Client: a.mosClient()}, Orders: a.service(), Users: a.service(), Events: a.service(),
 		Notify: &webhook.Receiver{AppKey: c.MOSAppKey, Secret: c.MOSAppSecret, Service: a.service(), Log: a.log,
 			MaxBody: c.MaxBody, Count: a.metrics.CountNotification},
 		Now: a.clock.Now,
@@ -284,10 +292,40 @@ func (a *App) service() *order.Service {
 			AppKey: c.MOSAppKey, NotifyURL: a.NotifyURL(), OrderTTL: c.OrderTTL,
 			MaxAmount: c.MaxAmount, Sandbox: c.Sandbox, PrepayLease: inFlight,
 			Schedule: sched, Instance: a.instance,
+			RenderEvent: api.RenderEvent, EventEndpoints: c.WebhookURLs, Wake: a.wakeDeliverer,
 		})
 	}
 	return a.svc
 }
+
+// buildDeliverer builds the order events' deliverer, when endpoints are configured. It is built
+// before the order service is first used, so that wakeDeliverer sees it.
+func (a *App) buildDeliverer() error {
+	c := a.cfg
+	if len(c.WebhookURLs) == 0 {
+		return nil
+	}
+	d, err := webhook.NewDeliverer(a.db, webhook.DelivererConfig{
+		Endpoints: c.WebhookURLs, Secrets: c.WebhookSecrets, Owner: a.instance, Retry: c.WebhookRetry,
+		Retention: c.EventRetention, UserAgent: "mospay", Clock: a.clock,
+		Logger: a.log.With("component", "events"), Registerer: a.metrics.Registry,
+	})
+	if err != nil {
+		return err
+	}
+	a.events = d
+	return nil
+}
+
+// wakeDeliverer tells the deliverer an event was just made (order.Config.Wake).
+func (a *App) wakeDeliverer() {
+	if a.events != nil {
+		a.events.Wake()
+	}
+}
+
+// Deliverer is the order events' deliverer (after Start with WebhookURLs; nil without).
+func (a *App) Deliverer() *webhook.Deliverer { return a.events }
 
 // reconciler builds the scheduler over the database and the service.
 func (a *App) reconciler() (*scheduler.Scheduler, error) {
@@ -380,9 +418,22 @@ func (a *App) startBackground() error {
 		}
 	}()
 	sch.Start()
+	if a.events != nil {
+		if err := a.events.Start(context.Background()); err != nil {
+			cancelPass()
+			<-done
+			_ = sch.Stop(context.Background())
+			return err
+		}
+	}
 	a.stopBG = func() {
 		cancelPass()
 		<-done
+		if a.events != nil {
+			ectx, cancel := context.WithTimeout(context.Background(), webhook.DefaultTimeout+time.Second)
+			a.events.Stop(ectx)
+			cancel()
+		}
 		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := sch.Stop(sctx); err != nil {

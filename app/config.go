@@ -6,6 +6,7 @@ import (
 
 	"github.com/mospay/mospay/api"
 	"github.com/mospay/mospay/money"
+	"github.com/mospay/mospay/webhook"
 )
 
 // Config is mospay's whole configuration, read and validated once by cmd/mospay (from the
@@ -40,6 +41,14 @@ type Config struct {
 	OpsAddr        string  // a listener for /metrics, /healthz, /readyz; "" = /metrics on HTTPAddr
 	UserRate       float64 // /mp requests per second per user; 0 = no limit
 	UserBurst      int
+
+	// WebhookURLs receive every order event, signed with every one of WebhookSecrets, retried
+	// after each of WebhookRetry's delays; EventRetention is how long delivered events' attempts
+	// are kept.
+	WebhookURLs    []string
+	WebhookSecrets []webhook.Secret
+	WebhookRetry   []time.Duration
+	EventRetention time.Duration
 
 	// Sandbox is `serve --sandbox`: MOS is the embedded sandbox.
 	Sandbox bool

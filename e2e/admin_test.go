@@ -74,7 +74,7 @@ func TestAdminStory(t *testing.T) {
 		if r.Status != 200 {
 			t.Fatalf("story: HTTP %d %s", r.Status, r.Body)
 		}
-		top := wantKeys(t, "the story", r.Body, "order", "transitions", "notifications", "queries", "flags", "actions")
+		top := wantKeys(t, "the story", r.Body, "order", "transitions", "notifications", "queries", "flags", "actions", "events")
 		order := wantKeys(t, "the story's order", top["order"], "outTradeNo", "prepayId", "appKey", "totalAmount", "currency",
 			"desc", "status", "flags", "expireTime", "createdAt", "updatedAt", "paidAt", "refundedAt", "userId", "openid", "sandbox")
 		_ = order

@@ -93,7 +93,25 @@ func TestFaultInjection(t *testing.T) {
 		// `mospay sandbox` keeps generated development values beside the database file.
 		"MOSPAY_DATABASE_URL=sqlite:"+filepath.Join(dir, "sandbox", "unused.db"),
 	)
+	// The merchant's systems: an event receiver that refuses a fifth of the attempts and drops
+	// the connection on another tenth; mospay retries on a compressed schedule.
+	var rcMu sync.Mutex
+	rcRng := rand.New(rand.NewPCG(seed, 1<<32))
+	events := apptest.NewEventReceiver(t, func(apptest.ReceivedEvent, int) int {
+		rcMu.Lock()
+		defer rcMu.Unlock()
+		switch x := rcRng.IntN(10); {
+		case x < 2:
+			return http.StatusServiceUnavailable
+		case x < 3:
+			return 0
+		}
+		return http.StatusNoContent
+	})
 	c.serveEnv = append(slices.Clone(creds),
+		"MOSPAY_WEBHOOK_URLS="+events.URL,
+		"MOSPAY_WEBHOOK_SECRET="+apptest.EventSecret,
+		"MOSPAY_WEBHOOK_RETRY=100ms,200ms,400ms,800ms,1s,1s,1s,1s,1s,1s,1s,1s",
 		"MOSPAY_MOS_BASE_URL="+c.sbURL,
 		"MOSPAY_JWT_SECRET="+apptest.RandHex(32),
 		"MOSPAY_ADMIN_TOKENS=finance:"+apptest.FinanceToken,
@@ -222,6 +240,8 @@ func TestFaultInjection(t *testing.T) {
 		}
 	}
 
+	c.checkEvents(orders, events, scale.converge)
+
 	// Every order's story is whole: it starts at CREATED, each step starts where the last ended,
 	// it ends at the order's status, nothing is recorded twice, and nothing was PAID unless MOS
 	// said SUCCESS.
@@ -253,6 +273,76 @@ func TestFaultInjection(t *testing.T) {
 	}
 	t.Logf("seed %d: %d orders in mospay by status %v; left CREATED by a kill or a lost prepay answer and resolved by the reconciler: %d to PENDING (MOS had it), %d to FAILED (MOS never heard of it); PAID by the reconciler %d, by a notification %d; refunds found by the reconciler's checks %d, refunds of payments never seen %d",
 		seed, len(orders), counts, createdResolved, createdFailed, paidByReconciler, paidByNotify, refundedByReconciler, refundedUnseen)
+}
+
+// checkEvents holds the order events to what happened, after the kills: every event an order's
+// story holds was received, signed, and acknowledged at least once by the merchant's systems;
+// every order that reached PAID, FAILED, CLOSED or REFUNDED has that event; no event is received
+// that mospay does not hold.
+func (c *faultWorld) checkEvents(orders []faultOrder, rc *apptest.EventReceiver, wait time.Duration) {
+	t := c.t
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		var eps struct {
+			Endpoints []struct{ Pending, Failed int }
+		}
+		c.must("GET", c.apiURL+"/admin/webhooks", nil, c.admin(), http.StatusOK, &eps)
+		if len(eps.Endpoints) == 1 && eps.Endpoints[0].Pending == 0 {
+			if eps.Endpoints[0].Failed != 0 {
+				t.Errorf("%d deliveries failed the whole retry schedule", eps.Endpoints[0].Failed)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("order event deliveries still pending after %s: %+v", wait, eps.Endpoints)
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	acked := map[string]bool{}
+	received := map[string]int{}
+	for _, e := range rc.Received() {
+		if e.Verified != nil {
+			t.Errorf("event %s does not verify: %v", e.ID, e.Verified)
+		}
+		received[e.ID]++
+		if e.Answered == http.StatusNoContent {
+			acked[e.ID] = true
+		}
+	}
+	held, repeats := 0, 0
+	for _, o := range orders {
+		var story struct {
+			Transitions []struct{ To string }
+			Events      []struct{ ID, Type string }
+		}
+		c.must("GET", c.apiURL+"/admin/orders/"+o.OutTradeNo, nil, c.admin(), http.StatusOK, &story)
+		types := map[string]bool{}
+		for _, e := range story.Events {
+			held++
+			types[e.Type] = true
+			if !acked[e.ID] {
+				t.Errorf("order %s: event %s (%s) was never acknowledged by the receiver (received %d times)", o.OutTradeNo, e.ID, e.Type, received[e.ID])
+			}
+			repeats += max(0, received[e.ID]-1)
+			delete(received, e.ID)
+		}
+		for _, tr := range story.Transitions {
+			if want := "order." + strings.ToLower(tr.To); (tr.To == "PAID" || tr.To == "FAILED" || tr.To == "CLOSED" || tr.To == "REFUNDED") && !types[want] {
+				t.Errorf("order %s reached %s without an %s event", o.OutTradeNo, tr.To, want)
+			}
+		}
+	}
+	for id := range received {
+		t.Errorf("the receiver got event %s, which no order holds", id)
+	}
+	t.Logf("order events: %d held, each acknowledged; %d attempts beyond the first (refusals, drops and kills)", held, repeats)
+}
+
+// admin is the finance token's header.
+func (c *faultWorld) admin() map[string]string {
+	return map[string]string{"Authorization": "Bearer " + apptest.FinanceToken}
 }
 
 // faultWorld is the test's view of the processes: where they listen and how they are started.

@@ -45,6 +45,17 @@ type Store interface {
 	RevokeUser(ctx context.Context, id string, at time.Time, a AdminAction) (*User, error)
 	// AdminActions lists a page of the audit trail, newest first. EINVALID for a bad cursor.
 	AdminActions(ctx context.Context, f AuditFilter) (AuditPage, error)
+
+	// Events lists a page of order events with their deliveries, newest first.
+	Events(ctx context.Context, f EventFilter) (EventPage, error)
+	// Event returns an event with its deliveries and their attempts. ENOTFOUND.
+	Event(ctx context.Context, id string) (*EventRecord, error)
+	// Redeliver makes the deliveries r selects due at r.At and records r.Audit, in one
+	// transaction; it returns how many. ENOTFOUND for an unknown event id.
+	Redeliver(ctx context.Context, r RedeliverRequest) (int64, error)
+	// Endpoints reports the delivery state of the configured endpoints and of any other that
+	// deliveries name.
+	Endpoints(ctx context.Context, configured []string) ([]Endpoint, error)
 	// Story returns the order and everything that explains it. ENOTFOUND.
 	Story(ctx context.Context, outTradeNo string) (*Story, error)
 	// AcquireLease marks the order as being worked on by owner until until, if no one else holds

@@ -126,6 +126,7 @@ type Story struct {
 	Queries       []QueryRecord
 	Flags         []FlagRecord
 	Actions       []AdminAction // the admin actions on the order
+	Events        []EventRecord // the order's events, with their deliveries
 }
 
 // Write is one atomic change of an order: the state machine's Change plus the rows that explain
@@ -145,7 +146,10 @@ type Write struct {
 	ReleaseLease bool
 	// Audit is the admin action that caused the write, recorded with it.
 	Audit *AdminAction
-	At    time.Time
+	// Events are the order events the write causes (the outbox): stored in its transaction, with
+	// their deliveries.
+	Events []OutboxEvent
+	At     time.Time
 }
 
 // Touches reports whether the write changes the order row itself, rather than only adding the
@@ -156,7 +160,7 @@ func (w Write) Touches() bool {
 
 // Empty reports whether the write has nothing at all to store.
 func (w Write) Empty() bool {
-	return !w.Touches() && w.Notification == nil && w.Query == nil && w.Audit == nil
+	return !w.Touches() && w.Notification == nil && w.Query == nil && w.Audit == nil && len(w.Events) == 0
 }
 
 // After is the order as it is once w is saved. It is the one statement of what a write does to

@@ -24,6 +24,13 @@ type Config struct {
 	Schedule Schedule
 	// Instance names this process in leases.
 	Instance string
+
+	// RenderEvent renders an order event's payload (package api's admin view of the order);
+	// EventEndpoints are the receivers each event is delivered to (MOSPAY_WEBHOOK_URLS); Wake, if
+	// set, is told when deliveries became due, so that the first attempt is made at once.
+	RenderEvent    EventRenderer
+	EventEndpoints []string
+	Wake           func()
 }
 
 // Service runs orders through their life. Its methods are grouped by job, one file each:
@@ -168,6 +175,11 @@ func (s *Service) apply(ctx context.Context, o *Order, e Event, opt applyOpts) (
 		if w.Empty() {
 			return o, ch, nil
 		}
+		events, err := s.events(w)
+		if err != nil {
+			return nil, ch, err
+		}
+		w.Events = events
 		saved, err := s.store.Save(ctx, w)
 		if ErrorCode(err) == ECONFLICT && attempt < maxApplyAttempts {
 			if o, err = s.store.Order(ctx, o.OutTradeNo); err != nil {
@@ -184,6 +196,9 @@ func (s *Service) apply(ctx context.Context, o *Order, e Event, opt applyOpts) (
 		}
 		for _, f := range ch.Raise {
 			s.log.WarnContext(ctx, "order flagged", "out_trade_no", o.OutTradeNo, "flag", f.Flag, "note", f.Note)
+		}
+		if len(events) > 0 && len(s.cfg.EventEndpoints) > 0 {
+			s.wake()
 		}
 		return saved, ch, nil
 	}

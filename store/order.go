@@ -138,6 +138,19 @@ func encodeCursor(id int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.FormatInt(id, 10)))
 }
 
+// encodeTextCursor and decodeTextCursor are the cursors of lists keyed by a text id (events).
+func encodeTextCursor(id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("e:" + id))
+}
+
+func decodeTextCursor(c string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err == nil && len(b) > 2 && string(b[:2]) == "e:" {
+		return string(b[2:]), nil
+	}
+	return "", order.Errorf(order.EINVALID, "cursor: not one this server gave out")
+}
+
 func decodeCursor(c string) (int64, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err == nil && len(b) > 2 && string(b[:2]) == "o:" {
@@ -193,6 +206,9 @@ func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 	}
 	if a := w.Audit; a != nil {
 		rows = append(rows, auditInsert(a))
+	}
+	for i := range w.Events {
+		rows = append(rows, eventRows(&w.Events[i])...)
 	}
 	var err error
 	if db.Dialect == Postgres && update != nil {
@@ -303,7 +319,11 @@ func (db *DB) Story(ctx context.Context, outTradeNo string) (*order.Story, error
 	if err := g.Where("order_id = ?", o.ID).Order("id").Find(&as).Error; err != nil {
 		return nil, FormatError(err)
 	}
-	s := &order.Story{Order: o}
+	evs, err := db.orderEvents(ctx, o.ID)
+	if err != nil {
+		return nil, err
+	}
+	s := &order.Story{Order: o, Events: evs}
 	for i := range as {
 		s.Actions = append(s.Actions, as[i].action())
 	}
@@ -467,8 +487,14 @@ func (db *DB) RecoverLeases(ctx context.Context) (int64, error) {
 	err := db.InTx(ctx, func(tx *gorm.DB) error {
 		res := tx.Model(&orderRow{}).Where("lease_owner IS NOT NULL OR lease_until IS NOT NULL").
 			Updates(map[string]any{"lease_owner": nil, "lease_until": nil})
+		if res.Error != nil {
+			return res.Error
+		}
 		n = res.RowsAffected
-		return res.Error
+		// A delivery a dead process was attempting is due again at once (at least once: the
+		// receiver may have had it; it dedupes on webhook-id).
+		return tx.Model(&deliveryRow{}).Where("lease_owner IS NOT NULL").
+			Updates(map[string]any{"lease_owner": nil, "lease_until": nil}).Error
 	})
 	return n, err
 }

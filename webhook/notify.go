@@ -1,6 +1,7 @@
 // Package webhook holds mospay's HTTP conversations with other systems' servers: the inbound
-// receiver of MOS's payment notifications (notify.go). It speaks plain net/http so that it can
-// be mounted under any router.
+// receiver of MOS's payment notifications (notify.go), and the order events sent to the
+// merchant's systems (deliver.go), signed as Standard Webhooks sign them (sign.go). It speaks
+// plain net/http so that it can be mounted under any router.
 package webhook
 
 import (

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -164,4 +165,26 @@ func clip(b []byte) string {
 		return string(b[:300]) + "…"
 	}
 	return string(b)
+}
+
+// CheckSchema fails the test unless body is valid JSON matching the OpenAPI document's schema
+// of that name (components.schemas): for what mospay sends rather than answers, such as an order
+// event's payload.
+func CheckSchema(t testing.TB, name string, body []byte) {
+	t.Helper()
+	c, err := loadContract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, ok := c.doc.Components.Schemas[name]
+	if !ok || ref.Value == nil {
+		t.Fatalf("openapi: no schema %q", name)
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Fatalf("%s: not JSON: %v: %s", name, err, clip(body))
+	}
+	if err := ref.Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+		t.Fatalf("%s: not as the document says: %s: %s", name, flatten(err), clip(body))
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/mospay/mospay/api"
 	"github.com/mospay/mospay/app"
 	"github.com/mospay/mospay/money"
+	"github.com/mospay/mospay/webhook"
 	"github.com/robfig/cron/v3"
 )
 
@@ -123,10 +124,14 @@ var settings = []setting{
 		parse: func(c *config, v string) (err error) { c.MOSTimeout, err = positiveDuration(v); return }},
 	{env: "MOSPAY_MAX_BODY", flag: "max-body", def: "1MiB", help: "largest request body accepted (e.g. 1MiB, 512KiB, 65536)",
 		parse: func(c *config, v string) (err error) { c.MaxBody, err = parseBytes(v); return }},
-	{env: "MOSPAY_WEBHOOK_URLS", flag: "webhook-urls", help: "receivers of order events: not supported by this version",
-		parse: func(*config, string) error { return errNoEvents }},
-	{env: "MOSPAY_WEBHOOK_SECRET", flag: "webhook-secret", help: "secret of order events: not supported by this version", secret: true,
-		parse: func(*config, string) error { return errNoEvents }},
+	{env: "MOSPAY_WEBHOOK_URLS", flag: "webhook-urls", help: "comma-separated http(s) URLs that receive every order event (off when empty)",
+		parse: func(c *config, v string) (err error) { c.WebhookURLs, err = parseEndpoints(v); return }},
+	{env: "MOSPAY_WEBHOOK_SECRET", flag: "webhook-secret", help: "order events' signing secrets, whsec_ + base64, comma-separated while rotating (required with MOSPAY_WEBHOOK_URLS)", secret: true,
+		parse: func(c *config, v string) (err error) { c.WebhookSecrets, err = webhook.ParseSecrets(v); return }},
+	{env: "MOSPAY_WEBHOOK_RETRY", flag: "webhook-retry", def: "5s,5m,30m,2h,5h,10h,10h", help: "delays between an order event's attempts; the last failure makes its delivery failed",
+		parse: func(c *config, v string) (err error) { c.WebhookRetry, err = parseDelays(v); return }},
+	{env: "MOSPAY_EVENT_RETENTION", flag: "event-retention", def: "720h", help: "how long the attempts of delivered order events are kept (events stay with their orders)",
+		parse: func(c *config, v string) (err error) { c.EventRetention, err = positiveDuration(v); return }},
 	{env: "MOSPAY_REPORT_TZ", flag: "report-tz", def: "UTC", help: "time zone of report dates (e.g. Asia/Phnom_Penh)",
 		parse: func(c *config, v string) (err error) { c.ReportTZ, err = time.LoadLocation(v); return }},
 	{env: "MOSPAY_MAX_AMOUNT_USD", flag: "max-amount-usd", def: "10000.00", help: "largest USD order",
@@ -166,9 +171,49 @@ var settings = []setting{
 		}},
 }
 
-// errNoEvents refuses the order-event settings: this version delivers no order events, and a
-// setting that is accepted but does nothing would let an operator believe it does.
-var errNoEvents = errors.New("this version of mospay delivers no order events; unset it")
+// parseEndpoints reads MOSPAY_WEBHOOK_URLS: distinct http(s) URLs without user information
+// (credentials belong in the signature, not in a URL that is logged and shown to finance).
+func parseEndpoints(v string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, u := range strings.Split(v, ",") {
+		u = strings.TrimSpace(u)
+		if u == "" {
+			continue
+		}
+		if err := checkURL(u); err != nil {
+			return nil, err
+		}
+		if p, _ := url.Parse(u); p.User != nil {
+			return nil, fmt.Errorf("%q holds user information; receivers verify the signature instead", p.Redacted())
+		}
+		if seen[u] {
+			return nil, fmt.Errorf("%q is listed twice", u)
+		}
+		seen[u] = true
+		out = append(out, u)
+	}
+	if len(out) > 16 {
+		return nil, fmt.Errorf("%d endpoints; at most 16", len(out))
+	}
+	return out, nil
+}
+
+// parseDelays reads a retry schedule: comma-separated positive durations, at most 20.
+func parseDelays(v string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, s := range strings.Split(v, ",") {
+		d, err := positiveDuration(strings.TrimSpace(s))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	if len(out) > 20 {
+		return nil, fmt.Errorf("%d delays; at most 20", len(out))
+	}
+	return out, nil
+}
 
 // ConfigError names the variable that stopped start-up. Its message never holds a secret value.
 type ConfigError struct {
@@ -227,6 +272,9 @@ func loadConfig(getenv func(string) string, flags map[string]*string, sandbox bo
 		if s.needed != nil && s.needed(c) && raw[s.env] == "" && s.def == "" {
 			return nil, &ConfigError{Var: s.env, Err: errors.New("required (or run with --sandbox for development)")}
 		}
+	}
+	if len(c.WebhookURLs) > 0 && len(c.WebhookSecrets) == 0 {
+		return nil, &ConfigError{Var: "MOSPAY_WEBHOOK_SECRET", Err: errors.New("required with MOSPAY_WEBHOOK_URLS: every order event is signed")}
 	}
 	return c, nil
 }

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -112,8 +115,14 @@ func TestConfigErrors(t *testing.T) {
 		{"zero body size", "MOSPAY_MAX_BODY", "0", "not a size"},
 		{"bad cors origin", "MOSPAY_CORS_ORIGINS", "example.com", "not an origin"},
 		{"bad proxy", "MOSPAY_TRUSTED_PROXIES", "10.0.0.300", "not an IP"},
-		{"order events", "MOSPAY_WEBHOOK_URLS", "https://hooks.example/x", "delivers no order events"},
-		{"order event secret", "MOSPAY_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "delivers no order events"},
+		{"order event URL not http", "MOSPAY_WEBHOOK_URLS", "ftp://hooks.example/x", "not an http(s) URL"},
+		{"order event URL with credentials", "MOSPAY_WEBHOOK_URLS", "https://me:pw@hooks.example/x", "user information"},
+		{"order event URL twice", "MOSPAY_WEBHOOK_URLS", "https://hooks.example/x,https://hooks.example/x", "listed twice"},
+		{"order event secret without prefix", "MOSPAY_WEBHOOK_SECRET", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", `starts with "whsec_"`},
+		{"order event secret not base64", "MOSPAY_WEBHOOK_SECRET", "whsec_!!!notbase64!!!", "base64"},
+		{"order event secret short", "MOSPAY_WEBHOOK_SECRET", "whsec_c2hvcnQ=", "24 to 64 bytes"},
+		{"bad retry schedule", "MOSPAY_WEBHOOK_RETRY", "5s,soon", "not a duration"},
+		{"bad event retention", "MOSPAY_EVENT_RETENTION", "0s", "must be positive"},
 		{"bad time zone", "MOSPAY_REPORT_TZ", "Mars/Olympus", ""},
 		{"bad max usd", "MOSPAY_MAX_AMOUNT_USD", "1e6", "malformed"},
 		{"bad max khr", "MOSPAY_MAX_AMOUNT_KHR", "10.5", "decimals"},
@@ -197,5 +206,57 @@ func TestRunUnknownCommand(t *testing.T) {
 	}
 	if err := run(t.Context(), []string{"version"}, func(string) string { return "" }, nil, &out, &errb); err != nil || !strings.Contains(out.String(), "mospay") {
 		t.Fatalf("version: %v %q", err, out.String())
+	}
+}
+
+// TestOrderEventConfig: endpoints need a secret; with both, every value reaches the app's config.
+func TestOrderEventConfig(t *testing.T) {
+	env := validEnv()
+	env["MOSPAY_WEBHOOK_URLS"] = "https://hooks.example/a, http://10.0.0.5:9000/b"
+	_, err := load(t, env)
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Var != "MOSPAY_WEBHOOK_SECRET" || !strings.Contains(err.Error(), "required with MOSPAY_WEBHOOK_URLS") {
+		t.Fatalf("endpoints without a secret: err = %v, want a ConfigError naming MOSPAY_WEBHOOK_SECRET", err)
+	}
+	env["MOSPAY_WEBHOOK_SECRET"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw,whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+	env["MOSPAY_WEBHOOK_RETRY"] = "1s,2s"
+	c, err := load(t, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"https://hooks.example/a", "http://10.0.0.5:9000/b"}; !slices.Equal(c.WebhookURLs, want) {
+		t.Errorf("urls = %q, want %q", c.WebhookURLs, want)
+	}
+	if len(c.WebhookSecrets) != 2 || !slices.Equal(c.WebhookRetry, []time.Duration{time.Second, 2 * time.Second}) ||
+		c.EventRetention != 720*time.Hour {
+		t.Errorf("secrets %d, retry %v, retention %v", len(c.WebhookSecrets), c.WebhookRetry, c.EventRetention)
+	}
+	delete(env, "MOSPAY_WEBHOOK_URLS")
+	if _, err := load(t, env); err != nil {
+		t.Errorf("a secret without endpoints (kept ready for later) is harmless: %v", err)
+	}
+}
+
+// TestOldSandboxEnvGetsAnEventSecret: a data/sandbox.env written before order events keeps its
+// values and gains a webhook secret, which then works with endpoints.
+func TestOldSandboxEnvGetsAnEventSecret(t *testing.T) {
+	dir := t.TempDir()
+	old := "export MOSPAY_MOS_APP_KEY='sbxold'\nexport MOSPAY_MOS_APP_SECRET='oldsecret0123456'\nexport MOSPAY_MOS_MC_ID='sbxm'\n" +
+		"export MOSPAY_JWT_SECRET='" + strings.Repeat("j", 64) + "'\nexport MOSPAY_ADMIN_TOKENS='finance:" + strings.Repeat("a", 32) + "'\n"
+	if err := os.WriteFile(filepath.Join(dir, sandboxEnvFile), []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"MOSPAY_DATABASE_URL": "sqlite:" + dir + "/m.db", "MOSPAY_WEBHOOK_URLS": "http://127.0.0.1:9/hook"}
+	var out bytes.Buffer
+	c, err := loadConfig(func(k string) string { return env[k] }, nil, true, func(raw map[string]string) error { return sandboxDefaults(raw, &out) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MOSAppKey != "sbxold" || len(c.WebhookSecrets) != 1 {
+		t.Fatalf("app key %q, %d webhook secrets", c.MOSAppKey, len(c.WebhookSecrets))
+	}
+	saved, err := os.ReadFile(filepath.Join(dir, sandboxEnvFile))
+	if err != nil || !strings.Contains(string(saved), "MOSPAY_WEBHOOK_SECRET='whsec_") || !strings.Contains(string(saved), "sbxold") {
+		t.Fatalf("sandbox.env now:\n%s (%v)", saved, err)
 	}
 }

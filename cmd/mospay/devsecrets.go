@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -27,6 +28,8 @@ var devKeys = []struct {
 	{"MOSPAY_MOS_MC_ID", func() string { return "sbxmerchant" + randHex(4) }},
 	{"MOSPAY_JWT_SECRET", func() string { return randHex(32) }},
 	{"MOSPAY_ADMIN_TOKENS", func() string { return "finance:" + randHex(16) }},
+	// Signs order events when MOSPAY_WEBHOOK_URLS is set (a Standard Webhooks secret).
+	{"MOSPAY_WEBHOOK_SECRET", func() string { return "whsec_" + base64.StdEncoding.EncodeToString(randBytes(32)) }},
 }
 
 // dataDir is the folder beside the SQLite file, or ./data for PostgreSQL.
@@ -115,10 +118,12 @@ func writeEnvFile(path string, m map[string]string) error {
 	return os.Rename(tmp, path)
 }
 
-func randHex(n int) string {
+func randHex(n int) string { return hex.EncodeToString(randBytes(n)) }
+
+func randBytes(n int) []byte {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		panic(err) // crypto/rand does not fail on Linux
 	}
-	return hex.EncodeToString(b)
+	return b
 }

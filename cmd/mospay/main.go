@@ -149,6 +149,7 @@ func printQuickStart(w io.Writer, a *app.App, cfg *config) {
 	api, sbx := a.URL(), a.SandboxURL()
 	env := dataDir(map[string]string{"MOSPAY_DATABASE_URL": cfg.DatabaseURL}) + "/" + sandboxEnvFile
 	q := `
+Demo mini-app in your browser: ` + sbx + `/sandbox/demo
 Quick start (another terminal; the sandbox plays MOS and the user):
   . ` + env + `       # the development credentials, for the admin token
   CODE=$(curl -s -X POST ` + sbx + `/sandbox/login-codes -d '{"openid":"user-1"}' | sed 's/.*"code":"\([^"]*\)".*/\1/')

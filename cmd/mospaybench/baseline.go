@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -31,6 +32,37 @@ type baselines struct {
 	notify string // the notifyUrl sent with prepay (never called: nobody pays these orders)
 	srv    *http.Server
 	log    *slog.Logger
+	events eventSink // POST /events/{endpoint}
+}
+
+// eventSink is the merchant's systems for the order-event scenario: each POST /events/{name}
+// answers 204 at once and is counted, with the time of the last one.
+type eventSink struct {
+	mu       sync.Mutex
+	received int
+	last     time.Time
+}
+
+func (e *eventSink) receive(c echo.Context) error {
+	e.mu.Lock()
+	e.received++
+	e.last = time.Now()
+	e.mu.Unlock()
+	return c.NoContent(http.StatusNoContent)
+}
+
+// reset forgets what was received.
+func (e *eventSink) reset() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.received, e.last = 0, time.Time{}
+}
+
+// snapshot is how many events came, and when the last did.
+func (e *eventSink) snapshot() (int, time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.received, e.last
 }
 
 // startBaselines opens dir/bare.db and serves the baselines on a free loopback port; sandbox is
@@ -55,6 +87,7 @@ func startBaselines(dir string, creds credentials, sandboxURL string, log *slog.
 		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 	})
 	e.POST("/bare", b.bare)
+	e.POST("/events/:endpoint", b.events.receive)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		db.Close()

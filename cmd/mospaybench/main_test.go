@@ -52,6 +52,8 @@ func TestSuiteSmoke(t *testing.T) {
 	for _, db := range dbs {
 		names = append(names, db.row(rowCreate), db.row(rowNotify), db.row(rowGet))
 	}
+	ev := database{name: "SQLite, 2 event endpoints"}
+	names = append(names, ev.row(rowCreate), ev.row(rowNotify), ev.row(rowEvents))
 	for _, name := range names {
 		cells, ok := rows[name]
 		if !ok {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -35,6 +36,7 @@ const (
 	rowCreate  = "create order with prepay"
 	rowNotify  = "notification handling"
 	rowGet     = "GET /mp/orders/{outTradeNo}"
+	rowEvents  = "order event delivery"
 	rowMemory  = "mospay resident memory"
 )
 
@@ -42,6 +44,8 @@ const (
 type database struct {
 	name string // SQLite, PostgreSQL
 	url  string
+	// events, if set, is where mospay sends its order events: two endpoints of the bench's own.
+	events *baselines
 }
 
 // row names a row of mospay's scenarios on db.
@@ -192,6 +196,11 @@ func runSuite(ctx context.Context, opts options, log *slog.Logger) (rep *report,
 			return nil, fmt.Errorf("%s: %w", db.name, err)
 		}
 	}
+	// Order events: the SQLite scenarios again on a fresh file, with two event endpoints.
+	ev := database{name: "SQLite, 2 event endpoints", url: "sqlite:" + filepath.Join(dir, "events.db"), events: base}
+	if err := s.runDatabase(ctx, rep, ev, false); err != nil {
+		return nil, fmt.Errorf("%s: %w", ev.name, err)
+	}
 	return rep, nil
 }
 
@@ -211,7 +220,11 @@ func (s *suite) runDatabase(ctx context.Context, rep *report, db database, memor
 		// Profile the server under load: go tool pprof http://ADDR/debug/pprof/profile
 		env = append(env, "MOSPAY_DEBUG_ADDR="+a)
 	}
-	srv, err := startProc("serve-"+strings.ToLower(db.name), s.dir, s.bin, []string{"serve"}, append(env,
+	if db.events != nil {
+		env = append(env, "MOSPAY_WEBHOOK_URLS="+db.events.URL+"/events/a,"+db.events.URL+"/events/b",
+			"MOSPAY_WEBHOOK_SECRET=whsec_"+base64.StdEncoding.EncodeToString([]byte(randHex(16))))
+	}
+	srv, err := startProc("serve-"+strings.ToLower(strings.Fields(db.name)[0]), s.dir, s.bin, []string{"serve"}, append(env,
 		"MOSPAY_HTTP_ADDR="+apiAddr, "MOSPAY_MOS_BASE_URL="+s.sandbox,
 		"MOSPAY_JWT_SECRET="+s.creds.JWTSecret, "MOSPAY_ADMIN_TOKENS=bench:"+s.creds.AdminToken,
 		"MOSPAY_RECONCILE_EVERY=@every 1h", "MOSPAY_ORDER_TTL=2h",
@@ -252,7 +265,7 @@ func (s *suite) runDatabase(ctx context.Context, rep *report, db database, memor
 		}
 	}
 	st := s.timed(ctx, db.row(rowCreate), s.createTargeter(-1), collect)
-	rep.add(db.row(rowCreate), st, "POST /mp/orders: order, prepay at the sandbox, PENDING")
+	rep.add(db.row(rowCreate), st, "POST /mp/orders: order, prepay at the sandbox, PENDING"+s.vsPlain(rep, db, rowCreate, st))
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -273,13 +286,20 @@ func (s *suite) runDatabase(ctx context.Context, rep *report, db database, memor
 	if err != nil {
 		return err
 	}
+	notifyStart := time.Now()
+	if db.events != nil {
+		db.events.events.reset()
+	}
 	st = s.timed(ctx, db.row(rowNotify), countedTargeter(-1, func(i int, t *vegeta.Target) {
 		t.Method, t.URL, t.Header = http.MethodPost, s.api+"/mos/notify", jsonHeader("")
 		t.Body = s.notification(pool[i%len(pool)])
 	}), nil)
 	distinct := min(st.Requests, len(pool))
 	rep.add(db.row(rowNotify), st, fmt.Sprintf("POST /mos/notify, signed by the bench, each confirmed by orderQuery; %s distinct orders of %s requests (repeats are no-ops)",
-		thousands(int64(distinct)), thousands(int64(st.Requests))))
+		thousands(int64(distinct)), thousands(int64(st.Requests)))+s.vsPlain(rep, db, rowNotify, st))
+	if db.events != nil {
+		return s.drainEvents(ctx, rep, db, notifyStart, 2*distinct)
+	}
 
 	rep.add(db.row(rowGet), s.timed(ctx, db.row(rowGet), countedTargeter(-1, func(i int, t *vegeta.Target) {
 		o := pool[(i*7919)%len(pool)] // a stride, so consecutive requests read different orders
@@ -318,6 +338,41 @@ func (s *suite) runDatabase(ctx context.Context, rep *report, db database, memor
 	rep.memory = &memoryRow{orders: stored, database: db.name, serve: mem}
 	log.Info("done", "database", db.name, "orders", stored, "rss_mib", mib(mem.RSS), "hwm_mib", mib(mem.Peak))
 	return nil
+}
+
+// vsPlain is, for the order-event run, its throughput as a ratio to the same scenario on SQLite
+// without endpoints, measured earlier in this run.
+func (s *suite) vsPlain(rep *report, db database, scenario string, st stats) string {
+	if db.events == nil {
+		return ""
+	}
+	plain := rep.throughput(database{name: "SQLite"}.row(scenario))
+	return fmt.Sprintf("; %s× the same without endpoints", ratio(st.Throughput(), plain))
+}
+
+// drainEvents waits until the two endpoints have received want events (an order.paid each, for
+// every order the notification scenario paid), and reports the rate they arrived at: from the
+// scenario's start, while mospay also handled the notifications, to the last one.
+func (s *suite) drainEvents(ctx context.Context, rep *report, db database, start time.Time, want int) error {
+	sink := &db.events.events
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		got, last := sink.snapshot()
+		if got >= want {
+			rep.add(db.row(rowEvents), stats{Requests: got, OK: got, Elapsed: last.Sub(start)},
+				fmt.Sprintf("events/s received by 2 endpoints answering 204 (%s events: an order.paid per paid order per endpoint), from the notification scenario's start until the last arrived",
+					thousands(int64(got))))
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("order events: %d of %d received after 10 minutes", got, want)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // timed runs one scenario for -duration.

@@ -86,7 +86,8 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// Handler serves the MOS endpoints and the control API. Unknown routes get a JSON 404.
+// Handler serves the MOS endpoints, the control API and the browser side (web.go: mos.js, the
+// payment sheet, the demo mini-app). Unknown routes get a JSON 404.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST "+mos.PathGetApplication, s.mosEndpoint(opGetApplication, s.getApplication))
@@ -106,10 +107,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /sandbox/faults", s.handlePutFaults)
 	mux.HandleFunc("DELETE /sandbox/faults", s.handleDeleteFaults)
 	mux.HandleFunc("GET /sandbox/stats", s.handleStats)
+	s.webRoutes(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path)
 	})
-	return mux
+	return withBrowserHeaders(mux)
 }
 
 // Close stops notification deliveries and hanging calls, and waits for them to end.

@@ -1,0 +1,209 @@
+package e2e
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/mospay/mospay/app"
+	"github.com/mospay/mospay/app/apptest"
+)
+
+// The demo's and the payment sheet's elements, as the test finds them.
+const (
+	demoWho     = "#who"
+	demoStatus  = "#receipt-status"
+	demoOrder   = "#receipt-order"
+	demoNote    = "#receipt-note"
+	demoHistory = "#history"
+	sheet       = "dialog.mos-sandbox-sheet"
+	sheetPay    = sheet + ` button[value="pay"]`
+	sheetFail   = sheet + ` button[value="fail"]`
+	sheetLose   = "#mos-sandbox-lose"
+)
+
+// buyButton is the demo's Buy button of an item.
+func buyButton(item string) string { return `#items button[data-item="` + item + `"]` }
+
+// TestDemoInBrowser walks the sandbox's demo mini-app in Chromium at phone width, as a front-end
+// developer would with `make run`: log in as the sandbox's user-1, buy, pay in the sheet, see
+// PAID on the receipt and the order in finance's story; buy again with the notification lost
+// and still see PAID, through /query alone; fail a payment and see the failure; cancel one with
+// the keyboard; switch to another sandbox user. No page logs an error, and none scrolls
+// sideways, on a phone or a laptop.
+func TestDemoInBrowser(t *testing.T) {
+	h := newHarness(t, apptest.Options{})
+	b := apptest.StartBrowser(t)
+	b.SetViewport(t, apptest.Phone())
+	b.Open(t, h.SandboxURL+"/sandbox/demo")
+	b.WaitText(t, demoWho, "Signed in as user-1")
+	b.NoHorizontalScroll(t)
+
+	// The stand-in's shapes, as MOS documents them, and its refusals (the sandbox's own).
+	shapes := apptest.Eval[map[string]string](t, b, `(async () => {
+		const refused = (p) => p.then(() => "resolved", (err) => err.message);
+		const res = await mos.login("`+h.AppKey+`");
+		return {
+			lang: (await mos.getLanguage()).lang,
+			code: typeof res.data.code === "string" && res.data.code.length > 0 ? "a code" : JSON.stringify(res),
+			wrongKey: await refused(mos.login("not-the-app-key")),
+			noPrepay: await refused(mos.pay({amount: "1.00", currency: "USD", appKey: "`+h.AppKey+`"})),
+		};
+	})()`)
+	if shapes["lang"] != "en_US" || shapes["code"] != "a code" ||
+		!strings.Contains(shapes["wrongKey"], "is not this sandbox's") || !strings.Contains(shapes["noPrepay"], "prepayId is missing") {
+		t.Fatalf("mos stand-in: %v", shapes)
+	}
+
+	// Pay: the notification reaches mospay as usual.
+	b.Click(t, buyButton("coffee"))
+	b.WaitVisible(t, sheet)
+	b.WaitText(t, sheet, "2.50 USD")
+	b.WaitFocus(t, sheetPay) // the sheet takes the focus
+	b.NoHorizontalScroll(t)
+	b.Click(t, sheetPay)
+	b.WaitText(t, demoStatus, "PAID")
+	paid := b.Text(t, demoOrder)
+	story := demoStory(t, h, paid)
+	if o := story.Order; o.Status != "PAID" || o.OpenID != "user-1" || o.TotalAmount != "2.50" || o.Currency != "USD" || o.Desc != "Iced coffee" {
+		t.Fatalf("finance's story of %s: %+v, want user-1's PAID 2.50 USD Iced coffee", paid, o)
+	}
+	if n := len(story.Transitions); n == 0 || story.Transitions[n-1].To != "PAID" {
+		t.Fatalf("finance's story of %s: transitions %+v, want the last to PAID", paid, story.Transitions)
+	}
+	b.WaitText(t, demoHistory, paid)
+
+	// Pay with the notification lost: only /query can tell mospay, and the receipt still says PAID.
+	dropped := h.Sandbox.Stats().NotificationsDropped
+	b.Click(t, buyButton("noodles"))
+	b.WaitText(t, sheet, "8000 KHR")
+	b.Click(t, sheetLose)
+	b.Click(t, sheetPay)
+	b.WaitText(t, demoStatus, "PAID")
+	lost := b.Text(t, demoOrder)
+	if lost == paid {
+		t.Fatalf("the second purchase shows the first order %s", paid)
+	}
+	h.WantTransitions(t, lost,
+		apptest.Transition{From: "", To: "CREATED", Source: "api"},
+		apptest.Transition{From: "CREATED", To: "PENDING", Source: "api"},
+		apptest.Transition{From: "PENDING", To: "PAID", Source: "api"})
+	if got := h.Sandbox.Stats().NotificationsDropped - dropped; got != 1 {
+		t.Fatalf("the sandbox dropped %d notifications, want 1", got)
+	}
+	if ns := h.Notifications(t, lost); len(ns) != 0 {
+		t.Fatalf("mospay received %d notifications of %s, whose notification was lost", len(ns), lost)
+	}
+
+	// Fail, with notifications delivered again: the setting is remembered until unticked.
+	b.Click(t, buyButton("tshirt"))
+	b.WaitText(t, sheet, "16.99 USD")
+	if !apptest.Eval[bool](t, b, `document.querySelector("`+sheetLose+`").checked`) {
+		t.Fatal("the sheet forgot the lost-notification setting")
+	}
+	b.Click(t, sheetLose)
+	b.Click(t, sheetFail)
+	b.WaitText(t, demoStatus, "FAILED")
+	b.WaitText(t, demoNote, "The payment failed")
+	failed := b.Text(t, demoOrder)
+	h.WaitStatus(t, h.Login(t, "user-1"), failed, "FAILED")
+	b.WaitText(t, demoHistory, failed)
+
+	// The keyboard alone: Enter on a Buy button opens the sheet, Tab moves within it, Escape
+	// cancels; the focus then lands on the receipt.
+	b.Run(t, chromedp.Focus(chromedp.CSS(buyButton("coffee"))))
+	b.Press(t, kb.Enter)
+	b.WaitVisible(t, sheet)
+	b.WaitFocus(t, sheetPay)
+	b.Press(t, kb.Tab)
+	b.WaitFocus(t, sheetFail)
+	b.Press(t, kb.Escape)
+	b.WaitGone(t, sheet)
+	b.WaitText(t, demoNote, "You cancelled the payment")
+	b.WaitText(t, demoStatus, "PENDING")
+	b.WaitFocus(t, "#receipt-title")
+	b.NoHorizontalScroll(t)
+
+	// A laptop, and a fresh start of the mini-app: the history is the user's, from mospay.
+	b.SetViewport(t, apptest.Laptop())
+	b.Open(t, h.SandboxURL+"/sandbox/demo")
+	b.WaitText(t, demoHistory, paid)
+	b.WaitText(t, demoHistory, lost)
+	b.NoHorizontalScroll(t)
+
+	// Another sandbox user: the page starts afresh, logged in as user-2, who has no orders.
+	apptest.Eval[bool](t, b, `(() => { const s = document.querySelector("#mos-sandbox-user");
+		s.value = "user-2"; return s.dispatchEvent(new Event("change")); })()`)
+	b.WaitText(t, demoWho, "Signed in as user-2")
+	b.WaitText(t, "#history-empty", "No orders yet.")
+}
+
+// TestDemoFromDevServer: a developer's own dev server, on another origin, serves a copy of the
+// demo that loads mos.js from the sandbox; listing that origin in MOSPAY_CORS_ORIGINS is all
+// mospay needs, and the sandbox's control API answers any origin. Logging in and paying work
+// from there, with no error in the browser.
+func TestDemoFromDevServer(t *testing.T) {
+	var h *harness
+	files := map[string]string{} // path on the dev server -> content
+	dev := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		types := map[string]string{"/": "text/html", "/demo.js": "text/javascript", "/demo.css": "text/css", "/favicon.svg": "image/svg+xml"}
+		w.Header().Set("Content-Type", types[r.URL.Path])
+		io.WriteString(w, body)
+	}))
+	defer dev.Close()
+	h = newHarness(t, apptest.Options{Config: func(c *app.Config) { c.CORSOrigins = []string{dev.URL} }})
+	get := func(path string) string {
+		r := h.Must(t, http.MethodGet, h.SandboxURL+path, nil, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("GET %s: HTTP %d", path, r.Status)
+		}
+		return string(r.Body)
+	}
+	files["/"] = strings.NewReplacer(
+		`src="/sandbox/mos.js"`, `src="`+h.SandboxURL+`/sandbox/mos.js"`,
+		"/sandbox/demo/", "/",
+	).Replace(get("/sandbox/demo"))
+	for _, f := range []string{"demo.js", "demo.css", "favicon.svg"} {
+		files["/"+f] = get("/sandbox/demo/" + f)
+	}
+
+	b := apptest.StartBrowser(t)
+	b.SetViewport(t, apptest.Phone())
+	b.Open(t, dev.URL+"/")
+	b.WaitText(t, demoWho, "Signed in as user-1")
+	b.Click(t, buyButton("tshirt"))
+	b.WaitText(t, sheet, "16.99 USD")
+	b.Click(t, sheetPay)
+	b.WaitText(t, demoStatus, "PAID")
+	b.WaitText(t, demoHistory, b.Text(t, demoOrder))
+	b.NoHorizontalScroll(t)
+}
+
+// demoStoryBody is the part of GET /admin/orders/{o} the demo test reads.
+type demoStoryBody struct {
+	Order struct {
+		Status, OpenID, TotalAmount, Currency, Desc string
+	}
+	Transitions []struct{ From, To, Source string }
+}
+
+// demoStory reads an order's story as finance does.
+func demoStory(t *testing.T, h *harness, outTradeNo string) demoStoryBody {
+	t.Helper()
+	r := h.Admin(t, "/admin/orders/"+outTradeNo)
+	if r.Status != http.StatusOK {
+		t.Fatalf("finance's story of %s: HTTP %d %s", outTradeNo, r.Status, r.Body)
+	}
+	var s demoStoryBody
+	r.Decode(t, &s)
+	return s
+}

@@ -1,0 +1,194 @@
+// The demo mini-app: a small shop written only against `mos` (MOS's SDK in the MOS app,
+// mos-sandbox.js in a desktop browser) and mospay's /mp API, as a real mini-app would be.
+// Log in, create an order, hand it to mos.pay, then ask mospay until the order is final.
+
+// A real mini-app has these two in its own configuration; the sandbox writes them into the page.
+const API = document.querySelector('meta[name="mospay-api"]').content;
+const APP_KEY = document.querySelector('meta[name="mos-app-key"]').content;
+
+const ITEMS = [
+  { id: 'coffee', name: 'Iced coffee', totalAmount: '2.50', currency: 'USD' },
+  { id: 'noodles', name: 'Noodle soup', totalAmount: '8000', currency: 'KHR' },
+  { id: 'tshirt', name: 'T-shirt', totalAmount: '16.99', currency: 'USD' },
+];
+// The statuses a receipt can show as the outcome; PENDING and CREATED may still change.
+const FINAL = ['PAID', 'FAILED', 'CLOSED', 'REFUNDED'];
+const NOTES = {
+  PAID: 'Paid. Thank you!',
+  FAILED: 'The payment failed. Nothing was charged.',
+  CLOSED: 'The order closed unpaid.',
+  REFUNDED: 'The payment was refunded.',
+};
+
+let lang = 'en_US';
+let token = '';
+
+const $ = (id) => document.getElementById(id);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// request calls mospay: JSON in and out, the user's language; an error answer throws with its
+// HTTP status and mospay's message.
+async function request(method, path, { body, headers = {} } = {}) {
+  const res = await fetch(API + path, {
+    method,
+    headers: { Lang: lang, ...(body && { 'Content-Type': 'application/json' }), ...headers },
+    body: body && JSON.stringify(body),
+  });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    throw Object.assign(new Error(data.error?.message ?? `HTTP ${res.status}`), { status: res.status });
+  }
+  return data;
+}
+
+// login exchanges mos.login's one-time code for mospay's token.
+async function login() {
+  const res = await mos.login(APP_KEY);
+  ({ token } = await request('POST', '/mp/login/miniAppLogin', { body: { code: res.data.code } }));
+}
+
+// api is request as the logged-in user; on a 401 (token expired or revoked) it logs in again,
+// once, and retries.
+async function api(method, path, options = {}) {
+  const send = () => request(method, path, { ...options, headers: { ...options.headers, Authorization: `Bearer ${token}` } });
+  try {
+    return await send();
+  } catch (err) {
+    if (err.status !== 401) throw err;
+    await login();
+    return send();
+  }
+}
+
+// createOrder creates the order and its prepay. One Idempotency-Key per purchase: when MOS did
+// not answer the prepay (503), retrying with the same key resumes the same order.
+async function createOrder(item) {
+  const key = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await api('POST', '/mp/orders', {
+        body: { totalAmount: item.totalAmount, currency: item.currency, desc: item.name },
+        headers: { 'Idempotency-Key': key },
+      });
+    } catch (err) {
+      if (err.status !== 503 || attempt === 3) throw err;
+      await sleep(1000 * attempt);
+    }
+  }
+}
+
+// untilFinal asks mospay, which asks MOS, until the order is final or about 15 s have passed.
+async function untilFinal(outTradeNo) {
+  let order;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    order = await api('POST', `/mp/orders/${encodeURIComponent(outTradeNo)}/query`);
+    if (FINAL.includes(order.status)) break;
+    await sleep(1500);
+  }
+  return order;
+}
+
+async function buy(item) {
+  setBusy(true);
+  $('error').hidden = true;
+  $('receipt').hidden = true;
+  try {
+    progress('Creating your order…');
+    const order = await createOrder(item);
+    progress('Waiting for the payment…');
+    const { result } = await mos.pay({
+      amount: order.totalAmount, currency: order.currency, appKey: order.appKey, prepayId: order.prepayId,
+    });
+    if (result === 'SUCCESS' || result === 'FAIL') {
+      // mos.pay's "SUCCESS" only says the user finished paying: mospay asks MOS for the truth.
+      progress('Confirming with mospay…');
+      showReceipt(await untilFinal(order.outTradeNo), item);
+    } else {
+      showReceipt(order, item, 'You cancelled the payment; the order stays open until it expires.');
+    }
+  } catch (err) {
+    showError(err);
+  } finally {
+    progress('');
+    setBusy(false);
+  }
+  await loadHistory();
+}
+
+function showReceipt(order, item, note) {
+  $('receipt-status').textContent = order.status;
+  $('receipt-status').className = `status status-${order.status}`;
+  $('receipt-note').textContent = note ?? NOTES[order.status] ?? 'MOS has not confirmed the payment yet; see your orders in a moment.';
+  $('receipt-order').textContent = order.outTradeNo;
+  $('receipt-item').textContent = item.name;
+  $('receipt-amount').textContent = `${order.totalAmount} ${order.currency}`;
+  $('receipt').hidden = false;
+  $('receipt-title').focus(); // keyboard and screen-reader users land on the outcome
+}
+
+async function loadHistory() {
+  try {
+    const { orders } = await api('GET', '/mp/orders?limit=10');
+    $('history').replaceChildren(...orders.map((o) => {
+      const li = document.createElement('li');
+      const status = document.createElement('strong');
+      status.className = `status status-${o.status}`;
+      status.textContent = o.status;
+      const number = document.createElement('small');
+      number.textContent = o.outTradeNo;
+      li.append(`${o.desc} · ${o.totalAmount} ${o.currency} `, status, number);
+      return li;
+    }));
+    $('history-empty').hidden = orders.length > 0;
+  } catch (err) {
+    showError(err);
+  }
+}
+
+function renderItems() {
+  $('items').replaceChildren(...ITEMS.map((item) => {
+    const li = document.createElement('li');
+    const name = document.createElement('span');
+    name.textContent = `${item.name} · ${item.totalAmount} ${item.currency}`;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.dataset.item = item.id;
+    button.textContent = 'Buy';
+    button.setAttribute('aria-label', `Buy ${item.name}`);
+    button.disabled = true;
+    button.addEventListener('click', () => buy(item));
+    li.append(name, button);
+    return li;
+  }));
+}
+
+function setBusy(busy) {
+  for (const b of $('items').querySelectorAll('button')) b.disabled = busy;
+}
+
+function progress(text) {
+  $('progress').textContent = text;
+}
+
+function showError(err) {
+  $('error').textContent = `Something went wrong: ${err.message}`;
+  $('error').hidden = false;
+}
+
+async function start() {
+  renderItems();
+  try {
+    if (!API || !APP_KEY) throw new Error('the sandbox does not know mospay\'s API URL or the appKey');
+    ({ lang } = await mos.getLanguage());
+    await login();
+    const user = await api('GET', '/mp/user');
+    $('who').textContent = `Signed in as ${user.openid} (${user.languageType})`;
+    setBusy(false);
+    await loadHistory();
+  } catch (err) {
+    $('who').textContent = 'Not signed in.';
+    showError(err);
+  }
+}
+
+start();

@@ -1,0 +1,224 @@
+package sandbox
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mospay/mospay/mos"
+)
+
+// fetch sends a request with headers and returns the answer with its body read.
+func (f *fixture) fetch(method, path string, hdr map[string]string) (*http.Response, string) {
+	f.t.Helper()
+	req, _ := http.NewRequest(method, f.url+path, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// wantHeaders fails unless every header in want has that value.
+func wantHeaders(t *testing.T, what string, h http.Header, want map[string]string) {
+	t.Helper()
+	for k, v := range want {
+		if got := h.Get(k); got != v {
+			t.Errorf("%s: %s = %q, want %q", what, k, got, v)
+		}
+	}
+}
+
+// TestWebAssets: the stand-in and the demo's files are served with their types, the headers of
+// every mospay answer, to any origin, and cacheable: kept five minutes, then revalidated by ETag.
+func TestWebAssets(t *testing.T) {
+	f := setup(t)
+	for path, ctype := range map[string]string{
+		"/sandbox/mos.js":           "text/javascript; charset=utf-8",
+		"/sandbox/mos.css":          "text/css; charset=utf-8",
+		"/sandbox/demo/demo.js":     "text/javascript; charset=utf-8",
+		"/sandbox/demo/demo.css":    "text/css; charset=utf-8",
+		"/sandbox/demo/favicon.svg": "image/svg+xml",
+	} {
+		resp, body := f.fetch("GET", path, map[string]string{"Origin": "http://localhost:5173"})
+		if resp.StatusCode != 200 || body == "" {
+			t.Fatalf("GET %s: %d, %d bytes", path, resp.StatusCode, len(body))
+		}
+		wantHeaders(t, path, resp.Header, map[string]string{
+			"Content-Type": ctype, "Cache-Control": "public, max-age=300",
+			"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+			"Access-Control-Allow-Origin": "*",
+		})
+		etag := resp.Header.Get("ETag")
+		if etag == "" {
+			t.Fatalf("GET %s: no ETag", path)
+		}
+		if again, _ := f.fetch("GET", path, map[string]string{"If-None-Match": etag}); again.StatusCode != http.StatusNotModified {
+			t.Errorf("GET %s with its ETag: %d, want 304", path, again.StatusCode)
+		}
+		if head, _ := f.fetch("HEAD", path, nil); head.StatusCode != 200 {
+			t.Errorf("HEAD %s: %d", path, head.StatusCode)
+		}
+	}
+	_, js := f.fetch("GET", "/sandbox/mos.js", nil)
+	for _, want := range []string{"login(appKey)", "pay({ amount, currency, appKey, prepayId }", "getLanguage()", "data: { code }"} {
+		if !strings.Contains(js, want) {
+			t.Errorf("mos.js lacks %q", want)
+		}
+	}
+}
+
+// TestDemoPage: the demo carries mospay's API and the appKey, under a strict CSP that lets it
+// call mospay's API and nothing else, with no inline script, style or handler anywhere.
+func TestDemoPage(t *testing.T) {
+	f := setup(t) // NotifyURL http://example.invalid/mos/notify: mospay is http://example.invalid
+	resp, page := f.fetch("GET", "/sandbox/demo", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /sandbox/demo: %d %s", resp.StatusCode, page)
+	}
+	wantHeaders(t, "demo", resp.Header, map[string]string{
+		"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache",
+		"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+		"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+			"connect-src 'self' http://example.invalid; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+	})
+	for _, want := range []string{
+		`<meta name="mospay-api" content="http://example.invalid">`,
+		`<meta name="mos-app-key" content="` + appKey + `">`,
+		`<script src="/sandbox/mos.js" defer></script>`,
+		`<link rel="icon" href="/sandbox/demo/favicon.svg"`,
+		`<meta name="viewport" content="width=device-width, initial-scale=1">`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the demo page lacks %s", want)
+		}
+	}
+	// Inline code the CSP would refuse (and the browser would report): none in any of the files.
+	inline := regexp.MustCompile(`(?i)<script(\s[^>]*)?>\s*[^<\s]|<style|\sstyle=|\son[a-z]+=|javascript:|innerHTML|eval\(`)
+	for _, path := range []string{"/sandbox/demo", "/sandbox/mos.js", "/sandbox/demo/demo.js"} {
+		_, body := f.fetch("GET", path, nil)
+		if m := inline.FindString(body); m != "" {
+			t.Errorf("%s holds inline code or HTML injection: %q", path, m)
+		}
+	}
+	for _, tag := range regexp.MustCompile(`<script[^>]*>`).FindAllString(page, -1) {
+		if !strings.Contains(tag, " src=") {
+			t.Errorf("the demo page has an inline script: %s", tag)
+		}
+	}
+
+	// A sandbox that does not know mospay's URL connects to itself only; the page says so.
+	lone := New(Config{AppKey: appKey, AppSecret: appSecret, MchID: mchID})
+	t.Cleanup(lone.Close)
+	rec := httptest.NewRecorder()
+	lone.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/sandbox/demo", nil))
+	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "connect-src 'self';") {
+		t.Errorf("without mospay's URL: CSP %q", csp)
+	}
+	if !strings.Contains(rec.Body.String(), `<meta name="mospay-api" content="">`) {
+		t.Errorf("without mospay's URL the page names an API: %s", rec.Body)
+	}
+}
+
+// TestControlAPICORS: the control API answers any origin, preflights included, so that
+// mos.js works from a developer's own dev server; MOS's endpoints, which browsers never call,
+// do not.
+func TestControlAPICORS(t *testing.T) {
+	f := setup(t)
+	origin := map[string]string{"Origin": "http://localhost:5173"}
+	for _, path := range []string{"/sandbox/login-codes", "/sandbox/orders/X/pay", "/sandbox/prepays/X/pay", "/sandbox/faults"} {
+		resp, _ := f.fetch("OPTIONS", path, map[string]string{
+			"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
+			"Access-Control-Request-Headers": "content-type", "Access-Control-Request-Private-Network": "true",
+		})
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("preflight %s: %d", path, resp.StatusCode)
+		}
+		wantHeaders(t, "preflight "+path, resp.Header, map[string]string{
+			"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE",
+			"Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600",
+			"Access-Control-Allow-Private-Network": "true",
+		})
+	}
+	resp, body := f.fetch("POST", "/sandbox/login-codes", origin)
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("POST /sandbox/login-codes from another origin: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+	resp, _ = f.fetch("GET", "/sandbox/config", origin)
+	if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("GET /sandbox/config: no CORS")
+	}
+	resp, _ = f.fetch("POST", mos.PathPrepay, origin)
+	if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("MOS endpoint: allow-origin %q, nosniff %q", v, resp.Header.Get("X-Content-Type-Options"))
+	}
+	// An OPTIONS that is no preflight is routed as any request: 404.
+	if resp, _ := f.fetch("OPTIONS", "/sandbox/faults", nil); resp.StatusCode != 404 {
+		t.Errorf("OPTIONS without a preflight: %d", resp.StatusCode)
+	}
+}
+
+func TestBrowserConfig(t *testing.T) {
+	f := setup(t)
+	var c browserConfig
+	if st := f.control("GET", "/sandbox/config", "", &c); st != 200 || c != (browserConfig{AppKey: appKey, MerchantName: "Shop"}) {
+		t.Fatalf("GET /sandbox/config: %d %+v", st, c)
+	}
+}
+
+// TestPaymentSheet: the sheet finds the order by the prepayId mos.pay was given; Pay and Fail
+// move it as the control API does and notify mospay, unless the notification is to be lost:
+// then it is counted as dropped and never sent.
+func TestPaymentSheet(t *testing.T) {
+	f := setup(t)
+	rc := newReceiver(t, nil)
+	paid, lost, failed := f.prepay("S1", rc.url), f.prepay("S2", rc.url), f.prepay("S3", rc.url)
+
+	var v sheetView
+	if st := f.control("GET", "/sandbox/prepays/"+paid, "", &v); st != 200 || v != (sheetView{
+		PrepayID: paid, OutTradeNo: "S1", MerchantName: "Shop", TotalAmount: "16.99", Currency: "USD", Desc: "Café ☕", Status: "PENDING",
+	}) {
+		t.Fatalf("GET /sandbox/prepays/%s: %d %+v", paid, st, v)
+	}
+	steps := []struct {
+		method, path, body string
+		status             int
+		orderStatus        string
+		notified, dropped  int // totals so far
+	}{
+		{"POST", "/sandbox/prepays/" + paid + "/pay", "", 200, "SUCCESS", 1, 0},
+		{"POST", "/sandbox/prepays/" + paid + "/pay", "", 409, "", 1, 0},
+		{"POST", "/sandbox/prepays/" + lost + "/pay", `{"loseNotification":true}`, 200, "SUCCESS", 1, 1},
+		{"POST", "/sandbox/prepays/" + failed + "/fail", `{"loseNotification":false}`, 200, "FAILED", 2, 1},
+		{"POST", "/sandbox/prepays/" + failed + "/fail", "", 409, "", 2, 1},
+		{"POST", "/sandbox/prepays/" + failed + "/pay", `{"loseNotification":true}`, 200, "SUCCESS", 2, 2},
+		{"POST", "/sandbox/prepays/NOPE/pay", "", 404, "", 2, 2},
+		{"GET", "/sandbox/prepays/NOPE", "", 404, "", 2, 2},
+		{"POST", "/sandbox/prepays/" + paid + "/pay", `{"lose":true}`, 400, "", 2, 2},
+	}
+	for _, s := range steps {
+		var v sheetView
+		if st := f.control(s.method, s.path, s.body, &v); st != s.status || (s.orderStatus != "" && v.Status != s.orderStatus) {
+			t.Fatalf("%s %s %s: %d %+v, want %d %s", s.method, s.path, s.body, st, v, s.status, s.orderStatus)
+		}
+		waitFor(t, "notifications", func() bool { return len(rc.received()) == s.notified })
+		if d := f.sb.Stats().NotificationsDropped; d != s.dropped {
+			t.Fatalf("after %s %s: %d dropped, want %d", s.path, s.body, d, s.dropped)
+		}
+	}
+	got := rc.received()
+	if got[0]["outTradeNo"] != "S1" || got[0]["status"] != "SUCCESS" || got[1]["outTradeNo"] != "S3" || got[1]["status"] != "FAILED" {
+		t.Fatalf("notifications: %v", got)
+	}
+	if o, _ := f.sb.Order("S2"); o.Status != "SUCCESS" || o.Notifications != 1 || o.NotifyAttempts != 0 {
+		t.Fatalf("the order paid with its notification lost: %+v", o)
+	}
+}
