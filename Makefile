@@ -49,8 +49,9 @@ fuzz:
 			$(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) ./$$pkg || exit 1; \
 		else echo "fuzz target $$pkg.$$fn missing"; exit 1; fi; done
 
-bench: build ## the benchmark suite; prints a table (BENCHFLAGS=-quick for a smoke run)
+bench: build ## the benchmark suite; prints a table (BENCHFLAGS=-quick for a smoke run), then finance's reads at scale
 	$(GO) run ./cmd/mospaybench -bin $(BIN) $(BENCHFLAGS)
+	$(GO) test -run '^$$' -bench FinanceScale -benchtime 1x -timeout 60m ./e2e
 
 clean:
 	rm -rf bin

@@ -2,7 +2,6 @@ package api
 
 import (
 	"crypto/subtle"
-	_ "embed"
 	"encoding/csv"
 	"net/http"
 	"strings"
@@ -50,8 +49,10 @@ func adminOf(c echo.Context) string {
 	return name
 }
 
-// adminFilter reads finance's filter: status, currency, from, to (dates in tz or RFC 3339),
-// openid, flag, limit, cursor.
+// adminFilter reads finance's filter, the same for the list, the report, the CSV and the pages:
+// status, currency, flag (a flag's name, or "any"), openid, q (an outTradeNo, prepayId or
+// openid), basis (created or paid), from and to (dates in tz, or RFC 3339 instants; either may be
+// left out: the period is then open on that side), tz, limit, cursor.
 func (s *Server) adminFilter(c echo.Context) (order.ListFilter, error) {
 	f, err := listFilter(c)
 	if err != nil {
@@ -64,7 +65,11 @@ func (s *Server) adminFilter(c echo.Context) (order.ListFilter, error) {
 		}
 		f.Currency = cur
 	}
-	if v := c.QueryParam("flag"); v != "" {
+	switch v := c.QueryParam("flag"); v {
+	case "":
+	case "any":
+		f.AnyFlag = true
+	default:
 		fl, err := order.ParseFlag(v)
 		if err != nil {
 			return f, err
@@ -72,6 +77,15 @@ func (s *Server) adminFilter(c echo.Context) (order.ListFilter, error) {
 		f.Flag = fl
 	}
 	f.OpenID = c.QueryParam("openid")
+	if q := strings.TrimSpace(c.QueryParam("q")); q != "" {
+		if len(q) > 128 {
+			return f, order.Errorf(order.EINVALID, "q: an outTradeNo, prepayId or openid (at most 128 characters)")
+		}
+		f.Search = q
+	}
+	if f.Basis, err = order.ParseBasis(c.QueryParam("basis")); err != nil {
+		return f, err
+	}
 	tz, err := s.reportTZ(c)
 	if err != nil {
 		return f, err
@@ -89,6 +103,9 @@ func (s *Server) adminFilter(c echo.Context) (order.ListFilter, error) {
 			return f, err
 		}
 		f.To = &t
+	}
+	if f.From != nil && f.To != nil && !f.From.Before(*f.To) {
+		return f, order.Errorf(order.EINVALID, "from must be before to")
 	}
 	return f, nil
 }
@@ -147,38 +164,85 @@ func (s *Server) adminReconcile(c echo.Context) error {
 	return c.JSON(http.StatusOK, orderView(o, true))
 }
 
-// csvHeader is the CSV export's one header row.
-var csvHeader = []string{"outTradeNo", "prepayId", "openid", "status", "currency", "totalAmount", "desc", "flags", "expireTime", "createdAt", "updatedAt", "sandbox"}
+// csvHeader is the CSV export's one header row. Times are in the chosen zone (the zone column
+// names it), as spreadsheets read them.
+var csvHeader = []string{"outTradeNo", "prepayId", "openid", "userId", "status", "currency", "totalAmount", "desc",
+	"flags", "createdAt", "paidAt", "refundedAt", "expireAt", "updatedAt", "zone", "sandbox"}
 
-// adminCSV streams every order matching the filter, page by page, so memory stays flat.
+// csvTime is t in tz as spreadsheets parse it: YYYY-MM-DD HH:MM:SS.
+func csvTime(t *time.Time, tz *time.Location) string {
+	if t == nil {
+		return ""
+	}
+	return t.In(tz).Format(time.DateTime)
+}
+
+// csvFileName names the export by its period, in tz: mospay-orders-2026-11-01-to-2026-12-01.csv.
+func csvFileName(f order.ListFilter, tz *time.Location) string {
+	day := func(t *time.Time, open string) string {
+		if t == nil {
+			return open
+		}
+		return t.In(tz).Format(time.DateOnly)
+	}
+	name := "mospay-orders-" + day(f.From, "start") + "-to-" + day(f.To, "now")
+	if f.Basis == order.BasisPaid {
+		name += "-by-payment"
+	}
+	return name + ".csv"
+}
+
+// adminCSV streams every order matching the filter, page by page, so memory stays flat: UTF-8
+// with a byte order mark (so that spreadsheets read Khmer and other text right; bom=0 leaves it
+// out), times in the chosen zone, active flags with their notes.
 func (s *Server) adminCSV(c echo.Context) error {
 	f, err := s.adminFilter(c)
 	if err != nil {
 		return err
 	}
+	tz, err := s.reportTZ(c)
+	if err != nil {
+		return err
+	}
+	bom := true
+	switch c.QueryParam("bom") {
+	case "", "1":
+	case "0":
+		bom = false
+	default:
+		return order.Errorf(order.EINVALID, "bom: 0 or 1")
+	}
 	ctx := c.Request().Context()
-	f.Limit = order.MaxPageSize
+	f.Limit, f.Cursor = order.MaxPageSize, ""
 	first, err := s.deps.Orders.List(ctx, f)
 	if err != nil {
 		return err
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	h.Set(echo.HeaderContentDisposition, `attachment; filename="mospay-orders.csv"`)
+	h.Set(echo.HeaderContentDisposition, `attachment; filename="`+csvFileName(f, tz)+`"`)
 	c.Response().WriteHeader(http.StatusOK)
+	if bom {
+		_, _ = c.Response().Write([]byte("\uFEFF"))
+	}
 	w := csv.NewWriter(c.Response())
 	_ = w.Write(csvHeader)
+	zone := tz.String()
 	page := first
 	for {
 		for _, o := range page.Orders {
 			flags := make([]string, len(o.Flags))
 			for i, fl := range o.Flags {
 				flags[i] = string(fl)
+				if note := o.FlagNotes[fl]; note != "" {
+					flags[i] += ": " + note
+				}
 			}
-			_ = w.Write([]string{o.OutTradeNo, o.PrepayID, cell(o.OpenID), string(o.Status), string(o.Amount.Currency),
-				o.Amount.String(), cell(o.Desc), strings.Join(flags, ";"), rfc3339(o.ExpireAt), rfc3339(o.CreatedAt),
-				rfc3339(o.UpdatedAt), boolText(o.Sandbox)})
+			_ = w.Write([]string{o.OutTradeNo, o.PrepayID, cell(o.OpenID), o.UserID, string(o.Status), string(o.Amount.Currency),
+				o.Amount.String(), cell(o.Desc), cell(strings.Join(flags, "; ")), csvTime(&o.CreatedAt, tz), csvTime(o.PaidAt, tz),
+				csvTime(o.RefundedAt, tz), csvTime(&o.ExpireAt, tz), csvTime(&o.UpdatedAt, tz), zone, boolText(o.Sandbox)})
 		}
+		w.Flush()
 		if page.NextCursor == "" {
 			break
 		}
@@ -210,13 +274,17 @@ func boolText(b bool) string {
 	return "false"
 }
 
-// ReportJSON is GET /admin/reports/reconciliation.
+// ReportJSON is GET /admin/reports/reconciliation: the orders the list shows for the same query,
+// counted; the money that moved; what is at risk.
 type ReportJSON struct {
-	From   string      `json:"from"`
-	To     string      `json:"to"`
-	TZ     string      `json:"tz"`
-	Totals []TotalJSON `json:"totals"`
-	Review []OrderJSON `json:"review"`
+	From   *string          `json:"from"` // the period, as instants with the zone's offset; null: open on that side
+	To     *string          `json:"to"`
+	TZ     string           `json:"tz"`
+	Basis  string           `json:"basis"`
+	Totals []TotalJSON      `json:"totals"`
+	Money  []MoneyJSON      `json:"money"`
+	AtRisk []AtRiskJSON     `json:"atRisk"`
+	Review []ReviewItemJSON `json:"review"`
 }
 
 // TotalJSON is one line of the report.
@@ -227,54 +295,150 @@ type TotalJSON struct {
 	Amount   string `json:"amount"`
 }
 
-// adminReport counts orders created in [from, to) (default: today in the report's time zone).
+// CountAmountJSON is a count of orders and their sum.
+type CountAmountJSON struct {
+	Count  int64  `json:"count"`
+	Amount string `json:"amount"`
+}
+
+// MoneyJSON is one currency's money in the period: paid, refunded, and the net of the two.
+type MoneyJSON struct {
+	Currency string          `json:"currency"`
+	Paid     CountAmountJSON `json:"paid"`
+	Refunded CountAmountJSON `json:"refunded"`
+	Net      string          `json:"net"`
+}
+
+// AtRiskJSON is one currency's selected orders with active flags, at the orders' amounts (each
+// order, with MOS's answer beside it, is in review).
+type AtRiskJSON struct {
+	Currency string `json:"currency"`
+	Count    int64  `json:"count"`
+	Amount   string `json:"amount"`
+}
+
+// ReviewItemJSON is a flagged order: the order, its active flags with their notes, and MOS's
+// last answer beside the order's own amount.
+type ReviewItemJSON struct {
+	OrderJSON
+	ActiveFlags []FlagJSON     `json:"activeFlags"`
+	MOS         *MOSAnswerJSON `json:"mos"` // null when MOS never answered about the order
+}
+
+// MOSAnswerJSON is MOS's last answer about an order, as MOS sent it.
+type MOSAnswerJSON struct {
+	Status      string `json:"status"`
+	TotalAmount string `json:"totalAmount"`
+	Currency    string `json:"currency"`
+	At          string `json:"at"`
+}
+
+func reviewItemView(it order.ReviewItem) ReviewItemJSON {
+	v := ReviewItemJSON{OrderJSON: orderView(it.Order, true), ActiveFlags: make([]FlagJSON, len(it.Flags))}
+	for i, f := range it.Flags {
+		v.ActiveFlags[i] = flagView(f)
+	}
+	if a := it.MOS; a != nil {
+		v.MOS = &MOSAnswerJSON{Status: a.Status, TotalAmount: a.TotalAmount, Currency: a.Currency, At: rfc3339(a.At)}
+	}
+	return v
+}
+
+// instant is t in tz with its offset, or null.
+func instant(t *time.Time, tz *time.Location) *string {
+	if t == nil {
+		return nil
+	}
+	s := t.In(tz).Format(time.RFC3339)
+	return &s
+}
+
+// adminReport is the report of the orders the list's filters select (adminFilter): the same
+// period rules, the same basis, so that its totals equal what the list shows.
 func (s *Server) adminReport(c echo.Context) error {
+	f, err := s.adminFilter(c)
+	if err != nil {
+		return err
+	}
 	tz, err := s.reportTZ(c)
 	if err != nil {
 		return err
 	}
-	now := s.deps.Now().In(tz)
-	from := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, tz)
-	to := from.AddDate(0, 0, 1)
-	if v := c.QueryParam("from"); v != "" {
-		if from, err = parseDay(v, tz, "from"); err != nil {
-			return err
-		}
-		if c.QueryParam("to") == "" {
-			to = from.AddDate(0, 0, 1)
-		}
-	}
-	if v := c.QueryParam("to"); v != "" {
-		if to, err = parseDay(v, tz, "to"); err != nil {
-			return err
-		}
-	}
-	r, err := s.deps.Orders.Report(c.Request().Context(), from, to)
+	r, err := s.deps.Orders.Report(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
-	out := ReportJSON{From: from.Format(time.RFC3339), To: to.Format(time.RFC3339), TZ: tz.String(),
-		Totals: []TotalJSON{}, Review: []OrderJSON{}}
+	basis := f.Basis
+	if basis == "" {
+		basis = order.BasisCreated
+	}
+	out := ReportJSON{From: instant(f.From, tz), To: instant(f.To, tz), TZ: tz.String(), Basis: string(basis),
+		Totals: []TotalJSON{}, Money: []MoneyJSON{}, AtRisk: []AtRiskJSON{}, Review: []ReviewItemJSON{}}
 	for _, t := range r.Totals {
 		out.Totals = append(out.Totals, TotalJSON{Currency: string(t.Currency), Status: string(t.Status), Count: t.Count,
 			Amount: money.Format(t.Minor, t.Currency)})
 	}
-	for _, o := range r.Review {
-		out.Review = append(out.Review, orderView(o, true))
+	for _, m := range r.Money {
+		out.Money = append(out.Money, MoneyJSON{Currency: string(m.Currency),
+			Paid:     CountAmountJSON{Count: m.PaidCount, Amount: money.Format(m.PaidMinor, m.Currency)},
+			Refunded: CountAmountJSON{Count: m.RefundedCount, Amount: money.Format(m.RefundedMinor, m.Currency)},
+			Net:      money.Format(m.NetMinor(), m.Currency)})
+	}
+	for _, t := range r.AtRisk {
+		out.AtRisk = append(out.AtRisk, AtRiskJSON{Currency: string(t.Currency), Count: t.Count, Amount: money.Format(t.Minor, t.Currency)})
+	}
+	for _, it := range r.AtRiskOrders {
+		out.Review = append(out.Review, reviewItemView(it))
 	}
 	return c.JSON(http.StatusOK, out)
 }
 
-//go:embed finance.html
-var financePage []byte
+// ReviewJSON is GET /admin/review.
+type ReviewJSON struct {
+	Orders     []ReviewItemJSON `json:"orders"`
+	NextCursor string           `json:"nextCursor"`
+}
 
-// finance serves the finance web page. The page holds no data: it asks for an admin token and
-// calls /admin with it, so the page itself needs none.
-func (s *Server) finance(c echo.Context) error {
-	h := c.Response().Header()
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline' 'self'")
-	h.Set("X-Frame-Options", "DENY")
-	return c.HTMLBlob(http.StatusOK, financePage)
+// adminReview is GET /admin/review: every order with an active flag, oldest flag first, with
+// MOS's last answer.
+func (s *Server) adminReview(c echo.Context) error {
+	limit, cursor, err := pageParams(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.deps.Orders.Review(c.Request().Context(), order.ReviewFilter{Limit: limit, Cursor: cursor})
+	if err != nil {
+		return err
+	}
+	out := ReviewJSON{Orders: make([]ReviewItemJSON, len(p.Items)), NextCursor: p.NextCursor}
+	for i, it := range p.Items {
+		out.Orders[i] = reviewItemView(it)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// resolveBody is POST /admin/orders/{outTradeNo}/flags/{flag}/resolve.
+type resolveBody struct {
+	Note string `json:"note"`
+}
+
+// adminResolve is POST /admin/orders/{outTradeNo}/flags/{flag}/resolve {"note"}: resolves an
+// active flag with finance's note (audited, and sent as order.flag_resolved); 409 if the flag is
+// not active. It answers the order.
+func (s *Server) adminResolve(c echo.Context) error {
+	flag, err := order.ParseFlag(c.Param("flag"))
+	if err != nil {
+		return err
+	}
+	var b resolveBody
+	if err := bindStrict(c, &b); err != nil {
+		return err
+	}
+	o, err := s.deps.Orders.ResolveFlag(c.Request().Context(), c.Param("outTradeNo"), flag, b.Note, adminOf(c), requestID(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, orderView(o, true))
 }
 
 // adminUsers is GET /admin/users?openid=: the user MOS knows by that openid, if any.
@@ -304,32 +468,37 @@ func (s *Server) adminRevoke(c echo.Context) error {
 	return c.JSON(http.StatusOK, userView(u))
 }
 
+// auditFilter reads the audit trail's filter, for GET /admin/audit and /finance/audit alike:
+// actor, from and to (dates in tz, or RFC 3339 times), limit, cursor.
+func (s *Server) auditFilter(c echo.Context, tz *time.Location) (order.AuditFilter, error) {
+	f := order.AuditFilter{Actor: strings.TrimSpace(c.QueryParam("actor"))}
+	for _, p := range []struct {
+		name string
+		to   **time.Time
+	}{{"from", &f.From}, {"to", &f.To}} {
+		if v := c.QueryParam(p.name); v != "" {
+			t, err := parseDay(v, tz, p.name)
+			if err != nil {
+				return f, err
+			}
+			*p.to = &t
+		}
+	}
+	var err error
+	f.Limit, f.Cursor, err = pageParams(c)
+	return f, err
+}
+
 // adminAudit is GET /admin/audit?from=&to=&actor=&cursor=&limit=: the admin actions, newest first.
 func (s *Server) adminAudit(c echo.Context) error {
-	var f order.AuditFilter
 	tz, err := s.reportTZ(c)
 	if err != nil {
 		return err
 	}
-	if v := c.QueryParam("from"); v != "" {
-		t, err := parseDay(v, tz, "from")
-		if err != nil {
-			return err
-		}
-		f.From = &t
-	}
-	if v := c.QueryParam("to"); v != "" {
-		t, err := parseDay(v, tz, "to")
-		if err != nil {
-			return err
-		}
-		f.To = &t
-	}
-	lf, err := listFilter(c)
+	f, err := s.auditFilter(c, tz)
 	if err != nil {
 		return err
 	}
-	f.Actor, f.Limit, f.Cursor = c.QueryParam("actor"), lf.Limit, lf.Cursor
 	p, err := s.deps.Orders.Audit(c.Request().Context(), f)
 	if err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/mospay/mospay/order"
@@ -18,7 +17,10 @@ type Orders interface {
 	ReconcileNow(ctx context.Context, outTradeNo, admin, requestID string) (*order.Order, error)
 	List(ctx context.Context, f order.ListFilter) (order.Page, error)
 	Story(ctx context.Context, outTradeNo string) (*order.Story, error)
-	Report(ctx context.Context, from, to time.Time) (*order.Report, error)
+	Report(ctx context.Context, f order.ListFilter) (*order.Report, error)
+	Review(ctx context.Context, f order.ReviewFilter) (order.ReviewPage, error)
+	ResolveFlag(ctx context.Context, outTradeNo string, flag order.Flag, note, admin, requestID string) (*order.Order, error)
+	RecordLogin(ctx context.Context, admin, requestID string) error
 	Audit(ctx context.Context, f order.AuditFilter) (order.AuditPage, error)
 }
 

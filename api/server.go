@@ -41,6 +41,8 @@ type Config struct {
 
 	// OpsSeparate: /metrics is served by OpsHandler on a listener of its own, not here.
 	OpsSeparate bool
+	// SecureCookies marks the finance pages' cookies Secure (the public URL is https).
+	SecureCookies bool
 }
 
 // Deps are the services the handlers call, passed in explicitly from main.
@@ -164,6 +166,8 @@ func (s *Server) routes() {
 	admin.GET("/orders.csv", s.adminCSV)
 	admin.GET("/orders/:outTradeNo", s.adminStory)
 	admin.POST("/orders/:outTradeNo/reconcile", s.adminReconcile)
+	admin.POST("/orders/:outTradeNo/flags/:flag/resolve", s.adminResolve)
+	admin.GET("/review", s.adminReview)
 	admin.GET("/reports/reconciliation", s.adminReport)
 	admin.GET("/users", s.adminUsers)
 	admin.POST("/users/:id/revoke", s.adminRevoke)
@@ -173,7 +177,7 @@ func (s *Server) routes() {
 	admin.POST("/events/redeliver", s.adminRedeliverFailed)
 	admin.GET("/events/:id", s.adminEvent)
 	admin.POST("/events/:id/redeliver", s.adminRedeliver)
-	e.GET("/finance", s.finance)
+	s.financeRoutes()
 }
 
 // OpsHandler serves what an operator's listener (MOSPAY_OPS_ADDR) needs: /metrics, /healthz and

@@ -116,12 +116,20 @@ type QueryJSON struct {
 	DurationMS  int64  `json:"durationMs"`
 }
 
-// FlagJSON is one flag, resolved or not.
+// FlagJSON is one flag, resolved or not: its note says what was seen; resolvedBy and resolution
+// say who resolved it and why.
 type FlagJSON struct {
 	Flag       string  `json:"flag"`
 	RaisedAt   string  `json:"raisedAt"`
 	ResolvedAt *string `json:"resolvedAt"`
 	Note       string  `json:"note"`
+	ResolvedBy string  `json:"resolvedBy,omitempty"`
+	Resolution string  `json:"resolution,omitempty"`
+}
+
+func flagView(f order.FlagRecord) FlagJSON {
+	return FlagJSON{Flag: string(f.Flag), RaisedAt: rfc3339(f.RaisedAt), Note: f.Note, ResolvedAt: rfc3339Ptr(f.ResolvedAt),
+		ResolvedBy: f.ResolvedBy, Resolution: f.Resolution}
 }
 
 func storyView(s *order.Story) StoryJSON {
@@ -147,8 +155,7 @@ func storyView(s *order.Story) StoryJSON {
 		v.Actions = append(v.Actions, actionView(a))
 	}
 	for _, f := range s.Flags {
-		v.Flags = append(v.Flags, FlagJSON{Flag: string(f.Flag), RaisedAt: rfc3339(f.RaisedAt), Note: f.Note,
-			ResolvedAt: rfc3339Ptr(f.ResolvedAt)})
+		v.Flags = append(v.Flags, flagView(f))
 	}
 	return v
 }

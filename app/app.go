@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/mospay/mospay/api"
@@ -132,6 +133,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		JWTSecret: []byte(c.JWTSecret), JWTTTL: c.JWTTTL, AppKey: c.MOSAppKey,
 		UserRate: rate.Limit(c.UserRate), UserBurst: c.UserBurst,
 		AdminTokens: c.AdminTokens, ReportTZ: c.ReportTZ, OpsSeparate: c.OpsAddr != "",
+		SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
 	}, api.Deps{
 		Logger: a.log, Metrics: a.metrics, Ready: a.db.Ready,
 		Sessions: mos.Provider{Client: a.mosClient()}, Orders: a.service(), Users: a.service(), Events: a.service(),

@@ -291,14 +291,18 @@ func TestAdminCSV(t *testing.T) {
 		if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv") {
 			t.Fatalf("csv: HTTP %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Body)
 		}
-		recs, err := csv.NewReader(strings.NewReader(string(r.Body))).ReadAll()
+		if !strings.HasPrefix(string(r.Body), "\uFEFF") {
+			t.Fatalf("the CSV does not start with a byte order mark: %q", r.Body[:min(len(r.Body), 16)])
+		}
+		recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(string(r.Body), "\uFEFF"))).ReadAll()
 		if err != nil {
 			t.Fatalf("not CSV: %v\n%s", err, r.Body)
 		}
 		return recs
 	}
-	recs := read(t, "")
-	header := []string{"outTradeNo", "prepayId", "openid", "status", "currency", "totalAmount", "desc", "flags", "expireTime", "createdAt", "updatedAt", "sandbox"}
+	recs := read(t, "tz=Asia/Phnom_Penh")
+	header := []string{"outTradeNo", "prepayId", "openid", "userId", "status", "currency", "totalAmount", "desc", "flags",
+		"createdAt", "paidAt", "refundedAt", "expireAt", "updatedAt", "zone", "sandbox"}
 	if !slices.Equal(recs[0], header) {
 		t.Fatalf("header %v, want %v", recs[0], header)
 	}
@@ -312,10 +316,15 @@ func TestAdminCSV(t *testing.T) {
 			t.Fatalf("row %v has %d fields", rec, len(rec))
 		}
 		byNo[rec[col("outTradeNo")]] = rec
-		for _, c := range []string{"createdAt", "updatedAt"} {
-			if _, err := time.Parse(time.RFC3339Nano, rec[col(c)]); err != nil || !strings.HasSuffix(rec[col(c)], "Z") {
-				t.Errorf("%s %q is not RFC 3339 UTC", c, rec[col(c)])
+		pp, _ := time.LoadLocation("Asia/Phnom_Penh")
+		for _, c := range []string{"createdAt", "updatedAt", "expireAt"} {
+			at, err := time.ParseInLocation(time.DateTime, rec[col(c)], pp)
+			if err != nil || time.Since(at) > time.Hour || time.Since(at) < -time.Hour {
+				t.Errorf("%s %q is not a time in Asia/Phnom_Penh as spreadsheets read it (%v)", c, rec[col(c)], err)
 			}
+		}
+		if rec[col("zone")] != "Asia/Phnom_Penh" {
+			t.Errorf("zone %q", rec[col("zone")])
 		}
 	}
 	for _, o := range f.all {
@@ -329,13 +338,13 @@ func TestAdminCSV(t *testing.T) {
 	}
 	paid := f.all[4]
 	if rec := byNo[paid.OutTradeNo]; rec[col("status")] != "PAID" || rec[col("openid")] != "alice" || rec[col("totalAmount")] != "16.99" ||
-		rec[col("desc")] != "'+cmd|' /C calc'!A0" {
+		rec[col("desc")] != "'+cmd|' /C calc'!A0" || rec[col("paidAt")] == "" || rec[col("refundedAt")] != "" {
 		t.Errorf("paid row %v", rec)
 	}
 	if rec := byNo[f.all[3].OutTradeNo]; rec[col("totalAmount")] != "5.00" {
 		t.Errorf("5 USD row %v, want 5.00", rec)
 	}
-	if rec := byNo[f.flagged]; rec[col("flags")] != "amount_mismatch" {
+	if rec := byNo[f.flagged]; !strings.HasPrefix(rec[col("flags")], "amount_mismatch: MOS reports ") {
 		t.Errorf("flagged row %v", rec)
 	}
 
@@ -346,6 +355,11 @@ func TestAdminCSV(t *testing.T) {
 		t.Fatalf("empty CSV: %v", recs)
 	}
 	h.Admin(t, "/admin/orders.csv?status=nope").WantError(t, 400, "invalid_request")
+	r := h.Admin(t, "/admin/orders.csv?bom=0&from=2026-11-01&to=2026-12-01&tz=UTC")
+	if strings.HasPrefix(string(r.Body), "\uFEFF") || !strings.HasPrefix(string(r.Body), "outTradeNo,") ||
+		r.Header.Get("Content-Disposition") != `attachment; filename="mospay-orders-2026-11-01-to-2026-12-01.csv"` {
+		t.Fatalf("bom=0: %s %q", r.Header.Get("Content-Disposition"), r.Body[:min(len(r.Body), 20)])
+	}
 }
 
 // TestAdminReport: counts and sums per currency and status, amounts as text, flagged orders for
@@ -356,7 +370,7 @@ func TestAdminReport(t *testing.T) {
 	today := time.Now().UTC()
 	from, to := today.AddDate(0, 0, -1).Format("2006-01-02"), today.AddDate(0, 0, 2).Format("2006-01-02")
 	r := h.Admin(t, "/admin/reports/reconciliation?from="+from+"&to="+to+"&tz=UTC")
-	wantKeys(t, "the report", r.Body, "from", "to", "tz", "totals", "review")
+	wantKeys(t, "the report", r.Body, "from", "to", "tz", "basis", "totals", "money", "atRisk", "review")
 	type total struct {
 		Currency, Status string
 		Count            int64

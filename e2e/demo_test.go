@@ -140,6 +140,16 @@ func TestDemoInBrowser(t *testing.T) {
 		s.value = "user-2"; return s.dispatchEvent(new Event("change")); })()`)
 	b.WaitText(t, demoWho, "Signed in as user-2")
 	b.WaitText(t, "#history-empty", "No orders yet.")
+
+	// Finance sees the demo's order on its own page: sign in, and the story says PAID.
+	b.Open(t, h.URL+"/finance/orders/"+paid)
+	b.WaitText(t, "main h1", "Sign in")
+	b.Type(t, "input[name=token]", apptest.FinanceToken)
+	b.Press(t, kb.Enter)
+	b.WaitText(t, "main h1", paid)
+	b.WaitText(t, "main", "PAID")
+	b.WaitText(t, "main", "Iced coffee")
+	b.NoHorizontalScroll(t)
 }
 
 // TestDemoFromDevServer: a developer's own dev server, on another origin, serves a copy of the

@@ -61,8 +61,14 @@ type Store interface {
 	// AcquireLease marks the order as being worked on by owner until until, if no one else holds
 	// an unexpired lease. It reports whether the lease was taken.
 	AcquireLease(ctx context.Context, id int64, owner string, until time.Time) (bool, error)
-	// Totals counts and sums orders created in [from, to) by currency and status.
-	Totals(ctx context.Context, from, to time.Time) ([]Total, error)
+	// Report builds the reconciliation report of the orders f selects (order.Report).
+	Report(ctx context.Context, f ListFilter) (*Report, error)
+	// Review lists a page of orders with active flags, oldest flag first. EINVALID for a bad cursor.
+	Review(ctx context.Context, f ReviewFilter) (ReviewPage, error)
+	// LastAnswers returns, by order id, MOS's last answer about each order that has one.
+	LastAnswers(ctx context.Context, ids []int64) (map[int64]MOSAnswer, error)
+	// RecordAction stores an admin action that changes no order (a sign-in).
+	RecordAction(ctx context.Context, a AdminAction) error
 	// ClaimDue leases up to limit orders whose next check is due at now, for owner until until,
 	// so that no other instance checks them at the same time.
 	ClaimDue(ctx context.Context, now time.Time, limit int, owner string, until time.Time) ([]*Order, error)

@@ -1,6 +1,10 @@
 package order
 
-import "strings"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
 
 // Flag marks an order for finance review. Flags are raised by Apply alongside (or instead of) a
 // status change, stored with a note and the time raised, and resolved by people; an active flag
@@ -72,8 +76,51 @@ func (f Flag) HoldsExpiry() bool {
 	}
 }
 
-// FlagRaise is a flag to raise on an order, with a note for finance saying what was seen.
+// FlagRaise is a flag to raise on an order, with a note for finance saying what was seen, and
+// the answer of MOS that raised it (AnswerKey; "" when no answer of MOS did).
 type FlagRaise struct {
-	Flag Flag
-	Note string
+	Flag   Flag
+	Note   string
+	Answer string
+}
+
+// FlagResolve is finance resolving an active flag: the note saying why (1 to MaxNote
+// characters), the admin token's name, and the answer of MOS it is resolved for.
+type FlagResolve struct {
+	Flag   Flag
+	Note   string
+	By     string
+	Answer string
+}
+
+// ResolvedFlag is a flag finance resolved for an answer of MOS: while MOS keeps giving that
+// answer, the flag is not raised again; a different answer raises it anew.
+type ResolvedFlag struct {
+	Flag   Flag
+	Answer string
+}
+
+// MaxNote is the longest resolution note, in characters.
+const MaxNote = 500
+
+// AnswerKey names one answer of MOS about an order by what a flag judges: its status, amount
+// and currency (the amount in canonical form when it can be read, else as sent). It is "" when
+// there is no answer (our own clock's events).
+func AnswerKey(status string, a *ReportedAmount) string {
+	if status == "" && a == nil {
+		return ""
+	}
+	amount, currency := "", ""
+	if a != nil {
+		amount, currency = a.Raw, a.Currency
+		if a.Readable {
+			amount, currency = a.Amount.String(), string(a.Amount.Currency)
+		}
+	}
+	key := status + "|" + amount + "|" + currency
+	if len(key) > 128 { // MOS's raw status is unbounded: a long answer is named by its hash
+		sum := sha256.Sum256([]byte(key))
+		key = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	return key
 }

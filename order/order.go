@@ -1,6 +1,7 @@
 package order
 
 import (
+	"slices"
 	"time"
 
 	"github.com/mospay/mospay/money"
@@ -19,8 +20,12 @@ type Order struct {
 	Desc       string
 	Status     Status
 	Flags      []Flag // active flags
-	Version    int64  // optimistic lock: every write bumps it
-	Sandbox    bool   // created against the MOS sandbox
+	// FlagNotes are the active flags' notes (what was seen), when the store loaded them.
+	FlagNotes map[Flag]string
+	// Resolved are the flags finance resolved, each for the answer of MOS it was resolved for.
+	Resolved []ResolvedFlag
+	Version  int64 // optimistic lock: every write bumps it
+	Sandbox  bool  // created against the MOS sandbox
 
 	IdempotencyKey string
 	RequestHash    string // what the idempotent request asked for; another body under the same key is a conflict
@@ -42,7 +47,7 @@ type Order struct {
 
 // Snapshot is what the state machine needs of the order.
 func (o *Order) Snapshot() Snapshot {
-	return Snapshot{Status: o.Status, Amount: o.Amount, PrepayID: o.PrepayID, Flags: o.Flags}
+	return Snapshot{Status: o.Status, Amount: o.Amount, PrepayID: o.PrepayID, Flags: o.Flags, Resolved: o.Resolved}
 }
 
 // HasFlag reports whether f is active on the order.
@@ -74,6 +79,8 @@ type FlagRecord struct {
 	RaisedAt   time.Time
 	ResolvedAt *time.Time
 	ResolvedBy string
+	// Resolution is finance's note on resolving it.
+	Resolution string
 }
 
 // Notification outcomes, stored with every verified notification (but duplicate, which stores
@@ -191,6 +198,10 @@ func (w Write) After() *Order {
 	for _, f := range w.Change.Raise {
 		o.Flags = append(o.Flags, f.Flag)
 	}
+	if r := w.Change.Resolve; r != nil {
+		o.Flags = slices.DeleteFunc(o.Flags, func(f Flag) bool { return f == r.Flag })
+		o.Resolved = append(slices.Clone(o.Resolved), ResolvedFlag{Flag: r.Flag, Answer: r.Answer})
+	}
 	if w.Reschedule {
 		o.NextCheckAt, o.CheckAttempts = w.NextCheckAt, w.CheckAttempts
 	}
@@ -206,10 +217,17 @@ type ListFilter struct {
 	OpenID   string
 	Status   Status
 	Currency money.Currency
-	Flag     Flag
-	From, To *time.Time // creation time in [From, To)
-	Limit    int        // 1 to MaxPageSize; 0 means DefaultPageSize
-	Cursor   string     // opaque, from a previous page
+	// Flag selects orders with that flag active; AnyFlag, orders with any flag active.
+	Flag    Flag
+	AnyFlag bool
+	// Search selects the order with this outTradeNo or prepayId, or the orders of this openid.
+	Search string
+	// From and To bound the period [From, To) (either may be nil: unbounded); Basis says which
+	// date it applies to: creation (the default) or when the money moved (BasisPaid).
+	From, To *time.Time
+	Basis    Basis
+	Limit    int    // 1 to MaxPageSize; 0 means DefaultPageSize
+	Cursor   string // opaque, from a previous page
 }
 
 // DefaultPageSize and MaxPageSize bound a page of orders: a list asks for at most MaxPageSize,

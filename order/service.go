@@ -91,41 +91,6 @@ func (s *Service) Story(ctx context.Context, outTradeNo string) (*Story, error) 
 	return s.store.Story(ctx, outTradeNo)
 }
 
-// Report is finance's reconciliation view of orders created in [From, To): totals per currency
-// and status, and the flagged orders that need a person to look at them.
-type Report struct {
-	From, To time.Time
-	Totals   []Total
-	Review   []*Order
-}
-
-// Report builds the reconciliation report. Its review list holds at most MaxPageSize orders;
-// finance pages through the rest with the flag filter.
-func (s *Service) Report(ctx context.Context, from, to time.Time) (*Report, error) {
-	if !from.Before(to) {
-		return nil, Errorf(EINVALID, "from must be before to")
-	}
-	totals, err := s.store.Totals(ctx, from, to)
-	if err != nil {
-		return nil, err
-	}
-	r := &Report{From: from, To: to, Totals: totals}
-	seen := map[int64]bool{}
-	for _, f := range Flags {
-		page, err := s.store.Orders(ctx, ListFilter{Flag: f, From: &from, To: &to, Limit: MaxPageSize})
-		if err != nil {
-			return nil, err
-		}
-		for _, o := range page.Orders {
-			if !seen[o.ID] && len(r.Review) < MaxPageSize {
-				seen[o.ID] = true
-				r.Review = append(r.Review, o)
-			}
-		}
-	}
-	return r, nil
-}
-
 // applyOpts says what else a write carries besides the state machine's change.
 type applyOpts struct {
 	notification *NotificationRecord

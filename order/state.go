@@ -14,6 +14,8 @@ type Snapshot struct {
 	PrepayID string
 	// Flags are the order's active (unresolved) flags.
 	Flags []Flag
+	// Resolved are the flags finance resolved, each for an answer of MOS.
+	Resolved []ResolvedFlag
 }
 
 // Change is what applying an event does to an order. Nothing else in mospay assigns a status:
@@ -29,6 +31,8 @@ type Change struct {
 	PrepayID string
 	// Raise lists the flags to raise; none of them is already active.
 	Raise []FlagRaise
+	// Resolve is finance resolving an active flag (Service.ResolveFlag; never Apply).
+	Resolve *FlagResolve
 }
 
 // Moves reports whether the change moves the order to another status.
@@ -36,7 +40,9 @@ func (c Change) Moves() bool { return c.From != c.To }
 
 // Empty reports whether the change does nothing: no status change, no prepayId to record and no
 // flag to raise. The store writes nothing for an empty change.
-func (c Change) Empty() bool { return !c.Moves() && c.PrepayID == "" && len(c.Raise) == 0 }
+func (c Change) Empty() bool {
+	return !c.Moves() && c.PrepayID == "" && len(c.Raise) == 0 && c.Resolve == nil
+}
 
 // rule is what one kind of event does to an order in one status.
 type rule struct {
@@ -162,7 +168,7 @@ func Apply(s Snapshot, e Event) (Change, error) {
 
 	if e.Amount != nil && !e.Amount.Matches(s.Amount) {
 		note := fmt.Sprintf("MOS reports %s; the order is %s %s", e.Amount, s.Amount, s.Amount.Currency)
-		c.Raise = s.raise(FlagAmountMismatch, note)
+		c.Raise = s.raise(FlagAmountMismatch, note, AnswerKey(e.MOSStatus, e.Amount))
 		c.Reason = reasonOr(e, "amount reported by MOS does not match the order")
 		return c, nil
 	}
@@ -192,7 +198,7 @@ func Apply(s Snapshot, e Event) (Change, error) {
 		c.To = r.to
 	}
 	if r.flag != "" {
-		c.Raise = s.raise(r.flag, flagNote(r.flag, s, e))
+		c.Raise = s.raise(r.flag, flagNote(r.flag, s, e), AnswerKey(e.MOSStatus, e.Amount))
 	}
 
 	switch {
@@ -238,12 +244,16 @@ func validate(s Snapshot, e Event) error {
 	return nil
 }
 
-// raise returns f to raise with note, or nothing when f is already active.
-func (s Snapshot) raise(f Flag, note string) []FlagRaise {
+// raise returns f to raise with note for MOS's answer, or nothing when f is already active, or
+// finance resolved it for this same answer.
+func (s Snapshot) raise(f Flag, note, answer string) []FlagRaise {
 	if slices.Contains(s.Flags, f) {
 		return nil
 	}
-	return []FlagRaise{{Flag: f, Note: note}}
+	if answer != "" && slices.Contains(s.Resolved, ResolvedFlag{Flag: f, Answer: answer}) {
+		return nil
+	}
+	return []FlagRaise{{Flag: f, Note: note, Answer: answer}}
 }
 
 // holding returns the first active flag that holds expiry, or "".

@@ -118,7 +118,10 @@ func TestApplyEveryPair(t *testing.T) {
 						if got.Raise[i].Note == "" {
 							t.Errorf("flag %s raised without a note", got.Raise[i].Flag)
 						}
-						got.Raise[i].Note = ""
+						if got.Raise[i].Answer != "RAW||" {
+							t.Errorf("flag %s raised for answer %q, want MOS's RAW||", got.Raise[i].Flag, got.Raise[i].Answer)
+						}
+						got.Raise[i].Note, got.Raise[i].Answer = "", ""
 					}
 					if !reflect.DeepEqual(got, want) {
 						t.Fatalf("Apply = %+v\n              want %+v", got, want)
@@ -228,7 +231,7 @@ func TestApplyAmountMismatch(t *testing.T) {
 					want := order.Change{
 						From: st, To: st,
 						Reason: "amount reported by MOS does not match the order",
-						Raise:  []order.FlagRaise{{Flag: order.FlagAmountMismatch, Note: m.note}},
+						Raise:  []order.FlagRaise{{Flag: order.FlagAmountMismatch, Note: m.note, Answer: order.AnswerKey("SUCCESS", m.amount)}},
 					}
 					if !reflect.DeepEqual(got, want) {
 						t.Fatalf("Apply = %+v\n              want %+v", got, want)
@@ -251,6 +254,9 @@ func TestApplyAmountMismatch(t *testing.T) {
 				without, errWithout := order.Apply(s, e)
 				e.Amount = order.Reported(usd1699)
 				with, errWith := order.Apply(s, e)
+				for i := range with.Raise { // the answers differ by their amount, as they should
+					with.Raise[i].Answer, without.Raise[i].Answer = "", ""
+				}
 				if order.ErrorCode(errWith) != order.ErrorCode(errWithout) || !reflect.DeepEqual(with, without) {
 					t.Fatalf("matching amount: %+v, %v; no amount: %+v, %v", with, errWith, without, errWithout)
 				}
@@ -385,6 +391,12 @@ func TestApplyExact(t *testing.T) {
 			got, err := order.Apply(tt.s, tt.e)
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
+			}
+			for i := range got.Raise {
+				if got.Raise[i].Answer != order.AnswerKey(tt.e.MOSStatus, tt.e.Amount) {
+					t.Errorf("flag raised for answer %q", got.Raise[i].Answer)
+				}
+				got.Raise[i].Answer = ""
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("Apply = %#v\n              want %#v", got, tt.want)
@@ -524,5 +536,45 @@ func TestSourcesAndKindsValid(t *testing.T) {
 	}
 	if order.EventKind("paid").Valid() || order.EventKind("").Valid() {
 		t.Error("a wrong event kind is valid")
+	}
+}
+
+// TestResolvedFlagNotRaisedForTheSameAnswer: a flag finance resolved for an answer of MOS stays
+// resolved while MOS keeps giving that answer (status, amount and currency), and is raised anew
+// by a different one.
+func TestResolvedFlagNotRaisedForTheSameAnswer(t *testing.T) {
+	reported := func(raw, cur string) *order.ReportedAmount {
+		a := &order.ReportedAmount{Raw: raw, Currency: cur}
+		if minor, err := money.ParseLenient(raw, money.Currency(cur)); err == nil {
+			a.Amount, a.Readable = money.Amount{Minor: minor, Currency: money.Currency(cur)}, true
+		}
+		return a
+	}
+	one := reported("1.00", "USD")
+	key := order.AnswerKey("SUCCESS", one)
+	s := order.Snapshot{Status: order.StatusPending, Amount: usd1699, PrepayID: "P1",
+		Resolved: []order.ResolvedFlag{{Flag: order.FlagAmountMismatch, Answer: key}}}
+	tests := []struct {
+		name   string
+		status string
+		amount *order.ReportedAmount
+		raised bool
+	}{
+		{"the same answer", "SUCCESS", one, false},
+		{"the same amount written otherwise", "SUCCESS", reported("1.0", "USD"), false},
+		{"another amount", "SUCCESS", reported("2.00", "USD"), true},
+		{"another currency", "SUCCESS", reported("1", "KHR"), true},
+		{"another status", "PAYING", one, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := order.Apply(s, order.Event{Kind: order.EventPaid, Source: order.SourceReconciler, MOSStatus: tt.status, Amount: tt.amount})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(c.Raise) == 1 && c.Raise[0].Flag == order.FlagAmountMismatch; got != tt.raised || c.Moves() {
+				t.Fatalf("change %+v: raised %v, want %v, and no move", c, got, tt.raised)
+			}
+		})
 	}
 }

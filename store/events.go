@@ -89,7 +89,7 @@ func (db *DB) Events(ctx context.Context, f order.EventFilter) (order.EventPage,
 	limit = min(limit, order.MaxPageSize)
 	q := db.read.WithContext(ctx).Model(&eventRow{})
 	if f.Cursor != "" {
-		id, err := decodeTextCursor(f.Cursor)
+		id, err := decodeTextCursor(cursorEvents, f.Cursor)
 		if err != nil {
 			return order.EventPage{}, err
 		}
@@ -114,7 +114,7 @@ func (db *DB) Events(ctx context.Context, f order.EventFilter) (order.EventPage,
 	var page order.EventPage
 	if len(rows) > limit {
 		rows = rows[:limit]
-		page.NextCursor = encodeTextCursor(rows[len(rows)-1].ID)
+		page.NextCursor = encodeTextCursor(cursorEvents, rows[len(rows)-1].ID)
 	}
 	records, err := db.withDeliveries(ctx, rows, false)
 	if err != nil {

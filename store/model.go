@@ -58,9 +58,24 @@ type flagRow struct {
 	OrderID    int64
 	Flag       string
 	Note       string
+	MOSAnswer  string `gorm:"column:mos_answer"`
 	RaisedAt   time.Time
 	ResolvedAt *time.Time
 	ResolvedBy string
+	Resolution string
+}
+
+func (r *flagRow) record() order.FlagRecord {
+	return order.FlagRecord{Flag: order.Flag(r.Flag), Note: r.Note, RaisedAt: r.RaisedAt.UTC(), ResolvedAt: utcPtr(r.ResolvedAt),
+		ResolvedBy: r.ResolvedBy, Resolution: r.Resolution}
+}
+
+// flagSet is an order's flags as the order carries them: the active ones, and those resolved for
+// an answer of MOS.
+type flagSet struct {
+	active   []order.Flag
+	notes    map[order.Flag]string // of the active ones
+	resolved []order.ResolvedFlag
 }
 
 func (flagRow) TableName() string { return "order_flags" }
@@ -162,7 +177,8 @@ func toRow(o *order.Order) orderRow {
 	return r
 }
 
-func fromRow(r *orderRow, flags []order.Flag) *order.Order {
+func fromRow(r *orderRow, fs flagSet) *order.Order {
+	flags := fs.active
 	o := &order.Order{
 		ID: r.ID, OutTradeNo: r.OutTradeNo, NonceStr: r.NonceStr, AppKey: r.AppKey, OpenID: r.Openid,
 		PrepayID: r.PrepayID, Amount: money.Amount{Minor: r.AmountMinor, Currency: money.Currency(r.Currency)},
@@ -172,6 +188,7 @@ func fromRow(r *orderRow, flags []order.Flag) *order.Order {
 		PaidAt: utcPtr(r.PaidAt), RefundedAt: utcPtr(r.RefundedAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
+	o.Resolved, o.FlagNotes = fs.resolved, fs.notes
 	if r.IdempotencyKey != nil {
 		o.IdempotencyKey = *r.IdempotencyKey
 	}

@@ -2,11 +2,9 @@ package store
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -51,25 +49,37 @@ func (db *DB) orderWhere(ctx context.Context, g *gorm.DB, query string, args ...
 	if err != nil {
 		return nil, FormatError(err)
 	}
-	flags, err := db.activeFlags(ctx, g, []int64{r.ID})
+	flags, err := db.flagsOf(ctx, g, []int64{r.ID})
 	if err != nil {
 		return nil, err
 	}
 	return fromRow(&r, flags[r.ID]), nil
 }
 
-func (db *DB) activeFlags(ctx context.Context, g *gorm.DB, ids []int64) (map[int64][]order.Flag, error) {
-	out := map[int64][]order.Flag{}
+// flagsOf loads the flags the orders carry: the active ones, and those resolved for an answer of
+// MOS (the state machine does not raise those again for the same answer).
+func (db *DB) flagsOf(ctx context.Context, g *gorm.DB, ids []int64) (map[int64]flagSet, error) {
+	out := map[int64]flagSet{}
 	if len(ids) == 0 {
 		return out, nil
 	}
 	var rows []flagRow
-	err := g.WithContext(ctx).Where("order_id IN ? AND resolved_at IS NULL", ids).Order("id").Find(&rows).Error
+	err := g.WithContext(ctx).Where("order_id IN ? AND (resolved_at IS NULL OR mos_answer <> '')", ids).Order("id").Find(&rows).Error
 	if err != nil {
 		return nil, FormatError(err)
 	}
 	for _, r := range rows {
-		out[r.OrderID] = append(out[r.OrderID], order.Flag(r.Flag))
+		fs := out[r.OrderID]
+		if r.ResolvedAt == nil {
+			fs.active = append(fs.active, order.Flag(r.Flag))
+			if fs.notes == nil {
+				fs.notes = map[order.Flag]string{}
+			}
+			fs.notes[order.Flag(r.Flag)] = r.Note
+		} else {
+			fs.resolved = append(fs.resolved, order.ResolvedFlag{Flag: order.Flag(r.Flag), Answer: r.MOSAnswer})
+		}
+		out[r.OrderID] = fs
 	}
 	return out, nil
 }
@@ -83,33 +93,13 @@ func (db *DB) Orders(ctx context.Context, f order.ListFilter) (order.Page, error
 	limit = min(limit, order.MaxPageSize)
 	q := db.read.WithContext(ctx).Model(&orderRow{})
 	if f.Cursor != "" {
-		id, err := decodeCursor(f.Cursor)
+		id, err := decodeCursor(cursorOrders, f.Cursor)
 		if err != nil {
 			return order.Page{}, err
 		}
 		q = q.Where("id < ?", id)
 	}
-	if f.UserID != "" {
-		q = q.Where("user_id = ?", f.UserID)
-	}
-	if f.OpenID != "" {
-		q = q.Where("openid = ?", f.OpenID)
-	}
-	if f.Status != "" {
-		q = q.Where("status = ?", string(f.Status))
-	}
-	if f.Currency != "" {
-		q = q.Where("currency = ?", string(f.Currency))
-	}
-	if f.From != nil {
-		q = q.Where("created_at >= ?", f.From.UTC())
-	}
-	if f.To != nil {
-		q = q.Where("created_at < ?", f.To.UTC())
-	}
-	if f.Flag != "" {
-		q = q.Where("id IN (SELECT order_id FROM order_flags WHERE flag = ? AND resolved_at IS NULL)", string(f.Flag))
-	}
+	q = filtered(q, f, true)
 	var rows []orderRow
 	if err := q.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
 		return order.Page{}, FormatError(err)
@@ -117,13 +107,13 @@ func (db *DB) Orders(ctx context.Context, f order.ListFilter) (order.Page, error
 	var page order.Page
 	if len(rows) > limit {
 		rows = rows[:limit]
-		page.NextCursor = encodeCursor(rows[len(rows)-1].ID)
+		page.NextCursor = encodeCursor(cursorOrders, rows[len(rows)-1].ID)
 	}
 	ids := make([]int64, len(rows))
 	for i := range rows {
 		ids[i] = rows[i].ID
 	}
-	flags, err := db.activeFlags(ctx, db.read, ids)
+	flags, err := db.flagsOf(ctx, db.read, ids)
 	if err != nil {
 		return order.Page{}, err
 	}
@@ -134,31 +124,57 @@ func (db *DB) Orders(ctx context.Context, f order.ListFilter) (order.Page, error
 	return page, nil
 }
 
-func encodeCursor(id int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.FormatInt(id, 10)))
-}
-
-// encodeTextCursor and decodeTextCursor are the cursors of lists keyed by a text id (events).
-func encodeTextCursor(id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("e:" + id))
-}
-
-func decodeTextCursor(c string) (string, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err == nil && len(b) > 2 && string(b[:2]) == "e:" {
-		return string(b[2:]), nil
+// filtered adds f's conditions to q (a query on orders): the one statement of which orders a
+// filter selects, shared by the list, the CSV and the report, so that their counts agree. With
+// status false, the status filter is left out (the report's money, which is about money, not
+// statuses).
+func filtered(q *gorm.DB, f order.ListFilter, status bool) *gorm.DB {
+	if f.UserID != "" {
+		q = q.Where("user_id = ?", f.UserID)
 	}
-	return "", order.Errorf(order.EINVALID, "cursor: not one this server gave out")
+	if f.OpenID != "" {
+		q = q.Where("openid = ?", f.OpenID)
+	}
+	if f.Search != "" {
+		q = q.Where("(out_trade_no = ? OR prepay_id = ? OR openid = ?)", f.Search, f.Search, f.Search)
+	}
+	if status && f.Status != "" {
+		q = q.Where("status = ?", string(f.Status))
+	}
+	if f.Currency != "" {
+		q = q.Where("currency = ?", string(f.Currency))
+	}
+	switch {
+	case f.Flag != "":
+		q = q.Where("id IN (SELECT order_id FROM order_flags WHERE flag = ? AND resolved_at IS NULL)", string(f.Flag))
+	case f.AnyFlag:
+		q = q.Where("id IN (SELECT order_id FROM order_flags WHERE resolved_at IS NULL)")
+	}
+	if f.Basis == order.BasisPaid {
+		paid, pargs := period("paid_at", f.From, f.To)
+		refunded, rargs := period("refunded_at", f.From, f.To)
+		return q.Where("((status <> 'REFUNDED' AND "+paid+") OR (status = 'REFUNDED' AND "+refunded+"))", append(pargs, rargs...)...)
+	}
+	if f.From != nil {
+		q = q.Where("created_at >= ?", f.From.UTC())
+	}
+	if f.To != nil {
+		q = q.Where("created_at < ?", f.To.UTC())
+	}
+	return q
 }
 
-func decodeCursor(c string) (int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err == nil && len(b) > 2 && string(b[:2]) == "o:" {
-		if id, err := strconv.ParseInt(string(b[2:]), 10, 64); err == nil && id > 0 {
-			return id, nil
-		}
+// period is the condition that column falls in [from, to), either side open when nil; a NULL
+// column is in no period.
+func period(column string, from, to *time.Time) (string, []any) {
+	conds, args := []string{column + " IS NOT NULL"}, []any{}
+	if from != nil {
+		conds, args = append(conds, column+" >= ?"), append(args, from.UTC())
 	}
-	return 0, order.Errorf(order.EINVALID, "cursor: not one this server gave out")
+	if to != nil {
+		conds, args = append(conds, column+" < ?"), append(args, to.UTC())
+	}
+	return strings.Join(conds, " AND "), args
 }
 
 // Save applies one write atomically. The order's columns are written from w.After(), the one
@@ -194,8 +210,8 @@ func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 		}
 		for _, f := range w.Change.Raise {
 			// An already active flag of the kind (a racing writer raised it) stays as it is.
-			rows = append(rows, insert{table: "order_flags", cols: []string{"order_id", "flag", "note", "raised_at"},
-				args: []any{after.ID, string(f.Flag), f.Note, at}, onConflictNothing: true})
+			rows = append(rows, insert{table: "order_flags", cols: []string{"order_id", "flag", "note", "mos_answer", "raised_at"},
+				args: []any{after.ID, string(f.Flag), f.Note, f.Answer, at}, onConflictNothing: true})
 		}
 	}
 	if n := w.Notification; n != nil {
@@ -211,7 +227,8 @@ func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 		rows = append(rows, eventRows(&w.Events[i])...)
 	}
 	var err error
-	if db.Dialect == Postgres && update != nil {
+	// A resolution updates a flag row, which the one-statement form does not do; it is rare.
+	if db.Dialect == Postgres && update != nil && w.Change.Resolve == nil {
 		err = db.saveOneStatement(ctx, after.ID, w.Order.Version, update, rows)
 	} else {
 		err = db.InTx(ctx, func(tx *gorm.DB) error {
@@ -221,6 +238,18 @@ func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 					return res.Error
 				}
 				if res.RowsAffected == 0 {
+					return errStale
+				}
+			}
+			if r := w.Change.Resolve; r != nil {
+				res := tx.Exec(`UPDATE order_flags SET resolved_at = ?, resolved_by = ?, resolution = ?,
+					mos_answer = CASE WHEN ? <> '' THEN ? ELSE mos_answer END
+					WHERE order_id = ? AND flag = ? AND resolved_at IS NULL`,
+					utc(w.At), r.By, r.Note, r.Answer, r.Answer, after.ID, string(r.Flag))
+				if res.Error != nil {
+					return res.Error
+				}
+				if res.RowsAffected != 1 {
 					return errStale
 				}
 			}
@@ -341,9 +370,8 @@ func (db *DB) Story(ctx context.Context, outTradeNo string) (*order.Story, error
 		s.Queries = append(s.Queries, order.QueryRecord{OrderID: q.OrderID, Source: order.Source(q.Source), MOSStatus: q.MOSStatus,
 			TotalAmount: q.TotalAmount, Currency: q.Currency, Error: q.Error, DurationMS: q.DurationMS, At: q.CreatedAt.UTC()})
 	}
-	for _, f := range fs {
-		s.Flags = append(s.Flags, order.FlagRecord{Flag: order.Flag(f.Flag), Note: f.Note, RaisedAt: f.RaisedAt.UTC(),
-			ResolvedAt: utcPtr(f.ResolvedAt), ResolvedBy: f.ResolvedBy})
+	for i := range fs {
+		s.Flags = append(s.Flags, fs[i].record())
 	}
 	return s, nil
 }
@@ -396,7 +424,7 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, owner stri
 	for i := range rows {
 		ids[i] = rows[i].ID
 	}
-	flags, err := db.activeFlags(ctx, db.write, ids)
+	flags, err := db.flagsOf(ctx, db.write, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -86,7 +86,7 @@ func (db *DB) AdminActions(ctx context.Context, f order.AuditFilter) (order.Audi
 	limit = min(limit, order.MaxPageSize)
 	q := db.read.WithContext(ctx).Model(&adminActionRow{})
 	if f.Cursor != "" {
-		id, err := decodeCursor(f.Cursor)
+		id, err := decodeCursor(cursorAudit, f.Cursor)
 		if err != nil {
 			return order.AuditPage{}, err
 		}
@@ -111,7 +111,7 @@ func (db *DB) AdminActions(ctx context.Context, f order.AuditFilter) (order.Audi
 	var page order.AuditPage
 	if len(rows) > limit {
 		rows = rows[:limit]
-		page.NextCursor = encodeCursor(rows[len(rows)-1].ID)
+		page.NextCursor = encodeCursor(cursorAudit, rows[len(rows)-1].ID)
 	}
 	page.Actions = make([]order.AdminAction, len(rows))
 	for i := range rows {

@@ -19,6 +19,9 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	// The time zone database, so that MOSPAY_REPORT_TZ and the finance pages' zones work on a
+	// machine without /usr/share/zoneinfo (a scratch container).
+	_ "time/tzdata"
 
 	"github.com/mospay/mospay/app"
 )
@@ -160,10 +163,20 @@ Quick start (another terminal; the sandbox plays MOS and the user):
   curl -s -X POST ` + sbx + `/sandbox/orders/$ORDER/pay        # the user pays; the sandbox notifies us
   curl -s ` + api + `/mp/orders/$ORDER -H "Authorization: Bearer $TOKEN"      # status PAID
   curl -s ` + api + `/admin/orders/$ORDER -H "Authorization: Bearer ${MOSPAY_ADMIN_TOKENS#*:}"   # its whole story
-  Finance page: ` + api + `/finance
+  Finance pages: ` + api + `/finance (sign in with the admin token ` + adminToken(cfg) + `)
   API description: ` + api + `/openapi.json
 `
 	fmt.Fprint(w, strings.TrimLeft(q, "\n"))
+}
+
+// adminToken is the first admin token, shown in the sandbox's quick start (a development
+// credential, already printed when it was generated; never a production one: the quick start is
+// printed with --sandbox only).
+func adminToken(cfg *config) string {
+	if len(cfg.AdminTokens) == 0 {
+		return "(none configured)"
+	}
+	return cfg.AdminTokens[0].Token
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {

@@ -108,6 +108,13 @@ func TestServeSandbox(t *testing.T) {
 		}
 	}
 	creds := readEnv(t, filepath.Join(dir, "sandbox.env"))
+	_, adminTok, _ := strings.Cut(creds["MOSPAY_ADMIN_TOKENS"], ":")
+	for _, line := range []string{"Finance pages: " + api + "/finance (sign in with the admin token " + adminTok + ")",
+		"Demo mini-app in your browser: " + sbx + "/sandbox/demo"} {
+		if adminTok == "" || !strings.Contains(p.Output.String(), line) {
+			t.Errorf("the quick start lacks %q:\n%s", line, p.Output)
+		}
+	}
 
 	// The quick-start, step by step.
 	var code struct{ Code string }
@@ -155,7 +162,6 @@ func TestServeSandbox(t *testing.T) {
 	var story struct {
 		Transitions []struct{ From, To, Source string }
 	}
-	_, adminTok, _ := strings.Cut(creds["MOSPAY_ADMIN_TOKENS"], ":")
 	if st := call(t, "GET", api+"/admin/orders/"+o.OutTradeNo, "", map[string]string{"Authorization": "Bearer " + adminTok}, &story); st != 200 ||
 		len(story.Transitions) != 3 || story.Transitions[2].To != "PAID" || story.Transitions[2].Source != "notify" {
 		t.Fatalf("admin story: HTTP %d %+v", st, story)

@@ -1,0 +1,344 @@
+package api
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mospay/mospay/order"
+)
+
+// Finance's sign-in. An admin signs in once with an admin token (the same tokens as the JSON
+// API's bearer tokens) and gets a session cookie; the token itself is never stored in the
+// browser. The cookie is stateless, signed with a key derived from the JWT secret, so that it
+// holds across restarts and on every instance; it carries a fingerprint of the token it was
+// made with, so that removing or rotating that token ends every session made with it.
+//
+//	mospay_finance = "v1." base64url(JSON{admin name, token fingerprint, expiry, session id}) "." base64url(MAC)
+//
+// Every form that changes something carries a CSRF token bound to the session id; the sign-in
+// form, before any session, one bound to a random pre-session cookie. Both cookies are HttpOnly
+// and SameSite=Strict, so that another site can neither read nor send them.
+
+const (
+	sessionCookie  = "mospay_finance"       // the session
+	preLoginCookie = "mospay_finance_login" // the sign-in form's CSRF binding, before a session
+	cookiePath     = "/finance"
+	// SessionTTL is how long a finance session lasts; then finance signs in again.
+	SessionTTL  = 12 * time.Hour
+	preLoginTTL = time.Hour
+	// maxTokenLen bounds a sign-in's token: no admin token is longer, and a longer one is
+	// refused before it is compared.
+	maxTokenLen = 1024
+	// sessionKey keys the request's session in the Echo context.
+	sessionKey = "finance.session"
+)
+
+// session is a verified finance session.
+type session struct {
+	Admin   string    // the admin token's name, for the audit trail
+	ID      string    // random, per sign-in; binds the CSRF token
+	Expires time.Time // absolute: a session is not extended by use
+}
+
+// sessionClaims is the cookie's signed payload.
+type sessionClaims struct {
+	Admin       string `json:"n"`
+	Fingerprint string `json:"f"` // tokenFingerprint of the admin token signed in with
+	Expires     int64  `json:"e"` // Unix seconds
+	ID          string `json:"s"`
+}
+
+// financeKey is the key of the session cookie and the CSRF tokens: HMAC-SHA256 of a fixed label
+// under the JWT secret, so that it is the same on every instance and after a restart, and is
+// never the JWT key itself. It is nil when the JWT secret is too short to sign anything with:
+// then nobody can sign in (fail closed).
+func (s *Server) financeKey() []byte {
+	if len(s.cfg.JWTSecret) < MinTokenSecret {
+		return nil
+	}
+	return macOf(s.cfg.JWTSecret, "mospay finance session v1")
+}
+
+// macOf is HMAC-SHA256(key, msg).
+func macOf(key []byte, msg string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(msg))
+	return m.Sum(nil)
+}
+
+// b64 encodes the cookie's parts; Strict, so that no two texts decode to the same bytes (a changed
+// last character is never the same MAC).
+var b64 = base64.RawURLEncoding.Strict()
+
+// tokenFingerprint names an admin token without revealing it: the first 16 bytes of its MAC.
+func tokenFingerprint(key []byte, token string) string {
+	return b64.EncodeToString(macOf(key, "token\x00"+token)[:16])
+}
+
+// adminByToken is the name of the configured admin token equal to token, compared in constant
+// time against every one of them (as requireAdmin does); "" when none is.
+func (s *Server) adminByToken(token string) string {
+	name := ""
+	for _, a := range s.cfg.AdminTokens {
+		if subtle.ConstantTimeCompare([]byte(token), []byte(a.Token)) == 1 && name == "" {
+			name = a.Name
+		}
+	}
+	return name
+}
+
+// sealSession makes the session cookie's value.
+func sealSession(key []byte, c sessionClaims) string {
+	payload, _ := json.Marshal(c) // strings and a number: cannot fail
+	body := "v1." + b64.EncodeToString(payload)
+	return body + "." + b64.EncodeToString(macOf(key, body))
+}
+
+// openSession checks a session cookie's value: its MAC (in constant time), its expiry at now,
+// and that a configured admin token still has its name and fingerprint.
+func (s *Server) openSession(value string, now time.Time) (session, bool) {
+	key := s.financeKey()
+	if key == nil || len(value) > 4096 {
+		return session{}, false
+	}
+	body, mac, ok := strings.Cut(strings.TrimPrefix(value, "v1."), ".")
+	if !ok || !strings.HasPrefix(value, "v1.") {
+		return session{}, false
+	}
+	got, err := b64.DecodeString(mac)
+	if err != nil || !hmac.Equal(got, macOf(key, "v1."+body)) {
+		return session{}, false
+	}
+	payload, err := b64.DecodeString(body)
+	if err != nil {
+		return session{}, false
+	}
+	var c sessionClaims
+	if json.Unmarshal(payload, &c) != nil || c.Admin == "" || c.ID == "" || !now.Before(time.Unix(c.Expires, 0)) {
+		return session{}, false
+	}
+	valid := false
+	for _, a := range s.cfg.AdminTokens {
+		if a.Name == c.Admin && hmac.Equal([]byte(tokenFingerprint(key, a.Token)), []byte(c.Fingerprint)) {
+			valid = true
+		}
+	}
+	if !valid {
+		return session{}, false
+	}
+	return session{Admin: c.Admin, ID: c.ID, Expires: time.Unix(c.Expires, 0)}, true
+}
+
+// financeSession is the request's valid session, if it has one.
+func (s *Server) financeSession(c echo.Context) (session, bool) {
+	ck, err := c.Cookie(sessionCookie)
+	if err != nil {
+		return session{}, false
+	}
+	return s.openSession(ck.Value, s.deps.Now())
+}
+
+// cookie is one of the finance cookies: HttpOnly, SameSite=Strict, under /finance, Secure when
+// the public URL is https. A maxAge below zero deletes it.
+func (s *Server) cookie(name, value string, maxAge time.Duration) *http.Cookie {
+	ck := &http.Cookie{Name: name, Value: value, Path: cookiePath, HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: s.cfg.SecureCookies}
+	if maxAge < 0 {
+		ck.MaxAge, ck.Expires = -1, time.Unix(0, 0)
+	} else {
+		ck.MaxAge, ck.Expires = int(maxAge/time.Second), s.deps.Now().Add(maxAge)
+	}
+	return ck
+}
+
+// requireFinance lets a request through only with a valid session, and sets the admin's name for
+// adminOf (and the audit trail). Without one, it sends the browser to sign in, and back here
+// afterwards (for a GET; a form posted without a session cannot be replayed).
+func (s *Server) requireFinance(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		sess, ok := s.financeSession(c)
+		if !ok {
+			if _, err := c.Cookie(sessionCookie); err == nil {
+				c.SetCookie(s.cookie(sessionCookie, "", -1)) // expired, tampered or its token gone
+			}
+			to := "/finance/login"
+			if r := c.Request(); r.Method == http.MethodGet {
+				to += "?next=" + queryEscape(r.URL.RequestURI())
+			}
+			return c.Redirect(http.StatusSeeOther, to)
+		}
+		c.Set("admin", sess.Admin)
+		c.Set(sessionKey, sess)
+		return next(c)
+	}
+}
+
+// csrfToken is the form token of a session: a MAC of its id, so that only a page of this
+// session can post its forms.
+func (s *Server) csrfToken(sess session) string {
+	return b64.EncodeToString(macOf(s.financeKey(), "csrf\x00"+sess.ID))
+}
+
+// preLoginToken is the sign-in form's token, bound to the pre-session cookie's random value.
+func (s *Server) preLoginToken(value string) string {
+	return b64.EncodeToString(macOf(s.financeKey(), "login-csrf\x00"+value))
+}
+
+// sameToken compares a posted form token with the expected one in constant time.
+func sameToken(posted, want string) bool {
+	return posted != "" && hmac.Equal([]byte(posted), []byte(want))
+}
+
+// requireCSRF refuses a posted form (403, on a page saying why) whose csrf field is not the
+// session's token. It sits behind requireFinance.
+func (s *Server) requireCSRF(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		sess, _ := c.Get(sessionKey).(session)
+		if !sameToken(c.FormValue("csrf"), s.csrfToken(sess)) {
+			return s.errorPage(c, order.Errorf(order.EFORBIDDEN,
+				"This form has expired or was not sent from this site. Go back, reload the page and try again."))
+		}
+		return next(c)
+	}
+}
+
+// loginView is the sign-in page.
+type loginView struct {
+	chrome
+	Next      string // where to go after signing in
+	LoginCSRF string
+}
+
+// localNext is next if it is a finance page of this site to return to after signing in, else "".
+// Anything else (another site, a scheme, "//host", a path out of /finance, the sign-in itself) is
+// ignored, so that the sign-in page cannot be made to send anyone elsewhere.
+func localNext(next string) string {
+	if next == "" || len(next) > 2048 || strings.ContainsAny(next, "\\\r\n\t") || strings.HasPrefix(next, "//") {
+		return ""
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Fragment != "" {
+		return ""
+	}
+	p := u.Path
+	if !strings.HasPrefix(p, "/finance/") || path.Clean(p) != p || p == "/finance/login" || p == "/finance/logout" ||
+		strings.HasPrefix(p, "/finance/static/") {
+		return ""
+	}
+	if u.RawQuery != "" {
+		return u.EscapedPath() + "?" + u.RawQuery
+	}
+	return u.EscapedPath()
+}
+
+// loginPage is GET /finance/login: the sign-in form, or straight on for a signed-in admin.
+func (s *Server) loginPage(c echo.Context) error {
+	next := localNext(c.QueryParam("next"))
+	if _, ok := s.financeSession(c); ok {
+		return c.Redirect(http.StatusSeeOther, orDefault(next, "/finance/orders"))
+	}
+	return s.loginForm(c, http.StatusOK, next, "")
+}
+
+// loginForm renders the sign-in form with status and message, binding its token to the
+// pre-session cookie (kept if the browser has one, so that two open sign-in tabs both work).
+func (s *Server) loginForm(c echo.Context, status int, next, msg string) error {
+	if s.financeKey() == nil {
+		status, msg = http.StatusServiceUnavailable, "Signing in to the finance pages needs MOSPAY_JWT_SECRET (at least 32 bytes)."
+	}
+	pre := ""
+	if ck, err := c.Cookie(preLoginCookie); err == nil && validPreLogin(ck.Value) {
+		pre = ck.Value
+	} else {
+		pre = rand.Text()
+	}
+	c.SetCookie(s.cookie(preLoginCookie, pre, preLoginTTL))
+	v := loginView{chrome: s.chrome(c, "", "Sign in"), Next: next}
+	v.Error = msg
+	if s.financeKey() != nil {
+		v.LoginCSRF = s.preLoginToken(pre)
+	}
+	return s.render(c, status, "login", v)
+}
+
+// validPreLogin reports whether v looks like a value loginForm made (rand.Text: 26 base32
+// characters), so that a browser's stale or foreign cookie is replaced, not trusted.
+func validPreLogin(v string) bool {
+	if len(v) != 26 {
+		return false
+	}
+	for _, r := range v {
+		if (r < 'A' || r > 'Z') && (r < '2' || r > '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// loginSubmit is POST /finance/login (token, csrf, next): 303 on to next with a session cookie;
+// the form again with 403 for a missing or wrong CSRF token, 401 for a wrong admin token, 429
+// once the address has failed too often (the admin-auth limit requireAdmin counts too). A
+// successful sign-in is audited.
+func (s *Server) loginSubmit(c echo.Context) error {
+	next := localNext(c.FormValue("next"))
+	ck, err := c.Cookie(preLoginCookie)
+	if err != nil || s.financeKey() == nil || !validPreLogin(ck.Value) ||
+		!sameToken(c.FormValue("csrf"), s.preLoginToken(ck.Value)) {
+		return s.loginForm(c, http.StatusForbidden, next,
+			"This sign-in form has expired or was not sent from this site. Please sign in again.")
+	}
+	token := c.FormValue("token")
+	name := ""
+	if len(token) <= maxTokenLen {
+		name = s.adminByToken(token)
+	}
+	if name == "" {
+		s.deps.Logger.Warn("finance sign-in refused", "request_id", requestID(c), "remote_ip", c.RealIP())
+		if s.adminAuthFailed(c) {
+			err := s.limited(c, "admin_auth", adminAuthWindow/AdminAuthFailures,
+				"Too many failed sign-ins from this address; wait a minute and try again.")
+			return s.loginForm(c, http.StatusTooManyRequests, next, order.ErrorMessage(err))
+		}
+		return s.loginForm(c, http.StatusUnauthorized, next, "That is not a valid admin token.")
+	}
+	if err := s.deps.Orders.RecordLogin(c.Request().Context(), name, requestID(c)); err != nil {
+		status, msg := s.errorStatus(c, err)
+		return s.loginForm(c, status, next, "Signing in could not be recorded: "+msg)
+	}
+	now := s.deps.Now()
+	key := s.financeKey()
+	value := sealSession(key, sessionClaims{Admin: name, Fingerprint: tokenFingerprint(key, token),
+		Expires: now.Add(SessionTTL).Unix(), ID: rand.Text()})
+	c.SetCookie(s.cookie(sessionCookie, value, SessionTTL))
+	c.SetCookie(s.cookie(preLoginCookie, "", -1))
+	return c.Redirect(http.StatusSeeOther, orDefault(next, "/finance/orders"))
+}
+
+// logout is POST /finance/logout: the cookie is expired in this browser. The session is
+// stateless, so a copy of the cookie taken elsewhere lasts until it expires or its admin token is
+// rotated (docs/finance.md).
+func (s *Server) logout(c echo.Context) error {
+	c.SetCookie(s.cookie(sessionCookie, "", -1))
+	return c.Redirect(http.StatusSeeOther, "/finance/login")
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// queryEscape escapes a query value (url.QueryEscape, named for the reader).
+func queryEscape(v string) string { return url.QueryEscape(v) }

@@ -1,0 +1,289 @@
+package api
+
+import (
+	"cmp"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mospay/mospay/order"
+)
+
+// An order's story as one timeline: what happened to it, oldest first, whoever recorded it.
+// The story's parts (transitions, notifications, queries, flags, admin actions, order events)
+// are separate tables, because each is written by another part of mospay; finance reads them as
+// one sequence of events, so they are merged here.
+
+// Timeline entry kinds, and their order among entries of the same instant: what an admin asked,
+// then what MOS said (a notification, then the query that confirmed it), then what mospay did
+// about it (the transition, a flag), then what mospay told others (order events).
+const (
+	kindAction = iota
+	kindNotification
+	kindQuery
+	kindTransition
+	kindFlagRaised
+	kindFlagResolved
+	kindEvent
+)
+
+var kindNames = map[int]string{kindAction: "admin", kindNotification: "notification", kindQuery: "query",
+	kindTransition: "status", kindFlagRaised: "flag", kindFlagResolved: "resolved", kindEvent: "event"}
+
+// timelineEntry is one line of the timeline.
+type timelineEntry struct {
+	at    time.Time
+	kind  int
+	query string // a query's identity: source, status, amount, currency, error
+
+	At      string   // when, in the page's zone
+	Kind    string   // what kind of entry (a CSS class and a label)
+	Title   string   // one line saying what happened
+	Details []string // further lines
+	Raw     string   // a notification's body as received, folded away
+	RawType string   // its content type
+	Count   int      // identical consecutive queries collapsed into this one (1: none)
+	LastAt  string   // when the last of them was made
+}
+
+// Repeated is whether the entry stands for several identical queries.
+func (e timelineEntry) Repeated() bool { return e.Count > 1 }
+
+// buildTimeline merges the story's parts into one timeline, oldest first, and collapses
+// identical consecutive queries (the reconciler asking again and again, with the same answer)
+// into one entry counting them. A flag's resolution is shown once, as the flag's (with the
+// admin's note): the admin action that recorded it would only repeat it.
+func buildTimeline(st *order.Story, tz *time.Location) []timelineEntry {
+	var all []timelineEntry
+	add := func(at time.Time, kind int, title string, details ...string) *timelineEntry {
+		all = append(all, timelineEntry{at: at, kind: kind, Kind: kindNames[kind], Title: title, Details: nonEmpty(details), Count: 1})
+		return &all[len(all)-1]
+	}
+	for _, t := range st.Transitions {
+		title := "Created as " + string(t.To)
+		if t.From != "" {
+			title = string(t.From) + " → " + string(t.To)
+		}
+		add(t.At, kindTransition, title+" ("+string(t.Source)+")", t.Reason, labelled("MOS status", t.MOSStatus),
+			labelled("request id", t.RequestID))
+	}
+	for _, n := range st.Notifications {
+		e := add(n.ReceivedAt, kindNotification, "Notification from MOS: "+orDefault(n.MOSStatus, "no status"),
+			labelled("orderQuery answered", n.QueriedStatus), labelled("outcome", n.Outcome),
+			labelled("differs from MOS's answer", n.Disagreement), labelled("request id", n.RequestID))
+		e.Raw, e.RawType = n.RawBody, n.ContentType
+	}
+	for _, q := range st.Queries {
+		answer := strings.TrimSpace(q.MOSStatus + " " + q.TotalAmount + " " + q.Currency)
+		title := "orderQuery (" + string(q.Source) + "): " + orDefault(answer, "no answer")
+		if q.Error != "" {
+			title = "orderQuery (" + string(q.Source) + ") failed"
+		}
+		e := add(q.At, kindQuery, title, labelled("error", q.Error))
+		e.query = strings.Join([]string{string(q.Source), q.MOSStatus, q.TotalAmount, q.Currency, q.Error}, "\x00")
+	}
+	for _, f := range st.Flags {
+		add(f.RaisedAt, kindFlagRaised, "Flag "+string(f.Flag)+" raised", f.Note)
+		if f.ResolvedAt != nil {
+			add(*f.ResolvedAt, kindFlagResolved, "Flag "+string(f.Flag)+" resolved by "+orDefault(f.ResolvedBy, "an admin"),
+				f.Resolution)
+		}
+	}
+	for _, a := range st.Actions {
+		if a.Action == order.ActionResolve {
+			continue // shown as the flag's resolution
+		}
+		add(a.At, kindAction, actionTitle(a), a.Detail, labelled("request id", a.RequestID))
+	}
+	for _, ev := range st.Events {
+		add(ev.At, kindEvent, "Order event "+string(ev.Type)+" ("+ev.ID+")", deliveriesText(ev.Deliveries))
+	}
+	slices.SortStableFunc(all, func(a, b timelineEntry) int {
+		return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.kind, b.kind))
+	})
+	out := make([]timelineEntry, 0, len(all))
+	for _, e := range all {
+		if n := len(out); n > 0 && e.kind == kindQuery && out[n-1].kind == kindQuery && out[n-1].query == e.query {
+			out[n-1].Count++
+			out[n-1].LastAt = showTime(e.at, tz)
+			continue
+		}
+		e.At = showTime(e.at, tz)
+		out = append(out, e)
+	}
+	return out
+}
+
+// actionTitle says what an admin did.
+func actionTitle(a order.AdminAction) string {
+	switch a.Action {
+	case order.ActionReconcile:
+		return a.Actor + " asked MOS now (reconcile)"
+	case order.ActionRedeliver:
+		return a.Actor + " sent an order event again"
+	}
+	return a.Actor + ": " + a.Action
+}
+
+// deliveriesText sums up an event's deliveries: "delivered to 1 of 2 endpoints; 1 pending".
+func deliveriesText(ds []order.Delivery) string {
+	if len(ds) == 0 {
+		return "no endpoint configured"
+	}
+	count := map[order.DeliveryStatus]int{}
+	for _, d := range ds {
+		count[d.Status]++
+	}
+	parts := []string{fmt.Sprintf("delivered to %d of %d endpoints", count[order.DeliveryDelivered], len(ds))}
+	for _, st := range []order.DeliveryStatus{order.DeliveryPending, order.DeliveryFailed, order.DeliveryAbandoned} {
+		if count[st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", count[st], st))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// labelled is "label: v", or "" when v is.
+func labelled(label, v string) string {
+	if v == "" {
+		return ""
+	}
+	return label + ": " + v
+}
+
+func nonEmpty(ss []string) []string {
+	return slices.DeleteFunc(ss, func(s string) bool { return s == "" })
+}
+
+// storyPageView is /finance/orders/{outTradeNo}.
+type storyPageView struct {
+	chrome
+	Order        storyHeader
+	Flags        []flagForm
+	Timeline     []timelineEntry
+	ReconcileURL string
+	Zones        []option
+	ListURL      string
+}
+
+// storyHeader is the order at the top of its story.
+type storyHeader struct {
+	OutTradeNo, Amount, Status, Desc, OpenID, PrepayID, UserID string
+	Created, Expires, PaidAt, RefundedAt, Updated              string
+	Flags                                                      []string
+	Sandbox                                                    bool
+}
+
+// flagForm is an active flag with the form that resolves it.
+type flagForm struct {
+	Flag, RaisedAt, Note string
+	Action               string // the form's URL
+	Draft                string // the note typed before an error, given back
+	MaxNote              int
+}
+
+// draftNote is a resolution note that was refused, to give back in its form.
+type draftNote struct {
+	flag order.Flag
+	note string
+}
+
+// storyPage is GET /finance/orders/{outTradeNo}; ?done= says what the last action did.
+func (s *Server) storyPage(c echo.Context) error {
+	notice := ""
+	switch c.QueryParam("done") {
+	case "reconciled":
+		notice = "MOS was asked now; its answer is the last query in the timeline."
+	case "resolved":
+		if f, err := order.ParseFlag(c.QueryParam("flag")); err == nil {
+			notice = "Flag " + string(f) + " resolved; the audit trail has your note."
+		}
+	}
+	return s.showStory(c, http.StatusOK, notice, "", draftNote{})
+}
+
+// showStory renders an order's story with a notice or an error (and status), giving back a
+// refused note in its flag's form.
+func (s *Server) showStory(c echo.Context, status int, notice, errMsg string, draft draftNote) error {
+	tz, err := s.reportTZ(c)
+	if err != nil {
+		return s.errorPage(c, err)
+	}
+	st, err := s.deps.Orders.Story(c.Request().Context(), c.Param("outTradeNo"))
+	if err != nil {
+		return s.errorPage(c, err)
+	}
+	o := st.Order
+	v := storyPageView{chrome: s.chrome(c, "orders", "Order "+o.OutTradeNo), Zones: s.zoneOptions(tz.String()),
+		Timeline: buildTimeline(st, tz), ListURL: "/finance/orders?tz=" + queryEscape(tz.String())}
+	v.Notice, v.Error = notice, errMsg
+	v.Order = storyHeader{OutTradeNo: o.OutTradeNo, Amount: o.Amount.String() + " " + string(o.Amount.Currency),
+		Status: string(o.Status), Desc: o.Desc, OpenID: o.OpenID, PrepayID: o.PrepayID, UserID: o.UserID,
+		Created: showTime(o.CreatedAt, tz), Expires: showTime(o.ExpireAt, tz), PaidAt: showTimePtr(o.PaidAt, tz),
+		RefundedAt: showTimePtr(o.RefundedAt, tz), Updated: showTime(o.UpdatedAt, tz), Sandbox: o.Sandbox}
+	zone := "?tz=" + queryEscape(tz.String())
+	base := "/finance/orders/" + url.PathEscape(o.OutTradeNo)
+	v.ReconcileURL = base + "/reconcile" + zone
+	for _, f := range o.Flags {
+		v.Order.Flags = append(v.Order.Flags, string(f))
+		ff := flagForm{Flag: string(f), Action: base + "/flags/" + url.PathEscape(string(f)) + "/resolve" + zone, MaxNote: order.MaxNote}
+		if rec := activeRecord(st.Flags, f); rec != nil {
+			ff.RaisedAt, ff.Note = showTime(rec.RaisedAt, tz), rec.Note
+		}
+		if draft.flag == f {
+			ff.Draft = draft.note
+		}
+		v.Flags = append(v.Flags, ff)
+	}
+	return s.render(c, status, "story", v)
+}
+
+// activeRecord is the unresolved record of flag f, if the story has one.
+func activeRecord(recs []order.FlagRecord, f order.Flag) *order.FlagRecord {
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].Flag == f && recs[i].ResolvedAt == nil {
+			return &recs[i]
+		}
+	}
+	return nil
+}
+
+// backToStory is the 303 after an action: the order's page, in the zone, saying what was done.
+func backToStory(c echo.Context, done string, extra ...string) error {
+	u := storyURL(c.Param("outTradeNo"), c.QueryParam("tz")) + "&done=" + done
+	for i := 0; i+1 < len(extra); i += 2 {
+		u += "&" + queryEscape(extra[i]) + "=" + queryEscape(extra[i+1])
+	}
+	return c.Redirect(http.StatusSeeOther, u)
+}
+
+// reconcileAction is POST /finance/orders/{outTradeNo}/reconcile: ask MOS now, as the signed-in
+// admin (audited), then back to the story.
+func (s *Server) reconcileAction(c echo.Context) error {
+	if _, err := s.deps.Orders.ReconcileNow(c.Request().Context(), c.Param("outTradeNo"), adminOf(c), requestID(c)); err != nil {
+		status, msg := s.errorStatus(c, err)
+		return s.showStory(c, status, "", "Reconcile failed: "+msg, draftNote{})
+	}
+	return backToStory(c, "reconciled")
+}
+
+// resolveAction is POST /finance/orders/{outTradeNo}/flags/{flag}/resolve (note): resolve the
+// flag with the admin's note, then back to the story; a refused note or a flag no longer active
+// shows the story with the error and the note given back, and changes nothing.
+func (s *Server) resolveAction(c echo.Context) error {
+	note := c.FormValue("note")
+	flag, err := order.ParseFlag(c.Param("flag"))
+	if err == nil {
+		_, err = s.deps.Orders.ResolveFlag(c.Request().Context(), c.Param("outTradeNo"), flag, note, adminOf(c), requestID(c))
+	}
+	if err != nil {
+		status, msg := s.errorStatus(c, err)
+		return s.showStory(c, status, "", "The flag was not resolved: "+msg, draftNote{flag: flag, note: note})
+	}
+	return backToStory(c, "resolved", "flag", string(flag))
+}

@@ -1,0 +1,521 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/mospay/mospay/money"
+	"github.com/mospay/mospay/order"
+)
+
+// The finance pages' handlers. Each reads its URL exactly as the JSON API reads the same
+// question (adminFilter, pageParams, reportTZ), asks the order service once or twice, and turns
+// the answer into a view of display-ready strings for its template: the templates only lay text
+// out, and html/template escapes every bit of it.
+
+// shownTime is how every time is shown: in the page's zone, to the second, with the offset.
+const shownTime = "2006-01-02 15:04:05 -07:00"
+
+// zones are the time zones the pages offer (the configured one is added): where mospay's
+// merchants and finance work.
+var zones = []string{"UTC", "Asia/Phnom_Penh", "Asia/Bangkok", "Asia/Ho_Chi_Minh", "Asia/Singapore",
+	"Asia/Shanghai", "Asia/Tokyo", "Europe/London", "America/New_York"}
+
+func showTime(t time.Time, tz *time.Location) string { return t.In(tz).Format(shownTime) }
+
+// showTimePtr is showTime of a time that may not be set ("—").
+func showTimePtr(t *time.Time, tz *time.Location) string {
+	if t == nil {
+		return "—"
+	}
+	return showTime(*t, tz)
+}
+
+// knownZone reports whether name is a time zone this machine knows.
+func knownZone(name string) bool {
+	_, err := time.LoadLocation(name)
+	return err == nil
+}
+
+// option is one <option> of a <select>.
+type option struct {
+	Value, Label string
+	Selected     bool
+}
+
+// options builds a select's options from value/label pairs, selecting current.
+func options(current string, pairs ...string) []option {
+	out := make([]option, 0, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		out = append(out, option{Value: pairs[i], Label: pairs[i+1], Selected: pairs[i] == current})
+	}
+	return out
+}
+
+// zoneOptions are the zone select's options: the usual zones, the configured one, and the one
+// the URL chose if it is none of those.
+func (s *Server) zoneOptions(current string) []option {
+	def := "UTC"
+	if s.cfg.ReportTZ != nil {
+		def = s.cfg.ReportTZ.String()
+	}
+	var pairs []string
+	seen := map[string]bool{}
+	add := func(name, label string) {
+		if name != "" && !seen[name] && knownZone(name) {
+			seen[name] = true
+			pairs = append(pairs, name, label)
+		}
+	}
+	for _, z := range zones {
+		label := z
+		if z == def {
+			label += " (default)"
+		}
+		add(z, label)
+	}
+	add(def, def+" (default)")
+	add(current, current)
+	return options(current, pairs...)
+}
+
+// storyURL is an order's page, in zone tz.
+func storyURL(outTradeNo, tz string) string {
+	return "/finance/orders/" + url.PathEscape(outTradeNo) + "?tz=" + queryEscape(tz)
+}
+
+// orderRow is an order as a list shows it.
+type orderRow struct {
+	OutTradeNo, URL, Created, Status, Amount, OpenID, PaidAt string
+	Flags                                                    []string
+}
+
+func newOrderRow(o *order.Order, tz *time.Location) orderRow {
+	r := orderRow{OutTradeNo: o.OutTradeNo, URL: storyURL(o.OutTradeNo, tz.String()), Created: showTime(o.CreatedAt, tz),
+		Status: string(o.Status), Amount: o.Amount.String() + " " + string(o.Amount.Currency), OpenID: o.OpenID,
+		PaidAt: showTimePtr(o.PaidAt, tz)}
+	for _, f := range o.Flags {
+		r.Flags = append(r.Flags, string(f))
+	}
+	return r
+}
+
+// filterForm is the orders' and the report's filter form, filled from the URL.
+type filterForm struct {
+	Action                        string
+	Q, From, To, FromType, ToType string
+	Status, Currency, Flag, Basis []option
+	Zones                         []option
+	Reset                         string // the same page with the defaults
+}
+
+func (s *Server) filterForm(c echo.Context, action, tz string) filterForm {
+	f := filterForm{Action: action, Q: c.QueryParam("q"), From: c.QueryParam("from"), To: c.QueryParam("to"),
+		FromType: dateInputType(c.QueryParam("from")), ToType: dateInputType(c.QueryParam("to")),
+		Zones: s.zoneOptions(tz), Reset: action + "?tz=" + queryEscape(tz)}
+	st := []string{"", "Any status"}
+	for _, v := range order.Statuses {
+		st = append(st, string(v), string(v))
+	}
+	f.Status = options(c.QueryParam("status"), st...)
+	cur := []string{"", "Any currency"}
+	for _, v := range money.Currencies {
+		cur = append(cur, string(v), string(v))
+	}
+	f.Currency = options(c.QueryParam("currency"), cur...)
+	fl := []string{"", "With or without flags", "any", "Any active flag"}
+	for _, v := range order.Flags {
+		fl = append(fl, string(v), string(v))
+	}
+	f.Flag = options(c.QueryParam("flag"), fl...)
+	basis := c.QueryParam("basis")
+	if basis == "" {
+		basis = string(order.BasisCreated)
+	}
+	f.Basis = options(basis, string(order.BasisCreated), "Created in the period", string(order.BasisPaid), "Paid or refunded in the period")
+	return f
+}
+
+// dateInputType is "date" for a date (or nothing), "text" for an RFC 3339 time given in the URL,
+// which a date input would silently drop.
+func dateInputType(v string) string {
+	if v == "" {
+		return "date"
+	}
+	if _, err := time.Parse("2006-01-02", v); err == nil {
+		return "date"
+	}
+	return "text"
+}
+
+// defaultPeriod makes a URL that names neither from nor to mean today in the page's zone, and
+// says so in the request's query, so that the form, the period line, the paging and the CSV
+// link all carry the period shown. A URL with from= and to= empty means all time.
+func (s *Server) defaultPeriod(c echo.Context) error {
+	q := c.QueryParams() // Echo's parsed copy of the URL's query, which QueryParam reads
+	if q.Has("from") || q.Has("to") {
+		return nil
+	}
+	tz, err := s.reportTZ(c)
+	if err != nil {
+		return err
+	}
+	now := s.deps.Now().In(tz)
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, tz)
+	q.Set("from", today.Format(time.DateOnly))
+	q.Set("to", today.AddDate(0, 0, 1).Format(time.DateOnly))
+	return nil
+}
+
+// filterQuery is the URL query of the filter the page shows, for its links (paging, CSV, the
+// other page): from and to are always present, empty for an open side.
+func filterQuery(c echo.Context) url.Values {
+	v := url.Values{}
+	for _, k := range []string{"status", "currency", "flag", "q", "openid", "basis", "tz", "limit"} {
+		if x := c.QueryParam(k); x != "" {
+			v.Set(k, x)
+		}
+	}
+	v.Set("from", c.QueryParam("from"))
+	v.Set("to", c.QueryParam("to"))
+	return v
+}
+
+// withQuery is path?query.
+func withQuery(path string, q url.Values) string { return path + "?" + q.Encode() }
+
+// periodText says which orders a filter's period selects, as instants in tz.
+func periodText(f order.ListFilter, tz *time.Location) string {
+	what := "Orders created"
+	if f.Basis == order.BasisPaid {
+		what = "Orders paid or refunded"
+	}
+	zone := " (" + tz.String() + ")"
+	switch {
+	case f.From == nil && f.To == nil:
+		return what + " at any time" + zone
+	case f.To == nil:
+		return what + " from " + showTime(*f.From, tz) + " on" + zone
+	case f.From == nil:
+		return what + " before " + showTime(*f.To, tz) + zone
+	}
+	return what + " from " + showTime(*f.From, tz) + " until " + showTime(*f.To, tz) + zone
+}
+
+// ordersView is /finance/orders.
+type ordersView struct {
+	chrome
+	Form       filterForm
+	Period     string
+	Orders     []orderRow
+	Empty      bool
+	NextURL    string // the next page; "" on the last
+	FirstURL   string // the first page, when this is not it
+	CSVURL     string
+	ReportURL  string
+	Summary    *summaryView
+	SummaryErr string
+}
+
+// ordersPage is GET /finance/orders: a page of the orders the URL's filter selects, and under it
+// the counts and sums of all of them (the report of the same filter).
+func (s *Server) ordersPage(c echo.Context) error {
+	v := ordersView{chrome: s.chrome(c, "orders", "Orders")}
+	status, f, tz, err := s.pageFilter(c)
+	v.Form = s.filterForm(c, "/finance/orders", tz.String())
+	if err != nil {
+		v.Error = err.Error()
+		return s.render(c, status, "orders", v)
+	}
+	ctx := c.Request().Context()
+	p, err := s.deps.Orders.List(ctx, f)
+	if err != nil {
+		status, v.Error = s.errorStatus(c, err)
+		return s.render(c, status, "orders", v)
+	}
+	q := filterQuery(c)
+	v.Period = periodText(f, tz)
+	v.CSVURL = withQuery("/finance/orders.csv", q)
+	v.ReportURL = withQuery("/finance/report", q)
+	for _, o := range p.Orders {
+		v.Orders = append(v.Orders, newOrderRow(o, tz))
+	}
+	v.Empty = len(v.Orders) == 0
+	if p.NextCursor != "" {
+		next := cloneValues(q)
+		next.Set("cursor", p.NextCursor)
+		v.NextURL = withQuery("/finance/orders", next)
+	}
+	if f.Cursor != "" {
+		v.FirstURL = withQuery("/finance/orders", q)
+	}
+	r, err := s.deps.Orders.Report(ctx, f)
+	if err != nil {
+		_, v.SummaryErr = s.errorStatus(c, err)
+	} else {
+		v.Summary = newSummary(r, tz)
+	}
+	return s.render(c, http.StatusOK, "orders", v)
+}
+
+// pageFilter reads the list's and the report's filter from the URL, today being the default
+// period, exactly as the JSON API reads it (adminFilter). An error is coded, with its status.
+func (s *Server) pageFilter(c echo.Context) (int, order.ListFilter, *time.Location, error) {
+	tz, err := s.reportTZ(c)
+	if err != nil {
+		return http.StatusBadRequest, order.ListFilter{}, s.defaultZone(), pageErr(err)
+	}
+	if err := s.defaultPeriod(c); err != nil {
+		return http.StatusBadRequest, order.ListFilter{}, tz, pageErr(err)
+	}
+	f, err := s.adminFilter(c)
+	if err != nil {
+		status, _ := s.errorStatus(c, err)
+		return status, f, tz, pageErr(err)
+	}
+	if f.Basis == "" {
+		f.Basis = order.BasisCreated
+	}
+	return http.StatusOK, f, tz, nil
+}
+
+// pageErr is an error whose Error() is its message for people (order.ErrorMessage), for pages
+// that show it.
+func pageErr(err error) error {
+	return order.Errorf(order.ErrorCode(err), "%s", order.ErrorMessage(err))
+}
+
+func (s *Server) defaultZone() *time.Location {
+	if s.cfg.ReportTZ != nil {
+		return s.cfg.ReportTZ
+	}
+	return time.UTC
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// summaryView is order.Report, ready to show.
+type summaryView struct {
+	Totals       []totalRow
+	Money        []moneyRow
+	AtRisk       []totalRow
+	AtRiskOrders []reviewRow
+}
+
+type totalRow struct {
+	Currency, Status, Amount string
+	Count                    int64
+}
+
+type moneyRow struct {
+	Currency, Paid, Refunded, Net string
+	PaidCount, RefundedCount      int64
+}
+
+func newSummary(r *order.Report, tz *time.Location) *summaryView {
+	v := &summaryView{}
+	for _, t := range r.Totals {
+		v.Totals = append(v.Totals, totalRow{Currency: string(t.Currency), Status: string(t.Status), Count: t.Count,
+			Amount: money.Format(t.Minor, t.Currency)})
+	}
+	for _, m := range r.Money {
+		v.Money = append(v.Money, moneyRow{Currency: string(m.Currency), PaidCount: m.PaidCount, RefundedCount: m.RefundedCount,
+			Paid: money.Format(m.PaidMinor, m.Currency), Refunded: money.Format(m.RefundedMinor, m.Currency),
+			Net: money.Format(m.NetMinor(), m.Currency)})
+	}
+	for _, t := range r.AtRisk {
+		v.AtRisk = append(v.AtRisk, totalRow{Currency: string(t.Currency), Count: t.Count, Amount: money.Format(t.Minor, t.Currency)})
+	}
+	for _, it := range r.AtRiskOrders {
+		v.AtRiskOrders = append(v.AtRiskOrders, newReviewRow(it, tz))
+	}
+	return v
+}
+
+// reviewRow is a flagged order: its active flags and MOS's last answer beside its own amount.
+type reviewRow struct {
+	orderRow
+	ActiveFlags []flagRow
+	MOS         string // MOS's last answer, or that there was none
+	MOSDiffers  bool   // MOS's amount or currency is not the order's
+}
+
+type flagRow struct {
+	Flag, RaisedAt, Note string
+}
+
+func newReviewRow(it order.ReviewItem, tz *time.Location) reviewRow {
+	r := reviewRow{orderRow: newOrderRow(it.Order, tz), MOS: "MOS never answered about it"}
+	for _, f := range it.Flags {
+		r.ActiveFlags = append(r.ActiveFlags, flagRow{Flag: string(f.Flag), RaisedAt: showTime(f.RaisedAt, tz), Note: f.Note})
+	}
+	if a := it.MOS; a != nil {
+		r.MOS = strings.TrimSpace(a.Status+" "+a.TotalAmount+" "+a.Currency) + ", at " + showTime(a.At, tz)
+		r.MOSDiffers = !sameAmount(a, it.Order.Amount)
+	}
+	return r
+}
+
+// sameAmount reports whether MOS's answer names the order's amount and currency (MOS's text read
+// leniently, as mospay reads MOS).
+func sameAmount(a *order.MOSAnswer, want money.Amount) bool {
+	cur, err := money.ParseCurrency(a.Currency)
+	if err != nil || cur != want.Currency {
+		return false
+	}
+	minor, err := money.ParseLenient(a.TotalAmount, cur)
+	return err == nil && minor == want.Minor
+}
+
+// reviewView is /finance/review.
+type reviewView struct {
+	chrome
+	Zones    []option
+	Items    []reviewRow
+	Empty    bool
+	NextURL  string
+	FirstURL string
+}
+
+// reviewPage is GET /finance/review: every order with an active flag, oldest flag first, a page
+// at a time.
+func (s *Server) reviewPage(c echo.Context) error {
+	v := reviewView{chrome: s.chrome(c, "review", "Review")}
+	tz, err := s.reportTZ(c)
+	if err != nil {
+		v.Zones = s.zoneOptions(s.defaultZone().String())
+		v.Error = order.ErrorMessage(err)
+		return s.render(c, http.StatusBadRequest, "review", v)
+	}
+	v.Zones = s.zoneOptions(tz.String())
+	limit, cursor, err := pageParams(c)
+	if err == nil {
+		var p order.ReviewPage
+		if p, err = s.deps.Orders.Review(c.Request().Context(), order.ReviewFilter{Limit: limit, Cursor: cursor}); err == nil {
+			for _, it := range p.Items {
+				v.Items = append(v.Items, newReviewRow(it, tz))
+			}
+			q := url.Values{"tz": {tz.String()}}
+			if limit > 0 {
+				q.Set("limit", c.QueryParam("limit"))
+			}
+			if p.NextCursor != "" {
+				next := cloneValues(q)
+				next.Set("cursor", p.NextCursor)
+				v.NextURL = withQuery("/finance/review", next)
+			}
+			if cursor != "" {
+				v.FirstURL = withQuery("/finance/review", q)
+			}
+		}
+	}
+	if err != nil {
+		status, msg := s.errorStatus(c, err)
+		v.Error = msg
+		return s.render(c, status, "review", v)
+	}
+	v.Empty = len(v.Items) == 0
+	return s.render(c, http.StatusOK, "review", v)
+}
+
+// reportView is /finance/report.
+type reportView struct {
+	chrome
+	Form      filterForm
+	Period    string
+	Summary   *summaryView
+	OrdersURL string
+	CSVURL    string
+}
+
+// reportPage is GET /finance/report: the reconciliation report of the list's filter.
+func (s *Server) reportPage(c echo.Context) error {
+	v := reportView{chrome: s.chrome(c, "report", "Report")}
+	status, f, tz, err := s.pageFilter(c)
+	v.Form = s.filterForm(c, "/finance/report", tz.String())
+	if err != nil {
+		v.Error = err.Error()
+		return s.render(c, status, "report", v)
+	}
+	r, err := s.deps.Orders.Report(c.Request().Context(), f)
+	if err != nil {
+		status, v.Error = s.errorStatus(c, err)
+		return s.render(c, status, "report", v)
+	}
+	q := filterQuery(c)
+	v.Period = periodText(f, tz)
+	v.Summary = newSummary(r, tz)
+	v.OrdersURL = withQuery("/finance/orders", q)
+	v.CSVURL = withQuery("/finance/orders.csv", q)
+	return s.render(c, http.StatusOK, "report", v)
+}
+
+// auditView is /finance/audit.
+type auditView struct {
+	chrome
+	Actor, From, To string
+	Zones           []option
+	Actions         []actionRow
+	Empty           bool
+	NextURL         string
+	FirstURL        string
+}
+
+type actionRow struct {
+	At, Actor, Action, OutTradeNo, OrderURL, UserID, Detail, RequestID string
+}
+
+// auditPage is GET /finance/audit: the admin actions, newest first, by actor and period.
+func (s *Server) auditPage(c echo.Context) error {
+	v := auditView{chrome: s.chrome(c, "audit", "Audit"), Actor: c.QueryParam("actor"), From: c.QueryParam("from"),
+		To: c.QueryParam("to")}
+	tz, err := s.reportTZ(c)
+	if err != nil {
+		v.Zones = s.zoneOptions(s.defaultZone().String())
+		v.Error = order.ErrorMessage(err)
+		return s.render(c, http.StatusBadRequest, "audit", v)
+	}
+	v.Zones = s.zoneOptions(tz.String())
+	var p order.AuditPage
+	f, err := s.auditFilter(c, tz)
+	if err == nil {
+		p, err = s.deps.Orders.Audit(c.Request().Context(), f)
+	}
+	if err != nil {
+		status, msg := s.errorStatus(c, err)
+		v.Error = msg
+		return s.render(c, status, "audit", v)
+	}
+	for _, a := range p.Actions {
+		r := actionRow{At: showTime(a.At, tz), Actor: a.Actor, Action: a.Action, OutTradeNo: a.OutTradeNo, UserID: a.UserID,
+			Detail: a.Detail, RequestID: a.RequestID}
+		if a.OutTradeNo != "" {
+			r.OrderURL = storyURL(a.OutTradeNo, tz.String())
+		}
+		v.Actions = append(v.Actions, r)
+	}
+	v.Empty = len(v.Actions) == 0
+	q := url.Values{"tz": {tz.String()}, "actor": {v.Actor}, "from": {v.From}, "to": {v.To}}
+	if l := c.QueryParam("limit"); l != "" {
+		q.Set("limit", l)
+	}
+	if p.NextCursor != "" {
+		next := cloneValues(q)
+		next.Set("cursor", p.NextCursor)
+		v.NextURL = withQuery("/finance/audit", next)
+	}
+	if f.Cursor != "" {
+		v.FirstURL = withQuery("/finance/audit", q)
+	}
+	return s.render(c, http.StatusOK, "audit", v)
+}

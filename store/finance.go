@@ -1,0 +1,236 @@
+package store
+
+import (
+	"context"
+
+	"gorm.io/gorm"
+
+	"github.com/mospay/mospay/money"
+	"github.com/mospay/mospay/order"
+)
+
+// activeFlag is the condition that an order (orders.id) has an active flag.
+const activeFlag = "id IN (SELECT order_id FROM order_flags WHERE resolved_at IS NULL)"
+
+// Report builds the reconciliation report of the orders f selects. Its totals and at-risk lines
+// select with filtered, as the list does, so that they count exactly the orders the list shows;
+// each is one GROUP BY over the period's rows (read through the period's index: a month's report
+// reads that month's rows).
+func (db *DB) Report(ctx context.Context, f order.ListFilter) (*order.Report, error) {
+	g := db.read.WithContext(ctx)
+	r := &order.Report{Filter: f}
+	var err error
+	if r.Totals, err = totals(filtered(g.Model(&orderRow{}), f, true)); err != nil {
+		return nil, err
+	}
+	if r.AtRisk, err = totals(filtered(g.Model(&orderRow{}), f, true).Where(activeFlag)); err != nil {
+		return nil, err
+	}
+	// By currency only: the at-risk lines are not by status.
+	r.AtRisk = byCurrency(r.AtRisk)
+	if r.Money, err = moneyMoved(g, f); err != nil {
+		return nil, err
+	}
+	var rows []orderRow
+	if err := filtered(g.Model(&orderRow{}), f, true).Where(activeFlag).Order("id").Limit(order.MaxPageSize).
+		Find(&rows).Error; err != nil {
+		return nil, FormatError(err)
+	}
+	if r.AtRiskOrders, err = db.reviewItems(ctx, rows); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// totals counts and sums q's orders by currency and status; there are no zero rows.
+func totals(q *gorm.DB) ([]order.Total, error) {
+	var rows []struct {
+		Currency string
+		Status   string
+		Count    int64
+		Minor    int64
+	}
+	if err := q.Select("currency, status, COUNT(*) AS count, COALESCE(SUM(amount_minor), 0) AS minor").
+		Group("currency, status").Order("currency, status").Scan(&rows).Error; err != nil {
+		return nil, FormatError(err)
+	}
+	out := make([]order.Total, len(rows))
+	for i, r := range rows {
+		out[i] = order.Total{Currency: money.Currency(r.Currency), Status: order.Status(r.Status), Count: r.Count, Minor: r.Minor}
+	}
+	return out, nil
+}
+
+// byCurrency folds totals into one line per currency (Status left empty).
+func byCurrency(ts []order.Total) []order.Total {
+	var out []order.Total
+	for _, t := range ts {
+		if n := len(out); n > 0 && out[n-1].Currency == t.Currency {
+			out[n-1].Count += t.Count
+			out[n-1].Minor += t.Minor
+			continue
+		}
+		out = append(out, order.Total{Currency: t.Currency, Count: t.Count, Minor: t.Minor})
+	}
+	return out
+}
+
+// moneyMoved is the money paid and refunded, per currency. On the paid basis: orders whose
+// paidAt, and whose refundedAt, fall in the period (one order paid and refunded in it counts on
+// both sides, netting to nothing). On the created basis: of the orders created in the period,
+// those ever paid and those refunded. The status filter does not apply.
+func moneyMoved(g *gorm.DB, f order.ListFilter) ([]order.MoneyTotal, error) {
+	var paid, refunded string
+	var pargs, rargs []any
+	q := g.Model(&orderRow{})
+	if f.Basis == order.BasisPaid {
+		paid, pargs = period("paid_at", f.From, f.To)
+		refunded, rargs = period("refunded_at", f.From, f.To)
+		open := f
+		open.From, open.To, open.Basis = nil, nil, order.BasisCreated
+		q = filtered(q, open, false).Where("(("+paid+") OR ("+refunded+"))", append(append([]any{}, pargs...), rargs...)...)
+	} else {
+		paid, refunded = "paid_at IS NOT NULL", "refunded_at IS NOT NULL"
+		q = filtered(q, f, false).Where("(paid_at IS NOT NULL OR refunded_at IS NOT NULL)")
+	}
+	var rows []struct {
+		Currency      string
+		PaidCount     int64
+		PaidMinor     int64
+		RefundedCount int64
+		RefundedMinor int64
+	}
+	sel := "currency, SUM(CASE WHEN " + paid + " THEN 1 ELSE 0 END) AS paid_count, " +
+		"SUM(CASE WHEN " + paid + " THEN amount_minor ELSE 0 END) AS paid_minor, " +
+		"SUM(CASE WHEN " + refunded + " THEN 1 ELSE 0 END) AS refunded_count, " +
+		"SUM(CASE WHEN " + refunded + " THEN amount_minor ELSE 0 END) AS refunded_minor"
+	args := append(append(append(append([]any{}, pargs...), pargs...), rargs...), rargs...)
+	if err := q.Select(sel, args...).Group("currency").Order("currency").Scan(&rows).Error; err != nil {
+		return nil, FormatError(err)
+	}
+	out := make([]order.MoneyTotal, len(rows))
+	for i, r := range rows {
+		out[i] = order.MoneyTotal{Currency: money.Currency(r.Currency), PaidCount: r.PaidCount, PaidMinor: r.PaidMinor,
+			RefundedCount: r.RefundedCount, RefundedMinor: r.RefundedMinor}
+	}
+	return out, nil
+}
+
+// Review lists a page of orders with active flags, oldest flag first: it walks the active flags
+// by id (the order they were raised in) through their own index, taking each order at its oldest
+// active flag, so that a page costs the same however many orders there are.
+func (db *DB) Review(ctx context.Context, f order.ReviewFilter) (order.ReviewPage, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = order.DefaultPageSize
+	}
+	limit = min(limit, order.MaxPageSize)
+	g := db.read.WithContext(ctx)
+	q := g.Model(&flagRow{}).Where("resolved_at IS NULL").
+		Where(`NOT EXISTS (SELECT 1 FROM order_flags older WHERE older.order_id = order_flags.order_id
+			AND older.resolved_at IS NULL AND older.id < order_flags.id)`)
+	if f.Cursor != "" {
+		after, err := decodeCursor(cursorReview, f.Cursor)
+		if err != nil {
+			return order.ReviewPage{}, err
+		}
+		q = q.Where("id > ?", after)
+	}
+	var heads []flagRow
+	if err := q.Order("id").Limit(limit + 1).Find(&heads).Error; err != nil {
+		return order.ReviewPage{}, FormatError(err)
+	}
+	var page order.ReviewPage
+	if len(heads) > limit {
+		heads = heads[:limit]
+		page.NextCursor = encodeCursor(cursorReview, heads[len(heads)-1].ID)
+	}
+	ids := make([]int64, len(heads))
+	for i := range heads {
+		ids[i] = heads[i].OrderID
+	}
+	var rows []orderRow
+	if len(ids) > 0 {
+		if err := g.Where("id IN ?", ids).Find(&rows).Error; err != nil {
+			return order.ReviewPage{}, FormatError(err)
+		}
+	}
+	byID := make(map[int64]orderRow, len(rows))
+	for _, r := range rows {
+		byID[r.ID] = r
+	}
+	ordered := make([]orderRow, 0, len(heads))
+	for _, h := range heads {
+		if r, ok := byID[h.OrderID]; ok {
+			ordered = append(ordered, r)
+		}
+	}
+	items, err := db.reviewItems(ctx, ordered)
+	if err != nil {
+		return order.ReviewPage{}, err
+	}
+	page.Items = items
+	return page, nil
+}
+
+// reviewItems are rows as the review queue shows them: each order with its active flags and
+// MOS's last answer, in the rows' order.
+func (db *DB) reviewItems(ctx context.Context, rows []orderRow) ([]order.ReviewItem, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, len(rows))
+	for i := range rows {
+		ids[i] = rows[i].ID
+	}
+	var frows []flagRow
+	if err := db.read.WithContext(ctx).Where("order_id IN ? AND resolved_at IS NULL", ids).Order("id").Find(&frows).Error; err != nil {
+		return nil, FormatError(err)
+	}
+	active := map[int64][]order.FlagRecord{}
+	sets := map[int64]flagSet{}
+	for i := range frows {
+		r := &frows[i]
+		active[r.OrderID] = append(active[r.OrderID], r.record())
+		fs := sets[r.OrderID]
+		fs.active = append(fs.active, order.Flag(r.Flag))
+		sets[r.OrderID] = fs
+	}
+	answers, err := db.LastAnswers(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]order.ReviewItem, len(rows))
+	for i := range rows {
+		id := rows[i].ID
+		out[i] = order.ReviewItem{Order: fromRow(&rows[i], sets[id]), Flags: active[id]}
+		if a, ok := answers[id]; ok {
+			out[i].MOS = &a
+		}
+	}
+	return out, nil
+}
+
+// LastAnswers returns, by order id, MOS's last answer about each order: the latest orderQuery
+// that got one (a status), read through the queries' order index.
+func (db *DB) LastAnswers(ctx context.Context, ids []int64) (map[int64]order.MOSAnswer, error) {
+	out := map[int64]order.MOSAnswer{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []queryRow
+	err := db.read.WithContext(ctx).Where(`id IN (SELECT MAX(id) FROM mos_queries WHERE order_id IN ? AND error = ''
+		AND mos_status <> '' GROUP BY order_id)`, ids).Find(&rows).Error
+	if err != nil {
+		return nil, FormatError(err)
+	}
+	for _, r := range rows {
+		out[r.OrderID] = order.MOSAnswer{Status: r.MOSStatus, TotalAmount: r.TotalAmount, Currency: r.Currency, At: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}
+
+// RecordAction stores an admin action that changes no order (a sign-in to the finance pages).
+func (db *DB) RecordAction(ctx context.Context, a order.AdminAction) error {
+	return db.InTx(ctx, func(tx *gorm.DB) error { return auditInsert(&a).exec(tx) })
+}
