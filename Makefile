@@ -51,7 +51,7 @@ fuzz:
 
 bench: build ## the benchmark suite; prints a table (BENCHFLAGS=-quick for a smoke run), then finance's reads at scale
 	$(GO) run ./cmd/mospaybench -bin $(BIN) $(BENCHFLAGS)
-	$(GO) test -run '^$$' -bench FinanceScale -benchtime 1x -timeout 60m ./e2e
+	$(GO) test -v -run '^$$' -bench FinanceScale -benchtime 1x -timeout 60m ./e2e
 
 clean:
 	rm -rf bin

@@ -100,10 +100,16 @@ func TestOrderEvents(t *testing.T) {
 	h.Admin(t, "/admin/events?type=order.created").WantError(t, 400, "invalid_request")
 	h.Admin(t, "/admin/events/evt_nope").WantError(t, 404, "not_found")
 
+	// Attempts are recorded once their answers are in: wait for both deliveries' records.
 	var ev eventJSON
-	h.Admin(t, "/admin/events/"+got[0].ID).Decode(t, &ev)
-	if len(ev.Deliveries) != 2 {
-		t.Fatalf("deliveries: %+v", ev.Deliveries)
+	for deadline := time.Now().Add(apptest.WaitFor); ; time.Sleep(20 * time.Millisecond) {
+		h.Admin(t, "/admin/events/"+got[0].ID).Decode(t, &ev)
+		if len(ev.Deliveries) == 2 && ev.Deliveries[0].Status == "delivered" && ev.Deliveries[1].Status == "delivered" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries: %+v", ev.Deliveries)
+		}
 	}
 	for _, d := range ev.Deliveries {
 		switch d.Endpoint {
@@ -238,9 +244,15 @@ func TestOrderEventSurvivesSIGKILL(t *testing.T) {
 	if got[0].ID != got[1].ID || got[1].Type != "order.paid" || got[1].Order != o.OutTradeNo || got[1].Verified != nil {
 		t.Fatalf("received %+v", got)
 	}
+	// The attempt is recorded once its answer is in: wait for the record.
 	var ev eventJSON
-	c.Must(t, http.MethodGet, "http://"+apiAddr+"/admin/events/"+got[1].ID, nil, apptest.Bearer(apptest.FinanceToken)).Decode(t, &ev)
-	if len(ev.Deliveries) != 1 || ev.Deliveries[0].Status != "delivered" {
-		t.Fatalf("event after the restart: %+v", ev)
+	for deadline := time.Now().Add(apptest.WaitFor); ; time.Sleep(20 * time.Millisecond) {
+		c.Must(t, http.MethodGet, "http://"+apiAddr+"/admin/events/"+got[1].ID, nil, apptest.Bearer(apptest.FinanceToken)).Decode(t, &ev)
+		if len(ev.Deliveries) == 1 && ev.Deliveries[0].Status == "delivered" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("event after the restart: %+v", ev)
+		}
 	}
 }

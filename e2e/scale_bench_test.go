@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/metrics"
 	"slices"
 	"strconv"
@@ -84,7 +85,7 @@ type scaleSeed struct {
 
 // fill inserts n more orders (of total) straight into the database, in large transactions: the
 // benchmark measures reads, and a million creations through the API would take an hour.
-func (s *scaleSeed) fill(b *testing.B, url string, n, total int) {
+func (s *scaleSeed) fill(b testing.TB, url string, n, total int) {
 	b.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, url, store.Options{})
@@ -157,7 +158,7 @@ func (s *scaleSeed) fill(b *testing.B, url string, n, total int) {
 	}
 }
 
-func prepare(b *testing.B, tx *sql.Tx, q string) *sql.Stmt {
+func prepare(b testing.TB, tx *sql.Tx, q string) *sql.Stmt {
 	b.Helper()
 	st, err := tx.Prepare(q)
 	if err != nil {
@@ -166,15 +167,15 @@ func prepare(b *testing.B, tx *sql.Tx, q string) *sql.Stmt {
 	return st
 }
 
-func mustExec(b *testing.B, st *sql.Stmt, args ...any) {
+func mustExec(b testing.TB, st *sql.Stmt, args ...any) {
 	b.Helper()
 	if _, err := st.Exec(args...); err != nil {
 		b.Fatal(err)
 	}
 }
 
-// measureFinance starts mospay on url and returns the p99 of each read, over 300 requests each
-// after 30 to warm up.
+// measureFinance starts mospay on url and returns the p99 of each read, over 1,000 requests each
+// after 100 to warm up, with the garbage of the fill collected first.
 func measureFinance(b *testing.B, url string, s *scaleSeed, label string) map[string]time.Duration {
 	b.Helper()
 	h := apptest.Start(b, apptest.Options{DBURL: url})
@@ -190,9 +191,10 @@ func measureFinance(b *testing.B, url string, s *scaleSeed, label string) map[st
 	}
 	out := map[string]time.Duration{}
 	client := &http.Client{Timeout: time.Minute}
+	runtime.GC()
 	for name, path := range reads {
 		var lat []time.Duration
-		for i := range 330 {
+		for i := range 1100 {
 			req, _ := http.NewRequest(http.MethodGet, h.URL+path(), nil)
 			req.Header.Set("Authorization", "Bearer "+apptest.FinanceToken)
 			start := time.Now()
@@ -205,7 +207,7 @@ func measureFinance(b *testing.B, url string, s *scaleSeed, label string) map[st
 			if res.StatusCode != 200 {
 				b.Fatalf("%s %s: HTTP %d", label, name, res.StatusCode)
 			}
-			if i >= 30 {
+			if i >= 100 {
 				lat = append(lat, time.Since(start))
 			}
 		}

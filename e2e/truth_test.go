@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/mospay/mospay/app"
 	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos/sandbox"
+	"github.com/mospay/mospay/order"
 	"github.com/mospay/mospay/store/pgtest"
 )
 
@@ -154,4 +157,47 @@ func TestRefusedFirstPrepayStillFails(t *testing.T) {
 	if n := h.Count(t, `SELECT COUNT(*) FROM mos_queries`); n != 0 {
 		t.Fatalf("%d orderQuery calls for a refused first prepay, want none", n)
 	}
+}
+
+// TestLastRefundCheckRetriedUntilAnswered: the refund window's last check finds MOS unavailable;
+// the order is checked again until MOS answers, and the refund behind it is found.
+func TestLastRefundCheckRetriedUntilAnswered(t *testing.T) {
+	sched := order.DefaultSchedule()
+	sched.RefundChecks, sched.RefundWindow, sched.Backoff, sched.Jitter = nil, 300*time.Millisecond, []time.Duration{200 * time.Millisecond}, 0
+	h := newHarness(t, apptest.Options{Schedule: &sched})
+	token := h.Login(t, "user-last-check")
+	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Last check"}, "")
+	h.Pay(t, o.OutTradeNo)
+	h.WaitStatus(t, token, o.OutTradeNo, "PAID")
+	dropNotifications(t, h)
+	h.SandboxPost(t, http.MethodPost, "/sandbox/orders/"+o.OutTradeNo+"/refund", nil)
+	h.SandboxPost(t, http.MethodPut, "/sandbox/faults", sandbox.Faults{DropNotifications: 1,
+		ErrorRate: map[string]float64{"orderQuery": 1}})
+
+	pass := func() {
+		t.Helper()
+		if _, err := h.App.Reconciler().Pass(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(400 * time.Millisecond) // past the window's end: its last check is due
+	pass()
+	stored, err := h.DB.Order(context.Background(), o.OutTradeNo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored.Status != order.StatusPaid || stored.NextCheckAt == nil {
+		t.Fatalf("after the last check failed: %s, next check %v; want PAID and another check", stored.Status, stored.NextCheckAt)
+	}
+	h.SandboxPost(t, http.MethodPut, "/sandbox/faults", sandbox.Faults{DropNotifications: 1})
+	time.Sleep(300 * time.Millisecond)
+	pass()
+	if _, got := h.GetOrder(t, token, o.OutTradeNo); got.Status != "REFUNDED" {
+		t.Fatalf("after MOS answered again: %s, want REFUNDED", got.Status)
+	}
+	h.WantTransitions(t, o.OutTradeNo,
+		apptest.Transition{From: "", To: "CREATED", Source: "api"},
+		apptest.Transition{From: "CREATED", To: "PENDING", Source: "api"},
+		apptest.Transition{From: "PENDING", To: "PAID", Source: "notify"},
+		apptest.Transition{From: "PAID", To: "REFUNDED", Source: "reconciler"})
 }

@@ -99,7 +99,10 @@ func (s *Service) queryFailed(ctx context.Context, o *Order, q *QueryRecord, err
 		saved, _, aerr := s.apply(ctx, o, e, applyOpts{query: q, checked: f.checked, releaseLease: f.checked, audit: f.audit})
 		return saved, aerr
 	}
-	if _, _, aerr := s.apply(ctx, o, Event{}, applyOpts{query: q, checked: f.checked, releaseLease: f.checked, noEvent: true, audit: f.audit}); aerr != nil {
+	// "No such order" is an answer; anything else (MOS unreachable, failing) is none, and a
+	// timetable's last check that got none is made again.
+	if _, _, aerr := s.apply(ctx, o, Event{}, applyOpts{query: q, checked: f.checked, failed: ErrorCode(err) != ENOTFOUND,
+		releaseLease: f.checked, noEvent: true, audit: f.audit}); aerr != nil {
 		s.log.WarnContext(ctx, "recording failed query", "out_trade_no", o.OutTradeNo, "err", aerr)
 	}
 	if ErrorCode(err) == ENOTFOUND {

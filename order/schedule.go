@@ -15,7 +15,9 @@ import "time"
 //   - then grace checks at expireTime + Grace[i] for late payments;
 //   - a PAID order, whose refund MOS may report only through orderQuery, is checked at
 //     paidAt + each of RefundChecks within RefundWindow, and at paidAt + RefundWindow;
-//   - then none: nothing more is expected from MOS (finance's report still shows the order).
+//   - then none: nothing more is expected from MOS (finance's report still shows the order);
+//     but a last check that got no answer (MOS unavailable) is made again after AfterFailure,
+//     until MOS answers.
 //
 // Jitter shortens each backoff delay by up to that fraction, at random, so orders created
 // together do not all call MOS in the same second; it never lengthens one, so "at most First"
@@ -45,6 +47,15 @@ func DefaultSchedule() Schedule {
 		RefundWindow: 30 * 24 * time.Hour,
 		Jitter:       0.1,
 	}
+}
+
+// AfterFailure is how long after a check that got no answer the timetable's last check is made
+// again: the first backoff step (or First).
+func (s Schedule) AfterFailure() time.Duration {
+	if len(s.Backoff) > 0 && s.Backoff[0] > 0 {
+		return s.Backoff[0]
+	}
+	return s.First
 }
 
 // Next returns when the order should next be checked, given that attempts checks have been made

@@ -96,6 +96,7 @@ type applyOpts struct {
 	notification *NotificationRecord
 	query        *QueryRecord
 	checked      bool // a reconciler check: count it and schedule the next one
+	failed       bool // the check got no answer from MOS
 	releaseLease bool
 	noEvent      bool         // nothing to apply; only the records and schedule
 	audit        *AdminAction // the admin action that caused the write
@@ -131,7 +132,13 @@ func (s *Service) apply(ctx context.Context, o *Order, e Event, opt applyOpts) (
 			if opt.checked {
 				attempts++
 			}
-			next, ok := s.cfg.Schedule.Next(w.After(), attempts, now, s.rnd)
+			after := w.After()
+			next, ok := s.cfg.Schedule.Next(after, attempts, now, s.rnd)
+			if !ok && opt.failed && !after.Status.Final() {
+				// The timetable's last check got no answer: it is not done until one comes (a
+				// refund or a late payment could be behind it).
+				next, ok = now.Add(s.cfg.Schedule.AfterFailure()), true
+			}
 			w.Reschedule, w.CheckAttempts = true, attempts
 			if ok {
 				w.NextCheckAt = &next

@@ -9,8 +9,10 @@ import (
 	"github.com/mospay/mospay/order"
 )
 
-// activeFlag is the condition that an order (orders.id) has an active flag.
-const activeFlag = "id IN (SELECT order_id FROM order_flags WHERE resolved_at IS NULL)"
+// activeFlag is the condition that an order has an active flag, correlated, so that a report
+// reads its period's rows through the period's index and checks each (the list's flag filter
+// instead starts from the active flags: few, and it wants the newest first).
+const activeFlag = "EXISTS (SELECT 1 FROM order_flags fl WHERE fl.order_id = orders.id AND fl.resolved_at IS NULL)"
 
 // Report builds the reconciliation report of the orders f selects. Its totals and at-risk lines
 // select with filtered, as the list does, so that they count exactly the orders the list shows;
@@ -32,7 +34,7 @@ func (db *DB) Report(ctx context.Context, f order.ListFilter) (*order.Report, er
 		return nil, err
 	}
 	var rows []orderRow
-	if err := filtered(g.Model(&orderRow{}), f, true).Where(activeFlag).Order("id").Limit(order.MaxPageSize).
+	if err := filtered(g.Model(&orderRow{}), f, true).Where(activeFlag).Order("created_at, id").Limit(order.MaxPageSize).
 		Find(&rows).Error; err != nil {
 		return nil, FormatError(err)
 	}
