@@ -237,6 +237,15 @@ const (
 	MaxPageSize     = 500
 )
 
+// PageSize is the size of a page asked for with limit: DefaultPageSize when it says none, at most
+// MaxPageSize. Every list pages by it.
+func PageSize(limit int) int {
+	if limit <= 0 {
+		return DefaultPageSize
+	}
+	return min(limit, MaxPageSize)
+}
+
 // Page is one page of orders, newest first; NextCursor is empty on the last page.
 type Page struct {
 	Orders     []*Order

@@ -82,11 +82,7 @@ func (r *attemptRow) attempt() order.Attempt {
 // Events lists order events newest first, each with its deliveries, by keyset pagination on the
 // event id (UUIDv7: time-ordered).
 func (db *DB) Events(ctx context.Context, f order.EventFilter) (order.EventPage, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = order.DefaultPageSize
-	}
-	limit = min(limit, order.MaxPageSize)
+	limit := order.PageSize(f.Limit)
 	q := db.read.WithContext(ctx).Model(&eventRow{})
 	if f.Cursor != "" {
 		id, err := decodeTextCursor(cursorEvents, f.Cursor)

@@ -122,11 +122,7 @@ func moneyMoved(g *gorm.DB, f order.ListFilter) ([]order.MoneyTotal, error) {
 // by id (the order they were raised in) through their own index, taking each order at its oldest
 // active flag, so that a page costs the same however many orders there are.
 func (db *DB) Review(ctx context.Context, f order.ReviewFilter) (order.ReviewPage, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = order.DefaultPageSize
-	}
-	limit = min(limit, order.MaxPageSize)
+	limit := order.PageSize(f.Limit)
 	g := db.read.WithContext(ctx)
 	q := g.Model(&flagRow{}).Where("resolved_at IS NULL").
 		Where(`NOT EXISTS (SELECT 1 FROM order_flags older WHERE older.order_id = order_flags.order_id

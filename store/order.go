@@ -86,11 +86,7 @@ func (db *DB) flagsOf(ctx context.Context, g *gorm.DB, ids []int64) (map[int64]f
 
 // Orders lists orders newest first, by keyset pagination on the id (stable under inserts).
 func (db *DB) Orders(ctx context.Context, f order.ListFilter) (order.Page, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = order.DefaultPageSize
-	}
-	limit = min(limit, order.MaxPageSize)
+	limit := order.PageSize(f.Limit)
 	q := db.read.WithContext(ctx).Model(&orderRow{})
 	if f.Cursor != "" {
 		id, err := decodeCursor(cursorOrders, f.Cursor)

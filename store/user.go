@@ -79,11 +79,7 @@ func (db *DB) RevokeUser(ctx context.Context, id string, at time.Time, a order.A
 
 // AdminActions lists the audit trail newest first, by keyset pagination on the id.
 func (db *DB) AdminActions(ctx context.Context, f order.AuditFilter) (order.AuditPage, error) {
-	limit := f.Limit
-	if limit <= 0 {
-		limit = order.DefaultPageSize
-	}
-	limit = min(limit, order.MaxPageSize)
+	limit := order.PageSize(f.Limit)
 	q := db.read.WithContext(ctx).Model(&adminActionRow{})
 	if f.Cursor != "" {
 		id, err := decodeCursor(cursorAudit, f.Cursor)
