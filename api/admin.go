@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -86,23 +87,14 @@ func (s *Server) adminFilter(c echo.Context) (order.ListFilter, error) {
 	if f.Basis, err = order.ParseBasis(c.QueryParam("basis")); err != nil {
 		return f, err
 	}
-	tz, err := s.reportTZ(c)
-	if err != nil {
+	if _, err := s.reportTZ(c); err != nil { // an unknown tz is refused even without dates
 		return f, err
 	}
-	if v := c.QueryParam("from"); v != "" {
-		t, err := parseDay(v, tz, "from")
-		if err != nil {
-			return f, err
-		}
-		f.From = &t
+	if f.From, err = s.timeParam(c, "from"); err != nil {
+		return f, err
 	}
-	if v := c.QueryParam("to"); v != "" {
-		t, err := parseDay(v, tz, "to")
-		if err != nil {
-			return f, err
-		}
-		f.To = &t
+	if f.To, err = s.timeParam(c, "to"); err != nil {
+		return f, err
 	}
 	if f.From != nil && f.To != nil && !f.From.Before(*f.To) {
 		return f, order.Errorf(order.EINVALID, "from must be before to")
@@ -110,18 +102,59 @@ func (s *Server) adminFilter(c echo.Context) (order.ListFilter, error) {
 	return f, nil
 }
 
+// reportTZ is the request's time zone: tz from the URL, else the configured one (defaultZone).
 func (s *Server) reportTZ(c echo.Context) (*time.Location, error) {
 	if v := c.QueryParam("tz"); v != "" {
-		loc, err := time.LoadLocation(v)
+		loc, err := loadZone(v)
 		if err != nil {
 			return nil, order.Errorf(order.EINVALID, "tz: unknown time zone %q", v)
 		}
 		return loc, nil
 	}
+	return s.defaultZone(), nil
+}
+
+// defaultZone is MOSPAY_REPORT_TZ, or UTC.
+func (s *Server) defaultZone() *time.Location {
 	if s.cfg.ReportTZ != nil {
-		return s.cfg.ReportTZ, nil
+		return s.cfg.ReportTZ
 	}
-	return time.UTC, nil
+	return time.UTC
+}
+
+// zoneCache holds the time zones loaded so far: time.LoadLocation reads and parses a file each
+// time, and one page asks for its zone several times. Only zones that exist are kept, so the
+// cache is bounded by the zone database.
+var zoneCache sync.Map // name -> *time.Location
+
+func loadZone(name string) (*time.Location, error) {
+	if loc, ok := zoneCache.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	zoneCache.Store(name, loc)
+	return loc, nil
+}
+
+// timeParam reads the query parameter name as a date (midnight in the request's zone, reportTZ)
+// or an RFC 3339 instant; nil when it is absent.
+func (s *Server) timeParam(c echo.Context, name string) (*time.Time, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return nil, nil
+	}
+	tz, err := s.reportTZ(c)
+	if err != nil {
+		return nil, err
+	}
+	t, err := parseDay(v, tz, name)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
 }
 
 // parseDay reads a date (YYYY-MM-DD, midnight in tz) or an RFC 3339 instant.
@@ -469,33 +502,26 @@ func (s *Server) adminRevoke(c echo.Context) error {
 }
 
 // auditFilter reads the audit trail's filter, for GET /admin/audit and /finance/audit alike:
-// actor, from and to (dates in tz, or RFC 3339 times), limit, cursor.
-func (s *Server) auditFilter(c echo.Context, tz *time.Location) (order.AuditFilter, error) {
+// actor, from and to (timeParam), limit, cursor.
+func (s *Server) auditFilter(c echo.Context) (order.AuditFilter, error) {
 	f := order.AuditFilter{Actor: strings.TrimSpace(c.QueryParam("actor"))}
-	for _, p := range []struct {
-		name string
-		to   **time.Time
-	}{{"from", &f.From}, {"to", &f.To}} {
-		if v := c.QueryParam(p.name); v != "" {
-			t, err := parseDay(v, tz, p.name)
-			if err != nil {
-				return f, err
-			}
-			*p.to = &t
-		}
+	if _, err := s.reportTZ(c); err != nil { // an unknown tz is refused even without dates
+		return f, err
 	}
 	var err error
+	if f.From, err = s.timeParam(c, "from"); err != nil {
+		return f, err
+	}
+	if f.To, err = s.timeParam(c, "to"); err != nil {
+		return f, err
+	}
 	f.Limit, f.Cursor, err = pageParams(c)
 	return f, err
 }
 
 // adminAudit is GET /admin/audit?from=&to=&actor=&cursor=&limit=: the admin actions, newest first.
 func (s *Server) adminAudit(c echo.Context) error {
-	tz, err := s.reportTZ(c)
-	if err != nil {
-		return err
-	}
-	f, err := s.auditFilter(c, tz)
+	f, err := s.auditFilter(c)
 	if err != nil {
 		return err
 	}

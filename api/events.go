@@ -157,16 +157,8 @@ func (s *Server) adminEvents(c echo.Context) error {
 			return err
 		}
 	}
-	if v := c.QueryParam("since"); v != "" {
-		tz, err := s.reportTZ(c)
-		if err != nil {
-			return err
-		}
-		t, err := parseDay(v, tz, "since")
-		if err != nil {
-			return err
-		}
-		f.Since = &t
+	if f.Since, err = s.timeParam(c, "since"); err != nil {
+		return err
 	}
 	p, err := s.deps.Events.Events(c.Request().Context(), f)
 	if err != nil {
@@ -211,19 +203,14 @@ func (s *Server) adminRedeliverFailed(c echo.Context) error {
 	if v := c.QueryParam("status"); v != "" && v != string(order.DeliveryFailed) {
 		return order.Errorf(order.EINVALID, "status: only failed deliveries are replayed in bulk (replay one event by its id)")
 	}
-	v := c.QueryParam("since")
-	if v == "" {
+	since, err := s.timeParam(c, "since")
+	if err != nil {
+		return err
+	}
+	if since == nil {
 		return order.Errorf(order.EINVALID, "since: required (a date such as 2026-11-22 or an RFC 3339 time)")
 	}
-	tz, err := s.reportTZ(c)
-	if err != nil {
-		return err
-	}
-	since, err := parseDay(v, tz, "since")
-	if err != nil {
-		return err
-	}
-	n, err := s.deps.Events.RedeliverFailed(c.Request().Context(), since, adminOf(c), requestID(c))
+	n, err := s.deps.Events.RedeliverFailed(c.Request().Context(), *since, adminOf(c), requestID(c))
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func showTimePtr(t *time.Time, tz *time.Location) string {
 
 // knownZone reports whether name is a time zone this machine knows.
 func knownZone(name string) bool {
-	_, err := time.LoadLocation(name)
+	_, err := loadZone(name)
 	return err == nil
 }
 
@@ -59,10 +59,7 @@ func options(current string, pairs ...string) []option {
 // zoneOptions are the zone select's options: the usual zones, the configured one, and the one
 // the URL chose if it is none of those.
 func (s *Server) zoneOptions(current string) []option {
-	def := "UTC"
-	if s.cfg.ReportTZ != nil {
-		def = s.cfg.ReportTZ.String()
-	}
+	def := s.defaultZone().String()
 	var pairs []string
 	seen := map[string]bool{}
 	add := func(name, label string) {
@@ -289,13 +286,6 @@ func pageErr(err error) error {
 	return order.Errorf(order.ErrorCode(err), "%s", order.ErrorMessage(err))
 }
 
-func (s *Server) defaultZone() *time.Location {
-	if s.cfg.ReportTZ != nil {
-		return s.cfg.ReportTZ
-	}
-	return time.UTC
-}
-
 func cloneValues(v url.Values) url.Values {
 	out := url.Values{}
 	for k, vs := range v {
@@ -487,7 +477,7 @@ func (s *Server) auditPage(c echo.Context) error {
 	}
 	v.Zones = s.zoneOptions(tz.String())
 	var p order.AuditPage
-	f, err := s.auditFilter(c, tz)
+	f, err := s.auditFilter(c)
 	if err == nil {
 		p, err = s.deps.Orders.Audit(c.Request().Context(), f)
 	}

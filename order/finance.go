@@ -134,43 +134,28 @@ func (s *Service) ResolveFlag(ctx context.Context, outTradeNo string, flag Flag,
 	case !utf8.ValidString(note):
 		return nil, Errorf(EINVALID, "note: not UTF-8")
 	}
-	for attempt := 1; ; attempt++ {
-		o, err := s.store.Order(ctx, outTradeNo)
-		if err != nil {
-			return nil, err
-		}
-		if !o.HasFlag(flag) {
-			return nil, Errorf(ECONFLICT, "flag %s is not active on order %s", flag, outTradeNo)
-		}
-		answer := ""
-		if last, err := s.store.LastAnswers(ctx, []int64{o.ID}); err != nil {
-			return nil, err
-		} else if a, ok := last[o.ID]; ok {
-			answer = a.Key()
-		}
-		now := s.clock.Now()
-		w := Write{Order: o, At: now,
-			Change: Change{From: o.Status, To: o.Status, Reason: "flag " + string(flag) + " resolved by " + admin,
-				Resolve: &FlagResolve{Flag: flag, Note: note, By: admin, Answer: answer}},
-			Event: Event{Kind: EventUnknown, Source: SourceAdmin, RequestID: requestID},
-			Audit: &AdminAction{Actor: admin, Action: ActionResolve, OrderID: &o.ID, OutTradeNo: o.OutTradeNo,
-				UserID: o.UserID, Detail: string(flag) + ": " + note, RequestID: requestID, At: now},
-		}
-		if w.Events, err = s.newEvents(EventSubject{Type: EventOrderFlagResolved, Order: w.After(), At: now, Flag: flag,
-			Note: note, By: admin}); err != nil {
-			return nil, err
-		}
-		saved, err := s.store.Save(ctx, w)
-		if ErrorCode(err) == ECONFLICT && attempt < maxApplyAttempts {
-			continue // another writer moved the order first: judge again
-		}
-		if err != nil {
-			return nil, err
-		}
-		s.log.InfoContext(ctx, "flag resolved", "out_trade_no", outTradeNo, "flag", flag, "admin", admin, "request_id", requestID)
-		s.wake()
-		return saved, nil
+	o, err := s.store.Order(ctx, outTradeNo)
+	if err != nil {
+		return nil, err
 	}
+	answer := ""
+	if last, err := s.store.LastAnswers(ctx, []int64{o.ID}); err != nil {
+		return nil, err
+	} else if a, ok := last[o.ID]; ok {
+		answer = a.Key()
+	}
+	now := s.clock.Now()
+	saved, _, err := s.apply(ctx, o, Event{Kind: EventUnknown, Source: SourceAdmin, RequestID: requestID}, applyOpts{
+		noEvent: true,
+		resolve: &FlagResolve{Flag: flag, Note: note, By: admin, Answer: answer},
+		audit: &AdminAction{Actor: admin, Action: ActionResolve, OrderID: &o.ID, OutTradeNo: o.OutTradeNo, UserID: o.UserID,
+			Detail: string(flag) + ": " + note, RequestID: requestID, At: now},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "flag resolved", "out_trade_no", outTradeNo, "flag", flag, "admin", admin, "request_id", requestID)
+	return saved, nil
 }
 
 // RecordLogin audits a sign-in to the finance pages.

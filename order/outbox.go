@@ -92,8 +92,8 @@ func defaultRender(e EventSubject) ([]byte, error) {
 	return json.Marshal(map[string]string{"type": string(e.Type), "timestamp": e.At.UTC().Format(time.RFC3339)})
 }
 
-// events are the order events a write causes: reaching PAID, FAILED, CLOSED or REFUNDED, and each
-// flag it raises. They are rendered from the order as the write leaves it.
+// events are the order events a write causes: reaching PAID, FAILED, CLOSED or REFUNDED, each
+// flag it raises, and the flag it resolves. They are rendered from the order as the write leaves it.
 func (s *Service) events(w Write) ([]OutboxEvent, error) {
 	var subjects []EventSubject
 	after := w.After()
@@ -102,6 +102,10 @@ func (s *Service) events(w Write) ([]OutboxEvent, error) {
 	}
 	for _, f := range w.Change.Raise {
 		subjects = append(subjects, EventSubject{Type: EventOrderFlagged, Order: after, At: w.At, Flag: f.Flag, Note: f.Note})
+	}
+	if r := w.Change.Resolve; r != nil {
+		subjects = append(subjects, EventSubject{Type: EventOrderFlagResolved, Order: after, At: w.At, Flag: r.Flag,
+			Note: r.Note, By: r.By})
 	}
 	return s.newEvents(subjects...)
 }

@@ -99,6 +99,7 @@ type applyOpts struct {
 	failed       bool // the check got no answer from MOS
 	releaseLease bool
 	noEvent      bool         // nothing to apply; only the records and schedule
+	resolve      *FlagResolve // finance resolving an active flag (instead of an event)
 	audit        *AdminAction // the admin action that caused the write
 }
 
@@ -116,6 +117,13 @@ func (s *Service) apply(ctx context.Context, o *Order, e Event, opt applyOpts) (
 			if ch, err = Apply(o.Snapshot(), e); err != nil {
 				return o, ch, err
 			}
+		}
+		if r := opt.resolve; r != nil {
+			// Judged on the freshest order, as the state machine's events are.
+			if !o.HasFlag(r.Flag) {
+				return o, ch, Errorf(ECONFLICT, "flag %s is not active on order %s", r.Flag, o.OutTradeNo)
+			}
+			ch = Change{From: o.Status, To: o.Status, Reason: "flag " + string(r.Flag) + " resolved by " + r.By, Resolve: r}
 		}
 		now := s.clock.Now()
 		w := Write{Order: o, Change: ch, Event: e, Query: opt.query, ReleaseLease: opt.releaseLease, Audit: opt.audit, At: now}

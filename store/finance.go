@@ -181,18 +181,9 @@ func (db *DB) reviewItems(ctx context.Context, rows []orderRow) ([]order.ReviewI
 	for i := range rows {
 		ids[i] = rows[i].ID
 	}
-	var frows []flagRow
-	if err := db.read.WithContext(ctx).Where("order_id IN ? AND resolved_at IS NULL", ids).Order("id").Find(&frows).Error; err != nil {
-		return nil, FormatError(err)
-	}
-	active := map[int64][]order.FlagRecord{}
-	sets := map[int64]flagSet{}
-	for i := range frows {
-		r := &frows[i]
-		active[r.OrderID] = append(active[r.OrderID], r.record())
-		fs := sets[r.OrderID]
-		fs.active = append(fs.active, order.Flag(r.Flag))
-		sets[r.OrderID] = fs
+	sets, err := db.flagsOf(ctx, db.read, ids)
+	if err != nil {
+		return nil, err
 	}
 	answers, err := db.LastAnswers(ctx, ids)
 	if err != nil {
@@ -201,7 +192,7 @@ func (db *DB) reviewItems(ctx context.Context, rows []orderRow) ([]order.ReviewI
 	out := make([]order.ReviewItem, len(rows))
 	for i := range rows {
 		id := rows[i].ID
-		out[i] = order.ReviewItem{Order: fromRow(&rows[i], sets[id]), Flags: active[id]}
+		out[i] = order.ReviewItem{Order: fromRow(&rows[i], sets[id]), Flags: sets[id].active}
 		if a, ok := answers[id]; ok {
 			out[i].MOS = &a
 		}

@@ -73,8 +73,7 @@ func (r *flagRow) record() order.FlagRecord {
 // flagSet is an order's flags as the order carries them: the active ones, and those resolved for
 // an answer of MOS.
 type flagSet struct {
-	active   []order.Flag
-	notes    map[order.Flag]string // of the active ones
+	active   []order.FlagRecord
 	resolved []order.ResolvedFlag
 }
 
@@ -178,7 +177,15 @@ func toRow(o *order.Order) orderRow {
 }
 
 func fromRow(r *orderRow, fs flagSet) *order.Order {
-	flags := fs.active
+	var flags []order.Flag
+	var notes map[order.Flag]string
+	for _, f := range fs.active {
+		flags = append(flags, f.Flag)
+		if notes == nil {
+			notes = map[order.Flag]string{}
+		}
+		notes[f.Flag] = f.Note
+	}
 	o := &order.Order{
 		ID: r.ID, OutTradeNo: r.OutTradeNo, NonceStr: r.NonceStr, AppKey: r.AppKey, OpenID: r.Openid,
 		PrepayID: r.PrepayID, Amount: money.Amount{Minor: r.AmountMinor, Currency: money.Currency(r.Currency)},
@@ -188,7 +195,7 @@ func fromRow(r *orderRow, fs flagSet) *order.Order {
 		PaidAt: utcPtr(r.PaidAt), RefundedAt: utcPtr(r.RefundedAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
-	o.Resolved, o.FlagNotes = fs.resolved, fs.notes
+	o.Resolved, o.FlagNotes = fs.resolved, notes
 	if r.IdempotencyKey != nil {
 		o.IdempotencyKey = *r.IdempotencyKey
 	}

@@ -71,11 +71,7 @@ func (db *DB) flagsOf(ctx context.Context, g *gorm.DB, ids []int64) (map[int64]f
 	for _, r := range rows {
 		fs := out[r.OrderID]
 		if r.ResolvedAt == nil {
-			fs.active = append(fs.active, order.Flag(r.Flag))
-			if fs.notes == nil {
-				fs.notes = map[order.Flag]string{}
-			}
-			fs.notes[order.Flag(r.Flag)] = r.Note
+			fs.active = append(fs.active, r.record())
 		} else {
 			fs.resolved = append(fs.resolved, order.ResolvedFlag{Flag: order.Flag(r.Flag), Answer: r.MOSAnswer})
 		}

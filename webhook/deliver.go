@@ -390,11 +390,13 @@ func (d *Deliverer) attempt(ctx context.Context, del order.Delivery, done func()
 			res.Status = order.DeliveryFailed
 		}
 	}
-	outcome := map[order.DeliveryStatus]string{order.DeliveryDelivered: "delivered", order.DeliveryPending: "retry",
-		order.DeliveryFailed: "failed"}[res.Status]
-	d.attempts.WithLabelValues(outcome).Inc()
+	d.attempts.WithLabelValues(attemptOutcomes[res.Status]).Inc()
 	d.results <- recorded{res: res, done: done}
 }
+
+// attemptOutcomes label mospay_webhook_attempts_total by what an attempt left its delivery.
+var attemptOutcomes = map[order.DeliveryStatus]string{order.DeliveryDelivered: "delivered",
+	order.DeliveryPending: "retry", order.DeliveryFailed: "failed"}
 
 // logResult logs a failed attempt (a warning) or a failed delivery (an error).
 func (d *Deliverer) logResult(ctx context.Context, res order.DeliveryResult) {
