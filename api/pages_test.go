@@ -200,8 +200,17 @@ func TestFinanceSignInLimit(t *testing.T) {
 // TestFinanceOrdersPage: the list's filters are the URL's, read as the JSON API reads them;
 // the default period is today in the zone, said on the page; a bad filter is a 400 page with
 // the reason; paging, search, the CSV link and the empty state.
+//
+// It runs at instants on both sides of the day boundaries (apptest.DayBoundaries), with mospay's
+// clock stopped there.
 func TestFinanceOrdersPage(t *testing.T) {
-	h := apptest.Start(t, apptest.Options{})
+	for _, at := range apptest.DayBoundaries {
+		t.Run(at.Format("15:04Z"), func(t *testing.T) { financeOrdersPage(t, at) })
+	}
+}
+
+func financeOrdersPage(t *testing.T, at time.Time) {
+	h := apptest.Start(t, apptest.Options{Clock: apptest.ClockAt(at)})
 	alice := h.Login(t, "alice")
 	paid := h.PaidOrder(t, alice, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Coffee"})
 	khr := h.PaidOrder(t, alice, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "Noodles"})
@@ -209,8 +218,8 @@ func TestFinanceOrdersPage(t *testing.T) {
 	f := h.FinanceClient(t)
 	f.MustSignIn(t, apptest.FinanceToken)
 
-	today := time.Now().UTC().Format(time.DateOnly)
-	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format(time.DateOnly)
+	today := at.Format(time.DateOnly)
+	tomorrow := at.AddDate(0, 0, 1).Format(time.DateOnly)
 	all := f.Get(t, "/finance/orders")
 	wantPage(t, all, http.StatusOK, `name="from" value="`+today+`"`, `name="to" value="`+tomorrow+`"`,
 		"Orders created from "+today+" 00:00:00 +00:00 until "+tomorrow+" 00:00:00 +00:00 (UTC)",
@@ -329,8 +338,16 @@ func TestFinanceStoryPage(t *testing.T) {
 
 // TestFinanceReviewAndReport: the review queue and the report show flagged orders with MOS's
 // amounts beside theirs; the report's sums are the list's.
+//
+// It runs at instants on both sides of the day boundaries (apptest.DayBoundaries).
 func TestFinanceReviewAndReport(t *testing.T) {
-	h := apptest.Start(t, apptest.Options{})
+	for _, at := range apptest.DayBoundaries {
+		t.Run(at.Format("15:04Z"), func(t *testing.T) { financeReviewAndReport(t, at) })
+	}
+}
+
+func financeReviewAndReport(t *testing.T, at time.Time) {
+	h := apptest.Start(t, apptest.Options{Clock: apptest.ClockAt(at)})
 	token := h.Login(t, "carol")
 	flagged := h.FlaggedOrder(t, token, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "Rice"}, "40")
 	h.PaidOrder(t, token, apptest.CreateBody{TotalAmount: "2.50", Currency: "USD", Desc: "Coffee"})
@@ -348,6 +365,56 @@ func TestFinanceReviewAndReport(t *testing.T) {
 	story := f.Get(t, "/finance/orders/"+flagged.OutTradeNo)
 	f.Post(t, "/finance/orders/"+flagged.OutTradeNo+"/flags/amount_mismatch/resolve", url.Values{"csrf": {story.CSRF(t)}, "note": {"ok"}})
 	wantPage(t, f.Get(t, "/finance/review"), http.StatusOK, "Nothing to review")
+}
+
+// TestFinanceDefaultPeriod: with no dates in the URL, the list and the report show today in
+// their zone; the form marks dates it chose itself, and when they come back unchanged with
+// another zone they become today in that zone; dates finance typed stay as typed. Each instant
+// of apptest.DayBoundaries, with mospay's clock stopped there.
+func TestFinanceDefaultPeriod(t *testing.T) {
+	pp, err := time.LoadLocation("Asia/Phnom_Penh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, at := range apptest.DayBoundaries {
+		t.Run(at.Format("15:04Z"), func(t *testing.T) {
+			h := apptest.Start(t, apptest.Options{Clock: apptest.ClockAt(at)})
+			paid := h.PaidOrder(t, h.Login(t, "dara"), apptest.CreateBody{TotalAmount: "2.50", Currency: "USD", Desc: "Coffee"})
+			f := h.FinanceClient(t)
+			f.MustSignIn(t, apptest.FinanceToken)
+			day := func(t time.Time) string { return t.Format(time.DateOnly) }
+			utcFrom, utcTo := day(at), day(at.AddDate(0, 0, 1))
+			ppFrom, ppTo := day(at.In(pp)), day(at.In(pp).AddDate(0, 0, 1))
+			mark := url.QueryEscape(utcFrom + "/" + utcTo)
+			for _, tc := range []struct {
+				name, path       string
+				from, to, offset string
+				listed           bool // the order made now is in the period
+				marked           bool // the form says the dates are today's
+			}{
+				{"UTC by default", "/finance/orders", utcFrom, utcTo, "+00:00", true, true},
+				{"the zone's today", "/finance/orders?tz=Asia/Phnom_Penh", ppFrom, ppTo, "+07:00", true, true},
+				{"unchanged dates follow the zone", "/finance/orders?tz=Asia/Phnom_Penh&from=" + utcFrom + "&to=" + utcTo + "&today=" + mark,
+					ppFrom, ppTo, "+07:00", true, true},
+				{"typed dates stay", "/finance/orders?tz=Asia/Phnom_Penh&from=" + utcFrom + "&to=" + utcTo,
+					utcFrom, utcTo, "+07:00", utcFrom == ppFrom, false},
+				{"changed dates stay", "/finance/orders?tz=Asia/Phnom_Penh&from=2026-03-01&to=2026-03-02&today=" + mark,
+					"2026-03-01", "2026-03-02", "+07:00", false, false},
+				{"the report's today", "/finance/report?tz=Asia/Phnom_Penh&from=" + utcFrom + "&to=" + utcTo + "&today=" + mark,
+					ppFrom, ppTo, "+07:00", true, true},
+			} {
+				p := f.Get(t, tc.path)
+				wantPage(t, p, http.StatusOK, `name="from" value="`+tc.from+`"`, `name="to" value="`+tc.to+`"`,
+					"created from "+tc.from+" 00:00:00 "+tc.offset+" until "+tc.to+" 00:00:00 "+tc.offset)
+				if got := strings.Contains(p.Body, `name="today"`); got != tc.marked {
+					t.Errorf("%s: the form marks its dates as today's: %v, want %v", tc.name, got, tc.marked)
+				}
+				if strings.HasPrefix(tc.path, "/finance/orders") && strings.Contains(p.Body, paid.OutTradeNo) != tc.listed {
+					t.Errorf("%s (%s): the order made at %s listed: %v, want %v", tc.name, tc.path, at, !tc.listed, tc.listed)
+				}
+			}
+		})
+	}
 }
 
 // TestFinanceStatic: the style sheet and the icon need no session and may be cached.

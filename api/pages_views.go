@@ -105,6 +105,10 @@ func newOrderRow(o *order.Order, tz *time.Location) orderRow {
 type filterForm struct {
 	Action                        string
 	Q, From, To, FromType, ToType string
+	// Today is "FROM/TO" when the dates are the ones the page chose (today, nothing typed): the
+	// form sends it back as a hidden field, so that unchanged dates stay "today" in whatever zone
+	// the form asks for next (see defaultPeriod).
+	Today                         string
 	Status, Currency, Flag, Basis []option
 	Zones                         []option
 	Reset                         string // the same page with the defaults
@@ -114,6 +118,9 @@ func (s *Server) filterForm(c echo.Context, action, tz string) filterForm {
 	f := filterForm{Action: action, Q: c.QueryParam("q"), From: c.QueryParam("from"), To: c.QueryParam("to"),
 		FromType: dateInputType(c.QueryParam("from")), ToType: dateInputType(c.QueryParam("to")),
 		Zones: s.zoneOptions(tz), Reset: action + "?tz=" + queryEscape(tz)}
+	if today, _ := c.Get(ctxToday).(bool); today {
+		f.Today = f.From + "/" + f.To
+	}
 	st := []string{"", "Any status"}
 	for _, v := range order.Statuses {
 		st = append(st, string(v), string(v))
@@ -149,11 +156,27 @@ func dateInputType(v string) string {
 	return "text"
 }
 
+// ctxToday marks a request whose period defaultPeriod chose (today in the page's zone).
+const ctxToday = "mospay.today"
+
 // defaultPeriod makes a URL that names neither from nor to mean today in the page's zone, and
 // says so in the request's query, so that the form, the period line, the paging and the CSV
 // link all carry the period shown. A URL with from= and to= empty means all time.
+//
+// The form carries the dates it was given as today=FROM/TO. When it comes back with the same
+// dates, finance typed none: they still mean today, computed again in the zone the form now
+// asks for. Without this, switching the zone to Asia/Phnom_Penh at 17:01 UTC would keep the UTC
+// day's dates and show yesterday in Phnom Penh. Dates finance typed differ from the mark and stay
+// as typed.
 func (s *Server) defaultPeriod(c echo.Context) error {
 	q := c.QueryParams() // Echo's parsed copy of the URL's query, which QueryParam reads
+	if mark := q.Get("today"); mark != "" {
+		q.Del("today")
+		if mark == q.Get("from")+"/"+q.Get("to") {
+			q.Del("from")
+			q.Del("to")
+		}
+	}
 	if q.Has("from") || q.Has("to") {
 		return nil
 	}
@@ -165,6 +188,7 @@ func (s *Server) defaultPeriod(c echo.Context) error {
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, tz)
 	q.Set("from", today.Format(time.DateOnly))
 	q.Set("to", today.AddDate(0, 0, 1).Format(time.DateOnly))
+	c.Set(ctxToday, true)
 	return nil
 }
 

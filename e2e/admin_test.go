@@ -365,9 +365,9 @@ func TestAdminCSV(t *testing.T) {
 // TestAdminReport: counts and sums per currency and status, amounts as text, flagged orders for
 // review.
 func TestAdminReport(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	today := apptest.DayBoundaries[1]
+	h := newHarness(t, apptest.Options{Clock: apptest.ClockAt(today)})
 	f := newFixture(t, h)
-	today := time.Now().UTC()
 	from, to := today.AddDate(0, 0, -1).Format("2006-01-02"), today.AddDate(0, 0, 2).Format("2006-01-02")
 	r := h.Admin(t, "/admin/reports/reconciliation?from="+from+"&to="+to+"&tz=UTC")
 	wantKeys(t, "the report", r.Body, "from", "to", "tz", "basis", "totals", "money", "atRisk", "review")

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -69,9 +70,23 @@ const (
 // the CSV and read it; reach an order with the keyboard alone; then every page at phone width
 // without sideways scrolling, and sign out. No page logs an error (CSP refusals and a missing
 // favicon included).
+//
+// It runs with mospay's clock stopped on both sides of the day boundaries of the zones it uses
+// (apptest.DayBoundaries), never on the wall clock: "today" on the list is today in the zone the
+// list shows, and switching the zone with the default dates moves "today" with it.
 func TestFinanceInBrowser(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	for _, at := range apptest.DayBoundaries {
+		t.Run(at.Format("15:04Z"), func(t *testing.T) { financeWalk(t, at) })
+	}
+}
+
+func financeWalk(t *testing.T, at time.Time) {
+	h := newHarness(t, apptest.Options{Clock: apptest.ClockAt(at)})
 	book := newFinanceBook(t, h)
+	phnomPenh, err := time.LoadLocation("Asia/Phnom_Penh")
+	if err != nil {
+		t.Fatal(err)
+	}
 	b := apptest.StartBrowser(t)
 
 	// First visit: the list sends the browser to sign in, and back after.
@@ -90,6 +105,7 @@ func TestFinanceInBrowser(t *testing.T) {
 
 	// Filter with the form: all statuses, then PAID again, in Phnom Penh's time.
 	b.Open(t, h.URL+"/finance/orders")
+	b.WaitText(t, ".period", "Orders created from "+at.Format(time.DateOnly)+" 00:00:00 +00:00")
 	b.WaitText(t, ".period", "(UTC)")
 	if n := apptest.Eval[int](t, b, `document.querySelectorAll("`+finRows+`").length`); n != len(book.all) {
 		t.Fatalf("today's list has %d orders, want %d", n, len(book.all))
@@ -98,6 +114,7 @@ func TestFinanceInBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("select[name=tz]"), "Asia/Phnom_Penh"))
 	b.Click(t, finShow)
 	b.WaitURL(t, "status=PAID")
+	b.WaitText(t, ".period", "Orders created from "+at.In(phnomPenh).Format(time.DateOnly)+" 00:00:00 +07:00")
 	b.WaitText(t, ".period", "+07:00 (Asia/Phnom_Penh)")
 	b.WaitText(t, "table.orders", book.paidUSD.OutTradeNo)
 	b.NoHorizontalScroll(t)

@@ -480,7 +480,8 @@ func TestUsersAndTokens(t *testing.T) {
 // TestAuditTrail: admin actions are recorded with who, what, which and the request id, in the
 // same transaction as their effect; the trail pages newest first and filters by actor and time.
 func TestAuditTrail(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	at := apptest.DayBoundaries[2] // the last minute of a day: "tomorrow" is a minute away
+	h := newHarness(t, apptest.Options{Clock: apptest.ClockAt(at)})
 	token := h.Login(t, "openid-dave")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "audit"}, "")
 	h.Pay(t, o.OutTradeNo)
@@ -521,7 +522,7 @@ func TestAuditTrail(t *testing.T) {
 	if len(page.Actions) != 1 || page.NextCursor != "" || page.Actions[0].RequestID != "req-audit-1" {
 		t.Fatalf("second page: %+v", page)
 	}
-	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format("2006-01-02")
+	tomorrow := at.AddDate(0, 0, 1).Format(time.DateOnly)
 	h.Admin(t, "/admin/audit?from="+tomorrow).Decode(t, &page)
 	if len(page.Actions) != 0 {
 		t.Fatalf("audit from tomorrow: %+v", page.Actions)
