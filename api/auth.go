@@ -15,7 +15,7 @@ import (
 // tokenIssuer is the iss claim of every mini-app token; a token from anyone else is refused.
 const tokenIssuer = "mospay"
 
-// MinTokenSecret is the shortest HS256 key Tokens accepts (the README: at least 32 bytes). A
+// MinTokenSecret is the shortest HS256 key Tokens accepts (docs/operations.md "Configuration": at least 32 bytes). A
 // shorter key makes Issue fail and Verify refuse everything, so a misconfigured server fails
 // closed instead of signing with a guessable key.
 const MinTokenSecret = 32

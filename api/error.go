@@ -9,7 +9,7 @@ import (
 	"github.com/mospay/mospay/order"
 )
 
-// statusOf is the one table from error codes to HTTP statuses (the README's "Errors").
+// statusOf is the one table from error codes to HTTP statuses (docs/api.md "Errors").
 var statusOf = map[string]int{
 	order.EINVALID:       http.StatusBadRequest,
 	order.EUNAUTHORIZED:  http.StatusUnauthorized,

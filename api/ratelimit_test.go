@@ -87,7 +87,7 @@ func TestLoginRateLimitBehindProxy(t *testing.T) {
 	}
 }
 
-// TestLoginRateLimitDefaults checks the README's floor with the defaults: a burst of 20 always
+// TestLoginRateLimitDefaults checks docs/security.md's floor with the defaults: a burst of 20 always
 // passes, and beyond it no more than 10 per second get through.
 func TestLoginRateLimitDefaults(t *testing.T) {
 	s := newAuthServer(t, newFakeSessions(nil), nil)

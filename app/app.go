@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net"
 	"net/http"
@@ -55,6 +56,9 @@ type App struct {
 	events  *webhook.Deliverer // with WebhookURLs
 	api     *api.Server
 	metrics *api.Metrics
+	// mosCalls counts calls to MOS by call and outcome (opsMetrics); it exists from New, since the
+	// MOS client may be built before the metrics registry.
+	mosCalls *prometheus.CounterVec
 
 	apiAddr     string        // the API's address once listening
 	sandboxAddr string        // the embedded sandbox's, with Sandbox
@@ -74,7 +78,8 @@ func New(cfg Config, opt Options) *App {
 	if opt.Clock == nil {
 		opt.Clock = order.SystemClock{}
 	}
-	return &App{cfg: cfg, log: opt.Logger, clock: opt.Clock, schedule: opt.Schedule, instance: instanceName()}
+	return &App{cfg: cfg, log: opt.Logger, clock: opt.Clock, schedule: opt.Schedule, instance: instanceName(),
+		mosCalls: newMOSCalls()}
 }
 
 // instanceName identifies this process in leases: host and pid.
@@ -121,6 +126,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		return err
 	}
 	a.metrics = api.NewMetrics()
+	a.registerOpsMetrics()
 	if err := a.buildDeliverer(); err != nil {
 		return err
 	}
@@ -264,7 +270,7 @@ func (a *App) mosClient() *mos.Client {
 		}
 		a.client = mos.NewClient(mos.Config{
 			BaseURL: base, AppKey: c.MOSAppKey, AppSecret: c.MOSAppSecret,
-			MchID: c.MOSMchID, Timeout: c.MOSTimeout, Logger: a.log,
+			MchID: c.MOSMchID, Timeout: c.MOSTimeout, Logger: a.log, Observe: a.observeMOSCall,
 		})
 	}
 	return a.client

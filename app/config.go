@@ -11,7 +11,7 @@ import (
 
 // Config is mospay's whole configuration, read and validated once by cmd/mospay (from the
 // environment and flags) and passed down explicitly; nothing below reads the environment. The
-// README's configuration table lists each variable.
+// docs/operations.md "Configuration" lists each variable.
 type Config struct {
 	HTTPAddr       string // the API's listen address; port 0 picks a free one
 	DatabaseURL    string // "sqlite:PATH" or "postgres://..."

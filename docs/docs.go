@@ -1,6 +1,6 @@
 // Package docs holds mospay's own documentation that the binary carries: the OpenAPI 3.1
 // description of its HTTP API (openapi.yaml), served as JSON at GET /openapi.json. The other
-// files of this folder are for people: mos.md (the MOS protocol as mospay speaks it).
+// files of this folder are pages for people, one per reader, linked from the README.
 package docs
 
 import (

@@ -43,7 +43,18 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger gets one debug line per call, without bodies; nil discards.
 	Logger *slog.Logger
+	// Observe, if set, is told each call's outcome (for metrics): op is the call ("prepay",
+	// "orderQuery", ...), outcome one of OutcomeOK, OutcomeUnavailable and OutcomeRefused.
+	Observe func(op, outcome string, d time.Duration)
 }
+
+// The outcomes Config.Observe is told: MOS answered; MOS could not be reached or answered a
+// server error or a timeout (IsRetryable: try again later); MOS answered and refused the call.
+const (
+	OutcomeOK          = "ok"
+	OutcomeUnavailable = "unavailable"
+	OutcomeRefused     = "refused"
+)
 
 // Client calls MOS for one mini-app. It is safe for concurrent use and never retries by
 // itself: whether a failed call may be repeated is the caller's decision (see IsRetryable).
@@ -55,6 +66,7 @@ type Client struct {
 	timeout time.Duration
 	http    *http.Client
 	log     *slog.Logger
+	observe func(op, outcome string, d time.Duration)
 }
 
 // NewClient builds a Client from cfg, filling in defaults.
@@ -67,6 +79,7 @@ func NewClient(cfg Config) *Client {
 		timeout: cfg.Timeout,
 		http:    cfg.HTTPClient,
 		log:     cfg.Logger,
+		observe: cfg.Observe,
 	}
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
@@ -309,6 +322,17 @@ func (c *Client) call(ctx context.Context, op, path string, fields map[string]st
 			slog.Int64("duration_ms", time.Since(start).Milliseconds()),
 			slog.Bool("ok", err == nil),
 			slog.Bool("retryable", IsRetryable(err)))
+		if c.observe != nil {
+			outcome := OutcomeOK
+			switch {
+			case err == nil:
+			case IsRetryable(err):
+				outcome = OutcomeUnavailable
+			default:
+				outcome = OutcomeRefused
+			}
+			c.observe(op, outcome, time.Since(start))
+		}
 	}()
 
 	body := make(map[string]string, len(fields)+2)

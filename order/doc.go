@@ -61,7 +61,7 @@
 // have moved at MOS in a way we do not understand, so finance decides. An active flag is never
 // raised again.
 //
-// Errors are *Error values with a code of the README's "Errors" (EINVALID, ENOTFOUND, ECONFLICT, ...);
+// Errors are *Error values with a code of docs/api.md "Errors" (EINVALID, ENOTFOUND, ECONFLICT, ...);
 // ErrorCode and ErrorMessage read them through any wrapping, and treat anything uncoded as
 // EINTERNAL whose detail is never shown.
 package order

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// The error codes of the README's "Errors" and the OpenAPI document's Error schema. Every layer speaks them: the store turns driver errors into
+// The error codes of docs/api.md "Errors" and the OpenAPI document's Error schema. Every layer speaks them: the store turns driver errors into
 // them, the API maps each to one HTTP status, and anything uncoded is EINTERNAL, logged and never
 // shown.
 const (

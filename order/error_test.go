@@ -72,7 +72,7 @@ func TestWrapUnwrap(t *testing.T) {
 }
 
 func TestErrorCodes(t *testing.T) {
-	// The codes are part of the public interface (README, OpenAPI): a change here is a change of the public interface.
+	// The codes are part of the public interface (docs/api.md, OpenAPI): a change here is a change of the public interface.
 	want := map[string]string{
 		order.EINVALID: "invalid_request", order.EUNAUTHORIZED: "unauthorized", order.EFORBIDDEN: "forbidden",
 		order.ENOTFOUND: "not_found", order.ECONFLICT: "conflict", order.EUNPROCESSABLE: "unprocessable",

@@ -34,7 +34,7 @@ type Schedule struct {
 	Jitter       float64
 }
 
-// DefaultSchedule is mospay's timetable (README "Reconciler timing").
+// DefaultSchedule is mospay's timetable (docs/orders.md "Reconciler timing").
 func DefaultSchedule() Schedule {
 	return Schedule{
 		First:        15 * time.Second,

@@ -46,7 +46,7 @@ type Claimer interface {
 	NextLeaseEnd(ctx context.Context, now time.Time) (time.Time, bool, error)
 }
 
-// Defaults of Config; DefaultEvery is MOSPAY_RECONCILE_EVERY's default (the README's configuration table).
+// Defaults of Config; DefaultEvery is MOSPAY_RECONCILE_EVERY's default (docs/operations.md "Configuration").
 const (
 	DefaultEvery       = "@every 30s"
 	DefaultBatch       = 100

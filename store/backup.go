@@ -16,7 +16,7 @@ import (
 // and does not take the process lock a serving mospay holds: VACUUM INTO copies the snapshot of
 // one read transaction, so the copy is exactly the database as of one commit, whatever is
 // written meanwhile. It refuses to overwrite dest. PostgreSQL is backed up with its own tools
-// (pg_dump; the README says how).
+// (pg_dump; docs/operations.md "Backups and restore" says how).
 func Backup(ctx context.Context, rawURL, dest string) error {
 	path, ok := strings.CutPrefix(rawURL, "sqlite:")
 	if !ok || path == "" {

@@ -223,3 +223,13 @@ func (db *DB) LastAnswers(ctx context.Context, ids []int64) (map[int64]order.MOS
 func (db *DB) RecordAction(ctx context.Context, a order.AdminAction) error {
 	return db.InTx(ctx, func(tx *gorm.DB) error { return auditInsert(&a).exec(tx) })
 }
+
+// OpenFlags counts the active flags (the review queue's size, for the mospay_flags_open gauge),
+// through the partial index of the active flags.
+func (db *DB) OpenFlags(ctx context.Context) (int64, error) {
+	var n int64
+	if err := db.read.WithContext(ctx).Model(&flagRow{}).Where("resolved_at IS NULL").Count(&n).Error; err != nil {
+		return 0, FormatError(err)
+	}
+	return n, nil
+}

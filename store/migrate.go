@@ -84,3 +84,7 @@ func (db *DB) Ready(ctx context.Context) error {
 	}
 	return nil
 }
+
+// WritesFailing reports whether the last write transaction failed for want of storage and none
+// has committed since (the mospay_database_writes_failing gauge).
+func (db *DB) WritesFailing() bool { return db.writesFailing.Load() }

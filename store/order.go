@@ -178,7 +178,7 @@ func period(column string, from, to *time.Time) (string, []any) {
 // On SQLite the statements run in one transaction of the group commit. On PostgreSQL they are one
 // statement: the UPDATE in a WITH clause and each INSERT selecting from its RETURNING, so that a
 // stale version inserts nothing, and the whole write costs one round trip instead of five (the
-// reconciliation pass's bottleneck on PostgreSQL, README "One reconciliation pass").
+// reconciliation pass's bottleneck on PostgreSQL, docs/benchmarks.md "One reconciliation pass").
 func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 	after := w.After()
 	var update map[string]any

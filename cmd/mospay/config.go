@@ -37,7 +37,7 @@ type setting struct {
 
 func unlessSandbox(c *config) bool { return !c.Sandbox }
 
-// settings is the one table of configuration (the README's "Configuration").
+// settings is the one table of configuration (docs/operations.md "Configuration").
 var settings = []setting{
 	{env: "MOSPAY_HTTP_ADDR", flag: "http-addr", def: "127.0.0.1:8080", help: "API listen address",
 		parse: func(c *config, v string) error { c.HTTPAddr = v; return checkAddr(v) }},
