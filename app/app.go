@@ -16,6 +16,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mospay/mospay/api"
@@ -103,9 +104,9 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}()
 	c := &a.cfg
 	// The API's listener first: with port 0 its address, and so the notifyUrl, is known only now.
-	l, err := net.Listen("tcp", c.HTTPAddr)
+	l, err := listen("API", c.HTTPAddr, "MOSPAY_HTTP_ADDR")
 	if err != nil {
-		return fmt.Errorf("listen %s: %w", c.HTTPAddr, err)
+		return err
 	}
 	a.apiAddr = l.Addr().String()
 	a.closers = append(a.closers, func() { l.Close() })
@@ -354,9 +355,9 @@ func (a *App) reconciler() (*scheduler.Scheduler, error) {
 // startSandbox serves the embedded MOS sandbox on the configured address.
 func (a *App) startSandbox() error {
 	c := a.cfg
-	l, err := net.Listen("tcp", c.SandboxAddr)
+	l, err := listen("sandbox", c.SandboxAddr, "MOSPAY_SANDBOX_ADDR")
 	if err != nil {
-		return fmt.Errorf("sandbox: listen %s: %w", c.SandboxAddr, err)
+		return err
 	}
 	a.sandboxAddr = l.Addr().String()
 	sb := sandbox.New(sandbox.Config{
@@ -454,9 +455,9 @@ func (a *App) startBackground() error {
 // startOps serves /metrics, /healthz and /readyz on the operators' listener (MOSPAY_OPS_ADDR),
 // so that the listener MOS and the mini-app reach does not show metrics.
 func (a *App) startOps() error {
-	l, err := net.Listen("tcp", a.cfg.OpsAddr)
+	l, err := listen("ops", a.cfg.OpsAddr, "MOSPAY_OPS_ADDR")
 	if err != nil {
-		return fmt.Errorf("ops: listen %s: %w", a.cfg.OpsAddr, err)
+		return err
 	}
 	a.opsAddr = l.Addr().String()
 	hs := newHTTPServer(a.api.OpsHandler(), a.log)
@@ -494,9 +495,9 @@ func (a *App) startDebug() error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	l, err := net.Listen("tcp", a.cfg.DebugAddr)
+	l, err := listen("debug", a.cfg.DebugAddr, "MOSPAY_DEBUG_ADDR")
 	if err != nil {
-		return fmt.Errorf("debug: listen %s: %w", a.cfg.DebugAddr, err)
+		return err
 	}
 	a.debugAddr = l.Addr().String()
 	hs := newHTTPServer(mux, a.log)
@@ -535,4 +536,17 @@ func (a *App) Close() {
 		a.closers[i]()
 	}
 	a.closers = nil
+}
+
+// listen opens one of mospay's listeners. Its error names the variable that moves it: a bare
+// "address already in use" leaves a newcomer guessing which listener, and which setting, it is.
+func listen(what, addr, variable string) (net.Listener, error) {
+	l, err := net.Listen("tcp", addr)
+	if err == nil {
+		return l, nil
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("%s: %s is already in use by another process: stop it, or set %s to a free address", what, addr, variable)
+	}
+	return nil, fmt.Errorf("%s: listen on %s (%s): %w", what, addr, variable, err)
 }

@@ -255,3 +255,34 @@ func TestServeRefusesUnsafeStarts(t *testing.T) {
 		})
 	}
 }
+
+// TestServeNamesTheVariableOfATakenPort: when another process holds a port mospay is to listen
+// on, the real binary stops with one line naming the variable that moves that listener.
+func TestServeNamesTheVariableOfATakenPort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := apptest.BuildBinary(t, dir)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, tc := range []struct{ name, httpAddr, sandboxAddr, want string }{
+		{"the API's port", taken.Addr().String(), apptest.FreeAddr(t), "MOSPAY_HTTP_ADDR"},
+		{"the sandbox's port", apptest.FreeAddr(t), taken.Addr().String(), "MOSPAY_SANDBOX_ADDR"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := apptest.StartProcess(t, "serve", bin, dir, apptest.ChildEnv(dir, "MOSPAY_DATABASE_URL=sqlite:"+filepath.Join(dir, "m.db"),
+				"MOSPAY_HTTP_ADDR="+tc.httpAddr, "MOSPAY_SANDBOX_ADDR="+tc.sandboxAddr), "serve", "--sandbox")
+			if code := p.Wait(t, serveDeadline); code != 1 {
+				t.Fatalf("exit %d, want 1\n%s", code, p.Output)
+			}
+			lines := strings.Split(strings.TrimSpace(p.Output.String()), "\n")
+			if last := lines[len(lines)-1]; !strings.Contains(last, tc.want) || !strings.Contains(last, "already in use") {
+				t.Fatalf("last line %q, want one naming %s", last, tc.want)
+			}
+		})
+	}
+}
