@@ -360,11 +360,15 @@ func (a *App) startSandbox() error {
 		return err
 	}
 	a.sandboxAddr = l.Addr().String()
-	sb := sandbox.New(sandbox.Config{
+	sb, err := sandbox.Open(sandbox.Config{
 		AppKey: c.MOSAppKey, AppSecret: c.MOSAppSecret, MchID: c.MOSMchID, AppName: "mospay sandbox",
 		NotifyURL: a.NotifyURL(), RetryScale: c.SandboxRetryScale, Logger: a.log.With("component", "sandbox"),
-		Now: a.clock.Now,
+		Now: a.clock.Now, StateFile: c.SandboxStateFile,
 	})
+	if err != nil {
+		l.Close()
+		return err
+	}
 	a.sandbox = sb
 	hs := newHTTPServer(sb.Handler(), a.log)
 	hs.WriteTimeout = 45 * time.Second // past the longest injected timeout fault (30 s)

@@ -55,6 +55,8 @@ type Config struct {
 	// SandboxRetryScale multiplies the embedded sandbox's notification retry schedule (1, the
 	// real one, when zero); tests shorten it.
 	SandboxRetryScale float64
+	// SandboxStateFile keeps the sandbox's orders across restarts ("" = in memory only).
+	SandboxStateFile string
 }
 
 // NotifyPath is where MOS posts notifications, under the public URL.

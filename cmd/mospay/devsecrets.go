@@ -17,6 +17,10 @@ import (
 // can `. data/sandbox.env` to use them in curl.
 const sandboxEnvFile = "sandbox.env"
 
+// sandboxStateFile, beside it, keeps the sandbox's orders across restarts (`mospay sandbox reset`
+// deletes it).
+const sandboxStateFile = "sandbox-orders.jsonl"
+
 // devKeys are the values `serve --sandbox` generates when they are not configured. They are
 // development credentials for the embedded sandbox only; a real deployment must configure each.
 var devKeys = []struct {

@@ -1,6 +1,7 @@
 // Command mospay is the payment order orchestrator: `serve` runs the API, the MOS notification
-// receiver and the reconciler in one process; `sandbox` runs the MOS sandbox alone; `migrate`
-// applies the schema; `reconcile` runs one reconciliation pass; `version` prints build info.
+// receiver and the reconciler in one process; `sandbox` runs the MOS sandbox alone (`sandbox
+// reset` forgets its orders); `migrate` applies the schema; `reconcile` runs one reconciliation
+// pass; `backup` copies the SQLite database; `version` prints build info.
 //
 // This package owns the command line: configuration is read and validated here (config.go, one
 // table of environment variables and flags) and handed to package app, the composition root,
@@ -16,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -24,6 +26,7 @@ import (
 	_ "time/tzdata"
 
 	"github.com/mospay/mospay/app"
+	"github.com/mospay/mospay/mos/sandbox"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -45,6 +48,7 @@ const usage = `mospay: payment orders through MOS
 Usage:
   mospay serve [--sandbox] [flags]   API, notify receiver and reconciler in one process
   mospay sandbox [flags]             the MOS sandbox alone
+  mospay sandbox reset [flags]       forget the sandbox's orders (kept in the data folder)
   mospay migrate [flags]             apply pending migrations and exit
   mospay reconcile [flags]           one reconciliation pass over due orders, then exit
   mospay backup [flags] PATH         a consistent copy of the SQLite database, while serve runs
@@ -75,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 
 	fs := flag.NewFlagSet("mospay "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	sandbox := fs.Bool("sandbox", false, "serve with the embedded MOS sandbox and generated development secrets")
+	withSandbox := fs.Bool("sandbox", false, "serve with the embedded MOS sandbox and generated development secrets")
 	vals := registerFlags(fs)
 	if err := fs.Parse(rest); err != nil {
 		return err
@@ -86,14 +90,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return errors.New("backup: give the path of the copy to write, e.g. mospay backup /backups/mospay-2026-11-30.db")
 	case cmd == "backup":
 		dest = fs.Arg(0)
+	case cmd == "sandbox" && fs.NArg() == 1 && fs.Arg(0) == "reset":
+		dest = "reset"
 	case fs.NArg() > 0:
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	// `migrate` and `backup` need only the database. `mospay sandbox` is MOS itself: it takes its
 	// credentials from the same variables as serve, or from data/sandbox.env like `serve --sandbox`.
-	relaxed := *sandbox || cmd == "sandbox" || cmd == "migrate" || cmd == "backup"
+	relaxed := *withSandbox || cmd == "sandbox" || cmd == "migrate" || cmd == "backup"
 	var dev func(map[string]string) error
-	if *sandbox || cmd == "sandbox" {
+	if *withSandbox || cmd == "sandbox" {
 		dev = func(raw map[string]string) error { return sandboxDefaults(raw, stdout) }
 	}
 	cfg, err := loadConfig(getenv, vals, relaxed, dev)
@@ -104,6 +110,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		if err := checkServe(cfg); err != nil {
 			return err
 		}
+	}
+	if *withSandbox || cmd == "sandbox" { // the sandbox's orders outlive a restart (sandbox.Open)
+		cfg.SandboxStateFile = filepath.Join(dataDir(map[string]string{"MOSPAY_DATABASE_URL": cfg.DatabaseURL}), sandboxStateFile)
+	}
+	if cmd == "sandbox" && dest == "reset" {
+		if err := sandbox.RemoveState(cfg.SandboxStateFile); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "sandbox state removed (%s): the next start begins with no orders\n", cfg.SandboxStateFile)
+		return nil
 	}
 	log := newLogger(stderr, cfg.LogLevel)
 	for _, k := range unknownVars(environ) {

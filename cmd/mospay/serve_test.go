@@ -286,3 +286,70 @@ func TestServeNamesTheVariableOfATakenPort(t *testing.T) {
 		})
 	}
 }
+
+// TestSandboxKeepsOrdersAcrossRestart: with the real binary, an order created before `serve
+// --sandbox` restarts is paid at the sandbox after it and ends PAID; `mospay sandbox reset`
+// forgets it.
+func TestSandboxKeepsOrdersAcrossRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	dir := t.TempDir()
+	bin := apptest.BuildBinary(t, dir)
+	dbURL := "sqlite:" + filepath.Join(dir, "m.db")
+	httpAddr, sandboxAddr := apptest.FreeAddr(t), apptest.FreeAddr(t)
+	api, sbx := "http://"+httpAddr, "http://"+sandboxAddr
+
+	p := startServe(t, bin, dir, dbURL, httpAddr, sandboxAddr)
+	if err := p.WaitReady(api+"/readyz", serveDeadline); err != nil {
+		t.Fatal(err)
+	}
+	var code struct{ Code string }
+	if st := call(t, "POST", sbx+"/sandbox/login-codes", `{"openid":"user-restart"}`, nil, &code); st != 200 {
+		t.Fatalf("login code: HTTP %d", st)
+	}
+	var login struct{ Token string }
+	if st := call(t, "POST", api+"/mp/login/miniAppLogin", `{"code":"`+code.Code+`"}`, nil, &login); st != 200 {
+		t.Fatalf("login: HTTP %d", st)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + login.Token}
+	var o struct{ OutTradeNo, Status string }
+	if st := call(t, "POST", api+"/mp/orders", `{"totalAmount":"2.50","currency":"USD","desc":"Iced coffee"}`, auth, &o); st != 201 || o.Status != "PENDING" {
+		t.Fatalf("create: HTTP %d %+v", st, o)
+	}
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.Wait(t, serveDeadline); code != 0 {
+		t.Fatalf("serve exited %d\n%s", code, p.Output)
+	}
+
+	p = startServe(t, bin, dir, dbURL, httpAddr, sandboxAddr)
+	if err := p.WaitReady(api+"/readyz", serveDeadline); err != nil {
+		t.Fatal(err)
+	}
+	if st := call(t, "POST", sbx+"/sandbox/orders/"+o.OutTradeNo+"/pay", "", nil, nil); st != 200 {
+		t.Fatalf("paying, after the restart, an order made before it: HTTP %d", st)
+	}
+	var got struct{ Status string }
+	for deadline := time.Now().Add(serveDeadline); got.Status != "PAID"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("order %s never PAID after the restart (last %q)", o.OutTradeNo, got.Status)
+		}
+		call(t, "GET", api+"/mp/orders/"+o.OutTradeNo, "", auth, &got)
+	}
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.Wait(t, serveDeadline); code != 0 {
+		t.Fatalf("serve exited %d\n%s", code, p.Output)
+	}
+
+	reset := apptest.StartProcess(t, "reset", bin, dir, apptest.ChildEnv(dir, "MOSPAY_DATABASE_URL="+dbURL), "sandbox", "reset")
+	if code := reset.Wait(t, serveDeadline); code != 0 || !strings.Contains(reset.Output.String(), "sandbox state removed") {
+		t.Fatalf("sandbox reset: exit %d\n%s", code, reset.Output)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sandbox-orders.jsonl")); !os.IsNotExist(err) {
+		t.Fatalf("after reset the state file is still there: %v", err)
+	}
+}

@@ -65,6 +65,7 @@ func (s *Server) handleTransition(to string, notify bool, from ...string) http.H
 				return &controlError{http.StatusConflict, "conflict", "order is " + o.status + "; " + to + " needs one of " + strings.Join(from, ", ")}
 			}
 			o.status = to
+			s.keepLocked(o)
 			if notify {
 				if err := s.notifyLocked(o, nil, nil); err != nil {
 					return &controlError{http.StatusInternalServerError, "internal", err.Error()}
@@ -122,6 +123,7 @@ func (s *Server) handlePatchOrder(w http.ResponseWriter, r *http.Request) {
 		if in.TotalAmount != nil {
 			o.reportedAmount = *in.TotalAmount
 		}
+		s.keepLocked(o)
 		if in.Notify {
 			if err := s.notifyLocked(o, nil, nil); err != nil {
 				return &controlError{http.StatusInternalServerError, "internal", err.Error()}

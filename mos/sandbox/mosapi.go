@@ -263,6 +263,7 @@ func (s *Server) prepay(fields map[string]string) (any, *refusal) {
 		o.request[k] = fields[k]
 	}
 	s.orders[no] = o
+	s.keepLocked(o)
 	s.stats.PrepayCalls++
 	return map[string]any{"prepayId": o.prepayID}, nil
 }

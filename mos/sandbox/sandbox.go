@@ -2,9 +2,9 @@
 // does, so that mospay can be developed, demonstrated, tested end to end and load-tested without
 // the super-app.
 //
-// It serves the four MOS endpoints with real signature checks, keeps orders in memory, and
-// sends signed notifications to an order's notifyUrl with MOS's assumed retry schedule. A control
-// API under /sandbox plays the user (pay, fail, close, refund), bends what MOS reports (PATCH an
+// It serves the four MOS endpoints with real signature checks, keeps orders in memory (and, when
+// opened with a state file, across restarts: state.go), and sends signed notifications to an
+// order's notifyUrl with MOS's assumed retry schedule. A control API under /sandbox plays the user (pay, fail, close, refund), bends what MOS reports (PATCH an
 // order, send an odd notification) and injects faults (latency, errors, timeouts, dropped,
 // duplicated, delayed and reordered notifications), because the failures mospay must survive are
 // the ones a real MOS produces rarely and never on demand.
@@ -14,6 +14,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -38,6 +39,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for login-code expiry and order times (default time.Now).
 	Now func() time.Time
+	// StateFile, if set, keeps the orders across restarts (Open; state.go).
+	StateFile string
+	// SaveEvery is how often changes are written to StateFile (DefaultSaveEvery when zero).
+	SaveEvery time.Duration
 }
 
 // Server is the sandbox. It is safe for concurrent use; Close stops its notification deliveries.
@@ -58,9 +63,12 @@ type Server struct {
 	stats     Stats
 	held      []delivery // notifications held back while reorderNotifications is on
 	holdTimer *time.Timer
+	journal   *journal   // with StateFile: changes not yet written
+	fileMu    sync.Mutex // serialises writes to the state file
 }
 
-// New builds a sandbox from cfg, filling in defaults.
+// New builds a sandbox from cfg, filling in defaults, with its orders in memory only (see Open
+// for a sandbox that keeps them in cfg.StateFile).
 func New(cfg Config) *Server {
 	if cfg.RetryScale <= 0 {
 		cfg.RetryScale = 1
@@ -84,6 +92,26 @@ func New(cfg Config) *Server {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
+}
+
+// Open is New, then, with cfg.StateFile, the orders kept there read back and every later change
+// kept (state.go); a state file it cannot read or write is an error.
+func Open(cfg Config) (*Server, error) {
+	s := New(cfg)
+	if cfg.StateFile == "" {
+		return s, nil
+	}
+	if err := s.restore(cfg.StateFile); err != nil {
+		s.cancel()
+		return nil, fmt.Errorf("sandbox state: %w", err)
+	}
+	every := cfg.SaveEvery
+	if every <= 0 {
+		every = DefaultSaveEvery
+	}
+	s.wg.Add(1)
+	go s.saveLoop(every)
+	return s, nil
 }
 
 // Handler serves the MOS endpoints, the control API and the browser side (web.go: mos.js, the
@@ -125,6 +153,12 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
+	if s.journal != nil {
+		s.flush()
+		if err := s.journal.file.Close(); err != nil {
+			s.log.Error("sandbox state not saved", slog.String("err", err.Error()))
+		}
+	}
 }
 
 // Stats counts what the sandbox has seen, for tests and load runs.

@@ -9,6 +9,8 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -680,5 +682,65 @@ func TestCloseStopsDeliveries(t *testing.T) {
 	case <-done:
 	case <-time.After(2 * time.Second):
 		t.Fatal("Close did not return while a retry was 15 s away")
+	}
+}
+
+// TestStateOutlivesRestart: with a state file, an order prepaid before a restart is known after
+// it (orderQuery answers it, it can be paid), including changes made just before Close; a torn
+// last line is skipped; RemoveState forgets everything.
+func TestStateOutlivesRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data", "sandbox-orders.jsonl")
+	cfg := Config{AppKey: "ak", AppSecret: "secret", MchID: "mch", StateFile: path, SaveEvery: time.Hour}
+	first, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.mu.Lock()
+	for _, no := range []string{"order-a", "order-b"} {
+		o := &order{outTradeNo: no, prepayID: "pp-" + no, currency: "USD", amount: "1.00", status: statusPending, request: map[string]string{"outTradeNo": no}}
+		first.orders[no] = o
+		first.keepLocked(o)
+	}
+	first.orders["order-b"].status = statusSuccess
+	first.keepLocked(first.orders["order-b"])
+	first.mu.Unlock()
+	first.Close() // flushes what the hourly save has not written yet
+
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(`{"outTradeNo":"torn","prepa`); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	second, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	for no, want := range map[string]string{"order-a": statusPending, "order-b": statusSuccess} {
+		v, ok := second.Order(no)
+		if !ok || v.Status != want || v.PrepayID != "pp-"+no || v.TotalAmount != "1.00" {
+			t.Errorf("after the restart %s is %+v (known %v), want %s", no, v, ok, want)
+		}
+	}
+	if _, ok := second.Order("torn"); ok {
+		t.Error("a torn line became an order")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || strings.Count(string(b), "\n") != 2 {
+		t.Errorf("the state file is not compacted to one line per order: %v\n%s", err, b)
+	}
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode: %v %v", info, err)
+	}
+
+	if err := RemoveState(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveState(path); err != nil {
+		t.Fatalf("removing a missing state: %v", err)
 	}
 }

@@ -258,6 +258,7 @@ func (s *Server) handleSheet(to string, from ...string) http.HandlerFunc {
 				return OrderView{}, &controlError{http.StatusConflict, "conflict", "order is " + o.status + "; " + to + " needs one of " + strings.Join(from, ", ")}
 			}
 			o.status = to
+			s.keepLocked(o)
 			if in.LoseNotification {
 				o.notifications++
 				s.stats.NotificationsDropped++
