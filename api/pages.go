@@ -36,7 +36,7 @@ import (
 //	GET  /finance/static/{name}                         the style sheet and the icon (no session)
 //
 // Sessions and CSRF are in pages_session.go, the views in pages_views.go, the order's timeline
-// in pages_timeline.go. docs/finance.md is the guide for finance.
+// in pages_story.go. docs/finance.md is the guide for finance.
 
 // financeCSP is every finance page's Content-Security-Policy: styles and images from mospay
 // only, no script of any kind, forms posting only to mospay, never framed, no <base>.

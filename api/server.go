@@ -45,7 +45,7 @@ type Config struct {
 	SecureCookies bool
 }
 
-// Deps are the services the handlers call, passed in explicitly from main.
+// Deps are the services the handlers call, passed in explicitly by the composition root (app.New).
 type Deps struct {
 	Logger  *slog.Logger
 	Metrics *Metrics

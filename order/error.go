@@ -25,7 +25,8 @@ const (
 	ETOOLARGE = "payload_too_large"
 	// ERATELIMITED is a caller over its rate: HTTP 429.
 	ERATELIMITED = "rate_limited"
-	// EUNAVAILABLE is MOS unreachable or failing in a retryable way: HTTP 503.
+	// EUNAVAILABLE is a dependency unavailable now, in a way worth retrying: MOS unreachable or
+	// failing, or the database unreachable or refusing writes (a full disk). HTTP 503.
 	EUNAVAILABLE = "provider_unavailable"
 	// EINTERNAL is a bug or an unexpected failure; its details are logged, never shown: HTTP 500.
 	EINTERNAL = "internal"
