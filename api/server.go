@@ -37,6 +37,12 @@ type Config struct {
 	UserBurst  int           // /mp requests at once per user
 
 	AdminTokens []AdminToken   // bearer tokens for /admin
+	// MerchantKeys are the merchant backends' keys for /merchant (none: every /merchant request is
+	// 401); MerchantRate and MerchantBurst limit each key (DefaultMerchantRate, DefaultMerchantBurst
+	// when zero).
+	MerchantKeys  []MerchantKey
+	MerchantRate  rate.Limit
+	MerchantBurst int
 	ReportTZ    *time.Location // time zone of report dates (UTC when nil)
 
 	// OpsSeparate: /metrics is served by OpsHandler on a listener of its own, not here.
@@ -59,6 +65,10 @@ type Deps struct {
 	Users Users
 	// Events are the order events and their deliveries (order.Service too).
 	Events Events
+	// Merchant is the order service as the merchant API uses it; Products, the product list
+	// (order.Service too).
+	Merchant MerchantOrders
+	Products Products
 	// Notify receives MOS's notifications (webhook.Receiver); it answers in MOS's envelope.
 	Notify http.Handler
 	// Now is the clock (time.Now when nil).
@@ -150,6 +160,7 @@ func (s *Server) routes() {
 	// the caller with userOf.
 	user := mp.Group("", s.requireUser, s.userLimit())
 	user.GET("/user", s.user)
+	user.GET("/products", s.mpProducts)
 	user.POST("/orders", s.createOrder)
 	user.GET("/orders", s.listOrders)
 	user.GET("/orders/:outTradeNo", s.getOrder)
@@ -177,6 +188,16 @@ func (s *Server) routes() {
 	admin.POST("/events/redeliver", s.adminRedeliverFailed)
 	admin.GET("/events/:id", s.adminEvent)
 	admin.POST("/events/:id/redeliver", s.adminRedeliver)
+	admin.GET("/products", s.adminProducts)
+	admin.POST("/products", s.adminCreateProduct)
+	admin.PUT("/products/:id", s.adminUpdateProduct)
+
+	// The merchant API: a merchant's backend, server to server, with a merchant key.
+	merchant := e.Group("/merchant", s.requireMerchant, s.merchantLimit())
+	merchant.POST("/users/verify", s.merchantVerify)
+	merchant.POST("/orders", s.merchantCreate)
+	merchant.GET("/orders", s.merchantList)
+	merchant.GET("/orders/:outTradeNo", s.merchantGet)
 	s.financeRoutes()
 }
 

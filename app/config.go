@@ -23,6 +23,10 @@ type Config struct {
 	JWTSecret      string
 	JWTTTL         time.Duration
 	AdminTokens    []api.AdminToken
+	// ClientAmounts lets a mini-app choose an order's amount (MOSPAY_CLIENT_AMOUNTS; serve
+	// --sandbox turns it on); MerchantKeys are the merchant API's keys (MOSPAY_MERCHANT_KEYS).
+	ClientAmounts bool
+	MerchantKeys  []api.MerchantKey
 	CORSOrigins    []string
 	TrustedProxies []*net.IPNet
 	OrderTTL       time.Duration
