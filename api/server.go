@@ -36,19 +36,20 @@ type Config struct {
 	UserRate   rate.Limit    // /mp requests per second per user after login; 0 turns the limit off
 	UserBurst  int           // /mp requests at once per user
 
-	AdminTokens []AdminToken // bearer tokens for /admin
+	AdminTokens []AdminToken   // bearer tokens for /admin
+	ReportTZ    *time.Location // time zone of report dates (UTC when nil)
+
+	// OpsSeparate: /metrics is served by OpsHandler on a listener of its own, not here.
+	OpsSeparate bool
+	// SecureCookies marks the finance pages' cookies Secure (the public URL is https).
+	SecureCookies bool
+
 	// MerchantKeys are the merchant backends' keys for /merchant (none: every /merchant request is
 	// 401); MerchantRate and MerchantBurst limit each key (DefaultMerchantRate, DefaultMerchantBurst
 	// when zero).
 	MerchantKeys  []MerchantKey
 	MerchantRate  rate.Limit
 	MerchantBurst int
-	ReportTZ      *time.Location // time zone of report dates (UTC when nil)
-
-	// OpsSeparate: /metrics is served by OpsHandler on a listener of its own, not here.
-	OpsSeparate bool
-	// SecureCookies marks the finance pages' cookies Secure (the public URL is https).
-	SecureCookies bool
 }
 
 // Deps are the services the handlers call, passed in explicitly from main.

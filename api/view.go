@@ -10,28 +10,30 @@ import (
 // except expireTime (ms since epoch, as MOS uses). OpenID is set in admin views only: MOS's
 // guide says not to hand the openid to the front end.
 type OrderJSON struct {
-	OutTradeNo  string `json:"outTradeNo"`
-	PrepayID    string `json:"prepayId"`
-	AppKey      string `json:"appKey"`
-	TotalAmount string `json:"totalAmount"`
-	Currency    string `json:"currency"`
-	Desc        string `json:"desc"`
+	OutTradeNo  string   `json:"outTradeNo"`
+	PrepayID    string   `json:"prepayId"`
+	AppKey      string   `json:"appKey"`
+	TotalAmount string   `json:"totalAmount"`
+	Currency    string   `json:"currency"`
+	Desc        string   `json:"desc"`
+	Status      string   `json:"status"`
+	Flags       []string `json:"flags"`
+	ExpireTime  int64    `json:"expireTime"`
+	CreatedAt   string   `json:"createdAt"`
+	UpdatedAt   string   `json:"updatedAt"`
+	PaidAt      *string  `json:"paidAt"`     // null until the order is PAID
+	RefundedAt  *string  `json:"refundedAt"` // null until it is REFUNDED
+	UserID      string   `json:"userId,omitempty"`
+	OpenID      string   `json:"openid,omitempty"`
+	Sandbox     bool     `json:"sandbox,omitempty"`
+
 	// Reference and Metadata are the merchant's, on an order its backend made (omitted
-	// otherwise); Items are the product list's lines, on an order priced from it.
-	Reference  string            `json:"reference,omitempty"`
-	Metadata   map[string]string `json:"metadata,omitempty"`
-	Items      []ItemJSON        `json:"items,omitempty"`
-	Status     string            `json:"status"`
-	Flags      []string          `json:"flags"`
-	ExpireTime int64             `json:"expireTime"`
-	CreatedAt  string            `json:"createdAt"`
-	UpdatedAt  string            `json:"updatedAt"`
-	PaidAt     *string           `json:"paidAt"`     // null until the order is PAID
-	RefundedAt *string           `json:"refundedAt"` // null until it is REFUNDED
-	UserID     string            `json:"userId,omitempty"`
-	OpenID     string            `json:"openid,omitempty"`
-	Merchant   string            `json:"merchant,omitempty"` // admin views: the merchant key's name that made it
-	Sandbox    bool              `json:"sandbox,omitempty"`
+	// otherwise); Items are the product list's lines, on an order priced from it; Merchant, in
+	// admin views, is the name of the merchant key that made it.
+	Reference string            `json:"reference,omitempty"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	Items     []ItemJSON        `json:"items,omitempty"`
+	Merchant  string            `json:"merchant,omitempty"`
 }
 
 // ItemJSON is one line of an order priced from the product list, at its creation's price.

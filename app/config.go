@@ -23,10 +23,6 @@ type Config struct {
 	JWTSecret      string
 	JWTTTL         time.Duration
 	AdminTokens    []api.AdminToken
-	// ClientAmounts lets a mini-app choose an order's amount (MOSPAY_CLIENT_AMOUNTS; serve
-	// --sandbox turns it on); MerchantKeys are the merchant API's keys (MOSPAY_MERCHANT_KEYS).
-	ClientAmounts bool
-	MerchantKeys  []api.MerchantKey
 	CORSOrigins    []string
 	TrustedProxies []*net.IPNet
 	OrderTTL       time.Duration
@@ -53,6 +49,11 @@ type Config struct {
 	WebhookSecrets []webhook.Secret
 	WebhookRetry   []time.Duration
 	EventRetention time.Duration
+
+	// ClientAmounts lets a mini-app choose an order's amount (MOSPAY_CLIENT_AMOUNTS; serve
+	// --sandbox turns it on); MerchantKeys are the merchant API's keys (MOSPAY_MERCHANT_KEYS).
+	ClientAmounts bool
+	MerchantKeys  []api.MerchantKey
 
 	// Sandbox is `serve --sandbox`: MOS is the embedded sandbox.
 	Sandbox bool

@@ -18,16 +18,7 @@ type Order struct {
 	PrepayID   string // MOS's, once prepay succeeded
 	Amount     money.Amount
 	Desc       string
-	// Merchant is the name of the merchant key whose backend made the order through the merchant
-	// API, and Reference the merchant's own id for it (unique per merchant); both "" for an
-	// order a mini-app made. Metadata is the merchant's string map, kept and shown as given.
-	Merchant  string
-	Reference string
-	Metadata  map[string]string
-	// Items are the product list's lines the order was priced from, at the prices of its
-	// creation; nil when the amount came from elsewhere.
-	Items  []Item
-	Status Status
+	Status     Status
 	Flags      []Flag // active flags
 	// FlagNotes are the active flags' notes (what was seen), when the store loaded them.
 	FlagNotes map[Flag]string
@@ -52,6 +43,16 @@ type Order struct {
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
+
+	// Merchant is the name of the merchant key whose backend made the order through the merchant
+	// API, and Reference the merchant's own id for it (unique per merchant); both "" for an
+	// order a mini-app made. Metadata is the merchant's string map, kept and shown as given.
+	Merchant  string
+	Reference string
+	Metadata  map[string]string
+	// Items are the product list's lines the order was priced from, at the prices of its
+	// creation; nil when the amount came from elsewhere.
+	Items []Item
 }
 
 // Snapshot is what the state machine needs of the order.
