@@ -111,3 +111,15 @@ func (s *Server) adminUpdateProduct(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, productView(p, true))
 }
+
+// UnmarshalJSON reads one line of POST /mp/orders's items by bindStrict's rules: a key it does not
+// know (a "price", say) is refused, not ignored.
+func (b *itemBody) UnmarshalJSON(data []byte) error {
+	type plain itemBody // without this method
+	var p plain
+	if err := decodeStrict(data, &p); err != nil {
+		return err
+	}
+	*b = itemBody(p)
+	return nil
+}
