@@ -120,6 +120,9 @@ func (s *Service) CreateForMerchant(ctx context.Context, r MerchantCreateRequest
 	if r.UserID == "" {
 		return nil, false, Errorf(EINVALID, "userId: the user the order is for")
 	}
+	if len(r.Metadata) == 0 {
+		r.Metadata = nil // no metadata and {} are the same request
+	}
 	hash := merchantHash(r, amount.String())
 	existing := func() (*Order, error) { return s.store.OrderByReference(ctx, r.Merchant, r.Reference) }
 	if prev, err := existing(); err == nil {
