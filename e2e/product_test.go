@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/mospay/mospay/app"
 	"github.com/mospay/mospay/app/apptest"
 )
@@ -190,4 +192,55 @@ func TestProductList(t *testing.T) {
 		!strings.Contains(changes[2], "cake created") {
 		t.Fatalf("product changes in the audit: %q", changes)
 	}
+}
+
+// TestProductsAndReferencesInBrowser: finance changes a price on the products page in Chromium,
+// and reads a merchant's order (reference, metadata) and an order of items on their stories, at
+// laptop and phone widths, with no console error and no sideways scrolling.
+func TestProductsAndReferencesInBrowser(t *testing.T) {
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "user-browser")
+	_, who := verifyUser(t, h, token)
+	r := merchant(t, h, apptest.MerchantKey, http.MethodPost, "/merchant/orders", map[string]any{"userId": who["userId"],
+		"totalAmount": "42.50", "currency": "USD", "desc": "Order 1001", "reference": "ORD-1001",
+		"metadata": map[string]string{"cart": "c-77", "note": strings.Repeat("a long note without spaces ", 3) + strings.Repeat("x", 120)}})
+	var mo merchantOrder
+	r.Decode(t, &mo)
+	r, _ = h.Create(token, map[string]any{"items": []map[string]any{{"productId": "tshirt", "quantity": 2}}, "currency": "USD"}, "")
+	var io itemOrder
+	r.Decode(t, &io)
+	if mo.OutTradeNo == "" || io.OutTradeNo == "" {
+		t.Fatal("the orders were not made")
+	}
+
+	b := apptest.StartBrowser(t)
+	for _, v := range []apptest.Viewport{apptest.Laptop(), apptest.Phone()} {
+		b.SetViewport(t, v)
+		b.Open(t, h.URL+"/finance/products")
+		if b.Text(t, finH1) == "Sign in" { // the first time: back to the products after signing in
+			b.Type(t, "input[name=token]", apptest.FinanceToken)
+			b.Press(t, kb.Enter)
+		}
+		b.WaitText(t, finH1, "Products")
+		b.WaitText(t, "table.products", "16.99 USD")
+		b.NoHorizontalScroll(t)
+		b.Open(t, h.URL+"/finance/orders/"+mo.OutTradeNo)
+		b.WaitText(t, "dl.facts", "ORD-1001")
+		b.WaitText(t, "dl.facts", "c-77")
+		b.NoHorizontalScroll(t)
+		b.Open(t, h.URL+"/finance/orders/"+io.OutTradeNo)
+		b.WaitText(t, "dl.facts", "2 × T-shirt (tshirt) at 16.99 USD")
+		b.NoHorizontalScroll(t)
+		b.Open(t, h.URL+"/finance/orders?q=ORD-1001")
+		b.WaitText(t, "table.orders", "ORD-1001")
+		b.NoHorizontalScroll(t)
+	}
+	// Change a price with the form.
+	b.Open(t, h.URL+"/finance/products?edit=noodles")
+	b.WaitText(t, "main h2", "Change noodles")
+	b.Run(t, chromedp.SetValue(chromedp.CSS("input[name=khr]"), "9000"))
+	b.Click(t, "form.product button[type=submit]")
+	b.WaitText(t, finNotice, "Product changed")
+	b.WaitText(t, "table.products", "9000 KHR")
+	b.NoHorizontalScroll(t)
 }
