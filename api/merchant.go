@@ -32,7 +32,7 @@ const MinMerchantKey = 32
 // creates orders as its users check out, far below this; a leaked key cannot flood MOS.
 const (
 	DefaultMerchantRate  rate.Limit = 50
-	DefaultMerchantBurst            = 100
+	DefaultMerchantBurst int        = 100
 )
 
 // MerchantOrders is the order service as the merchant API uses it (order.Service implements it).
