@@ -132,7 +132,8 @@ func (a *App) Start(ctx context.Context) (err error) {
 		MaxBody: c.MaxBody, CORSOrigins: cors, TrustedProxies: c.TrustedProxies,
 		JWTSecret: []byte(c.JWTSecret), JWTTTL: c.JWTTTL, AppKey: c.MOSAppKey,
 		UserRate: rate.Limit(c.UserRate), UserBurst: c.UserBurst,
-		AdminTokens: c.AdminTokens, MerchantKeys: c.MerchantKeys, ReportTZ: c.ReportTZ, OpsSeparate: c.OpsAddr != "",
+		AdminTokens: c.AdminTokens, ReportTZ: c.ReportTZ, OpsSeparate: c.OpsAddr != "",
+		MerchantKeys: c.MerchantKeys, MerchantRate: rate.Limit(c.MerchantRate), MerchantBurst: c.MerchantBurst,
 		SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
 	}, api.Deps{
 		Logger: a.log, Metrics: a.metrics, Ready: a.db.Ready,

@@ -54,6 +54,10 @@ type Config struct {
 	// --sandbox turns it on); MerchantKeys are the merchant API's keys (MOSPAY_MERCHANT_KEYS).
 	ClientAmounts bool
 	MerchantKeys  []api.MerchantKey
+	// MerchantRate and MerchantBurst limit each merchant key's requests (0: the API's defaults);
+	// tests lower them.
+	MerchantRate  float64
+	MerchantBurst int
 
 	// Sandbox is `serve --sandbox`: MOS is the embedded sandbox.
 	Sandbox bool

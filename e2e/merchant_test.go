@@ -317,3 +317,22 @@ func TestMerchantConcurrentRepeats(t *testing.T) {
 		}
 	})
 }
+
+// TestMerchantRateLimit: each merchant key has its own limit; over it, 429 rate_limited with
+// Retry-After, while another key is still served.
+func TestMerchantRateLimit(t *testing.T) {
+	h := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.MerchantRate, c.MerchantBurst = 0.5, 3 }})
+	for i := range 3 {
+		if r := merchant(t, h, apptest.MerchantKey, http.MethodGet, "/merchant/orders", nil); r.Status != http.StatusOK {
+			t.Fatalf("request %d within the burst: HTTP %d %s", i+1, r.Status, r.Body)
+		}
+	}
+	r := merchant(t, h, apptest.MerchantKey, http.MethodGet, "/merchant/orders", nil)
+	r.WantError(t, http.StatusTooManyRequests, "rate_limited")
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	if r := merchant(t, h, apptest.OtherMerchantKey, http.MethodGet, "/merchant/orders", nil); r.Status != http.StatusOK {
+		t.Fatalf("another key: HTTP %d %s, want its own limit", r.Status, r.Body)
+	}
+}
