@@ -133,6 +133,14 @@ func TestProductList(t *testing.T) {
 	if r.Status != http.StatusOK || repeat.OutTradeNo != o.OutTradeNo || repeat.TotalAmount != "8.50" {
 		t.Fatalf("repeat after the price change: HTTP %d %s", r.Status, r.Body)
 	}
+	if r := admin(http.MethodPut, "/admin/products/cake", map[string]any{"name": "Cake", "prices": map[string]string{"USD": "3.50"}, "active": false}); r.Status != http.StatusOK {
+		t.Fatalf("take the cake off sale: HTTP %d %s", r.Status, r.Body)
+	}
+	r, _ = h.Create(token, items, "basket-1")
+	r.Decode(t, &repeat)
+	if r.Status != http.StatusOK || repeat.OutTradeNo != o.OutTradeNo {
+		t.Fatalf("repeat after a product went off sale: HTTP %d %s, want the order first made", r.Status, r.Body)
+	}
 	r, _ = h.Create(token, map[string]any{"items": []map[string]any{{"productId": "coffee", "quantity": 1}}, "currency": "USD"}, "")
 	var now itemOrder
 	r.Decode(t, &now)
@@ -188,8 +196,8 @@ func TestProductList(t *testing.T) {
 			changes = append(changes, a.Detail)
 		}
 	}
-	if len(changes) != 3 || !strings.Contains(changes[0], "coffee updated") || !strings.Contains(changes[0], "3.00 USD") ||
-		!strings.Contains(changes[2], "cake created") {
+	if len(changes) != 4 || !strings.Contains(changes[0], "cake updated") || !strings.Contains(changes[1], "coffee updated") || !strings.Contains(changes[1], "3.00 USD") ||
+		!strings.Contains(changes[3], "cake created") {
 		t.Fatalf("product changes in the audit: %q", changes)
 	}
 }

@@ -115,10 +115,18 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (o *Order, create
 	case r.Items != nil && r.TotalAmount != "":
 		return nil, false, Errorf(EINVALID, "give items or totalAmount, not both")
 	case r.Items != nil:
+		hash = itemsHash(r.Currency, r.Desc, r.Items)
+		if r.IdempotencyKey != "" && r.OpenID != "" {
+			// A repeat is answered with the order first made, even if a product has since been
+			// changed or taken off sale.
+			if prev, err := s.store.OrderByIdempotencyKey(ctx, r.OpenID, r.IdempotencyKey); err == nil {
+				o, err := s.resume(ctx, prev, hash, r.RequestID)
+				return o, false, err
+			}
+		}
 		if amount, desc, items, err = s.priceItems(ctx, r); err != nil {
 			return nil, false, err
 		}
-		hash = itemsHash(amount.Currency, desc, r.Items)
 	case !s.cfg.ClientAmounts:
 		if r.TotalAmount == "" {
 			return nil, false, Errorf(EINVALID, "items: the products to buy, from the product list")

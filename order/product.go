@@ -230,9 +230,9 @@ func (s *Service) priceItems(ctx context.Context, r CreateRequest) (money.Amount
 	return money.Amount{Minor: total, Currency: cur}, desc, items, nil
 }
 
-// itemsHash is what an idempotent request for items asked for: the lines, not their prices (a
-// repeat after a price change is the same request, answered with the order first made).
-func itemsHash(cur money.Currency, desc string, items []ItemRequest) string {
+// itemsHash is what an idempotent request for items asked for, as sent: the lines, not their
+// prices (a repeat after a price change is the same request, answered with the order first made).
+func itemsHash(cur, desc string, items []ItemRequest) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "items|%s|%s", cur, desc)
 	for _, it := range items {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mospay/mospay/api"
 	"github.com/mospay/mospay/app/apptest"
@@ -143,9 +144,9 @@ func TestClientAmountsOnTheBinary(t *testing.T) {
 	}
 
 	p := serve()
-	if out := p.Output.String(); !strings.Contains(out, `msg="pricing paths" merchant_api=true merchant_keys=[shop] product_list=true client_amounts=false`) ||
-		strings.Contains(out, merchantKey) {
-		t.Fatalf("start-up log does not say the pricing paths (or shows the key):\n%s", out)
+	waitOutput(t, p, `msg="pricing paths" merchant_api=true merchant_keys=[shop] product_list=true client_amounts=false`)
+	if strings.Contains(p.Output.String(), merchantKey) {
+		t.Fatalf("the log shows the merchant key:\n%s", p.Output)
 	}
 	token := login()
 	st := call(t, "POST", api+"/mp/orders", `{"totalAmount":"0.01","currency":"USD","desc":"iPhone"}`,
@@ -174,13 +175,22 @@ func TestClientAmountsOnTheBinary(t *testing.T) {
 	}
 
 	p = serve("MOSPAY_CLIENT_AMOUNTS=true")
-	if !strings.Contains(p.Output.String(), "client_amounts=true") {
-		t.Fatalf("start-up log does not say client amounts are on:\n%s", p.Output)
-	}
+	waitOutput(t, p, "client_amounts=true")
 	token = login()
 	st = call(t, "POST", api+"/mp/orders", `{"totalAmount":"0.01","currency":"USD","desc":"Sticker"}`,
 		map[string]string{"Authorization": "Bearer " + token}, &o)
 	if st != 201 || o.Status != "PENDING" || o.PrepayID == "" || prepays() != 2 {
 		t.Fatalf("with MOSPAY_CLIENT_AMOUNTS=true: HTTP %d %+v, %d prepays; want 201 PENDING and a second prepay", st, o, prepays())
+	}
+}
+
+// waitOutput waits until the process has written want (its output reaches the test a moment
+// after its listener answers).
+func waitOutput(t *testing.T, p *apptest.Process, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(serveDeadline); !strings.Contains(p.Output.String(), want); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the process never wrote %q:\n%s", want, p.Output)
+		}
 	}
 }
