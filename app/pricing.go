@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/mospay/mospay/order"
 )
@@ -11,9 +12,11 @@ import (
 // merchant keys), the product list (always), and amounts a mini-app chooses (only with
 // MOSPAY_CLIENT_AMOUNTS). The keys' names are logged, never the keys.
 func (a *App) logPricing() {
-	names := make([]string, len(a.cfg.MerchantKeys))
-	for i, k := range a.cfg.MerchantKeys {
-		names[i] = k.Name
+	var names []string
+	for _, k := range a.cfg.MerchantKeys {
+		if !slices.Contains(names, k.Name) {
+			names = append(names, k.Name)
+		}
 	}
 	a.log.Info("pricing paths", "merchant_api", len(names) > 0, "merchant_keys", names, "product_list", true,
 		"client_amounts", a.cfg.ClientAmounts)

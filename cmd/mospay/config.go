@@ -419,11 +419,12 @@ func parseAdminTokens(v string) ([]api.AdminToken, error) {
 // merchantNameRe is a merchant key's name, recorded on its orders and in the audit trail.
 var merchantNameRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,40}$`)
 
-// parseMerchantKeys reads MOSPAY_MERCHANT_KEYS: name:key pairs, names distinct, keys distinct and
-// at least api.MinMerchantKey characters. No message holds a key.
+// parseMerchantKeys reads MOSPAY_MERCHANT_KEYS: name:key pairs, keys distinct and at least
+// api.MinMerchantKey characters. A name may have two keys: the old and the new one while a key is
+// rotated, so that the merchant's orders and references stay its own. No message holds a key.
 func parseMerchantKeys(v string) ([]api.MerchantKey, error) {
 	var out []api.MerchantKey
-	names, keys := map[string]bool{}, map[string]bool{}
+	keys := map[string]bool{}
 	for i, p := range splitList(v) {
 		name, key, ok := strings.Cut(p, ":")
 		switch {
@@ -433,12 +434,10 @@ func parseMerchantKeys(v string) ([]api.MerchantKey, error) {
 			return nil, fmt.Errorf("entry %d: the name is 1 to 40 characters of A-Z a-z 0-9 _ . -", i+1)
 		case len(key) < api.MinMerchantKey:
 			return nil, fmt.Errorf("entry %d (%s): the key must be at least %d characters", i+1, name, api.MinMerchantKey)
-		case names[name]:
-			return nil, fmt.Errorf("entry %d: name %q used twice", i+1, name)
 		case keys[key]:
 			return nil, fmt.Errorf("entry %d (%s): the key is another entry's too", i+1, name)
 		}
-		names[name], keys[key] = true, true
+		keys[key] = true
 		out = append(out, api.MerchantKey{Name: name, Key: key})
 	}
 	return out, nil

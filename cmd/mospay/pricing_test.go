@@ -26,7 +26,6 @@ func TestPricingConfig(t *testing.T) {
 		{"merchant key without a name", "MOSPAY_MERCHANT_KEYS", key, "not name:key"},
 		{"empty merchant name", "MOSPAY_MERCHANT_KEYS", ":" + key, "the name is"},
 		{"spaced merchant name", "MOSPAY_MERCHANT_KEYS", "my shop:" + key, "the name is"},
-		{"merchant name twice", "MOSPAY_MERCHANT_KEYS", "shop:" + key + ",shop:" + key + "x", "used twice"},
 		{"merchant key twice", "MOSPAY_MERCHANT_KEYS", "a:" + key + ",b:" + key, "another entry's"},
 	}
 	for _, tc := range tests {
@@ -49,10 +48,11 @@ func TestPricingConfig(t *testing.T) {
 		t.Fatalf("defaults: client amounts %v, merchant keys %v, %v; want off and none", c.ClientAmounts, c.MerchantKeys, err)
 	}
 	env := validEnv()
-	env["MOSPAY_CLIENT_AMOUNTS"], env["MOSPAY_MERCHANT_KEYS"] = "true", "shop:"+key+", pos:"+key+"2"
+	// A name with two keys: a rotation.
+	env["MOSPAY_CLIENT_AMOUNTS"], env["MOSPAY_MERCHANT_KEYS"] = "true", "shop:"+key+", shop:"+key+"2,pos:"+key+"3"
 	c, err = load(t, env)
-	if err != nil || !c.ClientAmounts || len(c.MerchantKeys) != 2 ||
-		c.MerchantKeys[0] != (api.MerchantKey{Name: "shop", Key: key}) || c.MerchantKeys[1] != (api.MerchantKey{Name: "pos", Key: key + "2"}) {
+	if err != nil || !c.ClientAmounts || len(c.MerchantKeys) != 3 ||
+		c.MerchantKeys[0] != (api.MerchantKey{Name: "shop", Key: key}) || c.MerchantKeys[1] != (api.MerchantKey{Name: "shop", Key: key + "2"}) {
 		t.Fatalf("client amounts %v, merchant keys %v, %v", c.ClientAmounts, c.MerchantKeys, err)
 	}
 
