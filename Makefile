@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 FUZZTIME  ?= 3s
 # Fuzz targets run briefly in `make test` (package:target).
-FUZZ      := money:FuzzParse mos:FuzzSignVerify mos:FuzzNotify api:FuzzCreateBody
+FUZZ      := money:FuzzParse mos:FuzzSignVerify mos:FuzzNotify api:FuzzCreateBody api:FuzzMerchantCreateBody
 
 .PHONY: help build run test fmt-check vet lint tidy-check large-files alerts unit fuzz bench clean
 

@@ -200,7 +200,7 @@ func (s *Server) adminReconcile(c echo.Context) error {
 // csvHeader is the CSV export's one header row. Times are in the chosen zone (the zone column
 // names it), as spreadsheets read them.
 var csvHeader = []string{"outTradeNo", "prepayId", "openid", "userId", "status", "currency", "totalAmount", "desc",
-	"flags", "createdAt", "paidAt", "refundedAt", "expireAt", "updatedAt", "zone", "sandbox"}
+	"flags", "createdAt", "paidAt", "refundedAt", "expireAt", "updatedAt", "zone", "sandbox", "merchant", "reference", "metadata"}
 
 // csvTime is t in tz as spreadsheets parse it: YYYY-MM-DD HH:MM:SS.
 func csvTime(t *time.Time, tz *time.Location) string {
@@ -273,7 +273,8 @@ func (s *Server) adminCSV(c echo.Context) error {
 			}
 			_ = w.Write([]string{o.OutTradeNo, o.PrepayID, cell(o.OpenID), o.UserID, string(o.Status), string(o.Amount.Currency),
 				o.Amount.String(), cell(o.Desc), cell(strings.Join(flags, "; ")), csvTime(&o.CreatedAt, tz), csvTime(o.PaidAt, tz),
-				csvTime(o.RefundedAt, tz), csvTime(&o.ExpireAt, tz), csvTime(&o.UpdatedAt, tz), zone, boolText(o.Sandbox)})
+				csvTime(o.RefundedAt, tz), csvTime(&o.ExpireAt, tz), csvTime(&o.UpdatedAt, tz), zone, boolText(o.Sandbox),
+				o.Merchant, cell(o.Reference), metadataCell(o.Metadata)})
 		}
 		w.Flush()
 		if page.NextCursor == "" {

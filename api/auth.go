@@ -141,24 +141,38 @@ func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="mospay"`)
 			return order.Errorf(order.EUNAUTHORIZED, "missing bearer token")
 		}
-		claims, err := s.tokens.Verify(token)
-		if err != nil {
-			return invalid(err)
-		}
 		req := c.Request()
-		user, err := s.deps.Users.User(req.Context(), claims.Subject)
-		switch {
-		case order.ErrorCode(err) == order.ENOTFOUND:
-			return invalid(order.Errorf(order.EUNAUTHORIZED, "invalid token"))
-		case err != nil:
+		user, claims, err := s.verifyToken(req.Context(), token)
+		if err != nil {
+			if order.ErrorCode(err) == order.EUNAUTHORIZED {
+				return invalid(err)
+			}
 			return err
-		case !user.TokenValid(claims.IssuedAt):
-			return invalid(order.Errorf(order.EUNAUTHORIZED, "token revoked; log in again"))
 		}
 		u := User{ID: user.ID, OpenID: user.OpenID, AppKey: claims.AppKey}
 		c.SetRequest(req.WithContext(context.WithValue(req.Context(), userKey{}, u)))
 		return next(c)
 	}
+}
+
+// verifyToken is the one check of a mini-app token, for requireUser and for the merchant's
+// backend (POST /merchant/users/verify): signature, expiry and appKey, then that its user exists
+// and has not had their tokens revoked since it was issued. Every refusal is EUNAUTHORIZED.
+func (s *Server) verifyToken(ctx context.Context, token string) (*order.User, Claims, error) {
+	claims, err := s.tokens.Verify(token)
+	if err != nil {
+		return nil, Claims{}, err
+	}
+	user, err := s.deps.Users.User(ctx, claims.Subject)
+	switch {
+	case order.ErrorCode(err) == order.ENOTFOUND:
+		return nil, Claims{}, order.Errorf(order.EUNAUTHORIZED, "invalid token")
+	case err != nil:
+		return nil, Claims{}, err
+	case !user.TokenValid(claims.IssuedAt):
+		return nil, Claims{}, order.Errorf(order.EUNAUTHORIZED, "token revoked; log in again")
+	}
+	return user, claims, nil
 }
 
 // userOf returns the user requireUser verified for this request. A handler that calls it on a

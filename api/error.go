@@ -14,6 +14,7 @@ var statusOf = map[string]int{
 	order.EINVALID:       http.StatusBadRequest,
 	order.EUNAUTHORIZED:  http.StatusUnauthorized,
 	order.EFORBIDDEN:     http.StatusForbidden,
+	order.EAMOUNTREFUSED: http.StatusForbidden,
 	order.ENOTFOUND:      http.StatusNotFound,
 	order.ECONFLICT:      http.StatusConflict,
 	order.EUNPROCESSABLE: http.StatusUnprocessableEntity,

@@ -32,12 +32,20 @@ type Users interface {
 	RevokeUser(ctx context.Context, id, admin, requestID string) (*order.User, error)
 }
 
-// createBody is POST /mp/orders. Amounts are decimal text: a JSON number is refused, so that no
-// client ever sends money through a float.
+// createBody is POST /mp/orders: items from the product list, or (where client-chosen amounts are
+// allowed) totalAmount. Amounts are decimal text: a JSON number is refused, so that no client
+// ever sends money through a float.
 type createBody struct {
-	TotalAmount string `json:"totalAmount"`
-	Currency    string `json:"currency"`
-	Desc        string `json:"desc"`
+	TotalAmount string     `json:"totalAmount"`
+	Items       []itemBody `json:"items"`
+	Currency    string     `json:"currency"`
+	Desc        string     `json:"desc"`
+}
+
+// itemBody is one line of POST /mp/orders's items.
+type itemBody struct {
+	ProductID string `json:"productId"`
+	Quantity  int    `json:"quantity"`
 }
 
 // createOrder is POST /mp/orders: 201 with a new order, 200 with the order an earlier request
@@ -48,8 +56,15 @@ func (s *Server) createOrder(c echo.Context) error {
 		return err
 	}
 	u := userOf(c)
+	var items []order.ItemRequest
+	if b.Items != nil {
+		items = make([]order.ItemRequest, len(b.Items))
+		for i, it := range b.Items {
+			items[i] = order.ItemRequest{ProductID: it.ProductID, Quantity: it.Quantity}
+		}
+	}
 	o, created, err := s.deps.Orders.Create(c.Request().Context(), order.CreateRequest{
-		UserID: u.ID, OpenID: u.OpenID, TotalAmount: b.TotalAmount, Currency: b.Currency, Desc: b.Desc,
+		UserID: u.ID, OpenID: u.OpenID, TotalAmount: b.TotalAmount, Items: items, Currency: b.Currency, Desc: b.Desc,
 		IdempotencyKey: c.Request().Header.Get("Idempotency-Key"), RequestID: requestID(c),
 	})
 	if err != nil {

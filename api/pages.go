@@ -71,6 +71,9 @@ func (s *Server) financeRoutes() {
 	g.GET("/review", s.reviewPage, signedIn...)
 	g.GET("/report", s.reportPage, signedIn...)
 	g.GET("/audit", s.auditPage, signedIn...)
+	g.GET("/products", s.productsPage, signedIn...)
+	g.POST("/products", s.createProductAction, posted...)
+	g.POST("/products/:id", s.updateProductAction, posted...)
 	g.RouteNotFound("/*", s.pageNotFound, signedIn...) // says nothing of which pages exist before sign-in
 }
 
@@ -98,7 +101,7 @@ func (s *Server) financeHome(c echo.Context) error {
 // pages are the parsed templates, one set per page: the layout, the shared parts, and the page's
 // own "content". Parsed once at start; a broken template stops the program at once (and every
 // test), never a request.
-var pages = parsePages("login", "orders", "story", "review", "report", "audit", "error")
+var pages = parsePages("login", "orders", "story", "review", "report", "audit", "error", "products")
 
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))
@@ -192,7 +195,7 @@ func (s *Server) chrome(c echo.Context, section, title string) chrome {
 		tz = v
 	}
 	for _, l := range []struct{ section, label string }{
-		{"orders", "Orders"}, {"review", "Review"}, {"report", "Report"}, {"audit", "Audit"},
+		{"orders", "Orders"}, {"review", "Review"}, {"report", "Report"}, {"audit", "Audit"}, {"products", "Products"},
 	} {
 		u := "/finance/" + l.section
 		if tz != "" {

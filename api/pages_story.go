@@ -3,6 +3,7 @@ package api
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -177,7 +178,15 @@ type storyHeader struct {
 	Created, Expires, PaidAt, RefundedAt, Updated              string
 	Flags                                                      []string
 	Sandbox                                                    bool
+	// Merchant and Reference say which merchant's backend made the order, and its id there;
+	// Metadata is the merchant's map, and Items the product list's lines, in order.
+	Merchant, Reference string
+	Metadata            []metaPair
+	Items               []string
 }
+
+// metaPair is one key of a merchant's metadata and its value.
+type metaPair struct{ Key, Value string }
 
 // flagForm is an active flag with the form that resolves it.
 type flagForm struct {
@@ -225,7 +234,15 @@ func (s *Server) showStory(c echo.Context, status int, notice, errMsg string, dr
 	v.Order = storyHeader{OutTradeNo: o.OutTradeNo, Amount: o.Amount.String() + " " + string(o.Amount.Currency),
 		Status: string(o.Status), Desc: o.Desc, OpenID: o.OpenID, PrepayID: o.PrepayID, UserID: o.UserID,
 		Created: showTime(o.CreatedAt, tz), Expires: showTime(o.ExpireAt, tz), PaidAt: showTimePtr(o.PaidAt, tz),
-		RefundedAt: showTimePtr(o.RefundedAt, tz), Updated: showTime(o.UpdatedAt, tz), Sandbox: o.Sandbox}
+		RefundedAt: showTimePtr(o.RefundedAt, tz), Updated: showTime(o.UpdatedAt, tz), Sandbox: o.Sandbox,
+		Merchant: o.Merchant, Reference: o.Reference}
+	for _, k := range slices.Sorted(maps.Keys(o.Metadata)) {
+		v.Order.Metadata = append(v.Order.Metadata, metaPair{Key: k, Value: o.Metadata[k]})
+	}
+	for _, it := range o.Items {
+		v.Order.Items = append(v.Order.Items, fmt.Sprintf("%d × %s (%s) at %s %s", it.Quantity, it.Name, it.ProductID,
+			it.UnitPrice, it.UnitPrice.Currency))
+	}
 	zone := "?tz=" + queryEscape(tz.String())
 	base := "/finance/orders/" + url.PathEscape(o.OutTradeNo)
 	v.ReconcileURL = base + "/reconcile" + zone

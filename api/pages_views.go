@@ -89,12 +89,13 @@ func storyURL(outTradeNo, tz string) string {
 type orderRow struct {
 	OutTradeNo, URL, Created, Status, Amount, OpenID, PaidAt string
 	Flags                                                    []string
+	Reference                                                string // the merchant's, if a merchant made it
 }
 
 func newOrderRow(o *order.Order, tz *time.Location) orderRow {
 	r := orderRow{OutTradeNo: o.OutTradeNo, URL: storyURL(o.OutTradeNo, tz.String()), Created: showTime(o.CreatedAt, tz),
 		Status: string(o.Status), Amount: o.Amount.String() + " " + string(o.Amount.Currency), OpenID: o.OpenID,
-		PaidAt: showTimePtr(o.PaidAt, tz)}
+		PaidAt: showTimePtr(o.PaidAt, tz), Reference: o.Reference}
 	for _, f := range o.Flags {
 		r.Flags = append(r.Flags, string(f))
 	}

@@ -43,6 +43,13 @@ type Config struct {
 	OpsSeparate bool
 	// SecureCookies marks the finance pages' cookies Secure (the public URL is https).
 	SecureCookies bool
+
+	// MerchantKeys are the merchant backends' keys for /merchant (none: every /merchant request is
+	// 401); MerchantRate and MerchantBurst limit each key (DefaultMerchantRate, DefaultMerchantBurst
+	// when zero).
+	MerchantKeys  []MerchantKey
+	MerchantRate  rate.Limit
+	MerchantBurst int
 }
 
 // Deps are the services the handlers call, passed in explicitly by the composition root (app.New).
@@ -59,6 +66,10 @@ type Deps struct {
 	Users Users
 	// Events are the order events and their deliveries (order.Service too).
 	Events Events
+	// Merchant is the order service as the merchant API uses it; Products, the product list
+	// (order.Service too).
+	Merchant MerchantOrders
+	Products Products
 	// Notify receives MOS's notifications (webhook.Receiver); it answers in MOS's envelope.
 	Notify http.Handler
 	// Now is the clock (time.Now when nil).
@@ -150,6 +161,7 @@ func (s *Server) routes() {
 	// the caller with userOf.
 	user := mp.Group("", s.requireUser, s.userLimit())
 	user.GET("/user", s.user)
+	user.GET("/products", s.mpProducts)
 	user.POST("/orders", s.createOrder)
 	user.GET("/orders", s.listOrders)
 	user.GET("/orders/:outTradeNo", s.getOrder)
@@ -177,6 +189,16 @@ func (s *Server) routes() {
 	admin.POST("/events/redeliver", s.adminRedeliverFailed)
 	admin.GET("/events/:id", s.adminEvent)
 	admin.POST("/events/:id/redeliver", s.adminRedeliver)
+	admin.GET("/products", s.adminProducts)
+	admin.POST("/products", s.adminCreateProduct)
+	admin.PUT("/products/:id", s.adminUpdateProduct)
+
+	// The merchant API: a merchant's backend, server to server, with a merchant key.
+	merchant := e.Group("/merchant", s.requireMerchant, s.merchantLimit())
+	merchant.POST("/users/verify", s.merchantVerify)
+	merchant.POST("/orders", s.merchantCreate)
+	merchant.GET("/orders", s.merchantList)
+	merchant.GET("/orders/:outTradeNo", s.merchantGet)
 	s.financeRoutes()
 }
 

@@ -26,6 +26,22 @@ type OrderJSON struct {
 	UserID      string   `json:"userId,omitempty"`
 	OpenID      string   `json:"openid,omitempty"`
 	Sandbox     bool     `json:"sandbox,omitempty"`
+
+	// Reference and Metadata are the merchant's, on an order its backend made (omitted
+	// otherwise); Items are the product list's lines, on an order priced from it; Merchant, in
+	// admin views, is the name of the merchant key that made it.
+	Reference string            `json:"reference,omitempty"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	Items     []ItemJSON        `json:"items,omitempty"`
+	Merchant  string            `json:"merchant,omitempty"`
+}
+
+// ItemJSON is one line of an order priced from the product list, at its creation's price.
+type ItemJSON struct {
+	ProductID string `json:"productId"`
+	Name      string `json:"name"`
+	Quantity  int    `json:"quantity"`
+	UnitPrice string `json:"unitPrice"`
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -50,8 +66,12 @@ func orderView(o *order.Order, admin bool) OrderJSON {
 	for _, f := range o.Flags {
 		v.Flags = append(v.Flags, string(f))
 	}
+	v.Reference, v.Metadata = o.Reference, o.Metadata
+	for _, it := range o.Items {
+		v.Items = append(v.Items, ItemJSON{ProductID: it.ProductID, Name: it.Name, Quantity: it.Quantity, UnitPrice: it.UnitPrice.String()})
+	}
 	if admin {
-		v.UserID, v.OpenID = o.UserID, o.OpenID
+		v.UserID, v.OpenID, v.Merchant = o.UserID, o.OpenID, o.Merchant
 	}
 	return v
 }

@@ -140,14 +140,22 @@ func (a *App) Start(ctx context.Context) (err error) {
 		JWTSecret: []byte(c.JWTSecret), JWTTTL: c.JWTTTL, AppKey: c.MOSAppKey,
 		UserRate: rate.Limit(c.UserRate), UserBurst: c.UserBurst,
 		AdminTokens: c.AdminTokens, ReportTZ: c.ReportTZ, OpsSeparate: c.OpsAddr != "",
+		MerchantKeys: c.MerchantKeys, MerchantRate: rate.Limit(c.MerchantRate), MerchantBurst: c.MerchantBurst,
 		SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
 	}, api.Deps{
 		Logger: a.log, Metrics: a.metrics, Ready: a.db.Ready,
 		Sessions: mos.Provider{Client: a.mosClient()}, Orders: a.service(), Users: a.service(), Events: a.service(),
+		Merchant: a.service(), Products: a.service(),
 		Notify: &webhook.Receiver{AppKey: c.MOSAppKey, Secret: c.MOSAppSecret, Service: a.service(), Log: a.log,
 			MaxBody: c.MaxBody, Count: a.metrics.CountNotification},
 		Now: a.clock.Now,
 	})
+	if c.Sandbox {
+		if err := a.seedProducts(ctx); err != nil {
+			return err
+		}
+	}
+	a.logPricing()
 	if c.OpsAddr != "" {
 		if err := a.startOps(); err != nil {
 			return err
@@ -299,7 +307,7 @@ func (a *App) service() *order.Service {
 		}
 		a.svc = order.NewService(a.db, mos.Provider{Client: a.mosClient()}, a.clock, a.log, order.Config{
 			AppKey: c.MOSAppKey, NotifyURL: a.NotifyURL(), OrderTTL: c.OrderTTL,
-			MaxAmount: c.MaxAmount, Sandbox: c.Sandbox, PrepayLease: inFlight,
+			MaxAmount: c.MaxAmount, Sandbox: c.Sandbox, ClientAmounts: c.ClientAmounts, PrepayLease: inFlight,
 			Schedule: sched, Instance: a.instance,
 			RenderEvent: api.RenderEvent, EventEndpoints: c.WebhookURLs, Wake: a.wakeDeliverer,
 		})

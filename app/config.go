@@ -50,6 +50,15 @@ type Config struct {
 	WebhookRetry   []time.Duration
 	EventRetention time.Duration
 
+	// ClientAmounts lets a mini-app choose an order's amount (MOSPAY_CLIENT_AMOUNTS; serve
+	// --sandbox turns it on); MerchantKeys are the merchant API's keys (MOSPAY_MERCHANT_KEYS).
+	ClientAmounts bool
+	MerchantKeys  []api.MerchantKey
+	// MerchantRate and MerchantBurst limit each merchant key's requests (0: the API's defaults);
+	// tests lower them.
+	MerchantRate  float64
+	MerchantBurst int
+
 	// Sandbox is `serve --sandbox`: MOS is the embedded sandbox.
 	Sandbox bool
 	// SandboxRetryScale multiplies the embedded sandbox's notification retry schedule (1, the

@@ -302,7 +302,7 @@ func TestAdminCSV(t *testing.T) {
 	}
 	recs := read(t, "tz=Asia/Phnom_Penh")
 	header := []string{"outTradeNo", "prepayId", "openid", "userId", "status", "currency", "totalAmount", "desc", "flags",
-		"createdAt", "paidAt", "refundedAt", "expireAt", "updatedAt", "zone", "sandbox"}
+		"createdAt", "paidAt", "refundedAt", "expireAt", "updatedAt", "zone", "sandbox", "merchant", "reference", "metadata"}
 	if !slices.Equal(recs[0], header) {
 		t.Fatalf("header %v, want %v", recs[0], header)
 	}

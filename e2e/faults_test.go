@@ -122,6 +122,7 @@ func TestFaultInjection(t *testing.T) {
 		"MOSPAY_MOS_TIMEOUT="+faultMOSTimeout.String(),
 		"MOSPAY_PREPAY_GIVEUP="+faultPrepayGiveUp.String(),
 		"MOSPAY_REFUND_WINDOW="+faultRefundWindow.String(),
+		"MOSPAY_CLIENT_AMOUNTS=true", // the load chooses its amounts
 	)
 
 	sb := c.start("sandbox", "sandbox")

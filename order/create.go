@@ -17,11 +17,13 @@ import (
 	"github.com/mospay/mospay/money"
 )
 
-// CreateRequest is a mini-app user's request to pay.
+// CreateRequest is a mini-app user's request to pay: either Items from the product list, or
+// TotalAmount where client-chosen amounts are allowed (Config.ClientAmounts).
 type CreateRequest struct {
 	UserID         string // mospay's user (the token's subject)
 	OpenID         string // the same user at MOS, who pays
 	TotalAmount    string
+	Items          []ItemRequest
 	Currency       string
 	Desc           string
 	IdempotencyKey string
@@ -47,27 +49,36 @@ func (s *Service) parseCreate(r CreateRequest) (money.Amount, string, error) {
 	case err != nil:
 		return money.Amount{}, "", Wrap(EUNPROCESSABLE, err, "totalAmount: %s", err.Error())
 	}
-	desc := r.Desc
-	if !utf8.ValidString(desc) || utf8.RuneCountInString(desc) > maxDescRunes {
-		return money.Amount{}, "", Errorf(EINVALID, "desc: at most %d characters of valid UTF-8", maxDescRunes)
-	}
-	for _, c := range desc {
-		if unicode.IsControl(c) {
-			return money.Amount{}, "", Errorf(EINVALID, "desc: control characters are not allowed")
-		}
-	}
-	if strings.TrimSpace(desc) != desc {
-		return money.Amount{}, "", Errorf(EINVALID, "desc: no leading or trailing white space (MOS trims it before signing)")
-	}
-	if strings.ContainsAny(desc, "&=") {
-		// MOS's signing string joins key=value with '&' unescaped: a description holding them
-		// could be re-split into other fields of a signature that still verifies.
-		return money.Amount{}, "", Errorf(EINVALID, "desc: '&' and '=' are not allowed (MOS's signature joins fields with them, unescaped)")
+	desc, err := parseDesc("desc", r.Desc)
+	if err != nil {
+		return money.Amount{}, "", err
 	}
 	if r.IdempotencyKey != "" && !idempotencyKeyRe.MatchString(r.IdempotencyKey) {
 		return money.Amount{}, "", Errorf(EINVALID, "Idempotency-Key: 1 to 64 characters of A-Z a-z 0-9 _ . : -")
 	}
 	return money.Amount{Minor: minor, Currency: cur}, desc, nil
+}
+
+// parseDesc checks text that reaches MOS's signing string (an order's description, a product's
+// name); field names it in messages.
+func parseDesc(field, desc string) (string, error) {
+	if !utf8.ValidString(desc) || utf8.RuneCountInString(desc) > maxDescRunes {
+		return "", Errorf(EINVALID, "%s: at most %d characters of valid UTF-8", field, maxDescRunes)
+	}
+	for _, c := range desc {
+		if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) {
+			return "", Errorf(EINVALID, "%s: control and format characters are not allowed", field)
+		}
+	}
+	if strings.TrimSpace(desc) != desc {
+		return "", Errorf(EINVALID, "%s: no leading or trailing white space (MOS trims it before signing)", field)
+	}
+	if strings.ContainsAny(desc, "&=") {
+		// MOS's signing string joins key=value with '&' unescaped: a description holding them
+		// could be re-split into other fields of a signature that still verifies.
+		return "", Errorf(EINVALID, "%s: '&' and '=' are not allowed (MOS's signature joins fields with them, unescaped)", field)
+	}
+	return desc, nil
 }
 
 func requestHash(a money.Amount, desc string) string {
@@ -91,55 +102,101 @@ func NewNonce() string {
 }
 
 // Create stores a new order, asks MOS for its prepayId, and returns the order; created is false
-// when an earlier request with the same Idempotency-Key already made it. On a MOS timeout the
-// order stays CREATED and the error is EUNAVAILABLE (a retry with the same key resumes it); on a
+// when an earlier request with the same Idempotency-Key already made it. The amount is the
+// product list's total of r.Items, or r.TotalAmount where client-chosen amounts are allowed
+// (otherwise EAMOUNTREFUSED, before anything is stored or sent). On a MOS timeout the order
+// stays CREATED and the error is EUNAVAILABLE (a retry with the same key resumes it); on a
 // refusal the order is FAILED and the error EUNPROCESSABLE carries MOS's message.
 func (s *Service) Create(ctx context.Context, r CreateRequest) (o *Order, created bool, err error) {
-	amount, desc, err := s.parseCreate(r)
-	if err != nil {
-		return nil, false, err
+	var amount money.Amount
+	var desc, hash string
+	var items []Item
+	switch {
+	case r.Items != nil && r.TotalAmount != "":
+		return nil, false, Errorf(EINVALID, "give items or totalAmount, not both")
+	case r.Items != nil:
+		hash = itemsHash(r.Currency, r.Desc, r.Items)
+		if r.IdempotencyKey != "" && r.OpenID != "" {
+			// A repeat is answered with the order first made, even if a product has since been
+			// changed or taken off sale.
+			if prev, err := s.store.OrderByIdempotencyKey(ctx, r.OpenID, r.IdempotencyKey); err == nil {
+				o, err := s.resume(ctx, prev, hash, r.RequestID)
+				return o, false, err
+			}
+		}
+		if amount, desc, items, err = s.priceItems(ctx, r); err != nil {
+			return nil, false, err
+		}
+	case !s.cfg.ClientAmounts:
+		if r.TotalAmount == "" {
+			return nil, false, Errorf(EINVALID, "items: the products to buy, from the product list")
+		}
+		return nil, false, Errorf(EAMOUNTREFUSED, "this mospay takes no amount from a mini-app: order items from the product list, or have the merchant's backend create the order")
+	default:
+		if amount, desc, err = s.parseCreate(r); err != nil {
+			return nil, false, err
+		}
+		hash = requestHash(amount, desc)
 	}
-	hash := requestHash(amount, desc)
 	if r.UserID == "" || r.OpenID == "" {
 		return nil, false, Errorf(EINVALID, "an order needs its user")
 	}
+	var existing func() (*Order, error)
 	if r.IdempotencyKey != "" {
-		prev, err := s.store.OrderByIdempotencyKey(ctx, r.OpenID, r.IdempotencyKey)
-		if err == nil {
-			o, err := s.resume(ctx, prev, hash, r.RequestID)
-			return o, false, err
-		}
-		if ErrorCode(err) != ENOTFOUND {
-			return nil, false, err
-		}
+		existing = func() (*Order, error) { return s.store.OrderByIdempotencyKey(ctx, r.OpenID, r.IdempotencyKey) }
 	}
+	o = s.newOrder(r.UserID, r.OpenID, amount, desc, hash)
+	o.IdempotencyKey, o.Items = r.IdempotencyKey, items
+	return s.open(ctx, o, r.RequestID, existing, func(t Transition) error { return s.store.CreateOrder(ctx, o, t) })
+}
+
+// newOrder is a new order of the user's, CREATED, with its lease taken for the prepay that
+// follows and its first check scheduled.
+func (s *Service) newOrder(userID, openID string, amount money.Amount, desc, hash string) *Order {
 	now := s.clock.Now()
 	leaseUntil := now.Add(s.cfg.PrepayLease)
-	o = &Order{
-		OutTradeNo: NewOutTradeNo(), NonceStr: NewNonce(), AppKey: s.cfg.AppKey, UserID: r.UserID, OpenID: r.OpenID,
-		Amount: amount, Desc: desc, Status: StatusCreated, Version: 1, Sandbox: s.cfg.Sandbox,
-		IdempotencyKey: r.IdempotencyKey, RequestHash: hash,
+	o := &Order{
+		OutTradeNo: NewOutTradeNo(), NonceStr: NewNonce(), AppKey: s.cfg.AppKey, UserID: userID, OpenID: openID,
+		Amount: amount, Desc: desc, Status: StatusCreated, Version: 1, Sandbox: s.cfg.Sandbox, RequestHash: hash,
 		ExpireAt: now.Add(s.cfg.OrderTTL), CreatedAt: now, UpdatedAt: now,
 		LeaseOwner: s.cfg.Instance, LeaseUntil: &leaseUntil,
 	}
 	if next, ok := s.cfg.Schedule.Next(o, 0, now, s.rnd); ok {
 		o.NextCheckAt = &next
 	}
-	err = s.store.CreateOrder(ctx, o, Transition{To: StatusCreated, Source: SourceAPI,
-		Reason: "order created", RequestID: r.RequestID, Version: 1, At: now})
-	if ErrorCode(err) == ECONFLICT && r.IdempotencyKey != "" {
-		// Another request with the same key won the insert: answer as it does.
-		prev, err := s.store.OrderByIdempotencyKey(ctx, r.OpenID, r.IdempotencyKey)
+	return o
+}
+
+// open creates o and its prepay, unless an earlier request made the same order: existing (nil
+// when the request names none) finds it, before the insert and again when insert reports the
+// unique key taken (another request won the race; the database, not memory, decides), and the
+// answer is then that order, resumed. insert stores o with its first transition.
+func (s *Service) open(ctx context.Context, o *Order, requestID string, existing func() (*Order, error),
+	insert func(Transition) error) (*Order, bool, error) {
+	if existing != nil {
+		prev, err := existing()
+		if err == nil {
+			o, err := s.resume(ctx, prev, o.RequestHash, requestID)
+			return o, false, err
+		}
+		if ErrorCode(err) != ENOTFOUND {
+			return nil, false, err
+		}
+	}
+	err := insert(Transition{To: StatusCreated, Source: SourceAPI, Reason: "order created", RequestID: requestID,
+		Version: 1, At: o.CreatedAt})
+	if ErrorCode(err) == ECONFLICT && existing != nil {
+		prev, err := existing()
 		if err != nil {
 			return nil, false, err
 		}
-		o, err := s.resume(ctx, prev, hash, r.RequestID)
+		o, err := s.resume(ctx, prev, o.RequestHash, requestID)
 		return o, false, err
 	}
 	if err != nil {
 		return nil, false, err
 	}
-	o, err = s.prepay(ctx, o, r.RequestID, false)
+	o, err = s.prepay(ctx, o, requestID, false)
 	return o, true, err
 }
 
@@ -147,6 +204,9 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (o *Order, create
 // earlier attempt left it CREATED. Another body under the same key is a conflict.
 func (s *Service) resume(ctx context.Context, o *Order, hash, requestID string) (*Order, error) {
 	if o.RequestHash != hash {
+		if o.Reference != "" {
+			return nil, Errorf(ECONFLICT, "this reference was used for a different order request")
+		}
 		return nil, Errorf(ECONFLICT, "this Idempotency-Key was used for a different order request")
 	}
 	for o.Status == StatusCreated {

@@ -72,6 +72,9 @@ type Store interface {
 	// ClaimDue leases up to limit orders whose next check is due at now, for owner until until,
 	// so that no other instance checks them at the same time.
 	ClaimDue(ctx context.Context, now time.Time, limit int, owner string, until time.Time) ([]*Order, error)
+
+	MerchantStore
+	ProductStore
 }
 
 // Remote is what MOS says of an order (orderQuery's answer), in mospay's terms: package mos maps

@@ -15,6 +15,8 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	// EFORBIDDEN is a credential that may not do this: HTTP 403.
 	EFORBIDDEN = "forbidden"
+	// EAMOUNTREFUSED is an amount a mini-app chose while client-chosen amounts are off: HTTP 403.
+	EAMOUNTREFUSED = "client_amount_refused"
 	// ENOTFOUND is an order (or other thing) that does not exist for this caller: HTTP 404.
 	ENOTFOUND = "not_found"
 	// ECONFLICT is a request or event that contradicts the current state: HTTP 409.

@@ -43,6 +43,16 @@ type Order struct {
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
+
+	// Merchant is the name of the merchant key whose backend made the order through the merchant
+	// API, and Reference the merchant's own id for it (unique per merchant); both "" for an
+	// order a mini-app made. Metadata is the merchant's string map, kept and shown as given.
+	Merchant  string
+	Reference string
+	Metadata  map[string]string
+	// Items are the product list's lines the order was priced from, at the prices of its
+	// creation; nil when the amount came from elsewhere.
+	Items []Item
 }
 
 // Snapshot is what the state machine needs of the order.
@@ -220,8 +230,12 @@ type ListFilter struct {
 	// Flag selects orders with that flag active; AnyFlag, orders with any flag active.
 	Flag    Flag
 	AnyFlag bool
-	// Search selects the order with this outTradeNo or prepayId, or the orders of this openid.
+	// Search selects the order with this outTradeNo or prepayId, the orders of this openid, or
+	// the orders with this merchant's reference.
 	Search string
+	// Merchant selects the orders a merchant made; Reference, those with this reference.
+	Merchant  string
+	Reference string
 	// From and To bound the period [From, To) (either may be nil: unbounded); Basis says which
 	// date it applies to: creation (the default) or when the money moved (BasisPaid).
 	From, To *time.Time

@@ -16,6 +16,9 @@ type Config struct {
 	OrderTTL  time.Duration
 	MaxAmount map[money.Currency]int64
 	Sandbox   bool // orders are created against the MOS sandbox
+	// ClientAmounts lets a mini-app choose an order's amount (MOSPAY_CLIENT_AMOUNTS); without it
+	// prices come from the merchant API or the product list.
+	ClientAmounts bool
 	// PrepayLease bounds how long one request may be talking to MOS about an order before
 	// another may try (MOS timeout plus a margin).
 	PrepayLease time.Duration

@@ -20,6 +20,10 @@ type orderRow struct {
 	AmountMinor    int64
 	Currency       string
 	Description    string
+	Merchant       *string
+	Reference      *string
+	Metadata       string // JSON object of strings; "" for none
+	Items          string // JSON array of itemJSON; "" for none
 	Status         string
 	Version        int64
 	Sandbox        bool
@@ -166,7 +170,9 @@ func toRow(o *order.Order) orderRow {
 	r := orderRow{
 		ID: o.ID, OutTradeNo: o.OutTradeNo, NonceStr: o.NonceStr, AppKey: o.AppKey, UserID: strPtr(o.UserID), Openid: o.OpenID,
 		PrepayID: o.PrepayID, AmountMinor: o.Amount.Minor, Currency: string(o.Amount.Currency),
-		Description: o.Desc, Status: string(o.Status), Version: o.Version, Sandbox: o.Sandbox,
+		Description: o.Desc, Merchant: strPtr(o.Merchant), Reference: strPtr(o.Reference),
+		Metadata: metadataText(o.Metadata), Items: itemsText(o.Items),
+		Status: string(o.Status), Version: o.Version, Sandbox: o.Sandbox,
 		IdempotencyKey: strPtr(o.IdempotencyKey), RequestHash: o.RequestHash,
 		ExpireAt: utc(o.ExpireAt), NextCheckAt: utcPtr(o.NextCheckAt), CheckAttempts: o.CheckAttempts,
 		LeaseOwner: strPtr(o.LeaseOwner), LeaseUntil: utcPtr(o.LeaseUntil),
@@ -196,6 +202,8 @@ func fromRow(r *orderRow, fs flagSet) *order.Order {
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	o.Resolved, o.FlagNotes = fs.resolved, notes
+	o.Merchant, o.Reference = deref(r.Merchant), deref(r.Reference)
+	o.Metadata, o.Items = metadataOf(r.Metadata), itemsOf(r.Items)
 	if r.IdempotencyKey != nil {
 		o.IdempotencyKey = *r.IdempotencyKey
 	}

@@ -128,8 +128,9 @@ func filtered(q *gorm.DB, f order.ListFilter, status bool) *gorm.DB {
 		q = q.Where("openid = ?", f.OpenID)
 	}
 	if f.Search != "" {
-		q = q.Where("(out_trade_no = ? OR prepay_id = ? OR openid = ?)", f.Search, f.Search, f.Search)
+		q = q.Where("(out_trade_no = ? OR prepay_id = ? OR openid = ? OR reference = ?)", f.Search, f.Search, f.Search, f.Search)
 	}
+	q = merchantFiltered(q, f)
 	if status && f.Status != "" {
 		q = q.Where("status = ?", string(f.Status))
 	}
@@ -528,11 +529,11 @@ func insertOrder(tx *gorm.DB, r orderRow) (int64, error) {
 	var id int64
 	err := tx.Raw(`INSERT INTO orders (out_trade_no, nonce_str, app_key, user_id, openid, prepay_id, amount_minor, currency,
 		description, status, version, sandbox, idempotency_key, request_hash, expire_at, next_check_at, check_attempts,
-		lease_owner, lease_until, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		lease_owner, lease_until, created_at, updated_at, merchant, reference, metadata, items)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		r.OutTradeNo, r.NonceStr, r.AppKey, r.UserID, r.Openid, r.PrepayID, r.AmountMinor, r.Currency, r.Description, r.Status,
 		r.Version, r.Sandbox, r.IdempotencyKey, r.RequestHash, r.ExpireAt, r.NextCheckAt, r.CheckAttempts,
-		r.LeaseOwner, r.LeaseUntil, r.CreatedAt, r.UpdatedAt).Scan(&id).Error
+		r.LeaseOwner, r.LeaseUntil, r.CreatedAt, r.UpdatedAt, r.Merchant, r.Reference, r.Metadata, r.Items).Scan(&id).Error
 	return id, err
 }
 

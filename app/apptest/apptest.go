@@ -37,6 +37,13 @@ const (
 	AdminToken   = "admin-token-0123456789abcdef01"
 )
 
+// The merchant keys a stack configures: two merchants, so that tests see one refused the other's
+// orders.
+const (
+	MerchantKey      = "merchant-key-shop-0123456789abcdef"
+	OtherMerchantKey = "merchant-key-other-0123456789abcdef"
+)
+
 // Options tune a stack. The zero value is a fresh SQLite file, the embedded sandbox with its
 // notification retries sped up a thousandfold, and the system clock.
 type Options struct {
@@ -90,6 +97,10 @@ func Start(t testing.TB, opt Options) *Stack {
 		// The per-user limit is off: the tests fire requests as fast as they can; the security
 		// tests turn it on.
 		UserRate: 0,
+		// As `serve --sandbox`: the tests that choose their amounts rely on it; the tests of the
+		// pricing paths turn it off.
+		ClientAmounts: true,
+		MerchantKeys:  []api.MerchantKey{{Name: "shop", Key: MerchantKey}, {Name: "other", Key: OtherMerchantKey}},
 	}
 	if opt.MOS != nil {
 		s.AppKey, s.Secret, s.MchID = opt.MOS.AppKey, opt.MOS.Secret, opt.MOS.MchID

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -74,6 +75,20 @@ var settings = []setting{
 		parse: func(c *config, v string) (err error) { c.JWTTTL, err = positiveDuration(v); return }},
 	{env: "MOSPAY_ADMIN_TOKENS", flag: "admin-tokens", help: "comma-separated name:token or bare tokens for /admin (required unless --sandbox)", secret: true, needed: unlessSandbox,
 		parse: func(c *config, v string) (err error) { c.AdminTokens, err = parseAdminTokens(v); return }},
+	{env: "MOSPAY_CLIENT_AMOUNTS", flag: "client-amounts", def: "false", help: "true lets a mini-app choose an order's amount (serve --sandbox turns it on); otherwise prices come from the merchant API or the product list",
+		parse: func(c *config, v string) error {
+			switch v {
+			case "true":
+				c.ClientAmounts = true
+			case "false":
+				c.ClientAmounts = false
+			default:
+				return fmt.Errorf("%q: want true or false", v)
+			}
+			return nil
+		}},
+	{env: "MOSPAY_MERCHANT_KEYS", flag: "merchant-keys", help: "comma-separated name:key for the merchant API, each key at least 32 characters (none: the merchant API answers 401)", secret: true,
+		parse: func(c *config, v string) (err error) { c.MerchantKeys, err = parseMerchantKeys(v); return }},
 	{env: "MOSPAY_CORS_ORIGINS", flag: "cors-origins", help: "origins allowed to call /mp from a browser",
 		parse: func(c *config, v string) error {
 			c.CORSOrigins = splitList(v)
@@ -287,6 +302,14 @@ func checkServe(c *config) error {
 	if !strings.HasPrefix(c.DatabaseURL, "sqlite:") && c.PublicURL == "" {
 		return &ConfigError{Var: "MOSPAY_PUBLIC_URL", Err: errors.New("required with PostgreSQL: every instance must give MOS the same notifyUrl")}
 	}
+	// A key that opened both the merchant API and finance's would make one leak two.
+	for _, k := range c.MerchantKeys {
+		for _, a := range c.AdminTokens {
+			if k.Key == a.Token {
+				return &ConfigError{Var: "MOSPAY_MERCHANT_KEYS", Err: fmt.Errorf("the key of %s is also an admin token; use another", k.Name)}
+			}
+		}
+	}
 	return nil
 }
 
@@ -389,6 +412,33 @@ func parseAdminTokens(v string) ([]api.AdminToken, error) {
 	}
 	if len(out) == 0 {
 		return nil, errors.New("no token given")
+	}
+	return out, nil
+}
+
+// merchantNameRe is a merchant key's name, recorded on its orders and in the audit trail.
+var merchantNameRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,40}$`)
+
+// parseMerchantKeys reads MOSPAY_MERCHANT_KEYS: name:key pairs, keys distinct and at least
+// api.MinMerchantKey characters. A name may have two keys: the old and the new one while a key is
+// rotated, so that the merchant's orders and references stay its own. No message holds a key.
+func parseMerchantKeys(v string) ([]api.MerchantKey, error) {
+	var out []api.MerchantKey
+	keys := map[string]bool{}
+	for i, p := range splitList(v) {
+		name, key, ok := strings.Cut(p, ":")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("entry %d is not name:key", i+1)
+		case !merchantNameRe.MatchString(name):
+			return nil, fmt.Errorf("entry %d: the name is 1 to 40 characters of A-Z a-z 0-9 _ . -", i+1)
+		case len(key) < api.MinMerchantKey:
+			return nil, fmt.Errorf("entry %d (%s): the key must be at least %d characters", i+1, name, api.MinMerchantKey)
+		case keys[key]:
+			return nil, fmt.Errorf("entry %d (%s): the key is another entry's too", i+1, name)
+		}
+		keys[key] = true
+		out = append(out, api.MerchantKey{Name: name, Key: key})
 	}
 	return out, nil
 }

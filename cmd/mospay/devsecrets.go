@@ -32,6 +32,8 @@ var devKeys = []struct {
 	{"MOSPAY_MOS_MC_ID", func() string { return "sbxmerchant" + randHex(4) }},
 	{"MOSPAY_JWT_SECRET", func() string { return randHex(32) }},
 	{"MOSPAY_ADMIN_TOKENS", func() string { return "finance:" + randHex(16) }},
+	// The merchant API's key for a backend of the developer's (docs/merchant.md).
+	{"MOSPAY_MERCHANT_KEYS", func() string { return "shop:" + randHex(24) }},
 	// Signs order events when MOSPAY_WEBHOOK_URLS is set (a Standard Webhooks secret).
 	{"MOSPAY_WEBHOOK_SECRET", func() string { return "whsec_" + base64.StdEncoding.EncodeToString(randBytes(32)) }},
 }
@@ -77,6 +79,11 @@ func sandboxDefaults(raw map[string]string, out io.Writer) error {
 		if raw[k.env] == "" {
 			raw[k.env] = saved[k.env]
 		}
+	}
+	// The demo and the quick start choose their amounts; the product list and the merchant API
+	// are open as well. MOSPAY_CLIENT_AMOUNTS=false tries the sandbox without.
+	if raw["MOSPAY_CLIENT_AMOUNTS"] == "" {
+		raw["MOSPAY_CLIENT_AMOUNTS"] = "true"
 	}
 	return nil
 }

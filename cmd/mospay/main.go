@@ -181,6 +181,7 @@ Quick start (another terminal; the sandbox plays MOS and the user):
   curl -s ` + api + `/admin/orders/$ORDER -H "Authorization: Bearer ${MOSPAY_ADMIN_TOKENS#*:}"   # its whole story
   Finance pages: ` + api + `/finance (sign in with the admin token ` + adminToken(cfg) + `)
   API description: ` + api + `/openapi.json
+  A backend that sets its own prices: docs/merchant.md (its key is MOSPAY_MERCHANT_KEYS in ` + env + `)
 `
 	fmt.Fprint(w, strings.TrimLeft(q, "\n"))
 }

@@ -1,16 +1,15 @@
 // The demo mini-app: a small shop written only against `mos` (MOS's SDK in the MOS app,
 // mos-sandbox.js in a desktop browser) and mospay's /mp API, as a real mini-app would be.
-// Log in, create an order, hand it to mos.pay, then ask mospay until the order is final.
+// Log in, list the products, order one (mospay prices it from its product list: the phone never
+// says what anything costs), hand the order to mos.pay, then ask mospay until it is final.
 
 // A real mini-app has these two in its own configuration; the sandbox writes them into the page.
 const API = document.querySelector('meta[name="mospay-api"]').content;
 const APP_KEY = document.querySelector('meta[name="mos-app-key"]').content;
 
-const ITEMS = [
-  { id: 'coffee', name: 'Iced coffee', totalAmount: '2.50', currency: 'USD' },
-  { id: 'noodles', name: 'Noodle soup', totalAmount: '8000', currency: 'KHR' },
-  { id: 'tshirt', name: 'T-shirt', totalAmount: '16.99', currency: 'USD' },
-];
+// ITEMS are the shop's products, from GET /mp/products: each shown in the first currency it has
+// a price in.
+let ITEMS = [];
 // The statuses a receipt can show as the outcome; PENDING and CREATED may still change.
 const FINAL = ['PAID', 'FAILED', 'CLOSED', 'REFUNDED'];
 const NOTES = {
@@ -67,7 +66,7 @@ async function createOrder(item) {
   for (let attempt = 1; ; attempt++) {
     try {
       return await api('POST', '/mp/orders', {
-        body: { totalAmount: item.totalAmount, currency: item.currency, desc: item.name },
+        body: { items: [{ productId: item.id, quantity: 1 }], currency: item.currency, desc: item.name },
         headers: { 'Idempotency-Key': key },
       });
     } catch (err) {
@@ -145,11 +144,20 @@ async function loadHistory() {
   }
 }
 
+// loadItems reads the product list: one item per product, at its first price.
+async function loadItems() {
+  const { products } = await api('GET', '/mp/products');
+  ITEMS = products.map((p) => {
+    const [currency, price] = Object.entries(p.prices)[0];
+    return { id: p.id, name: p.name, price, currency };
+  });
+}
+
 function renderItems() {
   $('items').replaceChildren(...ITEMS.map((item) => {
     const li = document.createElement('li');
     const name = document.createElement('span');
-    name.textContent = `${item.name} · ${item.totalAmount} ${item.currency}`;
+    name.textContent = `${item.name} · ${item.price} ${item.currency}`;
     const button = document.createElement('button');
     button.type = 'button';
     button.dataset.item = item.id;
@@ -181,6 +189,8 @@ async function start() {
     if (!API || !APP_KEY) throw new Error('the sandbox does not know mospay\'s API URL or the appKey');
     ({ lang } = await mos.getLanguage());
     await login();
+    await loadItems();
+    renderItems();
     const user = await api('GET', '/mp/user');
     $('who').textContent = `Signed in as ${user.openid} (${user.languageType})`;
     setBusy(false);
