@@ -133,3 +133,38 @@ func TestServeRefusesDeepJSON(t *testing.T) {
 		t.Fatalf("resident memory grew by %d KiB (from %d to %d), want at most 64 MiB", grew, before, after)
 	}
 }
+
+// TestServeBoundsOddMethods: two hundred requests with 10,000-character methods (once each a
+// label value of /metrics, kept for good, and a 10 KB log line) leave /metrics and the log under
+// 1 MiB on the real binary: the method is named from a fixed set, the route by its pattern.
+func TestServeBoundsOddMethods(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	p, api := hostileServe(t)
+	logBefore := len(p.Output.String())
+	paths := []string{"/healthz", "/mp/orders", "/mp/login/miniAppLogin", "/admin/orders/x", "/mos/notify", "/finance"}
+	for i := range 200 {
+		method := fmt.Sprintf("%s%05d", strings.Repeat("M", 9995), i)
+		path := paths[i%len(paths)]
+		if i%7 == 0 {
+			path = fmt.Sprintf("/nowhere/%d/%s", i, strings.Repeat("p", 2000))
+		}
+		if st, _ := send(t, method, api+path, nil); st < 400 || st >= 500 {
+			t.Fatalf("%.12s... %.40s: HTTP %d, want 4xx", method, path, st)
+		}
+	}
+	alive(t, p, api)
+	st, metrics := send(t, http.MethodGet, api+"/metrics", nil)
+	logged := len(p.Output.String()) - logBefore
+	t.Logf("/metrics: %d bytes; log: %d bytes for 200 requests", len(metrics), logged)
+	if st != http.StatusOK || len(metrics) >= 1<<20 || bytes.Contains(metrics, []byte("MMMMMMMM")) || bytes.Contains(metrics, []byte("pppppppp")) {
+		t.Fatalf("/metrics: HTTP %d, %d bytes, want under 1 MiB and no client's method or path", st, len(metrics))
+	}
+	if !bytes.Contains(metrics, []byte(`method="other",route="unmatched"`)) {
+		t.Errorf("/metrics does not count the odd methods as other on unmatched routes")
+	}
+	if out := p.Output.String()[logBefore:]; logged >= 1<<20 || strings.Contains(out, "MMMMMMMM") || strings.Contains(out, "pppppppp") {
+		t.Fatalf("log: %d bytes for 200 requests, want under 1 MiB and no client's method or path", logged)
+	}
+}
