@@ -36,7 +36,7 @@ func NewMetrics() *Metrics {
 		}, []string{"method", "route"}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mospay_notifications_total",
-			Help: "MOS notifications received, by outcome (applied, no_change, flagged, unknown_order, bad_signature, malformed, unavailable, ...).",
+			Help: "MOS notifications received, by outcome (applied, no_change, flagged, deferred, duplicate, unknown_order, bad_signature, malformed, unavailable, ...).",
 		}, []string{"outcome"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mospay_rate_limited_total",
