@@ -29,9 +29,9 @@ type Store interface {
 	RecordNotification(ctx context.Context, n NotificationRecord) error
 	// ClaimNotification stores the first receipt of a signed content (n.Outcome is
 	// OutcomeChecking) and reports first. A repeat is counted on its row, and is first only when
-	// that row's check failed: mos_unavailable, unknown_order, or checking since before
-	// staleBefore; the row is then checking again.
-	ClaimNotification(ctx context.Context, n NotificationRecord, staleBefore time.Time) (first bool, err error)
+	// that row's check failed: mos_unavailable (retry is then true), unknown_order, or checking
+	// since before staleBefore; the row is then checking again.
+	ClaimNotification(ctx context.Context, n NotificationRecord, staleBefore time.Time) (first, retry bool, err error)
 	// DeferNotification records, on its row, that a notification was held back by the
 	// notification window, and brings the order's next check forward to checkAt if it is later
 	// or not set, in one transaction.

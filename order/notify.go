@@ -61,10 +61,12 @@ const CheckingTimeout = time.Minute
 // their bytes: the first receipt of a signed content claims its row in the database, and a
 // repeat, however it is spaced, ordered or padded, is answered at once, with no orderQuery and no
 // row, and counted on the first one's row (OutcomeDuplicate), unless the first one's check failed
-// (MOS unavailable, or its receiver stopped for CheckingTimeout): the repeat is then checked. One that is not a repeat but arrives within NotifyWindow of the last
-// orderQuery made for a notification about the order is stored as OutcomeDeferred and answered:
-// the order is checked when the window ends (a timer here, and the order's next reconciler check
-// brought forward, should this instance stop first). ENOTFOUND for an unknown order (still
+// (MOS unavailable, or its receiver stopped for CheckingTimeout): the repeat is then checked. One
+// that is not a repeat but arrives within NotifyWindow of the last orderQuery made for a
+// notification about the order is stored as OutcomeDeferred and answered: the order is checked
+// when the window ends (a timer here, and the order's next reconciler check brought forward,
+// should this instance stop first). MOS's delivery again of one whose orderQuery failed is not
+// deferred but answered 503 within the window, so that MOS delivers it once more. ENOTFOUND for an unknown order (still
 // stored, for finance); EUNAVAILABLE when MOS or the database cannot be reached, so MOS retries.
 func (s *Service) Notify(ctx context.Context, n Notification) (outcome string, err error) {
 	now := s.clock.Now()
@@ -85,7 +87,8 @@ func (s *Service) Notify(ctx context.Context, n Notification) (outcome string, e
 	}
 	rec.OrderID = &o.ID
 	rec.Outcome = OutcomeChecking
-	switch first, err := s.store.ClaimNotification(ctx, rec, now.Add(-CheckingTimeout)); {
+	first, retry, err := s.store.ClaimNotification(ctx, rec, now.Add(-CheckingTimeout))
+	switch {
 	case err != nil:
 		return "", Wrap(EUNAVAILABLE, err, "database unavailable")
 	case !first:
@@ -94,6 +97,14 @@ func (s *Service) Notify(ctx context.Context, n Notification) (outcome string, e
 	switch asked, err := s.store.ClaimNotifyWindow(ctx, o.ID, now, NotifyWindow); {
 	case err != nil:
 		return "", Wrap(EUNAVAILABLE, err, "database unavailable")
+	case !asked && retry:
+		// MOS's delivery again of one whose orderQuery failed, within the window: it stays
+		// unacknowledged, for MOS to deliver once more, rather than acknowledged unchecked.
+		rec.Outcome = OutcomeMOSUnavailable
+		if _, _, serr := s.apply(ctx, o, Event{}, applyOpts{notification: &rec, noEvent: true}); serr != nil {
+			s.log.WarnContext(ctx, "recording notification", "out_trade_no", n.OutTradeNo, "err", serr)
+		}
+		return rec.Outcome, Errorf(EUNAVAILABLE, "MOS was asked about the order less than %s ago without an answer", NotifyWindow)
 	case !asked:
 		rec.Outcome = OutcomeDeferred
 		if err := s.store.DeferNotification(ctx, rec, now.Add(NotifyWindow)); err != nil {
@@ -132,6 +143,7 @@ func notificationRecord(n Notification, now time.Time) NotificationRecord {
 		signed = n.RawBody
 	}
 	signedSum, bodySum := sha256.Sum256([]byte(signed)), sha256.Sum256([]byte(n.RawBody))
+	signed = n.Signed // never the body, which may be padded
 	raw := n.RawBody
 	if len(raw) > MaxStoredBody {
 		cut := MaxStoredBody

@@ -33,11 +33,12 @@ func TestNotificationPerSignedContent(t *testing.T) {
 			return st.Notifications
 		}
 
-		claim := func(r order.NotificationRecord, staleBefore time.Time, want bool) {
+		claim := func(r order.NotificationRecord, staleBefore time.Time, want bool, wantRetry ...bool) {
 			t.Helper()
 			r.Outcome = order.OutcomeChecking
-			if got, err := db.ClaimNotification(ctx, r, staleBefore); err != nil || got != want {
-				t.Fatalf("claim %s at %s: %v %v, want %v", r.SignedHash, r.ReceivedAt.Sub(t0), got, err, want)
+			got, retry, err := db.ClaimNotification(ctx, r, staleBefore)
+			if err != nil || got != want || retry != (len(wantRetry) > 0 && wantRetry[0]) {
+				t.Fatalf("claim %s at %s: %v %v %v, want %v %v", r.SignedHash, r.ReceivedAt.Sub(t0), got, retry, err, want, wantRetry)
 			}
 		}
 		// The first receipt claims the row; a repeat while it is checked is counted; one after
@@ -67,7 +68,7 @@ func TestNotificationPerSignedContent(t *testing.T) {
 		if _, err := db.Save(ctx, order.Write{Order: o, Notification: &unavailable, At: t0}); err != nil {
 			t.Fatal(err)
 		}
-		claim(rec("h2", "", t0.Add(time.Second)), t0.Add(-time.Minute), true)
+		claim(rec("h2", "", t0.Add(time.Second)), t0.Add(-time.Minute), true, true)
 		if err := db.DeferNotification(ctx, rec("h2", order.OutcomeDeferred, t0.Add(time.Second)), t0.Add(5*time.Second)); err != nil {
 			t.Fatal(err)
 		}

@@ -355,11 +355,11 @@ func (db *DB) DeferNotification(ctx context.Context, n order.NotificationRecord,
 
 // ClaimNotification stores the first receipt of a signed content, or counts a repeat on its row;
 // a repeat takes the check over when the row's failed (see order.Store).
-func (db *DB) ClaimNotification(ctx context.Context, n order.NotificationRecord, staleBefore time.Time) (bool, error) {
-	first := false
+func (db *DB) ClaimNotification(ctx context.Context, n order.NotificationRecord, staleBefore time.Time) (first, retry bool, err error) {
 	row := notificationToRow(&n)
 	at := utc(n.ReceivedAt)
-	err := db.InTx(ctx, func(tx *gorm.DB) error {
+	err = db.InTx(ctx, func(tx *gorm.DB) error {
+		first, retry = false, false
 		ins := notificationInsert(row)
 		ins.onConflict = "ON CONFLICT (signed_hash) WHERE signed_hash <> '' DO NOTHING"
 		res := tx.Exec("INSERT INTO "+ins.table+" ("+strings.Join(ins.cols, ", ")+") VALUES ("+ins.placeholders()+")"+ins.conflict(), ins.args...)
@@ -367,18 +367,25 @@ func (db *DB) ClaimNotification(ctx context.Context, n order.NotificationRecord,
 			first = res.Error == nil
 			return res.Error
 		}
-		res = tx.Exec(`UPDATE notifications SET outcome = ?, checked_at = ?, repeats = repeats + 1, last_repeat_at = ?,
-				order_id = COALESCE(order_id, ?)
-			WHERE signed_hash = ? AND (outcome IN (?, ?) OR (outcome = ? AND checked_at < ?))`,
-			row.Outcome, at, at, row.OrderID, row.SignedHash,
-			order.OutcomeMOSUnavailable, order.OutcomeUnknownOrder, order.OutcomeChecking, utc(staleBefore))
-		if res.Error != nil || res.RowsAffected == 1 {
-			first = res.Error == nil
-			return res.Error
+		// A repeat takes the check over from a failed one: MOS unavailable (a retry), or an
+		// unknown order, or a check that never ended.
+		takeOver := func(cond string, args ...any) (bool, error) {
+			res := tx.Exec(`UPDATE notifications SET outcome = ?, checked_at = ?, repeats = repeats + 1, last_repeat_at = ?,
+				order_id = COALESCE(order_id, ?) WHERE signed_hash = ? AND `+cond,
+				append([]any{row.Outcome, at, at, row.OrderID, row.SignedHash}, args...)...)
+			return res.RowsAffected == 1, res.Error
+		}
+		if retry, err = takeOver("outcome = ?", order.OutcomeMOSUnavailable); err != nil || retry {
+			first = retry
+			return err
+		}
+		if first, err = takeOver("(outcome = ? OR (outcome = ? AND checked_at < ?))",
+			order.OutcomeUnknownOrder, order.OutcomeChecking, utc(staleBefore)); err != nil || first {
+			return err
 		}
 		return tx.Exec("UPDATE notifications SET repeats = repeats + 1, last_repeat_at = ? WHERE signed_hash = ?", at, row.SignedHash).Error
 	})
-	return first, err
+	return first, retry, err
 }
 
 // ClaimNotifyWindow records that MOS is asked about the order now on behalf of notifications,
