@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos/sandbox"
@@ -190,4 +191,42 @@ func TestNotificationReplaysBySignedContent(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestNotificationReplaysAcrossInstances: two instances on one PostgreSQL database share the
+// deduplication and the window: a variant of a notification one instance checked is a repeat at
+// the other, and a new notification at the other within 5 s is held back, then checked.
+func TestNotificationReplaysAcrossInstances(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	a := newHarness(t, apptest.Options{DBURL: dsn})
+	b := newHarness(t, apptest.Options{DBURL: dsn, MOS: a})
+	token := a.Login(t, "user-two-instances")
+	o := a.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "7.00", Currency: "USD", Desc: "two"}, "")
+	a.SandboxPost(t, http.MethodPut, "/sandbox/faults", sandbox.Faults{DropNotifications: 1})
+	defer a.SandboxPost(t, http.MethodDelete, "/sandbox/faults", nil)
+	a.Pay(t, o.OutTradeNo)
+	body := a.Notification(t, o.OutTradeNo, nil, a.Secret)
+	queries := mosCalls(a, "orderQuery")
+	apptest.WantMOSAnswer(t, a.Must(t, http.MethodPost, a.URL+"/mos/notify", body, nil), 200)
+	apptest.WantMOSAnswer(t, b.Must(t, http.MethodPost, b.URL+"/mos/notify", variants(t, body)[3], nil), 200)
+	apptest.WantMOSAnswer(t, b.Must(t, http.MethodPost, b.URL+"/mos/notify", a.Notification(t, o.OutTradeNo, nil, a.Secret), nil), 200)
+	if n := mosCalls(a, "orderQuery") - queries; n != 1 {
+		t.Fatalf("three notifications at two instances within 5 s cost %d orderQuery calls, want 1", n)
+	}
+	outcomes := map[string]int{}
+	for _, n := range a.Notifications(t, o.OutTradeNo) {
+		outcomes[n.Outcome]++
+	}
+	if outcomes["applied"] != 1 || outcomes["deferred"] != 1 || len(outcomes) != 2 {
+		t.Fatalf("notification outcomes %v, want one applied (with its repeat) and one deferred", outcomes)
+	}
+	// The held-back one is checked when the window ends, by the instance that held it back.
+	for deadline := time.Now().Add(apptest.WaitFor); mosCalls(a, "orderQuery")-queries < 2; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the held-back notification was never checked")
+		}
+	}
+	if n := a.Count(t, `SELECT COUNT(*) FROM mos_queries q JOIN orders o ON o.id = q.order_id WHERE o.out_trade_no = ? AND q.source = 'notify'`, o.OutTradeNo); n != 2 {
+		t.Fatalf("%d notify queries recorded, want 2", n)
+	}
 }
