@@ -20,7 +20,8 @@ import (
 // about: invalid UTF-8 (encoding/json would replace it silently), a key given twice at any depth
 // (encoding/json keeps the last: "totalAmount":"1.00", ..., "totalAmount":"9999.00"), a key that
 // is not one of dst's fields as spelled (encoding/json matches case-insensitively), a value of
-// the wrong type, or anything after the object. A body over the limit is 413.
+// the wrong type, anything nested deeper than maxDepth, or anything after the object. A body over
+// the limit is 413.
 func bindStrict(c echo.Context, dst any) error {
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
@@ -37,6 +38,11 @@ func bindStrict(c echo.Context, dst any) error {
 func decodeStrict(body []byte, dst any) error {
 	if !utf8.Valid(body) {
 		return order.Errorf(order.EINVALID, "body is not valid UTF-8")
+	}
+	// Before any decoder sees it: encoding/json's decoders keep a stack per level of nesting, and
+	// scanValue below descends by recursion.
+	if err := checkDepth(body); err != nil {
+		return err
 	}
 	keys, err := objectKeys(body)
 	if err != nil {
@@ -60,6 +66,35 @@ func decodeStrict(body []byte, dst any) error {
 			return order.Errorf(order.EINVALID, "%s must be a %s, as text for amounts", te.Field, te.Type.Kind())
 		}
 		return order.Wrap(order.EINVALID, err, "body is not valid JSON: %s", err.Error())
+	}
+	return nil
+}
+
+// maxDepth is how deeply a request body may nest objects and arrays, the body's own object being
+// level 1. Nothing mospay reads is nested more than one level; the rest of the margin costs
+// nothing, while a body of a million '[' must cost no more than one of a million spaces.
+const maxDepth = 8
+
+// checkDepth refuses a body that nests objects and arrays deeper than maxDepth. It reads the
+// bytes once, in constant memory and without recursion, skipping strings (whose brackets are
+// text); whether the body is valid JSON is left to the decoders that run after it.
+func checkDepth(body []byte) error {
+	depth, inString := 0, false
+	for i := 0; i < len(body); i++ {
+		b := body[i]
+		switch {
+		case inString && b == '\\':
+			i++ // the escaped byte, which may be a quote
+		case b == '"':
+			inString = !inString
+		case inString:
+		case b == '{' || b == '[':
+			if depth++; depth > maxDepth {
+				return order.Errorf(order.EINVALID, "body is nested deeper than %d levels", maxDepth)
+			}
+		case b == '}' || b == ']':
+			depth--
+		}
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		if status >= 500 {
 			log.ErrorContext(c.Request().Context(), "request failed", "request_id", requestID(c),
-				"method", c.Request().Method, "path", c.Path(), "code", code, "err", err)
+				"method", methodLabel(c.Request().Method), "route", routeLabel(c), "code", code, "err", err)
 		}
 		if c.Request().Method == http.MethodHead {
 			_ = c.NoContent(status)

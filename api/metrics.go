@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"strconv"
 	"time"
 
@@ -35,7 +36,7 @@ func NewMetrics() *Metrics {
 		}, []string{"method", "route"}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mospay_notifications_total",
-			Help: "MOS notifications received, by outcome (applied, no_change, flagged, unknown_order, bad_signature, malformed, unavailable, ...).",
+			Help: "MOS notifications received, by outcome (applied, no_change, flagged, deferred, duplicate, unknown_order, bad_signature, malformed, unavailable, ...).",
 		}, []string{"outcome"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mospay_rate_limited_total",
@@ -51,8 +52,9 @@ func NewMetrics() *Metrics {
 	return m
 }
 
-// middleware counts every request by its route pattern (never the raw path, which would let a
-// client create unbounded label values).
+// middleware counts every request by its method and route pattern as methodLabel and routeLabel
+// name them (never the raw method or path, which would let a client create unbounded label
+// values).
 func (m *Metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -60,15 +62,32 @@ func (m *Metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		route := c.Path()
-		if route == "" {
-			route = "unmatched"
-		}
-		method := c.Request().Method
+		route, method := routeLabel(c), methodLabel(c.Request().Method)
 		m.requests.WithLabelValues(method, route, strconv.Itoa(c.Response().Status)).Inc()
 		m.latency.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 		return nil
 	}
+}
+
+// methodLabel is the request's method as metrics and logs name it: one of the methods mospay or a
+// browser uses, otherwise "other". The method is whatever token the client sent (any length, any
+// spelling), so it never becomes a label or a log field as sent.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return method
+	}
+	return "other"
+}
+
+// routeLabel is the request's route as metrics and logs name it: the pattern it matched
+// ("/mp/orders/:outTradeNo"), which the router takes only from the routes declared in routes(),
+// or "unmatched" for a path no route matches. Never the raw path.
+func routeLabel(c echo.Context) string {
+	if p := c.Path(); p != "" {
+		return p
+	}
+	return "unmatched"
 }
 
 // CountNotification counts one notification by its outcome (webhook.Receiver's Count hook).

@@ -137,7 +137,7 @@ func (s *Server) errorStatus(c echo.Context, err error) (int, string) {
 	}
 	if status >= 500 {
 		s.deps.Logger.ErrorContext(c.Request().Context(), "finance page failed", "request_id", requestID(c),
-			"method", c.Request().Method, "path", c.Path(), "code", code, "err", err)
+			"method", methodLabel(c.Request().Method), "route", routeLabel(c), "code", code, "err", err)
 		msg += " (request id " + requestID(c) + ")"
 	}
 	return status, msg

@@ -55,6 +55,17 @@ type timelineEntry struct {
 // Repeated is whether the entry stands for several identical queries.
 func (e timelineEntry) Repeated() bool { return e.Count > 1 }
 
+// repeated says how often a notification's signed content was received again, "" when never.
+func repeated(n order.NotificationRecord) string {
+	switch {
+	case n.Repeats == 0:
+		return ""
+	case n.Repeats == 1:
+		return "received once more"
+	}
+	return fmt.Sprintf("received %d more times", n.Repeats)
+}
+
 // buildTimeline merges the story's parts into one timeline, oldest first, and collapses
 // identical consecutive queries (the reconciler asking again and again, with the same answer)
 // into one entry counting them. A flag's resolution is shown once, as the flag's (with the
@@ -76,8 +87,12 @@ func buildTimeline(st *order.Story, tz *time.Location) []timelineEntry {
 	for _, n := range st.Notifications {
 		e := add(n.ReceivedAt, kindNotification, "Notification from MOS: "+orDefault(n.MOSStatus, "no status"),
 			labelled("orderQuery answered", n.QueriedStatus), labelled("outcome", n.Outcome),
-			labelled("differs from MOS's answer", n.Disagreement), labelled("request id", n.RequestID))
+			labelled("differs from MOS's answer", n.Disagreement), labelled("request id", n.RequestID),
+			repeated(n))
 		e.Raw, e.RawType = n.RawBody, n.ContentType
+		if n.BodySize > int64(len(n.RawBody)) {
+			e.Raw += fmt.Sprintf("\n… (first %d of %d bytes; SHA-256 %s)", len(n.RawBody), n.BodySize, n.BodyHash)
+		}
 	}
 	for _, q := range st.Queries {
 		answer := strings.TrimSpace(q.MOSStatus + " " + q.TotalAmount + " " + q.Currency)

@@ -261,7 +261,8 @@ func (s *Server) readyz(c echo.Context) error {
 }
 
 // accessLog writes one line per request with its id; never headers or bodies (they may carry
-// tokens or signatures).
+// tokens or signatures), and the method and route only as methodLabel and routeLabel name them
+// (a client chooses the raw ones, at any length).
 func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -269,8 +270,8 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		s.deps.Logger.Info("http", "request_id", requestID(c), "method", c.Request().Method,
-			"route", c.Path(), "status", c.Response().Status, "duration_ms", time.Since(start).Milliseconds(),
+		s.deps.Logger.Info("http", "request_id", requestID(c), "method", methodLabel(c.Request().Method),
+			"route", routeLabel(c), "status", c.Response().Status, "duration_ms", time.Since(start).Milliseconds(),
 			"remote_ip", c.RealIP())
 		return nil
 	}

@@ -1,10 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -158,6 +161,60 @@ func TestMetricsExposed(t *testing.T) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+}
+
+// TestClientValuesNeverLabels: whatever method and path a client sends, the metrics and the access
+// log name the method from a fixed set and the route by its pattern.
+func TestClientValuesNeverLabels(t *testing.T) {
+	long := strings.Repeat("M", 10000)
+	tests := []struct {
+		method, path          string
+		wantMethod, wantRoute string
+	}{
+		{http.MethodGet, "/healthz", "GET", "/healthz"},
+		{http.MethodHead, "/healthz", "HEAD", "/healthz"},
+		{http.MethodPost, "/mp/login/miniAppLogin", "POST", "/mp/login/miniAppLogin"},
+		{http.MethodPut, "/healthz", "PUT", "/healthz"},
+		{http.MethodPatch, "/healthz", "PATCH", "/healthz"},
+		{http.MethodDelete, "/healthz", "DELETE", "/healthz"},
+		{http.MethodOptions, "/healthz", "OPTIONS", "/healthz"},
+		{"get", "/healthz", "other", "/healthz"},
+		{long, "/healthz", "other", "/healthz"},
+		{long + "2", "/nowhere/" + strings.Repeat("p", 5000), "other", "unmatched"},
+		{http.MethodGet, "/nowhere/" + strings.Repeat("q", 5000), "GET", "unmatched"},
+		{http.MethodGet, "/admin/orders/" + strings.Repeat("o", 5000), "GET", "/admin/orders/:outTradeNo"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%.10s %.20s", tt.method, tt.path), func(t *testing.T) {
+			var logs bytes.Buffer
+			s := New(Config{MaxBody: 1024}, Deps{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+			do(t, s.Handler(), tt.method, tt.path, "", nil)
+			var line struct{ Msg, Method, Route string }
+			if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line.Msg != "http" {
+				t.Fatalf("access log %q: %v", logs.String(), err)
+			}
+			if line.Method != tt.wantMethod || line.Route != tt.wantRoute {
+				t.Errorf("logged method %.20q route %.40q, want %q %q", line.Method, line.Route, tt.wantMethod, tt.wantRoute)
+			}
+			metrics := do(t, s.Handler(), http.MethodGet, "/metrics", "", nil).Body.String()
+			want := fmt.Sprintf(`mospay_http_requests_total{method=%q,route=%q,`, tt.wantMethod, tt.wantRoute)
+			if !strings.Contains(metrics, want) || strings.Contains(metrics, "MMMMMMMMMM") || strings.Contains(metrics, "pppppppppp") ||
+				strings.Contains(metrics, "qqqqqqqqqq") || strings.Contains(metrics, "oooooooooo") {
+				t.Errorf("metrics lack %s or hold the client's values:\n%s", want, grepLines(metrics, "mospay_http_requests_total"))
+			}
+		})
+	}
+}
+
+// grepLines are the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // TestGracefulShutdownFinishesInFlight starts a real listener, begins a slow request, shuts

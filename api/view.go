@@ -121,7 +121,15 @@ type NotificationJSON struct {
 	// Disagreement says where the notification's own fields differ from orderQuery's answer.
 	Disagreement string `json:"disagreement,omitempty"`
 	ContentType  string `json:"contentType"`
-	RawBody      string `json:"rawBody"`
+	// RawBody is the body as first received, cut to order.MaxStoredBody bytes; BodySize and
+	// BodySHA256 are the whole body's.
+	RawBody    string `json:"rawBody"`
+	BodySize   int64  `json:"bodySize"`
+	BodySHA256 string `json:"bodySha256,omitempty"`
+	// Signed is what the signature covered; Repeats how often it was received again.
+	Signed       string `json:"signed,omitempty"`
+	Repeats      int64  `json:"repeats"`
+	LastRepeatAt string `json:"lastRepeatAt,omitempty"`
 	RequestID    string `json:"requestId,omitempty"`
 }
 
@@ -163,9 +171,14 @@ func storyView(s *order.Story) StoryJSON {
 			Reason: t.Reason, MOSStatus: t.MOSStatus, RequestID: t.RequestID, At: rfc3339(t.At)})
 	}
 	for _, n := range s.Notifications {
-		v.Notifications = append(v.Notifications, NotificationJSON{ReceivedAt: rfc3339(n.ReceivedAt), MOSStatus: n.MOSStatus,
+		nj := NotificationJSON{ReceivedAt: rfc3339(n.ReceivedAt), MOSStatus: n.MOSStatus,
 			QueriedStatus: n.QueriedStatus, Outcome: n.Outcome, Disagreement: n.Disagreement, ContentType: n.ContentType,
-			RawBody: n.RawBody, RequestID: n.RequestID})
+			RawBody: n.RawBody, BodySize: n.BodySize, BodySHA256: n.BodyHash, Signed: n.Signed, Repeats: n.Repeats,
+			RequestID: n.RequestID}
+		if n.LastRepeatAt != nil {
+			nj.LastRepeatAt = rfc3339(*n.LastRepeatAt)
+		}
+		v.Notifications = append(v.Notifications, nj)
 	}
 	for _, q := range s.Queries {
 		v.Queries = append(v.Queries, QueryJSON{At: rfc3339(q.At), Source: string(q.Source), MOSStatus: q.MOSStatus,

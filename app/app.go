@@ -538,6 +538,9 @@ func (a *App) Close() {
 		a.stopBG()
 		a.stopBG = nil
 	}
+	if a.svc != nil {
+		a.svc.StopChecks() // before the database: they use it
+	}
 	if a.db != nil {
 		if err := a.db.Close(); err != nil {
 			a.log.Warn("closing database", "err", err)

@@ -33,6 +33,7 @@ func ParseNotification(contentType string, body []byte, appKey, secret string) (
 		OpenID:      signed("openid"),
 		Status:      signed("status"),
 		Amount:      readAmount(signed("totalAmount"), signed("currency")),
+		Signed:      SignedContent(fields),
 		RawBody:     string(body),
 		ContentType: contentType,
 	}, nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/mospay/mospay/money"
@@ -143,5 +144,43 @@ func TestNotificationAmount(t *testing.T) {
 				t.Fatalf("status = %q", n.Status)
 			}
 		})
+	}
+}
+
+// TestSignedContentOfVariants: byte variants of one signed notification that the signature does
+// not see (spacing, key order, padding trimmed from values, escapes, empty and null fields, form
+// encoding) all verify and have one SignedContent; a different signed value has another.
+func TestSignedContentOfVariants(t *testing.T) {
+	fields := map[string]string{"outTradeNo": "o1", "status": "SUCCESS", "totalAmount": "16.99", "currency": "USD", "appKey": nKey}
+	sign := Sign(fields, nSecret)
+	pad := func(n int) string { return strings.Repeat(" ", n) }
+	form := url.Values{"outTradeNo": {"o1"}, "status": {" SUCCESS"}, "totalAmount": {"16.99"}, "currency": {"USD"}, "appKey": {nKey}, "sign": {sign}}
+	variants := []struct{ ct, body string }{
+		{"application/json", `{"outTradeNo":"o1","status":"SUCCESS","totalAmount":"16.99","currency":"USD","appKey":"k1","sign":"` + sign + `"}`},
+		{"application/json", ` { "sign" : "` + sign + `" , "appKey":"k1","currency":"USD","totalAmount":"16.99","status":"SUCCESS","outTradeNo":"o1" } `},
+		{"application/json", `{"outTradeNo":"` + pad(200<<10) + `o1` + pad(200<<10) + `","status":"SUCCESS","totalAmount":"16.99","currency":"USD","appKey":"k1","sign":"` + sign + `"}`},
+		{"application/json", `{"outTradeNo":"o1","status":"\u0053UCCESS","totalAmount":16.99,"currency":"USD","appKey":"k1","sign":"` + sign + `","extra":"","x":null}`},
+		{"application/x-www-form-urlencoded", form.Encode()},
+	}
+	var want string
+	for i, v := range variants {
+		n, err := ParseNotification(v.ct, []byte(v.body), nKey, nSecret)
+		if err != nil {
+			t.Fatalf("variant %d: %v", i, err)
+		}
+		if i == 0 {
+			want = n.Signed
+		}
+		if n.Signed != want || len(n.Signed) > 200 {
+			t.Fatalf("variant %d: signed content %q, want %q", i, n.Signed, want)
+		}
+	}
+	if !strings.Contains(want, `"sign":"`+sign+`"`) || !strings.Contains(want, `"outTradeNo":"o1"`) {
+		t.Fatalf("signed content %q lacks the sign or a field", want)
+	}
+	other := map[string]string{"outTradeNo": "o1", "status": "REFUNDED", "appKey": nKey}
+	other["sign"] = Sign(other, nSecret)
+	if SignedContent(other) == want {
+		t.Fatal("another signed status has the same signed content")
 	}
 }

@@ -44,6 +44,25 @@ func SigningString(fields map[string]string, secret string) string {
 	return b.String()
 }
 
+// SignedContent is what a signature covers, in one canonical text: the fields SigningString
+// signs (empty values dropped, values trimmed) and sign itself, as a JSON object with sorted
+// keys. Two bodies that differ only in what the signature does not see (spacing, key order,
+// padding trimmed from a value, escapes, a field that is empty or null) have the same
+// SignedContent; it holds no secret, and is no longer than what the signer signed.
+func SignedContent(fields map[string]string) string {
+	signed := make(map[string]string, len(fields))
+	for k, v := range fields {
+		switch {
+		case k == SignField:
+			signed[k] = v
+		case v != "":
+			signed[k] = javaTrim(v)
+		}
+	}
+	b, _ := json.Marshal(signed) // a map of strings always marshals
+	return string(b)
+}
+
 // javaTrim removes leading and trailing bytes up to and including U+0020, as Java's String.trim
 // does with chars. Those are all ASCII, and UTF-8 never uses ASCII bytes inside a multi-byte
 // sequence, so trimming bytes is exact and leaves U+00A0 and other Unicode spaces alone.

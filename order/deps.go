@@ -23,12 +23,23 @@ type Store interface {
 	// Save applies w in one transaction: the order row (UPDATE ... WHERE version = ?), the
 	// transition, new flags, and the notification/query rows. ECONFLICT when the version moved.
 	Save(ctx context.Context, w Write) (*Order, error)
-	// RecordNotification stores a verified notification that changes no order (unknown order,
-	// MOS unavailable).
+	// RecordNotification stores a verified notification that changes no order (unknown order),
+	// one row per signed content: when its SignedHash is stored already, the repeat is counted
+	// on that row instead.
 	RecordNotification(ctx context.Context, n NotificationRecord) error
-	// NotificationApplied reports whether a notification with this body hash was stored for the
-	// order and led somewhere (applied, no_change or flagged): a replay of it changes nothing.
-	NotificationApplied(ctx context.Context, orderID int64, bodyHash string) (bool, error)
+	// ClaimNotification stores the first receipt of a signed content (n.Outcome is
+	// OutcomeChecking) and reports first. A repeat is counted on its row, and is first only when
+	// that row's check failed: mos_unavailable (retry is then true), unknown_order, or checking
+	// since before staleBefore; the row is then checking again.
+	ClaimNotification(ctx context.Context, n NotificationRecord, staleBefore time.Time) (first, retry bool, err error)
+	// DeferNotification records, on its row, that a notification was held back by the
+	// notification window, and brings the order's next check forward to checkAt if it is later
+	// or not set, in one transaction.
+	DeferNotification(ctx context.Context, n NotificationRecord, checkAt time.Time) error
+	// ClaimNotifyWindow records that MOS is asked about the order now on behalf of notifications,
+	// unless it was within window of now: asked reports which. Compare-and-set in the database,
+	// so that instances share the window.
+	ClaimNotifyWindow(ctx context.Context, orderID int64, now time.Time, window time.Duration) (asked bool, err error)
 	// LastQuery is when the last orderQuery of source about the order was made; ok is false when
 	// there was none.
 	LastQuery(ctx context.Context, orderID int64, source Source) (at time.Time, ok bool, err error)

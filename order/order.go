@@ -93,34 +93,54 @@ type FlagRecord struct {
 	Resolution string
 }
 
-// Notification outcomes, stored with every verified notification (but duplicate, which stores
-// nothing).
+// Notification outcomes, stored with every verified notification (but duplicate, which is
+// counted on the row of the notification it repeats).
 const (
 	OutcomeApplied        = "applied"         // it led to a status change
 	OutcomeNoChange       = "no_change"       // MOS's answer was already reflected (a replay with another body, not yet paid)
 	OutcomeFlagged        = "flagged"         // a flag was raised for finance (mismatch, unknown status, ...)
 	OutcomeUnknownOrder   = "unknown_order"   // no such outTradeNo here
 	OutcomeMOSUnavailable = "mos_unavailable" // orderQuery failed; MOS will retry
-	OutcomeDuplicate      = "duplicate"       // the same body was applied before: answered without a query, not stored again
+	OutcomeDeferred       = "deferred"        // MOS was asked about the order within NotifyWindow: asked again when it ends
+	OutcomeChecking       = "checking"        // being checked now (MOS is being asked)
+	OutcomeDuplicate      = "duplicate"       // the same signed content was handled before: answered without a query, counted on its row
 )
 
-// NotificationRecord is a verified notification as received, and what became of it.
+// MaxStoredBody is how much of a notification's body as received is stored: MOS's own bodies
+// are well under it, and padding (which the signature does not see) can then make no row
+// larger. The signed content, the body's size and its SHA-256 are stored whole.
+const MaxStoredBody = 2048
+
+// NotificationRecord is a verified notification as received, and what became of it: one row per
+// signed content, however often it is received.
 type NotificationRecord struct {
-	OrderID       *int64
-	OutTradeNo    string
+	OrderID    *int64
+	OutTradeNo string
+	// Signed is what the signature covered (Notification.Signed); SignedHash its SHA-256 in hex,
+	// unique among notifications: a repeat is counted on the row, never stored again, and a
+	// later outcome replaces only one that did not settle the notification (checking, deferred,
+	// mos_unavailable, unknown_order).
+	Signed     string
+	SignedHash string
+	// ContentType and RawBody are the first body received with that signed content, RawBody cut
+	// to MaxStoredBody bytes; BodySize is its full size and BodyHash its SHA-256.
 	ContentType   string
 	RawBody       string
+	BodySize      int64
+	BodyHash      string
 	MOSStatus     string // the status the notification claimed
 	QueriedStatus string // what orderQuery answered
 	Outcome       string
-	// BodyHash is the SHA-256 of RawBody: an identical body already applied is a duplicate.
-	BodyHash string
 	// Disagreement says where the notification's own fields differ from MOS's answer (amount,
 	// currency, prepayId, openid); "" when they agree. It is recorded, never turned into a flag:
 	// only orderQuery's answer decides.
 	Disagreement string
 	RequestID    string
 	ReceivedAt   time.Time
+	// Repeats is how many times the same signed content was received again, the last at
+	// LastRepeatAt.
+	Repeats      int64
+	LastRepeatAt *time.Time
 }
 
 // QueryRecord is one orderQuery we made and its answer (or failure).

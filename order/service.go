@@ -47,6 +47,7 @@ type Service struct {
 	log   *slog.Logger
 	cfg   Config
 	rnd   func() float64
+	later *heldBack
 }
 
 // NewService wires the service's dependencies; all of them are required except log. Zero
@@ -64,7 +65,9 @@ func NewService(st Store, p Provider, clock Clock, log *slog.Logger, cfg Config)
 	if cfg.Schedule.GiveUp <= 0 {
 		cfg.Schedule.GiveUp = DefaultSchedule().GiveUp
 	}
-	return &Service{store: st, mos: p, clock: clock, log: log, cfg: cfg, rnd: mrand.Float64}
+	later := &heldBack{}
+	later.ctx, later.cancel = context.WithCancel(context.Background())
+	return &Service{store: st, mos: p, clock: clock, log: log, cfg: cfg, rnd: mrand.Float64, later: later}
 }
 
 // Get returns the user's order; anyone else's is ENOTFOUND, so that order numbers reveal nothing.

@@ -87,8 +87,11 @@ type notificationRow struct {
 	ID            int64 `gorm:"primaryKey"`
 	OrderID       *int64
 	OutTradeNo    string
+	Signed        string
+	SignedHash    string
 	ContentType   string
 	RawBody       string
+	BodySize      int64
 	MOSStatus     string `gorm:"column:mos_status"`
 	QueriedStatus string
 	Outcome       string
@@ -96,6 +99,8 @@ type notificationRow struct {
 	Disagreement  string
 	RequestID     string
 	ReceivedAt    time.Time
+	Repeats       int64
+	LastRepeatAt  *time.Time
 }
 
 func (notificationRow) TableName() string { return "notifications" }

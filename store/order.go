@@ -304,9 +304,22 @@ func (db *DB) saveOneStatement(ctx context.Context, id, version int64, update ma
 }
 
 func notificationToRow(n *order.NotificationRecord) *notificationRow {
-	return &notificationRow{OrderID: n.OrderID, OutTradeNo: n.OutTradeNo, ContentType: n.ContentType,
-		RawBody: n.RawBody, MOSStatus: n.MOSStatus, QueriedStatus: n.QueriedStatus, Outcome: n.Outcome,
-		BodyHash: n.BodyHash, Disagreement: n.Disagreement, RequestID: n.RequestID, ReceivedAt: utc(n.ReceivedAt)}
+	return &notificationRow{OrderID: n.OrderID, OutTradeNo: n.OutTradeNo, Signed: n.Signed, SignedHash: n.SignedHash,
+		ContentType: n.ContentType, RawBody: n.RawBody, BodySize: n.BodySize, MOSStatus: n.MOSStatus,
+		QueriedStatus: n.QueriedStatus, Outcome: n.Outcome, BodyHash: n.BodyHash, Disagreement: n.Disagreement,
+		RequestID: n.RequestID, ReceivedAt: utc(n.ReceivedAt)}
+}
+
+func (n *notificationRow) record() order.NotificationRecord {
+	r := order.NotificationRecord{OrderID: n.OrderID, OutTradeNo: n.OutTradeNo, Signed: n.Signed, SignedHash: n.SignedHash,
+		ContentType: n.ContentType, RawBody: n.RawBody, BodySize: n.BodySize, MOSStatus: n.MOSStatus,
+		QueriedStatus: n.QueriedStatus, Outcome: n.Outcome, BodyHash: n.BodyHash, Disagreement: n.Disagreement,
+		RequestID: n.RequestID, ReceivedAt: n.ReceivedAt.UTC(), Repeats: n.Repeats}
+	if n.LastRepeatAt != nil {
+		at := n.LastRepeatAt.UTC()
+		r.LastRepeatAt = &at
+	}
+	return r
 }
 
 func queryToRow(q *order.QueryRecord) *queryRow {
@@ -314,9 +327,80 @@ func queryToRow(q *order.QueryRecord) *queryRow {
 		Currency: q.Currency, Error: q.Error, DurationMS: q.DurationMS, CreatedAt: utc(q.At)}
 }
 
-// RecordNotification stores a verified notification that changes no order.
+// RecordNotification stores a verified notification that changes no order, or counts it on the
+// row of its signed content.
 func (db *DB) RecordNotification(ctx context.Context, n order.NotificationRecord) error {
-	return db.InTx(ctx, func(tx *gorm.DB) error { return notificationInsert(notificationToRow(&n)).exec(tx) })
+	ins := notificationInsert(notificationToRow(&n))
+	ins.onConflict = notificationUpsert(true)
+	return db.InTx(ctx, func(tx *gorm.DB) error { return ins.exec(tx) })
+}
+
+// DeferNotification records a notification held back by the notification window on its row and
+// brings the order's next check forward to checkAt, in one transaction. The order's version is left alone:
+// the next check is the reconciler's timetable, not the order's state (a write racing this one
+// may set a later one, and then the check at the window's end is the service's timer alone).
+func (db *DB) DeferNotification(ctx context.Context, n order.NotificationRecord, checkAt time.Time) error {
+	// The order first, then the notification, in the order Save takes them (PostgreSQL would
+	// otherwise find a deadlock between the two).
+	return db.InTx(ctx, func(tx *gorm.DB) error {
+		if n.OrderID != nil {
+			at := checkAt.UTC()
+			if err := tx.Model(&orderRow{}).Where("id = ? AND (next_check_at IS NULL OR next_check_at > ?)", *n.OrderID, at).
+				Update("next_check_at", at).Error; err != nil {
+				return err
+			}
+		}
+		return notificationInsert(notificationToRow(&n)).exec(tx)
+	})
+}
+
+// ClaimNotification stores the first receipt of a signed content, or counts a repeat on its row;
+// a repeat takes the check over when the row's failed (see order.Store).
+func (db *DB) ClaimNotification(ctx context.Context, n order.NotificationRecord, staleBefore time.Time) (first, retry bool, err error) {
+	row := notificationToRow(&n)
+	at := utc(n.ReceivedAt)
+	err = db.InTx(ctx, func(tx *gorm.DB) error {
+		first, retry = false, false
+		ins := notificationInsert(row)
+		ins.onConflict = "ON CONFLICT (signed_hash) WHERE signed_hash <> '' DO NOTHING"
+		res := tx.Exec("INSERT INTO "+ins.table+" ("+strings.Join(ins.cols, ", ")+") VALUES ("+ins.placeholders()+")"+ins.conflict(), ins.args...)
+		if res.Error != nil || res.RowsAffected == 1 {
+			first = res.Error == nil
+			return res.Error
+		}
+		// A repeat takes the check over from a failed one: MOS unavailable (a retry), or an
+		// unknown order, or a check that never ended.
+		takeOver := func(cond string, args ...any) (bool, error) {
+			res := tx.Exec(`UPDATE notifications SET outcome = ?, checked_at = ?, repeats = repeats + 1, last_repeat_at = ?,
+				order_id = COALESCE(order_id, ?) WHERE signed_hash = ? AND `+cond,
+				append([]any{row.Outcome, at, at, row.OrderID, row.SignedHash}, args...)...)
+			return res.RowsAffected == 1, res.Error
+		}
+		if retry, err = takeOver("outcome = ?", order.OutcomeMOSUnavailable); err != nil || retry {
+			first = retry
+			return err
+		}
+		if first, err = takeOver("(outcome = ? OR (outcome = ? AND checked_at < ?))",
+			order.OutcomeUnknownOrder, order.OutcomeChecking, utc(staleBefore)); err != nil || first {
+			return err
+		}
+		return tx.Exec("UPDATE notifications SET repeats = repeats + 1, last_repeat_at = ? WHERE signed_hash = ?", at, row.SignedHash).Error
+	})
+	return first, retry, err
+}
+
+// ClaimNotifyWindow records that MOS is asked about the order now on behalf of notifications,
+// unless it was within window of now: one statement, whose row count says who won.
+func (db *DB) ClaimNotifyWindow(ctx context.Context, orderID int64, now time.Time, window time.Duration) (bool, error) {
+	var n int64
+	err := db.InTx(ctx, func(tx *gorm.DB) error {
+		res := tx.Exec(`INSERT INTO notify_windows (order_id, queried_at) VALUES (?, ?)
+			ON CONFLICT (order_id) DO UPDATE SET queried_at = excluded.queried_at WHERE notify_windows.queried_at <= ?`,
+			orderID, utc(now), utc(now.Add(-window)))
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n == 1, err
 }
 
 // Story returns the order and every row that explains it, oldest first.
@@ -354,10 +438,8 @@ func (db *DB) Story(ctx context.Context, outTradeNo string) (*order.Story, error
 			Source: order.Source(t.Source), Reason: t.Reason, MOSStatus: t.MOSStatus, RequestID: t.RequestID,
 			Version: t.Version, At: t.CreatedAt.UTC()})
 	}
-	for _, n := range ns {
-		s.Notifications = append(s.Notifications, order.NotificationRecord{OrderID: n.OrderID, OutTradeNo: n.OutTradeNo,
-			ContentType: n.ContentType, RawBody: n.RawBody, MOSStatus: n.MOSStatus, QueriedStatus: n.QueriedStatus,
-			Outcome: n.Outcome, BodyHash: n.BodyHash, Disagreement: n.Disagreement, RequestID: n.RequestID, ReceivedAt: n.ReceivedAt.UTC()})
+	for i := range ns {
+		s.Notifications = append(s.Notifications, ns[i].record())
 	}
 	for _, q := range qs {
 		s.Queries = append(s.Queries, order.QueryRecord{OrderID: q.OrderID, Source: order.Source(q.Source), MOSStatus: q.MOSStatus,
@@ -543,7 +625,8 @@ type insert struct {
 	table             string
 	cols              []string
 	args              []any
-	onConflictNothing bool // an existing row with the same unique key is left as it is
+	onConflictNothing bool   // an existing row with the same unique key is left as it is
+	onConflict        string // or this ON CONFLICT clause decides
 }
 
 func (r insert) placeholders() string {
@@ -553,6 +636,9 @@ func (r insert) placeholders() string {
 func (r insert) conflict() string {
 	if r.onConflictNothing {
 		return " ON CONFLICT DO NOTHING"
+	}
+	if r.onConflict != "" {
+		return " " + r.onConflict
 	}
 	return ""
 }
@@ -575,12 +661,36 @@ func transitionInsert(t *transitionRow) insert {
 		args: []any{t.OrderID, t.Version, t.FromStatus, t.ToStatus, t.Source, t.Reason, t.MOSStatus, t.RequestID, t.CreatedAt}}
 }
 
+// notificationSettled is the condition, on an existing row, of a notification settled by MOS's
+// answer (applied, no_change, flagged): a later outcome does not replace it.
+const notificationSettled = "notifications.outcome IN ('applied', 'no_change', 'flagged')"
+
+// notificationUpsert is what storing a notification whose signed content has a row already does
+// to that row: the first body stays; an outcome that settled the notification stays, one that
+// did not (checking, held back, MOS unavailable, unknown order) is replaced by the new one, with
+// what orderQuery answered. counted adds the receipt to the row's repeats (a notification
+// stored without ClaimNotification, which counts them). The WHERE repeats the partial unique
+// index's, as both databases require.
+func notificationUpsert(counted bool) string {
+	var count string
+	if counted {
+		count = "repeats = notifications.repeats + 1, last_repeat_at = excluded.received_at, "
+	}
+	keep := func(col string) string {
+		return col + " = CASE WHEN " + notificationSettled + " THEN notifications." + col + " ELSE excluded." + col + " END"
+	}
+	return "ON CONFLICT (signed_hash) WHERE signed_hash <> '' DO UPDATE SET " + count +
+		"order_id = COALESCE(notifications.order_id, excluded.order_id), " +
+		keep("queried_status") + ", " + keep("disagreement") + ", " + keep("mos_status") + ", " + keep("outcome")
+}
+
 func notificationInsert(n *notificationRow) insert {
 	return insert{table: "notifications",
-		cols: []string{"order_id", "out_trade_no", "content_type", "raw_body", "mos_status", "queried_status", "outcome",
-			"body_hash", "disagreement", "request_id", "received_at"},
-		args: []any{n.OrderID, n.OutTradeNo, n.ContentType, n.RawBody, n.MOSStatus, n.QueriedStatus, n.Outcome,
-			n.BodyHash, n.Disagreement, n.RequestID, n.ReceivedAt}}
+		cols: []string{"order_id", "out_trade_no", "signed", "signed_hash", "content_type", "raw_body", "body_size", "mos_status",
+			"queried_status", "outcome", "body_hash", "disagreement", "request_id", "received_at", "checked_at"},
+		args: []any{n.OrderID, n.OutTradeNo, n.Signed, n.SignedHash, n.ContentType, n.RawBody, n.BodySize, n.MOSStatus,
+			n.QueriedStatus, n.Outcome, n.BodyHash, n.Disagreement, n.RequestID, n.ReceivedAt, n.ReceivedAt},
+		onConflict: notificationUpsert(false)}
 }
 
 func auditInsert(a *order.AdminAction) insert {

@@ -116,17 +116,6 @@ func (db *DB) AdminActions(ctx context.Context, f order.AuditFilter) (order.Audi
 	return page, nil
 }
 
-// NotificationApplied reports whether a notification with this body was stored for the order and
-// led somewhere: a replay of it changes nothing.
-func (db *DB) NotificationApplied(ctx context.Context, orderID int64, bodyHash string) (bool, error) {
-	var n int64
-	err := db.read.WithContext(ctx).Model(&notificationRow{}).
-		Where("body_hash = ? AND order_id = ? AND outcome IN ?", bodyHash, orderID,
-			[]string{order.OutcomeApplied, order.OutcomeNoChange, order.OutcomeFlagged}).
-		Limit(1).Count(&n).Error
-	return n > 0, FormatError(err)
-}
-
 // LastQuery is when the last orderQuery of source about the order was made.
 func (db *DB) LastQuery(ctx context.Context, orderID int64, source order.Source) (time.Time, bool, error) {
 	var rows []queryRow
