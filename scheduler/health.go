@@ -51,18 +51,18 @@ func (h *health) isDown() bool {
 
 // admit says how a pass starting at now may call MOS: up means freely; otherwise probe says
 // whether one probe may be made now (it is then taken: no other pass probes until Probe has
-// passed), and next when the next may be.
-func (h *health) admit(now time.Time) (up, probe bool, next time.Time) {
+// passed).
+func (h *health) admit(now time.Time) (up, probe bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.down {
-		return true, false, time.Time{}
+		return true, false
 	}
 	if now.Before(h.nextProbe) {
-		return false, false, h.nextProbe
+		return false, false
 	}
 	h.nextProbe = now.Add(h.probe)
-	return false, true, h.nextProbe
+	return false, true
 }
 
 // probeAt is when the next probe may be made, while MOS is down; ok is false while it is up.

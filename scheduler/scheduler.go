@@ -408,7 +408,7 @@ func (s *Scheduler) Pass(ctx context.Context) (Summary, error) {
 	for ctx.Err() == nil {
 		now := s.cfg.Clock.Now()
 		limit := s.cfg.Batch
-		up, probe, _ := s.health.admit(now)
+		up, probe := s.health.admit(now)
 		if !up && !probe {
 			break // MOS is down and the next probe is not due yet
 		}

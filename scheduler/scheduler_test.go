@@ -550,3 +550,69 @@ func TestNeverReachedMOSFailsOnTime(t *testing.T) {
 		e.pass(t)
 	}
 }
+
+// When MOS fails for every order, the reconciler backs off together instead of every order
+// retrying on its own: once DownAfter checks in a row got no answer, the orders a pass claimed and
+// did not check yet are released unchecked, and passes make one probe per Probe. When MOS answers
+// again, the pass drains everything due.
+func TestMOSDownIsProbedNotStormed(t *testing.T) {
+	e := newEnv(t)
+	const n, conc = 20, 4
+	s := e.newScheduler(t, e.svc, scheduler.Config{Concurrency: conc})
+	var orders []*order.Order
+	for range n {
+		orders = append(orders, e.create(t))
+	}
+	e.setFaults(t, sandbox.Faults{ErrorRate: map[string]float64{"orderQuery": 1}})
+	queries := func() int { return e.stack.Sandbox.Stats().Calls["orderQuery"] }
+	pass := func() scheduler.Summary {
+		t.Helper()
+		sum, err := s.Pass(t.Context())
+		if err != nil {
+			t.Fatalf("pass: %v (%s)", err, sum)
+		}
+		return sum
+	}
+	before := queries()
+
+	e.clock.Advance(firstCheck)
+	sum := pass()
+	asked := queries() - before
+	down := s.Config().DownAfter
+	if asked > down+conc || sum.Deferred != n-sum.Checked || sum.Unanswered != sum.Checked || !s.MOSDown() {
+		t.Fatalf("first pass: %q, %d orderQuery calls, MOS down %v; want at most %d calls, the rest deferred, MOS down",
+			sum, asked, s.MOSDown(), down+conc)
+	}
+	// The deferred claims are free at once: another instance could take them now.
+	if got, err := e.db.ClaimDue(t.Context(), e.clock.Now(), n, "other", e.clock.Now().Add(time.Second)); err != nil || len(got) != sum.Deferred {
+		t.Fatalf("another owner claims %d orders (%v), want the %d deferred ones", len(got), err, sum.Deferred)
+	}
+	e.clock.Advance(2 * time.Second) // past the other owner's lease
+
+	for i := range 3 {
+		before = queries()
+		if sum := pass(); sum.Checked != 0 || queries() != before {
+			t.Fatalf("pass %d before the next probe: %q with %d calls, want none", i, sum, queries()-before)
+		}
+		e.clock.Advance(s.Config().Probe - 2*time.Second)
+		sum := pass()
+		if sum.Checked != 1 || queries()-before != 1 || !s.MOSDown() {
+			t.Fatalf("probe %d: %q with %d calls, want one check, MOS still down", i, sum, queries()-before)
+		}
+		e.clock.Advance(2 * time.Second)
+	}
+
+	e.setFaults(t, sandbox.Faults{})
+	e.clock.Advance(s.Config().Probe)
+	before = queries()
+	sum = pass()
+	if sum.Checked != n || sum.Errors != 0 || queries()-before != n || s.MOSDown() {
+		t.Fatalf("after MOS answers: %q with %d calls, want all %d checked once, MOS up", sum, queries()-before, n)
+	}
+	for _, o := range orders {
+		if got := e.order(t, o.OutTradeNo); got.CheckAttempts != 1 || got.CheckFailures != 0 || got.LeaseOwner != "" {
+			t.Fatalf("order %s: %d answered and %d failed checks, lease %q; want 1, 0 and none", o.OutTradeNo,
+				got.CheckAttempts, got.CheckFailures, got.LeaseOwner)
+		}
+	}
+}
