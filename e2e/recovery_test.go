@@ -13,6 +13,9 @@ import (
 	"github.com/mospay/mospay/order"
 )
 
+// recoveryWithin is how soon after MOS answers again every order must match it.
+const recoveryWithin = 10 * time.Second
+
 // The MOS faults of the recovery tests: notifications are always lost (only the reconciler can
 // find out what happened at MOS), and during an outage every orderQuery answers HTTP 500.
 var (
@@ -56,7 +59,7 @@ func TestRecoveryAfterOutagesOverChecks(t *testing.T) {
 	sleepUntil(t0.Add(30 * time.Second))
 	setFaults(t, h, recoveryQuiet)
 	healed := time.Now()
-	took := waitMatchMOS(t, h, nos, 10*time.Second)
+	took := waitMatchMOS(t, h, nos)
 	t.Logf("first outage (t=12 s to t=30 s, over the first check and the check at expiry): every order matches MOS %.1f s after MOS answers again", took.Seconds())
 	for _, no := range nos {
 		wantUnanswered(t, h, no, t0.Add(12*time.Second), healed)
@@ -88,7 +91,7 @@ func TestRecoveryAfterOutagesOverChecks(t *testing.T) {
 	sleepUntil(end)
 	setFaults(t, h, recoveryQuiet)
 	healed = time.Now()
-	took = waitMatchMOS(t, h, nos, 10*time.Second)
+	took = waitMatchMOS(t, h, nos)
 	t.Logf("second outage (%.1f s, over the next checks at t=%.1f s to t=%.1f s): every order matches MOS %.1f s after MOS answers again",
 		end.Sub(start).Seconds(), first.Sub(t0).Seconds(), last.Sub(t0).Seconds(), took.Seconds())
 	for _, no := range nos {
@@ -206,8 +209,8 @@ func matchesMOS(h *harness, o *order.Order) (bool, string) {
 }
 
 // waitMatchMOS waits until every order matches MOS and returns how long that took; it fails the
-// test if that takes longer than within.
-func waitMatchMOS(t *testing.T, h *harness, nos []string, within time.Duration) time.Duration {
+// test if that takes longer than recoveryWithin.
+func waitMatchMOS(t *testing.T, h *harness, nos []string) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for {
@@ -222,8 +225,8 @@ func waitMatchMOS(t *testing.T, h *harness, nos []string, within time.Duration) 
 		if len(off) == 0 {
 			return took
 		}
-		if took > within {
-			t.Fatalf("%d orders do not match MOS %s after MOS answers again:\n%s", len(off), within, strings.Join(off, "\n"))
+		if took > recoveryWithin {
+			t.Fatalf("%d orders do not match MOS %s after MOS answers again:\n%s", len(off), recoveryWithin, strings.Join(off, "\n"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

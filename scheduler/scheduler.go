@@ -571,7 +571,7 @@ func (s *Scheduler) check(ctx context.Context, o *order.Order) (after *order.Ord
 	after, err = s.rec.Reconcile(ctx, o)
 	if err != nil {
 		s.log.WarnContext(ctx, "reconcile order", "out_trade_no", o.OutTradeNo, "status", o.Status,
-			"check_attempts", o.CheckAttempts, "err", err)
+			"check_attempts", o.CheckAttempts, "check_failures", o.CheckFailures, "err", err)
 	}
 	return after, err
 }
