@@ -310,6 +310,7 @@ func (a *App) service() *order.Service {
 			MaxAmount: c.MaxAmount, Sandbox: c.Sandbox, ClientAmounts: c.ClientAmounts, PrepayLease: inFlight,
 			Schedule: sched, Instance: a.instance,
 			RenderEvent: api.RenderEvent, EventEndpoints: c.WebhookURLs, Wake: a.wakeDeliverer,
+			Recheck: a.wakeReconciler,
 		})
 	}
 	return a.svc
@@ -338,6 +339,13 @@ func (a *App) buildDeliverer() error {
 func (a *App) wakeDeliverer() {
 	if a.events != nil {
 		a.events.Wake()
+	}
+}
+
+// wakeReconciler tells the reconciler a check is due soon (order.Config.Recheck).
+func (a *App) wakeReconciler(at time.Time) {
+	if a.sched != nil {
+		a.sched.WakeAt(at)
 	}
 }
 

@@ -21,16 +21,23 @@ import (
 	"time"
 
 	"github.com/mospay/mospay/app/apptest"
+	"github.com/mospay/mospay/store/pgtest"
 )
 
 // The fault test's timings: short enough that the reconciler, not a person, has to bring every
 // order to MOS's truth within the test. The refund window is cut to 15 s, so that a refund whose
 // notification is lost is found by the reconciler's end-of-window check within the test (the
 // load refunds an order within a second or two of paying it).
+//
+// Orders live 20 s, so that they expire during the test; after the load, orderQuery fails from
+// the expiry of the first order made to just after the expiry of the last, over their expiry
+// checks, and once that last fault heals every order must match MOS within faultConverge.
 const (
 	faultMOSTimeout   = 2 * time.Second
 	faultPrepayGiveUp = 10 * time.Second
 	faultRefundWindow = 15 * time.Second
+	faultOrderTTL     = 20 * time.Second
+	faultConverge     = 30 * time.Second
 )
 
 // faultScale is how hard a run pushes: make test runs the short one; MOSPAY_TEST_FAULT_LONG=1
@@ -48,19 +55,33 @@ func faultScaleFromEnv() faultScale {
 }
 
 // TestFaultInjection runs the real binary: `mospay serve` (not --sandbox) under load against a
-// separate `mospay sandbox` process, SIGKILLed at random moments and restarted on the same SQLite
-// file. MOS answers slowly, drops half its notifications and duplicates some, loses some prepay
-// and orderQuery answers (the call takes effect, the answer never comes) and never answers a few
-// prepays. The users pay, fail, refund right after paying, or walk away. Some kills land while a
-// prepay is in flight, and the reconciler has to find out what happened. Afterwards every order
-// must reach the sandbox's status with a whole, gapless history, and no order a client was told
-// about may be missing. MOSPAY_TEST_FAULT_SEED replays a run's random choices (kill timing and
+// separate `mospay sandbox` process, SIGKILLed at random moments and restarted on the same
+// database. MOS answers slowly, drops half its notifications and duplicates some, loses some
+// prepay and orderQuery answers (the call takes effect, the answer never comes) and never answers
+// a few prepays. The users pay, fail, refund right after paying, or walk away. Some kills land
+// while a prepay is in flight, and the reconciler has to find out what happened. After the load,
+// every orderQuery fails for a while, aimed at the expiry checks of the last orders made. Once
+// that last fault heals, every order must reach the sandbox's status within faultConverge, with a
+// whole, gapless history, and no order a client was told about may be missing. It runs on SQLite
+// and on PostgreSQL. MOSPAY_TEST_FAULT_SEED replays a run's random choices (kill timing and
 // client actions; the interleaving itself is the machine's); MOSPAY_TEST_FAULT_LONG=1 runs the
 // longer version.
 func TestFaultInjection(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the fault test builds and runs the real binary; skipped with -short")
 	}
+	bin := apptest.BuildBinary(t, t.TempDir())
+	t.Run("sqlite", func(t *testing.T) {
+		runFaultInjection(t, bin, func(dir string) string { return "sqlite:" + filepath.Join(dir, "crash.db") })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn := pgtest.NewDB(t)
+		runFaultInjection(t, bin, func(string) string { return dsn })
+	})
+}
+
+// runFaultInjection is one run of the fault test, on the database dbURL names.
+func runFaultInjection(t *testing.T, bin string, dbURL func(dir string) string) {
 	scale := faultScaleFromEnv()
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("MOSPAY_TEST_FAULT_SEED"); v != "" {
@@ -74,7 +95,6 @@ func TestFaultInjection(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 0))
 
 	dir := t.TempDir()
-	bin := apptest.BuildBinary(t, dir)
 	sbAddr, apiAddr := apptest.FreeAddr(t), apptest.FreeAddr(t)
 	c := &faultWorld{
 		t: t, dir: dir, bin: bin,
@@ -115,8 +135,10 @@ func TestFaultInjection(t *testing.T) {
 		"MOSPAY_MOS_BASE_URL="+c.sbURL,
 		"MOSPAY_JWT_SECRET="+apptest.RandHex(32),
 		"MOSPAY_ADMIN_TOKENS=finance:"+apptest.FinanceToken,
-		"MOSPAY_DATABASE_URL=sqlite:"+filepath.Join(dir, "crash.db"),
+		"MOSPAY_DATABASE_URL="+dbURL(dir),
+		"MOSPAY_PUBLIC_URL="+c.apiURL, // required on PostgreSQL
 		"MOSPAY_HTTP_ADDR="+apiAddr,
+		"MOSPAY_ORDER_TTL="+faultOrderTTL.String(),
 		"MOSPAY_RECONCILE_EVERY=@every 1s",
 		"MOSPAY_RECONCILE_FIRST=1s",
 		"MOSPAY_MOS_TIMEOUT="+faultMOSTimeout.String(),
@@ -140,6 +162,7 @@ func TestFaultInjection(t *testing.T) {
 	// orderQuery that did take effect.
 	c.faults(rng, 300)
 
+	loadStart := time.Now()
 	ctx, stopLoad := context.WithCancel(context.Background())
 	load := &faultLoad{acked: map[string]faultAcked{}}
 	var wg sync.WaitGroup
@@ -177,6 +200,7 @@ func TestFaultInjection(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	stopLoad()
 	wg.Wait()
+	loadEnd := time.Now()
 	stats := load.snapshot()
 	t.Logf("load: %d create attempts, %d acknowledged (201), %d refused with 503, %d other answers, %d transport errors; paid %d, failed %d, paid and refunded %d, left pending %d",
 		stats.attempts, len(stats.acked), stats.unavailable, stats.other, stats.transport, stats.pay, stats.fail, stats.refund, stats.leave)
@@ -192,26 +216,47 @@ func TestFaultInjection(t *testing.T) {
 		t.Fatal("no order was acknowledged: the load did not run")
 	}
 
+	// The last fault: every orderQuery fails over the expiry checks of the orders the load made.
+	// Then MOS heals altogether.
+	outageFrom, outageTo := loadStart.Add(faultOrderTTL), loadEnd.Add(faultOrderTTL+2*time.Second)
+	time.Sleep(time.Until(outageFrom))
+	c.must("PUT", c.sbURL+"/sandbox/faults", map[string]any{"errorRate": map[string]float64{"orderQuery": 1}}, nil, http.StatusOK, nil)
+	time.Sleep(time.Until(outageTo))
+	c.must("DELETE", c.sbURL+"/sandbox/faults", nil, nil, http.StatusOK, nil)
+	healed := time.Now()
+
 	// Leave serve running: the reconciler, not the test, must now bring every order to MOS's
-	// truth. Notifications are still dropped half of the time.
+	// truth.
 	var orders []faultOrder
 	var mismatched []string
-	deadline := time.Now().Add(scale.converge)
-	start := time.Now()
+	deadline := healed.Add(max(scale.converge, faultConverge))
 	for {
 		orders = c.adminOrders()
 		mismatched = mismatched[:0]
 		for i := range orders {
 			o := &orders[i]
 			o.mos, o.mosKnown = c.sandboxStatus(o.OutTradeNo)
-			if o.Status != faultWant(o.mos, o.mosKnown) {
+			if want := faultWant(o.mos, o.mosKnown, o.expired()); o.Status != want {
 				mismatched = append(mismatched, fmt.Sprintf("%s: mospay %s, sandbox %s", o.OutTradeNo, o.Status, faultMOSName(o.mos, o.mosKnown)))
 			}
 		}
 		if len(mismatched) == 0 || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(time.Second)
+		time.Sleep(250 * time.Millisecond)
+	}
+	converged := time.Since(healed)
+	due, failed, unanswered := c.expiryChecksHit(orders, outageFrom, healed)
+	t.Logf("the last fault: orderQuery failed for %.1f s from %s, over the expiry checks of %d orders closed at expiry (%d of them checked without an answer, the rest held back while MOS was taken to be down); %d reconciler checks got no answer",
+		healed.Sub(outageFrom).Seconds(), outageFrom.UTC().Format("15:04:05.000"), due, failed, unanswered)
+	if due == 0 || unanswered == 0 {
+		t.Errorf("the outage met no order's expiry check, or no check at all: it is aimed wrong")
+	}
+	if len(mismatched) == 0 {
+		t.Logf("converged: every order matches MOS %.1f s after the last fault healed (%d orders)", converged.Seconds(), len(orders))
+		if converged > faultConverge {
+			t.Errorf("every order matched MOS only %.1f s after the last fault healed, want within %s", converged.Seconds(), faultConverge)
+		}
 	}
 	if len(mismatched) > 0 {
 		slices.Sort(mismatched)
@@ -221,9 +266,9 @@ func TestFaultInjection(t *testing.T) {
 			no, _, _ := strings.Cut(m, ":")
 			t.Logf("story of %s: %s", no, c.rawStory(no))
 		}
-		c.explainLeases(mismatched, serve)
-	} else {
-		t.Logf("converged: all %d orders match the sandbox %s after the load ended, 0 mismatches", len(orders), time.Since(start).Round(100*time.Millisecond))
+		if strings.HasPrefix(dbURL(dir), "sqlite:") {
+			c.explainLeases(mismatched, serve)
+		}
 	}
 
 	// Nothing a client was told about was lost, and it kept the prepayId the client was given.
@@ -594,8 +639,44 @@ type faultOrder struct {
 	OutTradeNo string `json:"outTradeNo"`
 	PrepayID   string `json:"prepayId"`
 	Status     string `json:"status"`
+	ExpireTime int64  `json:"expireTime"` // ms
 	mos        string // the sandbox's status
 	mosKnown   bool   // false: the sandbox has no such order (404)
+}
+
+// expired says whether the order's expireTime has passed.
+func (o faultOrder) expired() bool { return !time.Now().Before(time.UnixMilli(o.ExpireTime)) }
+
+// expiryChecksHit reads what the outage [from, to) met: due is how many orders closed at expiry
+// had their expireTime in it, failed how many of those have a reconciler check in it, at or after
+// their expiry, that got no answer, and unanswered how many reconciler checks of any order in it
+// got no answer.
+func (c *faultWorld) expiryChecksHit(orders []faultOrder, from, to time.Time) (due, failed, unanswered int) {
+	c.t.Helper()
+	for _, o := range orders {
+		var s struct {
+			Queries []struct{ At, Source, Error string } `json:"queries"`
+		}
+		c.must("GET", c.apiURL+"/admin/orders/"+o.OutTradeNo, nil, c.admin(), http.StatusOK, &s)
+		exp := time.UnixMilli(o.ExpireTime)
+		expiring := !exp.Before(from) && exp.Before(to) && o.Status == "CLOSED"
+		if expiring {
+			due++
+		}
+		hit := false
+		for _, q := range s.Queries {
+			at, err := time.Parse(time.RFC3339Nano, q.At)
+			if err != nil || q.Source != "reconciler" || q.Error == "" || at.Before(from) || !at.Before(to) {
+				continue
+			}
+			unanswered++
+			if expiring && !hit && !at.Before(exp) {
+				hit = true
+				failed++
+			}
+		}
+	}
+	return due, failed, unanswered
 }
 
 // adminOrders reads every order in mospay's database, page by page.
@@ -636,15 +717,21 @@ func (c *faultWorld) sandboxStatus(outTradeNo string) (status string, known bool
 }
 
 // faultWant is the status mospay must end in for what MOS says. An order MOS never heard of
-// never reached it: FAILED once MOSPAY_PREPAY_GIVEUP has passed.
-func faultWant(mos string, known bool) string {
+// never reached it: FAILED once MOSPAY_PREPAY_GIVEUP has passed; one MOS still has unpaid after
+// its expireTime is CLOSED.
+func faultWant(mos string, known, expired bool) string {
 	if !known {
 		return "FAILED"
 	}
 	switch mos {
 	case "SUCCESS":
 		return "PAID"
-	case "FAILED", "PENDING", "CLOSED", "REFUNDED":
+	case "PENDING":
+		if expired {
+			return "CLOSED"
+		}
+		return mos
+	case "FAILED", "CLOSED", "REFUNDED":
 		return mos
 	}
 	return "unknown MOS status " + mos

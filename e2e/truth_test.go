@@ -164,6 +164,7 @@ func TestRefusedFirstPrepayStillFails(t *testing.T) {
 func TestLastRefundCheckRetriedUntilAnswered(t *testing.T) {
 	sched := order.DefaultSchedule()
 	sched.RefundChecks, sched.RefundWindow, sched.Backoff, sched.Jitter = nil, 300*time.Millisecond, []time.Duration{200 * time.Millisecond}, 0
+	sched.RetryFirst, sched.RetryMax = 200*time.Millisecond, 200*time.Millisecond // a check without an answer comes back within 200 ms
 	h := newHarness(t, apptest.Options{Schedule: &sched})
 	token := h.Login(t, "user-last-check")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Last check"}, "")

@@ -295,11 +295,20 @@ func (s *Service) prepay(ctx context.Context, o *Order, requestID string, retry 
 
 // prepayUnknown records a prepay whose outcome is unknown (MOS did not answer, or a refused retry
 // could not be checked): MOS may have the order. It stays CREATED and the lease is let go, so a
-// retry or the reconciler can find out.
+// retry or the reconciler can find out: the reconciler asks MOS about it with orderQuery (never
+// sending the prepay again) after Schedule.Retry, as it does after a check that got no answer.
 func (s *Service) prepayUnknown(ctx context.Context, o *Order, requestID string, q *QueryRecord, err error) (*Order, error) {
 	s.log.WarnContext(ctx, "prepay outcome unknown", "out_trade_no", o.OutTradeNo, "request_id", requestID, "err", err)
-	if saved, serr := s.store.Save(ctx, Write{Order: o, Query: q, ReleaseLease: true, At: s.clock.Now()}); serr == nil {
+	now := s.clock.Now()
+	failures := o.CheckFailures + 1
+	next := now.Add(s.cfg.Schedule.Retry(failures, s.rnd))
+	w := Write{Order: o, Query: q, ReleaseLease: true, At: now,
+		Reschedule: true, NextCheckAt: &next, CheckAttempts: o.CheckAttempts, CheckFailures: failures}
+	if saved, serr := s.store.Save(ctx, w); serr == nil {
 		o = saved
+		if s.cfg.Recheck != nil {
+			s.cfg.Recheck(next)
+		}
 	}
 	return o, Wrap(EUNAVAILABLE, err, "MOS did not answer the prepay request; the order is kept, retry with the same Idempotency-Key")
 }

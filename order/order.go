@@ -32,7 +32,8 @@ type Order struct {
 
 	ExpireAt      time.Time  // MOS's expireTime: after it the order can no longer be paid
 	NextCheckAt   *time.Time // when the reconciler next asks MOS; nil once nothing is left to learn
-	CheckAttempts int        // reconciler checks made so far
+	CheckAttempts int        // reconciler checks answered so far (the timetable's position)
+	CheckFailures int        // reconciler checks in a row that got no answer from MOS
 	LeaseOwner    string     // who is talking to MOS about this order right now, if anyone
 	LeaseUntil    *time.Time
 
@@ -174,11 +175,12 @@ type Write struct {
 	Event        Event
 	Notification *NotificationRecord
 	Query        *QueryRecord
-	// Schedule: the reconciler's next check and attempt count after this write. Reschedule false
-	// leaves them as they are.
+	// Schedule: the reconciler's next check, its count of answered checks and of checks in a row
+	// that got no answer, after this write. Reschedule false leaves them as they are.
 	Reschedule    bool
 	NextCheckAt   *time.Time
 	CheckAttempts int
+	CheckFailures int
 	// ReleaseLease clears the order's lease (the writer was the one talking to MOS).
 	ReleaseLease bool
 	// Audit is the admin action that caused the write, recorded with it.
@@ -233,7 +235,7 @@ func (w Write) After() *Order {
 		o.Resolved = append(slices.Clone(o.Resolved), ResolvedFlag{Flag: r.Flag, Answer: r.Answer})
 	}
 	if w.Reschedule {
-		o.NextCheckAt, o.CheckAttempts = w.NextCheckAt, w.CheckAttempts
+		o.NextCheckAt, o.CheckAttempts, o.CheckFailures = w.NextCheckAt, w.CheckAttempts, w.CheckFailures
 	}
 	if w.ReleaseLease {
 		o.LeaseOwner, o.LeaseUntil = "", nil

@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -88,9 +89,16 @@ type failedQuery struct {
 	audit     *AdminAction
 }
 
+// ErrNoAnswer is in the chain of the error of an orderQuery that got no answer from MOS (MOS
+// unreachable, a timeout, HTTP 5xx or 429, a lost answer), as opposed to one MOS answered or
+// refused, or a database failure: the reconciler's view of MOS's health counts these.
+var ErrNoAnswer = errors.New("no answer from MOS")
+
 // queryFailed records a failed orderQuery. MOS not knowing a CREATED order long after its
 // creation means prepay never reached MOS: the order is FAILED. Otherwise the failure is
-// EUNAVAILABLE and changes nothing (but, for the reconciler, the next check backs off).
+// EUNAVAILABLE and changes nothing; for the reconciler, a check that got no answer is made again
+// after Schedule.Retry, and one MOS refused goes on with the timetable. The order is returned as
+// the write left it.
 func (s *Service) queryFailed(ctx context.Context, o *Order, q *QueryRecord, err error, f failedQuery) (*Order, error) {
 	now := s.clock.Now()
 	if giveUp := s.cfg.Schedule.GiveUp; ErrorCode(err) == ENOTFOUND && o.Status == StatusCreated && now.Sub(o.CreatedAt) >= giveUp {
@@ -99,16 +107,22 @@ func (s *Service) queryFailed(ctx context.Context, o *Order, q *QueryRecord, err
 		saved, _, aerr := s.apply(ctx, o, e, applyOpts{query: q, checked: f.checked, releaseLease: f.checked, audit: f.audit})
 		return saved, aerr
 	}
-	// "No such order" is an answer; anything else (MOS unreachable, failing) is none, and a
-	// timetable's last check that got none is made again.
-	if _, _, aerr := s.apply(ctx, o, Event{}, applyOpts{query: q, checked: f.checked, failed: ErrorCode(err) != ENOTFOUND,
-		releaseLease: f.checked, noEvent: true, audit: f.audit}); aerr != nil {
+	// "No such order" is an answer; MOS unreachable or failing is none, and a refusal says
+	// nothing about the order.
+	code := ErrorCode(err)
+	saved, _, aerr := s.apply(ctx, o, Event{}, applyOpts{query: q, checked: f.checked, unanswered: code == EUNAVAILABLE,
+		refused: code != EUNAVAILABLE && code != ENOTFOUND, releaseLease: f.checked, noEvent: true, audit: f.audit})
+	if aerr != nil {
 		s.log.WarnContext(ctx, "recording failed query", "out_trade_no", o.OutTradeNo, "err", aerr)
+		saved = o
 	}
-	if ErrorCode(err) == ENOTFOUND {
-		return o, nil
+	switch code {
+	case ENOTFOUND:
+		return saved, nil
+	case EUNAVAILABLE:
+		err = fmt.Errorf("%w: %w", ErrNoAnswer, err)
 	}
-	return o, Wrap(EUNAVAILABLE, err, "MOS could not be asked about the order: %s", ErrorMessage(err))
+	return saved, Wrap(EUNAVAILABLE, err, "MOS could not be asked about the order: %s", ErrorMessage(err))
 }
 
 // query calls orderQuery and returns MOS's answer with the record of the call.

@@ -101,3 +101,115 @@ func TestScheduleShortRefundWindow(t *testing.T) {
 		}
 	}
 }
+
+// Every deadline the timetable promises is kept whatever the order of the deadlines: the
+// timetable, walked check by check, holds the give-up moment of a CREATED order, its expiry, every
+// grace check and every refund check within the window, for each pair of them in either order.
+func TestScheduleKeepsEveryDeadline(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
+	minute := time.Minute
+	tests := []struct {
+		name   string
+		status Status
+		ttl    time.Duration
+		edit   func(*Schedule)
+		want   []time.Duration // each must be a check of the walk (after creation, or after payment)
+	}{
+		{"give-up before expiry", StatusCreated, 30 * minute, nil, []time.Duration{2 * minute, 30 * minute, 31 * minute, 40 * minute}},
+		{"give-up after expiry (TTL 20 s, give-up 2 min)", StatusCreated, sec(20), nil, []time.Duration{sec(20), sec(80), 2 * minute, sec(620)}},
+		{"give-up at expiry", StatusCreated, 2 * minute, nil, []time.Duration{2 * minute, 3 * minute, 12 * minute}},
+		{"give-up after expiry, before the first grace check (TTL 20 s, give-up 30 s)", StatusCreated, sec(20),
+			func(s *Schedule) { s.GiveUp = sec(30) }, []time.Duration{sec(20), sec(30), sec(80), sec(620)}},
+		{"give-up between grace checks", StatusCreated, sec(20),
+			func(s *Schedule) { s.GiveUp = 15 * minute }, []time.Duration{sec(20), sec(80), sec(620), 15 * minute, time.Hour + sec(20)}},
+		{"give-up after every grace check", StatusCreated, sec(20),
+			func(s *Schedule) { s.Grace = []time.Duration{sec(10), sec(20)}; s.GiveUp = minute }, []time.Duration{sec(20), sec(30), sec(40), minute}},
+		{"give-up before the first check", StatusCreated, 30 * minute,
+			func(s *Schedule) { s.GiveUp = sec(5) }, []time.Duration{sec(5), 30 * minute, 31 * minute}},
+		{"give-up before the prepay can have landed", StatusCreated, 30 * minute,
+			func(s *Schedule) { s.GiveUp = sec(10); s.InFlight = sec(20) }, []time.Duration{sec(10), 30 * minute, 31 * minute}},
+		{"expiry before the first check", StatusPending, sec(10), nil, []time.Duration{sec(10), sec(70), sec(610)}},
+		{"expiry before the prepay can have landed", StatusCreated, sec(10),
+			func(s *Schedule) { s.InFlight = sec(20) }, []time.Duration{sec(10), sec(70), 2 * minute}},
+		{"expiry between backoff steps", StatusPending, sec(50), nil, []time.Duration{sec(15), sec(45), sec(50), sec(110)}},
+		{"grace checks closer than the backoff", StatusPending, 2 * minute,
+			func(s *Schedule) { s.Grace = []time.Duration{sec(1), sec(2)} }, []time.Duration{2 * minute, 2*minute + sec(1), 2*minute + sec(2)}},
+		{"refund checks within the window", StatusPaid, 30 * minute, nil,
+			[]time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour, 30 * 24 * time.Hour}},
+		{"refund window before a refund check", StatusPaid, 30 * minute, func(s *Schedule) { s.RefundWindow = 2 * time.Hour },
+			[]time.Duration{time.Hour, 2 * time.Hour}},
+		{"refund window at a refund check", StatusPaid, 30 * minute, func(s *Schedule) { s.RefundWindow = 24 * time.Hour },
+			[]time.Duration{time.Hour, 24 * time.Hour}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := DefaultSchedule()
+			s.Jitter = 0
+			if tt.edit != nil {
+				tt.edit(&s)
+			}
+			o := &Order{Status: tt.status, CreatedAt: t0, ExpireAt: t0.Add(tt.ttl)}
+			from := t0
+			if tt.status == StatusPaid {
+				o.PaidAt = &t0
+			}
+			var walk []time.Duration
+			seen := map[time.Duration]bool{}
+			now := from
+			for attempts := 0; len(walk) < 100; attempts++ {
+				next, ok := s.Next(o, attempts, now, func() float64 { return 0 })
+				if !ok {
+					break
+				}
+				if !next.After(now) && attempts > 0 {
+					t.Fatalf("check %d at %v does not come after the previous one at %v", attempts, next.Sub(from), now.Sub(from))
+				}
+				walk = append(walk, next.Sub(from))
+				seen[next.Sub(from)] = true
+				now = next
+			}
+			for _, d := range tt.want {
+				if !seen[d] {
+					t.Errorf("no check at %v; the checks: %v", d, walk)
+				}
+			}
+			if len(walk) >= 100 {
+				t.Errorf("the timetable never ends: %v", walk[:20])
+			}
+		})
+	}
+}
+
+// A check that got no answer comes back within seconds, backing off with the failures in a row
+// and never past RetryMax, jitter included.
+func TestScheduleRetry(t *testing.T) {
+	s := DefaultSchedule()
+	tests := []struct {
+		failures int
+		rnd      float64
+		want     time.Duration
+	}{
+		{1, 0, time.Second},
+		{2, 0, 2 * time.Second},
+		{3, 0, 4 * time.Second},
+		{4, 0, 5 * time.Second},
+		{50, 0, 5 * time.Second},
+		{1, 0.5, 750 * time.Millisecond},
+		{4, 0.5, 3750 * time.Millisecond},
+		{4, 0.999, 2502500 * time.Microsecond},
+		{0, 0, time.Second},
+	}
+	for _, tt := range tests {
+		if got := s.Retry(tt.failures, func() float64 { return tt.rnd }); got != tt.want {
+			t.Errorf("Retry(%d) with rnd %v = %v, want %v", tt.failures, tt.rnd, got, tt.want)
+		}
+	}
+	for failures := 1; failures < 20; failures++ {
+		for _, r := range []float64{0, 0.1, 0.5, 0.9, 0.999} {
+			if got := s.Retry(failures, func() float64 { return r }); got > s.RetryMax || got <= 0 {
+				t.Errorf("Retry(%d) with rnd %v = %v, want within (0, %v]", failures, r, got, s.RetryMax)
+			}
+		}
+	}
+}

@@ -34,6 +34,9 @@ type Config struct {
 	RenderEvent    EventRenderer
 	EventEndpoints []string
 	Wake           func()
+	// Recheck, if set, is told when a check was scheduled within seconds outside the reconciler
+	// (a prepay whose answer was lost), so that the reconciler runs then, not at its next tick.
+	Recheck func(at time.Time)
 }
 
 // Service runs orders through their life. Its methods are grouped by job, one file each:
@@ -64,6 +67,9 @@ func NewService(st Store, p Provider, clock Clock, log *slog.Logger, cfg Config)
 	}
 	if cfg.Schedule.GiveUp <= 0 {
 		cfg.Schedule.GiveUp = DefaultSchedule().GiveUp
+	}
+	if cfg.Schedule.RetryFirst <= 0 || cfg.Schedule.RetryMax <= 0 {
+		cfg.Schedule.RetryFirst, cfg.Schedule.RetryMax = DefaultSchedule().RetryFirst, DefaultSchedule().RetryMax
 	}
 	later := &heldBack{}
 	later.ctx, later.cancel = context.WithCancel(context.Background())
@@ -102,7 +108,8 @@ type applyOpts struct {
 	notification *NotificationRecord
 	query        *QueryRecord
 	checked      bool // a reconciler check: count it and schedule the next one
-	failed       bool // the check got no answer from MOS
+	unanswered   bool // the check got no answer from MOS: made again after Schedule.Retry
+	refused      bool // MOS refused the check: the timetable's last one is made again
 	releaseLease bool
 	noEvent      bool         // nothing to apply; only the records and schedule
 	resolve      *FlagResolve // finance resolving an active flag (instead of an event)
@@ -141,22 +148,7 @@ func (s *Service) apply(ctx context.Context, o *Order, e Event, opt applyOpts) (
 			w.Notification = &rec
 		}
 		if ch.Moves() || opt.checked {
-			// The timetable reads the order as the write leaves it (its new status, paidAt).
-			attempts := o.CheckAttempts
-			if opt.checked {
-				attempts++
-			}
-			after := w.After()
-			next, ok := s.cfg.Schedule.Next(after, attempts, now, s.rnd)
-			if !ok && opt.failed && !after.Status.Final() {
-				// The timetable's last check got no answer: it is not done until one comes (a
-				// refund or a late payment could be behind it).
-				next, ok = now.Add(s.cfg.Schedule.AfterFailure()), true
-			}
-			w.Reschedule, w.CheckAttempts = true, attempts
-			if ok {
-				w.NextCheckAt = &next
-			}
+			s.reschedule(&w, opt, now)
 		}
 		if w.Empty() {
 			return o, ch, nil
@@ -187,5 +179,35 @@ func (s *Service) apply(ctx context.Context, o *Order, e Event, opt applyOpts) (
 			s.wake()
 		}
 		return saved, ch, nil
+	}
+}
+
+// reschedule sets the write's next check. A check that got no answer is made again after the
+// retry delay, whatever the timetable says, and is not counted as one of the timetable's checks;
+// anything else (an answer, a refusal, a status change) counts, clears the failures, and the
+// timetable, reading the order as the write leaves it (its new status, paidAt), says when next.
+func (s *Service) reschedule(w *Write, opt applyOpts, now time.Time) {
+	attempts, failures := w.Order.CheckAttempts, 0
+	var next time.Time
+	ok := true
+	switch {
+	case opt.checked && opt.unanswered:
+		failures = w.Order.CheckFailures + 1
+		next = now.Add(s.cfg.Schedule.Retry(failures, s.rnd))
+	default:
+		if opt.checked {
+			attempts++
+		}
+		after := w.After()
+		next, ok = s.cfg.Schedule.Next(after, attempts, now, s.rnd)
+		if !ok && opt.refused && !after.Status.Final() {
+			// MOS refused the timetable's last check: it is not done until MOS answers it (a
+			// refund or a late payment could be behind it).
+			next, ok = now.Add(s.cfg.Schedule.AfterFailure()), true
+		}
+	}
+	w.Reschedule, w.CheckAttempts, w.CheckFailures = true, attempts, failures
+	if ok {
+		w.NextCheckAt = &next
 	}
 }

@@ -94,6 +94,11 @@ func newEnv(t *testing.T, schedule ...order.Schedule) *env {
 	}})
 	e.setFaults(t, sandbox.Faults{})
 	e.db, e.svc, e.sched = e.stack.DB, e.stack.App.Service(), e.stack.App.Reconciler()
+	// The tests run the passes by hand, on the test clock: no tick or extra pass of the app's own
+	// schedule may run between their steps.
+	if err := e.sched.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 

@@ -132,43 +132,59 @@ func TestExpiryThenLatePayment(t *testing.T) {
 	}
 }
 
-// While MOS fails, each check is counted as an error and the next one backs off; once MOS
-// answers again, the order is resolved without losing its schedule.
-func TestMOSFaultsBackOffThenRecover(t *testing.T) {
+// While MOS fails, a check that got no answer is counted as an error and made again within
+// seconds, backing off up to RetryMax, without moving the order along its timetable; after
+// DownAfter of them in a row MOS is taken to be down and only probed, every Probe. Once MOS
+// answers, the order is resolved and goes on with its timetable.
+func TestMOSFaultsRetryThenRecover(t *testing.T) {
 	e := newEnv(t)
 	o := e.create(t)
 	e.pay(t, o.OutTradeNo)
 	e.setFaults(t, sandbox.Faults{ErrorRate: map[string]float64{"orderQuery": 1}})
 
 	e.clock.Advance(firstCheck)
-	wantSummary(t, e.pass(t), 1, 1, nil)
-	after := e.order(t, o.OutTradeNo)
-	if after.Status != order.StatusPending || after.CheckAttempts != 1 {
-		t.Fatalf("after a failed check: %s with %d attempts, want PENDING with 1", after.Status, after.CheckAttempts)
+	retryMax := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}
+	for i, limit := range retryMax {
+		wantSummary(t, e.pass(t), 1, 1, nil)
+		after := e.order(t, o.OutTradeNo)
+		if after.Status != order.StatusPending || after.CheckAttempts != 0 || after.CheckFailures != i+1 {
+			t.Fatalf("after failed check %d: %s with %d answered and %d failed checks, want PENDING with 0 and %d",
+				i+1, after.Status, after.CheckAttempts, after.CheckFailures, i+1)
+		}
+		retry := after.NextCheckAt.Sub(e.clock.Now())
+		if retry < limit/2 || retry > limit {
+			t.Fatalf("failed check %d: made again after %v, want between %v and %v", i+1, retry, limit/2, limit)
+		}
+		if after.LeaseOwner != "" {
+			t.Fatalf("lease still held by %q after the failed check", after.LeaseOwner)
+		}
+		if i == 0 {
+			wantSummary(t, e.pass(t), 0, 0, nil) // not due again at once
+		}
+		e.clock.Advance(retry)
 	}
-	if after.NextCheckAt == nil || !after.NextCheckAt.After(e.clock.Now()) || !after.NextCheckAt.After(*o.NextCheckAt) {
-		t.Fatalf("next check %v, want later than now %v and than the first check %v", after.NextCheckAt, e.clock.Now(), o.NextCheckAt)
+	if s := e.story(t, o.OutTradeNo); countQueries(s, order.SourceReconciler) != 3 || s.Queries[len(s.Queries)-1].Error == "" {
+		t.Fatalf("queries %+v, want three failed reconciler queries recorded", s.Queries)
 	}
-	if after.LeaseOwner != "" {
-		t.Fatalf("lease still held by %q after the failed check", after.LeaseOwner)
+	if !e.sched.MOSDown() {
+		t.Fatal("three checks in a row got no answer, but MOS is not taken to be down")
 	}
-	if s := e.story(t, o.OutTradeNo); countQueries(s, order.SourceReconciler) != 1 || s.Queries[len(s.Queries)-1].Error == "" {
-		t.Fatalf("queries %+v, want one failed reconciler query recorded", s.Queries)
-	}
-
-	wantSummary(t, e.pass(t), 0, 0, nil) // backed off: not due again at once
-	e.clock.Advance(after.NextCheckAt.Sub(e.clock.Now()))
-	wantSummary(t, e.pass(t), 1, 1, nil) // still failing: backs off further
-	again := e.order(t, o.OutTradeNo)
-	if again.CheckAttempts != 2 || again.NextCheckAt.Sub(*after.NextCheckAt) <= after.NextCheckAt.Sub(*o.NextCheckAt) {
-		t.Fatalf("second failure: %d attempts, next check %v; want 2 and a longer wait than before", again.CheckAttempts, again.NextCheckAt)
-	}
+	// Down: the order's retry is due, but only a probe calls MOS, once per Probe.
+	wantSummary(t, e.pass(t), 0, 0, nil)
+	e.clock.Advance(e.sched.Config().Probe)
+	wantSummary(t, e.pass(t), 1, 1, nil) // the probe: still no answer
+	wantSummary(t, e.pass(t), 0, 0, nil)
 
 	e.setFaults(t, sandbox.Faults{})
-	e.clock.Advance(again.NextCheckAt.Sub(e.clock.Now()))
+	e.clock.Advance(e.sched.Config().Probe)
 	wantSummary(t, e.pass(t), 1, 0, map[order.Status]int{order.StatusPaid: 1})
-	if got := e.order(t, o.OutTradeNo); got.Status != order.StatusPaid || got.CheckAttempts != 3 {
-		t.Fatalf("after recovery: %s with %d attempts, want PAID with 3", got.Status, got.CheckAttempts)
+	got := e.order(t, o.OutTradeNo)
+	if got.Status != order.StatusPaid || got.CheckAttempts != 1 || got.CheckFailures != 0 || e.sched.MOSDown() {
+		t.Fatalf("after recovery: %s with %d answered and %d failed checks, MOS down %v; want PAID with 1 and 0, MOS up",
+			got.Status, got.CheckAttempts, got.CheckFailures, e.sched.MOSDown())
+	}
+	if next := got.NextCheckAt.Sub(*got.PaidAt); next != time.Hour {
+		t.Fatalf("next check %v after payment, want the refund check an hour after", next)
 	}
 }
 
@@ -185,8 +201,8 @@ func (e *env) createUnknown(t *testing.T) *order.Order {
 	return o
 }
 
-// A CREATED order whose prepay did reach MOS is moved to PENDING with MOS's prepayId, but not
-// while its prepay may still be in flight.
+// A CREATED order whose prepay answer was lost, but which did reach MOS, is asked about with
+// orderQuery within seconds (never prepaid again) and moved to PENDING with MOS's prepayId.
 func TestCreatedKnownToMOSBecomesPending(t *testing.T) {
 	e := newEnv(t)
 	o := e.createUnknown(t)
@@ -199,10 +215,15 @@ func TestCreatedKnownToMOSBecomesPending(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e.clock.Advance(10 * time.Second)
-	wantSummary(t, e.pass(t), 0, 0, nil) // still possibly in flight
-	e.clock.Advance(6 * time.Second)
+	prepays := e.stack.Sandbox.Stats().Calls["prepay"]
+	if due := e.order(t, o.OutTradeNo).NextCheckAt.Sub(o.CreatedAt); due <= 0 || due > time.Second {
+		t.Fatalf("a prepay without an answer is checked %v after it, want within the first retry delay", due)
+	}
+	e.clock.Advance(time.Second)
 	wantSummary(t, e.pass(t), 1, 0, map[order.Status]int{order.StatusPending: 1})
+	if n := e.stack.Sandbox.Stats().Calls["prepay"]; n != prepays {
+		t.Fatalf("%d prepay calls after the check, want %d: the reconciler never sends a prepay", n, prepays)
+	}
 	s := e.story(t, o.OutTradeNo)
 	if s.Order.Status != order.StatusPending || s.Order.PrepayID != prepayID {
 		t.Fatalf("order %s with prepayId %q, want PENDING with MOS's %q", s.Order.Status, s.Order.PrepayID, prepayID)
@@ -527,5 +548,71 @@ func TestNeverReachedMOSFailsOnTime(t *testing.T) {
 		}
 		e.clock.Advance(got.NextCheckAt.Sub(e.clock.Now()))
 		e.pass(t)
+	}
+}
+
+// When MOS fails for every order, the reconciler backs off together instead of every order
+// retrying on its own: once DownAfter checks in a row got no answer, the orders a pass claimed and
+// did not check yet are released unchecked, and passes make one probe per Probe. When MOS answers
+// again, the pass drains everything due.
+func TestMOSDownIsProbedNotStormed(t *testing.T) {
+	e := newEnv(t)
+	const n, conc = 20, 4
+	s := e.newScheduler(t, e.svc, scheduler.Config{Concurrency: conc})
+	var orders []*order.Order
+	for range n {
+		orders = append(orders, e.create(t))
+	}
+	e.setFaults(t, sandbox.Faults{ErrorRate: map[string]float64{"orderQuery": 1}})
+	queries := func() int { return e.stack.Sandbox.Stats().Calls["orderQuery"] }
+	pass := func() scheduler.Summary {
+		t.Helper()
+		sum, err := s.Pass(t.Context())
+		if err != nil {
+			t.Fatalf("pass: %v (%s)", err, sum)
+		}
+		return sum
+	}
+	before := queries()
+
+	e.clock.Advance(firstCheck)
+	sum := pass()
+	asked := queries() - before
+	down := s.Config().DownAfter
+	if asked > down+conc || sum.Deferred != n-sum.Checked || sum.Unanswered != sum.Checked || !s.MOSDown() {
+		t.Fatalf("first pass: %q, %d orderQuery calls, MOS down %v; want at most %d calls, the rest deferred, MOS down",
+			sum, asked, s.MOSDown(), down+conc)
+	}
+	// The deferred claims are free at once: another instance could take them now.
+	if got, err := e.db.ClaimDue(t.Context(), e.clock.Now(), n, "other", e.clock.Now().Add(time.Second)); err != nil || len(got) != sum.Deferred {
+		t.Fatalf("another owner claims %d orders (%v), want the %d deferred ones", len(got), err, sum.Deferred)
+	}
+	e.clock.Advance(2 * time.Second) // past the other owner's lease
+
+	for i := range 3 {
+		before = queries()
+		if sum := pass(); sum.Checked != 0 || queries() != before {
+			t.Fatalf("pass %d before the next probe: %q with %d calls, want none", i, sum, queries()-before)
+		}
+		e.clock.Advance(s.Config().Probe - 2*time.Second)
+		sum := pass()
+		if sum.Checked != 1 || queries()-before != 1 || !s.MOSDown() {
+			t.Fatalf("probe %d: %q with %d calls, want one check, MOS still down", i, sum, queries()-before)
+		}
+		e.clock.Advance(2 * time.Second)
+	}
+
+	e.setFaults(t, sandbox.Faults{})
+	e.clock.Advance(s.Config().Probe)
+	before = queries()
+	sum = pass()
+	if sum.Checked != n || sum.Errors != 0 || queries()-before != n || s.MOSDown() {
+		t.Fatalf("after MOS answers: %q with %d calls, want all %d checked once, MOS up", sum, queries()-before, n)
+	}
+	for _, o := range orders {
+		if got := e.order(t, o.OutTradeNo); got.CheckAttempts != 1 || got.CheckFailures != 0 || got.LeaseOwner != "" {
+			t.Fatalf("order %s: %d answered and %d failed checks, lease %q; want 1, 0 and none", o.OutTradeNo,
+				got.CheckAttempts, got.CheckFailures, got.LeaseOwner)
+		}
 	}
 }

@@ -32,6 +32,7 @@ type orderRow struct {
 	ExpireAt       time.Time
 	NextCheckAt    *time.Time
 	CheckAttempts  int
+	CheckFailures  int
 	LeaseOwner     *string
 	LeaseUntil     *time.Time
 	PaidAt         *time.Time
@@ -179,7 +180,7 @@ func toRow(o *order.Order) orderRow {
 		Metadata: metadataText(o.Metadata), Items: itemsText(o.Items),
 		Status: string(o.Status), Version: o.Version, Sandbox: o.Sandbox,
 		IdempotencyKey: strPtr(o.IdempotencyKey), RequestHash: o.RequestHash,
-		ExpireAt: utc(o.ExpireAt), NextCheckAt: utcPtr(o.NextCheckAt), CheckAttempts: o.CheckAttempts,
+		ExpireAt: utc(o.ExpireAt), NextCheckAt: utcPtr(o.NextCheckAt), CheckAttempts: o.CheckAttempts, CheckFailures: o.CheckFailures,
 		LeaseOwner: strPtr(o.LeaseOwner), LeaseUntil: utcPtr(o.LeaseUntil),
 		PaidAt: utcPtr(o.PaidAt), RefundedAt: utcPtr(o.RefundedAt),
 		CreatedAt: utc(o.CreatedAt), UpdatedAt: utc(o.UpdatedAt),
@@ -202,7 +203,7 @@ func fromRow(r *orderRow, fs flagSet) *order.Order {
 		PrepayID: r.PrepayID, Amount: money.Amount{Minor: r.AmountMinor, Currency: money.Currency(r.Currency)},
 		Desc: r.Description, Status: order.Status(r.Status), Flags: flags, Version: r.Version, Sandbox: r.Sandbox,
 		RequestHash: r.RequestHash, ExpireAt: r.ExpireAt.UTC(), NextCheckAt: utcPtr(r.NextCheckAt),
-		CheckAttempts: r.CheckAttempts, LeaseUntil: utcPtr(r.LeaseUntil),
+		CheckAttempts: r.CheckAttempts, CheckFailures: r.CheckFailures, LeaseUntil: utcPtr(r.LeaseUntil),
 		PaidAt: utcPtr(r.PaidAt), RefundedAt: utcPtr(r.RefundedAt),
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}

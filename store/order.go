@@ -187,7 +187,7 @@ func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 		update = map[string]any{
 			"status": string(after.Status), "prepay_id": after.PrepayID, "version": after.Version,
 			"updated_at": utc(after.UpdatedAt), "next_check_at": utcPtr(after.NextCheckAt),
-			"check_attempts": after.CheckAttempts, "paid_at": utcPtr(after.PaidAt), "refunded_at": utcPtr(after.RefundedAt),
+			"check_attempts": after.CheckAttempts, "check_failures": after.CheckFailures, "paid_at": utcPtr(after.PaidAt), "refunded_at": utcPtr(after.RefundedAt),
 		}
 		if w.ReleaseLease {
 			update["lease_owner"], update["lease_until"] = nil, nil
@@ -532,6 +532,19 @@ func (db *DB) RenewLeases(ctx context.Context, owner string, ids []int64, now, u
 		return res.Error
 	})
 	return n, err
+}
+
+// ReleaseLeases ends owner's leases on ids at once: the reconciler claimed those orders but did
+// not check them (MOS stopped answering), so they must be free for its next pass rather than
+// held until their lease runs out. An order whose lease owner changed is left alone.
+func (db *DB) ReleaseLeases(ctx context.Context, owner string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return db.InTx(ctx, func(tx *gorm.DB) error {
+		return tx.Model(&orderRow{}).Where("id IN ? AND lease_owner = ?", ids, owner).
+			Updates(map[string]any{"lease_owner": nil, "lease_until": nil}).Error
+	})
 }
 
 // NextLeaseEnd is the earliest time a due order now held under someone else's lease becomes
