@@ -13,6 +13,11 @@ import (
 	"github.com/mospay/mospay/order"
 )
 
+// MinAdminToken is the shortest admin token mospay accepts (MOSPAY_ADMIN_TOKENS; start-up refuses
+// a shorter one). The failure limit slows guessing from one address but does not stop it, so a
+// token must be long enough that guessing is hopeless anyway: 32 random characters.
+const MinAdminToken = 32
+
 // AdminToken is one finance/admin bearer token; Name is what the audit records.
 type AdminToken struct {
 	Name  string
