@@ -59,6 +59,8 @@ type Deps struct {
 	Users Users
 	// Events are the order events and their deliveries (order.Service too).
 	Events Events
+	// FinanceSessions are the finance pages' sessions (order.Service too).
+	FinanceSessions FinanceSessions
 	// Notify receives MOS's notifications (webhook.Receiver); it answers in MOS's envelope.
 	Notify http.Handler
 	// Now is the clock (time.Now when nil).
@@ -249,12 +251,17 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		s.deps.Logger.Info("http", "request_id", requestID(c), "method", c.Request().Method,
 			"route", c.Path(), "status", c.Response().Status, "duration_ms", time.Since(start).Milliseconds(),
-			"remote_ip", c.RealIP())
+			"remote_ip", c.RealIP(),
+			"client_request_id", clientRequestID(c))
 		return nil
 	}
 }
 
+// requestID is mospay's own id of the request (requestIDs), never the client's.
 func requestID(c echo.Context) string {
+	if id, ok := c.Get(requestIDKey).(string); ok {
+		return id
+	}
 	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
 

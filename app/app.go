@@ -137,10 +137,17 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}, api.Deps{
 		Logger: a.log, Metrics: a.metrics, Ready: a.db.Ready,
 		Sessions: mos.Provider{Client: a.mosClient()}, Orders: a.service(), Users: a.service(), Events: a.service(),
+		FinanceSessions: a.service(),
 		Notify: &webhook.Receiver{AppKey: c.MOSAppKey, Secret: c.MOSAppSecret, Service: a.service(), Log: a.log,
 			MaxBody: c.MaxBody, Count: a.metrics.CountNotification},
 		Now: a.clock.Now,
 	})
+	// A session of an admin token no longer configured stays ended if the token comes back.
+	if n, err := a.api.EndRemovedTokenSessions(ctx); err != nil {
+		return fmt.Errorf("ending the finance sessions of removed admin tokens: %w", err)
+	} else if n > 0 {
+		a.log.Info("finance sessions of removed admin tokens ended", "sessions", n)
+	}
 	if c.OpsAddr != "" {
 		if err := a.startOps(); err != nil {
 			return err

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	"github.com/mospay/mospay/app"
 	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos/sandbox"
+	"github.com/mospay/mospay/store/pgtest"
 )
 
 // metric reads one sample of mospay's /metrics at url: the value of the line name{labels}, 0 when
@@ -49,7 +52,7 @@ func mosCalls(h *harness, op string) int { return h.Sandbox.Stats().Calls[op] }
 
 // TestRequestIDBounded: a client's X-Request-Id is kept only when it is 1 to 64 characters of
 // [A-Za-z0-9._:-]; a huge one or one carrying a line break is replaced, never echoed, logged or
-// stored.
+// stored. What mospay stores is its own request id, never the client's.
 func TestRequestIDBounded(t *testing.T) {
 	h := newHarness(t, apptest.Options{})
 	token := h.Login(t, "user-request-id")
@@ -83,8 +86,8 @@ func TestRequestIDBounded(t *testing.T) {
 				WHERE o.out_trade_no = ? ORDER BY t.id LIMIT 1`), o.OutTradeNo).Scan(&stored); err != nil {
 				t.Fatal(err)
 			}
-			if stored != got {
-				t.Fatalf("stored request id %.80q, answered %.80q", stored, got)
+			if stored == tc.id || len(stored) != 26 || (!tc.kept && stored != got) {
+				t.Fatalf("stored request id %.80q, answered %.80q for %.80q", stored, got, tc.id)
 			}
 		})
 	}
@@ -478,8 +481,10 @@ func TestUsersAndTokens(t *testing.T) {
 	h.Must(t, http.MethodGet, h.URL+"/admin/users", nil, apptest.Bearer(apptest.FinanceToken)).WantError(t, 400, "invalid_request")
 }
 
-// TestAuditTrail: admin actions are recorded with who, what, which and the request id, in the
-// same transaction as their effect; the trail pages newest first and filters by actor and time.
+// TestAuditTrail: admin actions are recorded with who, what, which and mospay's request id (the
+// client's beside it), in the same transaction as their effect; reads of payers' data (a user
+// lookup, a CSV export, by the API or the pages) are actions too; the trail pages newest first and
+// filters by actor, action and time.
 func TestAuditTrail(t *testing.T) {
 	h := newHarness(t, apptest.Options{})
 	token := h.Login(t, "openid-dave")
@@ -499,29 +504,60 @@ func TestAuditTrail(t *testing.T) {
 	h.Admin(t, "/admin/users?openid=openid-dave").Decode(t, &users)
 	h.Must(t, http.MethodPost, h.URL+"/admin/users/"+users.Users[0].ID+"/revoke", nil, apptest.Bearer(apptest.FinanceToken))
 
-	type action struct{ Actor, Action, OutTradeNo, UserID, RequestID, At string }
+	type action struct{ Actor, Action, OutTradeNo, UserID, Detail, RequestID, ClientRequestID, At string }
 	var page struct {
 		Actions    []action
 		NextCursor string
 	}
 	h.Admin(t, "/admin/audit").Decode(t, &page)
-	if len(page.Actions) != 3 || page.Actions[0].Action != "revoke" || page.Actions[0].UserID != users.Users[0].ID ||
-		page.Actions[2].Action != "reconcile" || page.Actions[2].Actor != "finance" || page.Actions[2].RequestID != "req-audit-1" ||
-		page.Actions[2].OutTradeNo != o.OutTradeNo || page.Actions[1].Actor != "admin" {
+	if len(page.Actions) != 4 || page.Actions[0].Action != "revoke" || page.Actions[0].UserID != users.Users[0].ID ||
+		page.Actions[1].Action != "lookup" || page.Actions[1].Actor != "finance" || page.Actions[1].Detail != "openid openid-dave" ||
+		page.Actions[1].UserID != users.Users[0].ID ||
+		page.Actions[3].Action != "reconcile" || page.Actions[3].Actor != "finance" || page.Actions[3].ClientRequestID != "req-audit-1" ||
+		len(page.Actions[3].RequestID) != 26 || page.Actions[3].OutTradeNo != o.OutTradeNo || page.Actions[2].Actor != "admin" {
 		t.Fatalf("audit trail %+v", page.Actions)
 	}
-	h.Admin(t, "/admin/audit?actor=admin").Decode(t, &page)
-	if len(page.Actions) != 1 || page.Actions[0].RequestID != "req-audit-2" {
-		t.Fatalf("audit by actor: %+v", page.Actions)
+	h.Admin(t, "/admin/audit?actor=admin&action=reconcile").Decode(t, &page)
+	if len(page.Actions) != 1 || page.Actions[0].ClientRequestID != "req-audit-2" {
+		t.Fatalf("audit by actor and action: %+v", page.Actions)
 	}
-	h.Admin(t, "/admin/audit?limit=2").Decode(t, &page)
-	if len(page.Actions) != 2 || page.NextCursor == "" {
+	h.Admin(t, "/admin/audit?limit=3").Decode(t, &page)
+	if len(page.Actions) != 3 || page.NextCursor == "" {
 		t.Fatalf("first page: %+v", page)
 	}
-	h.Admin(t, "/admin/audit?limit=2&cursor="+page.NextCursor).Decode(t, &page)
-	if len(page.Actions) != 1 || page.NextCursor != "" || page.Actions[0].RequestID != "req-audit-1" {
+	h.Admin(t, "/admin/audit?limit=3&cursor="+page.NextCursor).Decode(t, &page)
+	if len(page.Actions) != 1 || page.NextCursor != "" || page.Actions[0].ClientRequestID != "req-audit-1" {
 		t.Fatalf("second page: %+v", page)
 	}
+
+	// Each read of payers' data adds a row naming the admin: a lookup that finds no one, an
+	// export through the API (with its filter), an export from the pages.
+	count := func(action string) int {
+		page.Actions = nil // (decoding into the old elements would keep fields the answer leaves out)
+		h.Admin(t, "/admin/audit?action="+action).Decode(t, &page)
+		return len(page.Actions)
+	}
+	h.Admin(t, "/admin/users?openid=openid-nobody")
+	if n := count("lookup"); n != 2 || page.Actions[0].Detail != "openid openid-nobody" || page.Actions[0].UserID != "" {
+		t.Fatalf("after a lookup that finds no one: %d lookups, %+v", n, page.Actions)
+	}
+	if r := h.Must(t, http.MethodGet, h.URL+"/admin/orders.csv?status=PAID&currency=USD&from=2026-01-01", nil,
+		apptest.Bearer(apptest.FinanceToken)); r.Status != http.StatusOK {
+		t.Fatalf("export: %d", r.Status)
+	}
+	if n := count("export"); n != 1 || page.Actions[0].Actor != "finance" ||
+		page.Actions[0].Detail != "basis=created&currency=USD&from=2026-01-01T00%3A00%3A00Z&status=PAID&tz=UTC" {
+		t.Fatalf("after an export: %d exports, %+v", n, page.Actions)
+	}
+	f := h.FinanceClient(t)
+	f.MustSignIn(t, apptest.FinanceToken)
+	if p := f.Get(t, "/finance/orders.csv?flag=any"); p.Status != http.StatusOK {
+		t.Fatalf("export from the pages: %d", p.Status)
+	}
+	if n := count("export"); n != 2 || page.Actions[0].Actor != "finance" || !strings.Contains(page.Actions[0].Detail, "flag=any") {
+		t.Fatalf("after an export from the pages: %d exports, %+v", n, page.Actions)
+	}
+	h.Admin(t, "/admin/audit?action=nonsense").WantError(t, 400, "invalid_request")
 	tomorrow := time.Now().UTC().AddDate(0, 0, 1).Format("2006-01-02")
 	h.Admin(t, "/admin/audit?from="+tomorrow).Decode(t, &page)
 	if len(page.Actions) != 0 {
@@ -531,8 +567,98 @@ func TestAuditTrail(t *testing.T) {
 		Actions []action
 	}
 	h.Admin(t, "/admin/orders/"+o.OutTradeNo).Decode(t, &story)
-	if len(story.Actions) != 2 || story.Actions[0].RequestID != "req-audit-1" {
+	if len(story.Actions) != 2 || story.Actions[0].ClientRequestID != "req-audit-1" {
 		t.Fatalf("the order's story shows actions %+v", story.Actions)
 	}
 	h.Admin(t, "/admin/audit?from=nonsense").WantError(t, 400, "invalid_request")
+}
+
+// TestFinanceSessionsEnd: finance's sessions live in the database. A copy of a session cookie
+// works until its session signs out, then nowhere (another instance on the same PostgreSQL
+// included); finance sees their open sessions and ends one of them, which signs that browser
+// out; an instance started without an admin token ends that token's sessions on every instance.
+func TestFinanceSessionsEnd(t *testing.T) {
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			opt := apptest.Options{}
+			if db == "postgres" {
+				opt.DBURL = pgtest.NewDB(t)
+			}
+			a := newHarness(t, opt)
+			b := a // the second instance: itself on SQLite (one instance per file)
+			if db == "postgres" {
+				b = newHarness(t, apptest.Options{MOS: a, DBURL: opt.DBURL})
+			}
+			cookie := func(f *apptest.FinanceClient) *http.Cookie { return f.Cookie(t, "/finance/orders", "mospay_finance") }
+			copyOn := func(s *harness, ck *http.Cookie) *apptest.FinanceClient {
+				f := s.FinanceClient(t)
+				f.PutCookie(t, ck.Name, ck.Value)
+				return f
+			}
+			wantSignedIn := func(f *apptest.FinanceClient, yes bool, what string) {
+				t.Helper()
+				p := f.Get(t, "/finance/orders")
+				if yes && p.Status != http.StatusOK || !yes && (p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/finance/login")) {
+					t.Fatalf("%s: HTTP %d to %q, want signed in %v", what, p.Status, p.Location, yes)
+				}
+			}
+
+			// Sign out ends the session everywhere: a copied cookie stops working too.
+			alice := a.FinanceClient(t)
+			alice.MustSignIn(t, apptest.FinanceToken)
+			stolen := copyOn(b, cookie(alice))
+			wantSignedIn(stolen, true, "a copy of the cookie, before sign-out")
+			signOut := alice.Post(t, "/finance/logout", url.Values{"csrf": {alice.Get(t, "/finance/orders").CSRF(t)}})
+			if signOut.Status != http.StatusSeeOther || signOut.Location != "/finance/login" {
+				t.Fatalf("sign out: %d %q", signOut.Status, signOut.Location)
+			}
+			wantSignedIn(stolen, false, "a copy of the cookie, after sign-out")
+
+			// Finance's open sessions: two browsers; the first ends the second's session.
+			first, second := a.FinanceClient(t), b.FinanceClient(t)
+			first.MustSignIn(t, apptest.FinanceToken)
+			second.MustSignIn(t, apptest.FinanceToken)
+			page := first.Get(t, "/finance/sessions")
+			if page.Status != http.StatusOK || strings.Count(page.Body, `action="/finance/sessions/`) != 2 ||
+				!strings.Contains(page.Body, "(this one)") {
+				t.Fatalf("sessions page: %d\n%s", page.Status, page.Body)
+			}
+			ended := false
+			for _, m := range regexp.MustCompile(`action="(/finance/sessions/[0-9a-f]{64}/end)"[^>]*>\s*<input type="hidden" name="csrf" value="([^"]+)">\s*<button type="submit" class="secondary">End session`).FindAllStringSubmatch(page.Body, -1) {
+				p := first.Post(t, m[1], url.Values{"csrf": {m[2]}})
+				if p.Status != http.StatusSeeOther || p.Location != "/finance/sessions?done=ended" {
+					t.Fatalf("ending the other session: %d %q", p.Status, p.Location)
+				}
+				ended = true
+			}
+			if !ended {
+				t.Fatalf("no other session to end on the page:\n%s", page.Body)
+			}
+			wantSignedIn(second, false, "the session ended from the other browser")
+			wantSignedIn(first, true, "the browser that ended the other session")
+			// An admin ends only their own sessions; a form without its token changes nothing.
+			other := a.FinanceClient(t)
+			other.MustSignIn(t, apptest.AdminToken)
+			if p := other.Post(t, "/finance/sessions/"+strings.Repeat("0", 64)+"/end",
+				url.Values{"csrf": {other.Get(t, "/finance/sessions").CSRF(t)}}); p.Status != http.StatusNotFound {
+				t.Fatalf("ending a session that is not one's own: %d", p.Status)
+			}
+			var audit struct {
+				Actions []struct{ Actor, Action string }
+			}
+			a.Admin(t, "/admin/audit?action=logout").Decode(t, &audit)
+			if len(audit.Actions) != 2 || audit.Actions[0].Actor != "finance" {
+				t.Fatalf("logouts audited: %+v", audit.Actions)
+			}
+
+			// An instance started without finance's token ends its sessions on every instance.
+			if db == "postgres" {
+				newHarness(t, apptest.Options{MOS: a, DBURL: opt.DBURL, Config: func(c *app.Config) {
+					c.AdminTokens = c.AdminTokens[1:]
+				}})
+				wantSignedIn(first, false, "a session of a token another instance no longer has")
+				wantSignedIn(other, true, "a session of a token every instance still has")
+			}
+		})
+	}
 }
