@@ -3,8 +3,10 @@ package api
 import (
 	"crypto/subtle"
 	"encoding/csv"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -130,19 +132,45 @@ func (s *Server) defaultZone() *time.Location {
 }
 
 // zoneCache holds the time zones loaded so far: time.LoadLocation reads and parses a file each
-// time, and one page asks for its zone several times. Only zones that exist are kept, so the
-// cache is bounded by the zone database.
-var zoneCache sync.Map // name -> *time.Location
+// time, and one page asks for its zone several times. Only canonical names of zones that exist
+// are kept, and at most maxCachedZones of them (the zone database has about 600).
+var zoneCache struct {
+	sync.Mutex
+	zones map[string]*time.Location
+}
 
+const maxCachedZones = 1024
+
+// zoneName is what a canonical zone name looks like: "UTC", "Asia/Tokyo",
+// "America/Argentina/Buenos_Aires", "Etc/GMT+7"; never a "." or ".." part, a leading or doubled
+// "/", or anything time.LoadLocation would read as a path of another spelling.
+var zoneName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9][A-Za-z0-9_+-]*){0,2}$`)
+
+// loadZone loads the zone with a canonical name (zoneName; not "Local", the server's own).
+// Another spelling of a zone (Asia/./Tokyo) is an unknown zone.
 func loadZone(name string) (*time.Location, error) {
-	if loc, ok := zoneCache.Load(name); ok {
-		return loc.(*time.Location), nil
+	if len(name) > 64 || !zoneName.MatchString(name) || name == "Local" ||
+		strings.HasPrefix(name, "posix/") || strings.HasPrefix(name, "right/") { // copies of the database under other names
+		return nil, fmt.Errorf("api: %q is not a canonical time zone name", name)
+	}
+	zoneCache.Lock()
+	loc, ok := zoneCache.zones[name]
+	zoneCache.Unlock()
+	if ok {
+		return loc, nil
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, err
 	}
-	zoneCache.Store(name, loc)
+	zoneCache.Lock()
+	if zoneCache.zones == nil {
+		zoneCache.zones = make(map[string]*time.Location)
+	}
+	if len(zoneCache.zones) < maxCachedZones {
+		zoneCache.zones[name] = loc
+	}
+	zoneCache.Unlock()
 	return loc, nil
 }
 

@@ -466,16 +466,23 @@ func TestUsersAndTokens(t *testing.T) {
 		t.Fatalf("the order's owner %q, want %q", story.Order.UserID, claims.Sub)
 	}
 
-	time.Sleep(1100 * time.Millisecond) // tokens have whole-second times: revoke in a later second
+	// Revocation instants are compared as they are: a token issued just before the revocation is
+	// refused and a login just after it is not, within one second (aligned to the start of one).
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	before := h.Login(t, "openid-carol")
 	r := h.Must(t, http.MethodPost, h.URL+"/admin/users/"+claims.Sub+"/revoke", nil, apptest.Bearer(apptest.FinanceToken))
 	if r.Status != http.StatusOK {
 		t.Fatalf("revoke: %d %s", r.Status, r.Body)
 	}
-	h.Must(t, http.MethodGet, h.URL+"/mp/orders", nil, apptest.Bearer(token)).WantError(t, 401, "unauthorized")
-	time.Sleep(1100 * time.Millisecond)
 	fresh := h.Login(t, "openid-carol")
+	for _, tok := range []string{token, before} {
+		h.Must(t, http.MethodGet, h.URL+"/mp/orders", nil, apptest.Bearer(tok)).WantError(t, 401, "unauthorized")
+	}
 	if r := h.Must(t, http.MethodGet, h.URL+"/mp/orders/"+o.OutTradeNo, nil, apptest.Bearer(fresh)); r.Status != http.StatusOK {
-		t.Fatalf("the user's new token: %d %s", r.Status, r.Body)
+		t.Fatalf("the user's new token, in the second of the revocation: %d %s", r.Status, r.Body)
+	}
+	if a, b := iatOf(t, before), iatOf(t, fresh); a != b {
+		t.Logf("(the machine was slow: the tokens were issued in seconds %d and %d)", a, b)
 	}
 	h.Must(t, http.MethodPost, h.URL+"/admin/users/nobody/revoke", nil, apptest.Bearer(apptest.FinanceToken)).WantError(t, 404, "not_found")
 	h.Must(t, http.MethodGet, h.URL+"/admin/users", nil, apptest.Bearer(apptest.FinanceToken)).WantError(t, 400, "invalid_request")
@@ -660,5 +667,106 @@ func TestFinanceSessionsEnd(t *testing.T) {
 				wantSignedIn(other, true, "a session of a token every instance still has")
 			}
 		})
+	}
+}
+
+// iatOf is a mini-app token's iat (whole seconds), read without verifying it.
+func iatOf(t *testing.T, token string) int64 {
+	t.Helper()
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(token, ".")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct{ Iat int64 }
+	if err := json.Unmarshal(payload, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c.Iat
+}
+
+// TestInfoItems: a description with a Unicode format character (U+202E and its kin) is refused
+// like a control character; only canonical time zone names are zones; a JWT whose exp is a
+// string is no token; the finance pages read a CSRF token from the form's body only.
+func TestInfoItems(t *testing.T) {
+	h := newHarness(t, apptest.Options{})
+	token := h.Login(t, "openid-info")
+	for _, tc := range []struct {
+		desc string
+		want int
+	}{
+		{"pay\u202egnp.exe", http.StatusBadRequest}, // RIGHT-TO-LEFT OVERRIDE
+		{"\u202e", http.StatusBadRequest},
+		{"zero\u200bwidth", http.StatusBadRequest}, // ZERO WIDTH SPACE
+		{"soft\u00adhyphen", http.StatusBadRequest},
+		{"bom\ufeff", http.StatusBadRequest},
+		{"bell\u0007", http.StatusBadRequest},
+		{"ក្រុមហ៊ុន coffee", http.StatusCreated}, // Khmer, with its combining marks (Mn, Mc): fine
+	} {
+		r := h.Must(t, http.MethodPost, h.URL+"/mp/orders", apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: tc.desc},
+			apptest.Bearer(token))
+		if r.Status != tc.want {
+			t.Errorf("desc %+q: %d %s, want %d", tc.desc, r.Status, r.Body, tc.want)
+		}
+		if tc.want == http.StatusBadRequest {
+			r.WantError(t, http.StatusBadRequest, "invalid_request")
+		}
+	}
+
+	for _, tc := range []struct {
+		tz   string
+		want int
+	}{
+		{"Asia/Tokyo", http.StatusOK},
+		{"America/Argentina/Buenos_Aires", http.StatusOK},
+		{"Etc/GMT+7", http.StatusOK},
+		{"Asia/./Tokyo", http.StatusBadRequest},
+		{"Asia//Tokyo", http.StatusBadRequest},
+		{"Asia/Tokyo/", http.StatusBadRequest},
+		{"Asia/../Asia/Tokyo", http.StatusBadRequest},
+		{"/usr/share/zoneinfo/Asia/Tokyo", http.StatusBadRequest},
+		{"posix/Asia/Tokyo", http.StatusBadRequest},
+		{"Local", http.StatusBadRequest},
+		{"Nowhere/Atlantis", http.StatusBadRequest},
+	} {
+		if r := h.Admin(t, "/admin/orders?tz="+url.QueryEscape(tc.tz)); r.Status != tc.want {
+			t.Errorf("tz=%s: %d %s, want %d", tc.tz, r.Status, r.Body, tc.want)
+		}
+	}
+
+	sub := strings.Split(token, ".")[1]
+	payload, _ := base64.RawURLEncoding.DecodeString(sub)
+	var c struct{ Sub string }
+	if err := json.Unmarshal(payload, &c); err != nil {
+		t.Fatal(err)
+	}
+	withExp := func(exp string) string {
+		head := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+		body := base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, `{"iss":"mospay","sub":%q,"appKey":%q,"iat":%d,"exp":%s}`,
+			c.Sub, h.AppKey, time.Now().Add(-time.Minute).Unix(), exp))
+		sig, err := jwt.SigningMethodHS256.Sign(head+"."+body, []byte(h.App.Config().JWTSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return head + "." + body + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}
+	exp := time.Now().Add(time.Hour).Unix()
+	if r := h.Must(t, http.MethodGet, h.URL+"/mp/user", nil, apptest.Bearer(withExp(strconv.FormatInt(exp, 10)))); r.Status != http.StatusOK {
+		t.Fatalf("a token with a numeric exp: %d %s", r.Status, r.Body)
+	}
+	h.Must(t, http.MethodGet, h.URL+"/mp/user", nil, apptest.Bearer(withExp(strconv.Quote(strconv.FormatInt(exp, 10))))).
+		WantError(t, http.StatusUnauthorized, "unauthorized")
+
+	// The CSRF token in the URL instead of the form's body: refused, and the session goes on.
+	f := h.FinanceClient(t)
+	f.MustSignIn(t, apptest.FinanceToken)
+	csrf := f.Get(t, "/finance/orders").CSRF(t)
+	if p := f.Post(t, "/finance/logout?csrf="+url.QueryEscape(csrf), url.Values{}); p.Status != http.StatusForbidden {
+		t.Fatalf("sign out with the CSRF token in the URL: %d", p.Status)
+	}
+	if p := f.Get(t, "/finance/orders"); p.Status != http.StatusOK {
+		t.Fatalf("after a refused sign-out: %d", p.Status)
+	}
+	if p := f.Post(t, "/finance/logout", url.Values{"csrf": {csrf}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("sign out with the CSRF token in the body: %d", p.Status)
 	}
 }

@@ -52,8 +52,10 @@ func (s *Service) parseCreate(r CreateRequest) (money.Amount, string, error) {
 		return money.Amount{}, "", Errorf(EINVALID, "desc: at most %d characters of valid UTF-8", maxDescRunes)
 	}
 	for _, c := range desc {
-		if unicode.IsControl(c) {
-			return money.Amount{}, "", Errorf(EINVALID, "desc: control characters are not allowed")
+		// Format characters (Cf: U+202E RIGHT-TO-LEFT OVERRIDE, zero-width spaces, ...) are
+		// invisible and can make a description read as something else on finance's pages.
+		if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) {
+			return money.Amount{}, "", Errorf(EINVALID, "desc: control and format characters (such as U+%04X) are not allowed", c)
 		}
 	}
 	if strings.TrimSpace(desc) != desc {

@@ -30,10 +30,12 @@ func NewUserID() string {
 }
 
 // TokenValid reports whether a token issued at issuedAt may still act for the user: not when
-// finance revoked the user's tokens at or after that moment. Token times are whole seconds, so a
-// token issued in the second of the revocation is refused too.
+// finance revoked the user's tokens at or after that moment. The instants are compared as they
+// are (tokens carry their issue time to the microsecond), so that a login in the same second as
+// the revocation, after it, is not refused; a token that knows its issue time only to the second
+// is refused in the second of the revocation.
 func (u *User) TokenValid(issuedAt time.Time) bool {
-	return u.TokensRevokedAt == nil || issuedAt.After(u.TokensRevokedAt.Truncate(time.Second))
+	return u.TokensRevokedAt == nil || issuedAt.After(u.TokensRevokedAt.Truncate(time.Microsecond))
 }
 
 // Login records a login of the user MOS vouches for (their openid, from code2session), making the
