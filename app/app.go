@@ -126,7 +126,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}
 	cors := c.CORSOrigins
 	if c.Sandbox { // the sandbox's demo mini-app (GET /sandbox/demo) calls /mp from the sandbox's origin
-		cors = append(append([]string(nil), c.CORSOrigins...), a.SandboxURL())
+		cors = append(append([]string(nil), c.CORSOrigins...), sandbox.OwnOrigins(a.sandboxAddr)...)
 	}
 	a.api = api.New(api.Config{
 		MaxBody: c.MaxBody, CORSOrigins: cors, TrustedProxies: c.TrustedProxies,
@@ -363,7 +363,7 @@ func (a *App) startSandbox() error {
 	sb := sandbox.New(sandbox.Config{
 		AppKey: c.MOSAppKey, AppSecret: c.MOSAppSecret, MchID: c.MOSMchID, AppName: "mospay sandbox",
 		NotifyURL: a.NotifyURL(), RetryScale: c.SandboxRetryScale, Logger: a.log.With("component", "sandbox"),
-		Now: a.clock.Now,
+		Now: a.clock.Now, Origins: append(sandbox.OwnOrigins(a.sandboxAddr), c.CORSOrigins...),
 	})
 	a.sandbox = sb
 	hs := newHTTPServer(sb.Handler(), a.log)

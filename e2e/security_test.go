@@ -770,3 +770,52 @@ func TestInfoItems(t *testing.T) {
 		t.Fatalf("sign out with the CSRF token in the body: %d", p.Status)
 	}
 }
+
+// TestSandboxOrigins: the embedded sandbox's control API answers browsers of its own origin (as
+// 127.0.0.1 and as localhost) and of MOSPAY_CORS_ORIGINS; a page of any other origin gets no CORS
+// header and no Private Network Access, and cannot mint a login code, pay an order or inject a
+// fault (403, nothing changed).
+func TestSandboxOrigins(t *testing.T) {
+	const dev = "http://localhost:5173"
+	h := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.CORSOrigins = []string{dev} }})
+	token := h.Login(t, "openid-origins")
+	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "origins"}, "")
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(h.SandboxURL, "http://"))
+	ask := func(method, path, origin string, extra map[string]string) apptest.Response {
+		hdr := map[string]string{"Origin": origin}
+		for k, v := range extra {
+			hdr[k] = v
+		}
+		return h.Must(t, method, h.SandboxURL+path, nil, hdr)
+	}
+	preflight := map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type",
+		"Access-Control-Request-Private-Network": "true"}
+	for _, origin := range []string{"http://127.0.0.1:" + port, "http://localhost:" + port, dev} {
+		r := ask(http.MethodOptions, "/sandbox/login-codes", origin, preflight)
+		if r.Status != http.StatusNoContent || r.Header.Get("Access-Control-Allow-Origin") != origin ||
+			r.Header.Get("Access-Control-Allow-Private-Network") != "true" {
+			t.Errorf("preflight from %s: %d %v", origin, r.Status, r.Header)
+		}
+		if r := ask(http.MethodPost, "/sandbox/login-codes", origin, nil); r.Status != http.StatusOK ||
+			r.Header.Get("Access-Control-Allow-Origin") != origin {
+			t.Errorf("login code from %s: %d %v", origin, r.Status, r.Header)
+		}
+	}
+	for _, foreign := range []string{"https://evil.example", "http://127.0.0.1:1", "http://localhost", "null"} {
+		r := ask(http.MethodOptions, "/sandbox/orders/"+o.OutTradeNo+"/pay", foreign, preflight)
+		if r.Status == http.StatusNoContent || r.Header.Get("Access-Control-Allow-Origin") != "" ||
+			r.Header.Get("Access-Control-Allow-Private-Network") != "" {
+			t.Errorf("preflight from %s: %d %v", foreign, r.Status, r.Header)
+		}
+		for _, path := range []string{"/sandbox/login-codes", "/sandbox/orders/" + o.OutTradeNo + "/pay"} {
+			ask(http.MethodPost, path, foreign, nil).WantError(t, http.StatusForbidden, "forbidden")
+		}
+		ask(http.MethodPut, "/sandbox/faults", foreign, nil).WantError(t, http.StatusForbidden, "forbidden")
+		if r := ask(http.MethodGet, "/sandbox/orders/"+o.OutTradeNo, foreign, nil); r.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("GET an order from %s: CORS allows reading it", foreign)
+		}
+	}
+	if v, _ := h.Sandbox.Order(o.OutTradeNo); v.Status != "PENDING" {
+		t.Fatalf("the order after refused payments: %s, want PENDING", v.Status)
+	}
+}
