@@ -174,6 +174,8 @@ func (s *Server) routes() {
 	admin.GET("/users", s.adminUsers)
 	admin.POST("/users/:id/revoke", s.adminRevoke)
 	admin.GET("/audit", s.adminAudit)
+	admin.GET("/sessions", s.adminSessions)
+	admin.POST("/sessions/:id/end", s.adminEndSession)
 	admin.GET("/webhooks", s.adminWebhooks)
 	admin.GET("/events", s.adminEvents)
 	admin.POST("/events/redeliver", s.adminRedeliverFailed)

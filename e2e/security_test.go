@@ -582,8 +582,9 @@ func TestAuditTrail(t *testing.T) {
 
 // TestFinanceSessionsEnd: finance's sessions live in the database. A copy of a session cookie
 // works until its session signs out, then nowhere (another instance on the same PostgreSQL
-// included); finance sees their open sessions and ends one of them, which signs that browser
-// out; an instance started without an admin token ends that token's sessions on every instance.
+// included); finance sees their open sessions and ends one of them, on the page or through the
+// admin API, which signs that browser out; an instance started without an admin token ends that
+// token's sessions on every instance.
 func TestFinanceSessionsEnd(t *testing.T) {
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
@@ -643,6 +644,24 @@ func TestFinanceSessionsEnd(t *testing.T) {
 			}
 			wantSignedIn(second, false, "the session ended from the other browser")
 			wantSignedIn(first, true, "the browser that ended the other session")
+			// The same through the admin API, for the token's name.
+			third := b.FinanceClient(t)
+			third.MustSignIn(t, apptest.FinanceToken)
+			var list struct {
+				Sessions []struct{ ID, CreatedAt, ExpiresAt, RemoteIP, UserAgent string }
+			}
+			a.Admin(t, "/admin/sessions").Decode(t, &list)
+			if len(list.Sessions) != 2 || list.Sessions[0].RemoteIP != "127.0.0.1" {
+				t.Fatalf("open sessions by the API: %+v", list.Sessions)
+			}
+			if r := a.Must(t, http.MethodPost, a.URL+"/admin/sessions/"+list.Sessions[0].ID+"/end", nil,
+				apptest.Bearer(apptest.FinanceToken)); r.Status != http.StatusNoContent {
+				t.Fatalf("ending a session by the API: %d %s", r.Status, r.Body)
+			}
+			wantSignedIn(third, false, "the session ended by the API")
+			wantSignedIn(first, true, "the session the API left alone")
+			a.Must(t, http.MethodPost, a.URL+"/admin/sessions/"+list.Sessions[1].ID+"/end", nil,
+				apptest.Bearer(apptest.AdminToken)).WantError(t, http.StatusNotFound, "not_found")
 			// An admin ends only their own sessions; a form without its token changes nothing.
 			other := a.FinanceClient(t)
 			other.MustSignIn(t, apptest.AdminToken)
@@ -654,7 +673,7 @@ func TestFinanceSessionsEnd(t *testing.T) {
 				Actions []struct{ Actor, Action string }
 			}
 			a.Admin(t, "/admin/audit?action=logout").Decode(t, &audit)
-			if len(audit.Actions) != 2 || audit.Actions[0].Actor != "finance" {
+			if len(audit.Actions) != 3 || audit.Actions[0].Actor != "finance" {
 				t.Fatalf("logouts audited: %+v", audit.Actions)
 			}
 
