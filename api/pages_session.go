@@ -245,7 +245,7 @@ func (s *Server) preLoginToken(value string) string {
 	return b64.EncodeToString(macOf(s.financeKey(), "login-csrf\x00"+value))
 }
 
-// postedValue is the form field name of a posted form's body, never of the URL's query: a token
+// postedValue is the field name of a posted form's body, never of the URL's query: a token
 // in a URL would be kept in histories and logs, and a link could carry one.
 func postedValue(c echo.Context, name string) string {
 	return c.Request().PostFormValue(name)
