@@ -3,7 +3,11 @@ package api
 import (
 	"crypto/subtle"
 	"encoding/csv"
+	"fmt"
 	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +16,11 @@ import (
 	"github.com/mospay/mospay/money"
 	"github.com/mospay/mospay/order"
 )
+
+// MinAdminToken is the shortest admin token mospay accepts (MOSPAY_ADMIN_TOKENS; start-up refuses
+// a shorter one). The failure limit slows guessing from one address but does not stop it, so a
+// token must be long enough that guessing is hopeless anyway: 32 random characters.
+const MinAdminToken = 32
 
 // AdminToken is one finance/admin bearer token; Name is what the audit records.
 type AdminToken struct {
@@ -123,19 +132,45 @@ func (s *Server) defaultZone() *time.Location {
 }
 
 // zoneCache holds the time zones loaded so far: time.LoadLocation reads and parses a file each
-// time, and one page asks for its zone several times. Only zones that exist are kept, so the
-// cache is bounded by the zone database.
-var zoneCache sync.Map // name -> *time.Location
+// time, and one page asks for its zone several times. Only canonical names of zones that exist
+// are kept, and at most maxCachedZones of them (the zone database has about 600).
+var zoneCache struct {
+	sync.Mutex
+	zones map[string]*time.Location
+}
 
+const maxCachedZones = 1024
+
+// zoneName is what a canonical zone name looks like: "UTC", "Asia/Tokyo",
+// "America/Argentina/Buenos_Aires", "Etc/GMT+7"; never a "." or ".." part, a leading or doubled
+// "/", or anything time.LoadLocation would read as a path of another spelling.
+var zoneName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9][A-Za-z0-9_+-]*){0,2}$`)
+
+// loadZone loads the zone with a canonical name (zoneName; not "Local", the server's own).
+// Another spelling of a zone (Asia/./Tokyo) is an unknown zone.
 func loadZone(name string) (*time.Location, error) {
-	if loc, ok := zoneCache.Load(name); ok {
-		return loc.(*time.Location), nil
+	if len(name) > 64 || !zoneName.MatchString(name) || name == "Local" ||
+		strings.HasPrefix(name, "posix/") || strings.HasPrefix(name, "right/") { // copies of the database under other names
+		return nil, fmt.Errorf("api: %q is not a canonical time zone name", name)
+	}
+	zoneCache.Lock()
+	loc, ok := zoneCache.zones[name]
+	zoneCache.Unlock()
+	if ok {
+		return loc, nil
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, err
 	}
-	zoneCache.Store(name, loc)
+	zoneCache.Lock()
+	if zoneCache.zones == nil {
+		zoneCache.zones = make(map[string]*time.Location)
+	}
+	if len(zoneCache.zones) < maxCachedZones {
+		zoneCache.zones[name] = loc
+	}
+	zoneCache.Unlock()
 	return loc, nil
 }
 
@@ -251,6 +286,11 @@ func (s *Server) adminCSV(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// An export reads payers' data in bulk: audited, with its filter, before a byte is sent.
+	if err := s.deps.Orders.Record(ctx, order.AdminAction{Actor: adminOf(c), Action: order.ActionExport,
+		Detail: exportDetail(f, tz), RequestID: requestID(c)}); err != nil {
+		return err
+	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set(echo.HeaderContentDisposition, `attachment; filename="`+csvFileName(f, tz)+`"`)
@@ -290,6 +330,38 @@ func (s *Server) adminCSV(c echo.Context) error {
 	}
 	w.Flush()
 	return w.Error()
+}
+
+// exportDetail is an export's filter as the audit trail keeps it: the filter as read (not the
+// raw query), as query parameters, at most 1,000 bytes.
+func exportDetail(f order.ListFilter, tz *time.Location) string {
+	v := url.Values{}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("status", string(f.Status))
+	set("currency", string(f.Currency))
+	set("flag", string(f.Flag))
+	if f.AnyFlag {
+		set("flag", "any")
+	}
+	set("openid", f.OpenID)
+	set("q", f.Search)
+	set("basis", string(f.Basis))
+	if f.From != nil {
+		set("from", f.From.In(tz).Format(time.RFC3339))
+	}
+	if f.To != nil {
+		set("to", f.To.In(tz).Format(time.RFC3339))
+	}
+	set("tz", tz.String())
+	d := v.Encode()
+	if len(d) > 1000 {
+		d = d[:1000] + "..."
+	}
+	return d
 }
 
 // cell keeps user text from being read as a formula when finance opens the CSV in a
@@ -475,14 +547,26 @@ func (s *Server) adminResolve(c echo.Context) error {
 	return c.JSON(http.StatusOK, orderView(o, true))
 }
 
-// adminUsers is GET /admin/users?openid=: the user MOS knows by that openid, if any.
+// adminUsers is GET /admin/users?openid=: the user MOS knows by that openid, if any. The lookup
+// reads a payer's data: it is audited (lookup), whether or not it finds anyone.
 func (s *Server) adminUsers(c echo.Context) error {
 	openid := c.QueryParam("openid")
 	if openid == "" {
 		return order.Errorf(order.EINVALID, "openid: required")
 	}
-	users, err := s.deps.Users.UsersByOpenID(c.Request().Context(), openid)
+	if len(openid) > maxOpenIDLen {
+		return order.Errorf(order.EINVALID, "openid: at most %d characters", maxOpenIDLen)
+	}
+	ctx := c.Request().Context()
+	users, err := s.deps.Users.UsersByOpenID(ctx, openid)
 	if err != nil {
+		return err
+	}
+	a := order.AdminAction{Actor: adminOf(c), Action: order.ActionLookup, Detail: "openid " + openid, RequestID: requestID(c)}
+	if len(users) == 1 {
+		a.UserID = users[0].ID
+	}
+	if err := s.deps.Orders.Record(ctx, a); err != nil {
 		return err
 	}
 	out := UsersJSON{Users: make([]UserJSON, len(users))}
@@ -502,10 +586,17 @@ func (s *Server) adminRevoke(c echo.Context) error {
 	return c.JSON(http.StatusOK, userView(u))
 }
 
+// maxOpenIDLen bounds an openid looked up (MOS's are 28 to 64 characters).
+const maxOpenIDLen = 128
+
 // auditFilter reads the audit trail's filter, for GET /admin/audit and /finance/audit alike:
-// actor, from and to (timeParam), limit, cursor.
-func (s *Server) auditFilter(c echo.Context) (order.AuditFilter, error) {
-	f := order.AuditFilter{Actor: strings.TrimSpace(c.QueryParam("actor"))}
+// actor, action (one of order.Actions, or "" for every one: the caller reads it), from and to
+// (timeParam), limit, cursor.
+func (s *Server) auditFilter(c echo.Context, action string) (order.AuditFilter, error) {
+	f := order.AuditFilter{Actor: strings.TrimSpace(c.QueryParam("actor")), Action: action}
+	if f.Action != "" && !slices.Contains(order.Actions, f.Action) {
+		return f, order.Errorf(order.EINVALID, "action: one of %s", strings.Join(order.Actions, ", "))
+	}
 	if _, err := s.reportTZ(c); err != nil { // an unknown tz is refused even without dates
 		return f, err
 	}
@@ -520,9 +611,10 @@ func (s *Server) auditFilter(c echo.Context) (order.AuditFilter, error) {
 	return f, err
 }
 
-// adminAudit is GET /admin/audit?from=&to=&actor=&cursor=&limit=: the admin actions, newest first.
+// adminAudit is GET /admin/audit?from=&to=&actor=&action=&cursor=&limit=: the admin actions,
+// newest first; every action unless action= picks one.
 func (s *Server) adminAudit(c echo.Context) error {
-	f, err := s.auditFilter(c)
+	f, err := s.auditFilter(c, c.QueryParam("action"))
 	if err != nil {
 		return err
 	}

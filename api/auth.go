@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -59,9 +61,12 @@ func NewTokens(secret []byte, ttl time.Duration, appKey string, now func() time.
 	return &Tokens{secret: append([]byte(nil), secret...), ttl: ttl, appKey: appKey, now: now}
 }
 
-// claims is the token body: the registered claims plus the mini-app's appKey.
+// claims is the token body: the registered claims plus the mini-app's appKey and the issue
+// instant to the microsecond (iat is whole seconds: a login in the same second as a revocation of
+// the user's tokens must be told apart from a token issued before it).
 type claims struct {
-	AppKey string `json:"appKey"`
+	AppKey      string `json:"appKey"`
+	IssuedMicro int64  `json:"iatMicro,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -73,10 +78,12 @@ func (t *Tokens) Issue(userID string) (token string, expiresAt time.Time, err er
 	if userID == "" {
 		return "", time.Time{}, errors.New("api: token for an empty user id")
 	}
-	now := t.now().UTC().Truncate(time.Second)
+	precise := t.now().UTC().Truncate(time.Microsecond)
+	now := precise.Truncate(time.Second)
 	expiresAt = now.Add(t.ttl)
 	c := claims{
-		AppKey: t.appKey,
+		AppKey:      t.appKey,
+		IssuedMicro: precise.UnixMicro(),
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    tokenIssuer,
 			Subject:   userID,
@@ -92,8 +99,9 @@ func (t *Tokens) Issue(userID string) (token string, expiresAt time.Time, err er
 }
 
 // Verify checks token's signature (HS256 only), issuer, expiry, issue time and appKey, and
-// returns what it says. Every failure is coded order.EUNAUTHORIZED. Whether its user still
-// exists and the token was not revoked is requireUser's to check.
+// returns what it says: IssuedAt to the microsecond where the token says so (iatMicro, within
+// iat's second), else iat's whole second. Every failure is coded order.EUNAUTHORIZED. Whether its
+// user still exists and the token was not revoked is requireUser's to check.
 func (t *Tokens) Verify(token string) (Claims, error) {
 	if len(t.secret) < MinTokenSecret {
 		return Claims{}, order.Errorf(order.EUNAUTHORIZED, "invalid token")
@@ -117,8 +125,41 @@ func (t *Tokens) Verify(token string) (Claims, error) {
 		return Claims{}, order.Errorf(order.EUNAUTHORIZED, "invalid token")
 	case c.AppKey != t.appKey:
 		return Claims{}, order.Errorf(order.EUNAUTHORIZED, "token is for another mini-app")
+	case !numericDates(token):
+		return Claims{}, order.Errorf(order.EUNAUTHORIZED, "invalid token")
 	}
-	return Claims{Subject: c.Subject, AppKey: c.AppKey, IssuedAt: c.IssuedAt.UTC()}, nil
+	issued := c.IssuedAt.UTC()
+	if c.IssuedMicro != 0 {
+		precise := time.UnixMicro(c.IssuedMicro).UTC()
+		if !precise.Truncate(time.Second).Equal(issued) {
+			return Claims{}, order.Errorf(order.EUNAUTHORIZED, "invalid token")
+		}
+		issued = precise
+	}
+	return Claims{Subject: c.Subject, AppKey: c.AppKey, IssuedAt: issued}, nil
+}
+
+// numericDates reports whether the times of a token whose signature verified (exp, iat,
+// iatMicro) are JSON numbers: the JWT library also reads a number written as a string.
+func numericDates(token string) bool {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return false
+	}
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(payload, &raw) != nil {
+		return false
+	}
+	for _, k := range []string{"exp", "iat", "iatMicro"} {
+		if v, ok := raw[k]; ok && (len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9'))) {
+			return false
+		}
+	}
+	return true
 }
 
 // userKey keys the verified User in a request's context.

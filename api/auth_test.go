@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -161,7 +162,7 @@ func TestTokensRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u != (Claims{Subject: "user-1", AppKey: testAppKey, IssuedAt: testNow.Truncate(time.Second)}) {
+	if u != (Claims{Subject: "user-1", AppKey: testAppKey, IssuedAt: testNow}) { // to the microsecond
 		t.Errorf("claims = %+v", u)
 	}
 	// The token carries exactly the claims of the contract.
@@ -170,7 +171,7 @@ func TestTokensRoundTrip(t *testing.T) {
 		jwt.WithTimeFunc(func() time.Time { return testNow })); err != nil {
 		t.Fatal(err)
 	}
-	if c.Issuer != "mospay" || c.Subject != "user-1" || c.AppKey != testAppKey ||
+	if c.Issuer != "mospay" || c.Subject != "user-1" || c.AppKey != testAppKey || c.IssuedMicro != testNow.UnixMicro() ||
 		c.IssuedAt == nil || !c.IssuedAt.Equal(testNow.Truncate(time.Second)) || c.ExpiresAt == nil || !c.ExpiresAt.Equal(exp) {
 		t.Errorf("claims = %+v", c)
 	}
@@ -244,6 +245,13 @@ func TestBadTokens(t *testing.T) {
 		}))},
 		{"missing subject", "Bearer " + sign(t, jwt.SigningMethodHS256, testSecret, with(func(c *claims) { c.Subject = "" }))},
 		{"tampered payload", "Bearer " + parts[0] + "." + jwtSegment(t, `{"appKey":"k1","iss":"mospay","sub":"someone-else","exp":9999999999,"iat":1}`) + "." + parts[2]},
+		{"exp a string", "Bearer " + signRaw(t, fmt.Sprintf(`{"appKey":"k1","iss":"mospay","sub":"user-openid-1","exp":"%d","iat":%d}`,
+			testNow.Add(time.Hour).Unix(), testNow.Add(-time.Minute).Unix()))},
+		{"iat a string", "Bearer " + signRaw(t, fmt.Sprintf(`{"appKey":"k1","iss":"mospay","sub":"user-openid-1","exp":%d,"iat":"%d"}`,
+			testNow.Add(time.Hour).Unix(), testNow.Add(-time.Minute).Unix()))},
+		{"iatMicro outside iat's second", "Bearer " + sign(t, jwt.SigningMethodHS256, testSecret, with(func(c *claims) {
+			c.IssuedMicro = c.IssuedAt.Add(-time.Second).UnixMicro()
+		}))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -266,13 +274,29 @@ func TestBadTokens(t *testing.T) {
 			}
 		})
 	}
-	// The good token passes, so the cases above fail for their own reason; the scheme's case
-	// does not matter (RFC 7235).
+	// The good token passes, so the cases above fail for their own reason (the raw ones too);
+	// the scheme's case does not matter (RFC 7235).
+	raw := signRaw(t, fmt.Sprintf(`{"appKey":"k1","iss":"mospay","sub":"user-openid-1","exp":%d,"iat":%d}`,
+		testNow.Add(time.Hour).Unix(), testNow.Add(-time.Minute).Unix()))
+	if rec := do(t, s.Handler(), http.MethodGet, "/mp/user", "", map[string]string{"Authorization": "Bearer " + raw}); rec.Code != 200 {
+		t.Fatalf("the raw token with numbers: %d %s", rec.Code, rec.Body)
+	}
 	for _, scheme := range []string{"Bearer ", "bearer "} {
 		if rec := do(t, s.Handler(), http.MethodGet, "/mp/user", "", map[string]string{"Authorization": scheme + good}); rec.Code != 200 {
 			t.Fatalf("%q good token: %d %s", scheme, rec.Code, rec.Body)
 		}
 	}
+}
+
+// signRaw signs the JSON payload as it is, with testSecret (HS256).
+func signRaw(t *testing.T, payload string) string {
+	t.Helper()
+	head := jwtSegment(t, `{"alg":"HS256","typ":"JWT"}`) + "." + jwtSegment(t, payload)
+	sig, err := jwt.SigningMethodHS256.Sign(head, testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return head + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
 func jwtSegment(t *testing.T, payload string) string {

@@ -20,7 +20,7 @@ type Orders interface {
 	Report(ctx context.Context, f order.ListFilter) (*order.Report, error)
 	Review(ctx context.Context, f order.ReviewFilter) (order.ReviewPage, error)
 	ResolveFlag(ctx context.Context, outTradeNo string, flag order.Flag, note, admin, requestID string) (*order.Order, error)
-	RecordLogin(ctx context.Context, admin, requestID string) error
+	Record(ctx context.Context, a order.AdminAction) error
 	Audit(ctx context.Context, f order.AuditFilter) (order.AuditPage, error)
 }
 
@@ -30,6 +30,16 @@ type Users interface {
 	User(ctx context.Context, id string) (*order.User, error)
 	UsersByOpenID(ctx context.Context, openid string) ([]*order.User, error)
 	RevokeUser(ctx context.Context, id, admin, requestID string) (*order.User, error)
+}
+
+// FinanceSessions are the finance pages' sessions as the handlers use them (order.Service
+// implements it).
+type FinanceSessions interface {
+	StartSession(ctx context.Context, fs order.FinanceSession, requestID string) error
+	FinanceSession(ctx context.Context, id string) (*order.FinanceSession, error)
+	OpenSessions(ctx context.Context, admin string) ([]order.FinanceSession, error)
+	EndSession(ctx context.Context, id, admin, requestID string) error
+	EndSessionsExcept(ctx context.Context, configured []order.SessionToken) (int64, error)
 }
 
 // createBody is POST /mp/orders: items from the product list, or (where client-chosen amounts are

@@ -33,6 +33,8 @@ import (
 //	GET  /finance/review                                orders with active flags
 //	GET  /finance/report                                the reconciliation report
 //	GET  /finance/audit                                 the admin actions
+//	GET  /finance/sessions                              the admin's open sessions
+//	POST /finance/sessions/{id}/end                     end one of them everywhere
 //	GET  /finance/static/{name}                         the style sheet and the icon (no session)
 //
 // Sessions and CSRF are in pages_session.go, the views in pages_views.go, the order's timeline
@@ -74,6 +76,8 @@ func (s *Server) financeRoutes() {
 	g.GET("/products", s.productsPage, signedIn...)
 	g.POST("/products", s.createProductAction, posted...)
 	g.POST("/products/:id", s.updateProductAction, posted...)
+	g.GET("/sessions", s.sessionsPage, signedIn...)
+	g.POST("/sessions/:id/end", s.endSessionAction, posted...)
 	g.RouteNotFound("/*", s.pageNotFound, signedIn...) // says nothing of which pages exist before sign-in
 }
 
@@ -101,7 +105,7 @@ func (s *Server) financeHome(c echo.Context) error {
 // pages are the parsed templates, one set per page: the layout, the shared parts, and the page's
 // own "content". Parsed once at start; a broken template stops the program at once (and every
 // test), never a request.
-var pages = parsePages("login", "orders", "story", "review", "report", "audit", "error", "products")
+var pages = parsePages("login", "orders", "story", "review", "report", "audit", "products", "sessions", "error")
 
 func parsePages(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))
@@ -196,6 +200,7 @@ func (s *Server) chrome(c echo.Context, section, title string) chrome {
 	}
 	for _, l := range []struct{ section, label string }{
 		{"orders", "Orders"}, {"review", "Review"}, {"report", "Report"}, {"audit", "Audit"}, {"products", "Products"},
+		{"sessions", "Sessions"},
 	} {
 		u := "/finance/" + l.section
 		if tz != "" {

@@ -1,11 +1,13 @@
 package api
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -20,9 +22,12 @@ import (
 
 // Finance's sign-in. An admin signs in once with an admin token (the same tokens as the JSON
 // API's bearer tokens) and gets a session cookie; the token itself is never stored in the
-// browser. The cookie is stateless, signed with a key derived from the JWT secret, so that it
-// holds across restarts and on every instance; it carries a fingerprint of the token it was
-// made with, so that removing or rotating that token ends every session made with it.
+// browser. The cookie is signed with a key derived from the JWT secret and names a session kept
+// in the database (finance_sessions, keyed by the SHA-256 of the cookie's session id), so that it
+// holds across restarts and on every instance, and ends everywhere when it is signed out. It
+// carries a fingerprint of the token it was made with, so that removing or rotating that token
+// ends every session made with it; at start, sessions of tokens no longer configured are ended
+// in the database, so that a token put back does not revive them.
 //
 //	mospay_finance = "v1." base64url(JSON{admin name, token fingerprint, expiry, session id}) "." base64url(MAC)
 //
@@ -47,8 +52,19 @@ const (
 // session is a verified finance session.
 type session struct {
 	Admin   string    // the admin token's name, for the audit trail
-	ID      string    // random, per sign-in; binds the CSRF token
+	ID      string    // random, per sign-in; binds the CSRF token; only the cookie holds it
 	Expires time.Time // absolute: a session is not extended by use
+	// fingerprint names the admin token signed in with (tokenFingerprint).
+	fingerprint string
+}
+
+// key is the session's id in the database: the SHA-256 of its secret id, in hex.
+func (sess session) key() string { return sessionKeyOf(sess.ID) }
+
+// sessionKeyOf is the database id of the session whose cookie holds the secret id.
+func sessionKeyOf(id string) string {
+	sum := sha256.Sum256([]byte("mospay finance session\x00" + id))
+	return hex.EncodeToString(sum[:])
 }
 
 // sessionClaims is the cookie's signed payload.
@@ -106,7 +122,8 @@ func sealSession(key []byte, c sessionClaims) string {
 }
 
 // openSession checks a session cookie's value: its MAC (in constant time), its expiry at now,
-// and that a configured admin token still has its name and fingerprint.
+// and that a configured admin token still has its name and fingerprint. financeSession checks
+// the database too.
 func (s *Server) openSession(value string, now time.Time) (session, bool) {
 	key := s.financeKey()
 	if key == nil || len(value) > 4096 {
@@ -137,16 +154,49 @@ func (s *Server) openSession(value string, now time.Time) (session, bool) {
 	if !valid {
 		return session{}, false
 	}
-	return session{Admin: c.Admin, ID: c.ID, Expires: time.Unix(c.Expires, 0)}, true
+	return session{Admin: c.Admin, ID: c.ID, Expires: time.Unix(c.Expires, 0), fingerprint: c.Fingerprint}, true
 }
 
-// financeSession is the request's valid session, if it has one.
+// financeSession is the request's valid session, if it has one: a cookie that opens
+// (openSession) naming a session the database holds open, for the same admin and token. A
+// database that cannot answer is no session (fail closed; the error is logged).
 func (s *Server) financeSession(c echo.Context) (session, bool) {
 	ck, err := c.Cookie(sessionCookie)
 	if err != nil {
 		return session{}, false
 	}
-	return s.openSession(ck.Value, s.deps.Now())
+	now := s.deps.Now()
+	sess, ok := s.openSession(ck.Value, now)
+	if !ok || s.deps.FinanceSessions == nil {
+		return session{}, false
+	}
+	stored, err := s.deps.FinanceSessions.FinanceSession(c.Request().Context(), sess.key())
+	if err != nil {
+		if order.ErrorCode(err) != order.ENOTFOUND {
+			s.deps.Logger.Error("finance session lookup failed", "request_id", requestID(c), "err", err)
+		}
+		return session{}, false
+	}
+	if !stored.Open(now) || stored.Admin != sess.Admin ||
+		!hmac.Equal([]byte(stored.TokenFingerprint), []byte(sess.fingerprint)) {
+		return session{}, false
+	}
+	return sess, true
+}
+
+// EndRemovedTokenSessions ends, in the database, every open finance session not made with one
+// of the configured admin tokens (app runs it at start), so that a token removed and later put
+// back does not bring its old sessions back. It returns how many it ended.
+func (s *Server) EndRemovedTokenSessions(ctx context.Context) (int64, error) {
+	key := s.financeKey()
+	if key == nil || s.deps.FinanceSessions == nil {
+		return 0, nil
+	}
+	keep := make([]order.SessionToken, len(s.cfg.AdminTokens))
+	for i, a := range s.cfg.AdminTokens {
+		keep[i] = order.SessionToken{Admin: a.Name, Fingerprint: tokenFingerprint(key, a.Token)}
+	}
+	return s.deps.FinanceSessions.EndSessionsExcept(ctx, keep)
 }
 
 // cookie is one of the finance cookies: HttpOnly, SameSite=Strict, under /finance, Secure when
@@ -195,6 +245,12 @@ func (s *Server) preLoginToken(value string) string {
 	return b64.EncodeToString(macOf(s.financeKey(), "login-csrf\x00"+value))
 }
 
+// postedValue is the field name of a posted form's body, never of the URL's query: a token
+// in a URL would be kept in histories and logs, and a link could carry one.
+func postedValue(c echo.Context, name string) string {
+	return c.Request().PostFormValue(name)
+}
+
 // sameToken compares a posted form token with the expected one in constant time.
 func sameToken(posted, want string) bool {
 	return posted != "" && hmac.Equal([]byte(posted), []byte(want))
@@ -205,7 +261,7 @@ func sameToken(posted, want string) bool {
 func (s *Server) requireCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		sess, _ := c.Get(sessionKey).(session)
-		if !sameToken(c.FormValue("csrf"), s.csrfToken(sess)) {
+		if !sameToken(postedValue(c, "csrf"), s.csrfToken(sess)) {
 			return s.errorPage(c, order.Errorf(order.EFORBIDDEN,
 				"This form has expired or was not sent from this site. Go back, reload the page and try again."))
 		}
@@ -291,18 +347,19 @@ func validPreLogin(v string) bool {
 // once the address has failed too often (the admin-auth limit requireAdmin counts too). A
 // successful sign-in is audited.
 func (s *Server) loginSubmit(c echo.Context) error {
-	next := localNext(c.FormValue("next"))
+	next := localNext(postedValue(c, "next"))
 	ck, err := c.Cookie(preLoginCookie)
 	if err != nil || s.financeKey() == nil || !validPreLogin(ck.Value) ||
-		!sameToken(c.FormValue("csrf"), s.preLoginToken(ck.Value)) {
+		!sameToken(postedValue(c, "csrf"), s.preLoginToken(ck.Value)) {
 		return s.loginForm(c, http.StatusForbidden, next,
 			"This sign-in form has expired or was not sent from this site. Please sign in again.")
 	}
-	token := c.FormValue("token")
+	token := postedValue(c, "token")
 	name := ""
 	if len(token) <= maxTokenLen {
 		name = s.adminByToken(token)
 	}
+	ctx := c.Request().Context()
 	if name == "" {
 		s.deps.Logger.Warn("finance sign-in refused", "request_id", requestID(c), "remote_ip", c.RealIP())
 		if s.adminAuthFailed(c) {
@@ -310,25 +367,39 @@ func (s *Server) loginSubmit(c echo.Context) error {
 				"Too many failed sign-ins from this address; wait a minute and try again.")
 			return s.loginForm(c, http.StatusTooManyRequests, next, order.ErrorMessage(err))
 		}
+		// Audited only below the failure limit, so that a guesser adds at most AdminAuthFailures
+		// rows a minute per address (and one every few seconds after).
+		if err := s.deps.Orders.Record(ctx, order.AdminAction{Action: order.ActionLoginFailed,
+			Detail: "from " + c.RealIP(), RequestID: requestID(c)}); err != nil {
+			s.deps.Logger.Error("refused sign-in not audited", "request_id", requestID(c), "err", err)
+		}
 		return s.loginForm(c, http.StatusUnauthorized, next, "That is not a valid admin token.")
-	}
-	if err := s.deps.Orders.RecordLogin(c.Request().Context(), name, requestID(c)); err != nil {
-		status, msg := s.errorStatus(c, err)
-		return s.loginForm(c, status, next, "Signing in could not be recorded: "+msg)
 	}
 	now := s.deps.Now()
 	key := s.financeKey()
-	value := sealSession(key, sessionClaims{Admin: name, Fingerprint: tokenFingerprint(key, token),
-		Expires: now.Add(SessionTTL).Unix(), ID: rand.Text()})
+	sess := session{Admin: name, ID: rand.Text(), Expires: now.Add(SessionTTL).Truncate(time.Second)}
+	fp := tokenFingerprint(key, token)
+	if err := s.deps.FinanceSessions.StartSession(ctx, order.FinanceSession{ID: sess.key(), Admin: name,
+		TokenFingerprint: fp, RemoteIP: c.RealIP(), UserAgent: c.Request().UserAgent(), CreatedAt: now,
+		ExpiresAt: sess.Expires}, requestID(c)); err != nil {
+		status, msg := s.errorStatus(c, err)
+		return s.loginForm(c, status, next, "Signing in could not be recorded: "+msg)
+	}
+	value := sealSession(key, sessionClaims{Admin: name, Fingerprint: fp, Expires: sess.Expires.Unix(), ID: sess.ID})
 	c.SetCookie(s.cookie(sessionCookie, value, SessionTTL))
 	c.SetCookie(s.cookie(preLoginCookie, "", -1))
 	return c.Redirect(http.StatusSeeOther, orDefault(next, "/finance/orders"))
 }
 
-// logout is POST /finance/logout: the cookie is expired in this browser. The session is
-// stateless, so a copy of the cookie taken elsewhere lasts until it expires or its admin token is
-// rotated (docs/finance.md).
+// logout is POST /finance/logout: the session ends in the database, so that a copy of its
+// cookie stops working everywhere too, and the cookie is expired in this browser (audited:
+// logout).
 func (s *Server) logout(c echo.Context) error {
+	sess, _ := c.Get(sessionKey).(session)
+	if err := s.deps.FinanceSessions.EndSession(c.Request().Context(), sess.key(), sess.Admin, requestID(c)); err != nil &&
+		order.ErrorCode(err) != order.ENOTFOUND {
+		return s.errorPage(c, err)
+	}
 	c.SetCookie(s.cookie(sessionCookie, "", -1))
 	return c.Redirect(http.StatusSeeOther, "/finance/login")
 }

@@ -115,15 +115,24 @@ func TestFinanceSignIn(t *testing.T) {
 	wantRedirect(t, f.Get(t, "/finance"), "/finance/orders")
 	wantRedirect(t, f.Get(t, "/finance/login?next=%2Ffinance%2Faudit"), "/finance/audit")
 
-	// The audit trail names who signed in.
+	// The audit trail names who signed in, and keeps the two refused sign-ins (no one's); the
+	// finance page shows them only when asked.
 	var audit struct {
-		Actions []struct{ Actor, Action, RequestID string }
+		Actions []struct{ Actor, Action, Detail, RequestID string }
 	}
 	h.Admin(t, "/admin/audit").Decode(t, &audit)
-	if len(audit.Actions) != 1 || audit.Actions[0].Actor != "finance" || audit.Actions[0].Action != "login" || audit.Actions[0].RequestID == "" {
+	if len(audit.Actions) != 3 || audit.Actions[0].Actor != "finance" || audit.Actions[0].Action != "login" || audit.Actions[0].RequestID == "" ||
+		audit.Actions[1].Action != "login_failed" || audit.Actions[1].Actor != "" || audit.Actions[1].Detail != "from 127.0.0.1" ||
+		audit.Actions[2].Action != "login_failed" {
 		t.Fatalf("audit after sign-in: %+v", audit.Actions)
 	}
-	wantPage(t, f.Get(t, "/finance/audit"), http.StatusOK, ">login<")
+	const loginRow = `<span class="action">login</span>`
+	if p := f.Get(t, "/finance/audit"); strings.Contains(p.Body, loginRow) || strings.Contains(p.Body, `<span class="action">login_failed</span>`) {
+		t.Fatal("the audit page shows sign-ins by default")
+	}
+	wantPage(t, f.Get(t, "/finance/audit?action=all"), http.StatusOK, loginRow, `<span class="action">login_failed</span>`)
+	wantPage(t, f.Get(t, "/finance/audit?action=login"), http.StatusOK, loginRow)
+	wantPage(t, f.Get(t, "/finance/audit?action=nonsense"), http.StatusBadRequest, "action: one of")
 
 	// A cookie changed by one character is no session: back to sign-in, and the cookie is cleared.
 	forged := h.FinanceClient(t)
@@ -148,28 +157,62 @@ func TestFinanceSignIn(t *testing.T) {
 	wantRedirect(t, f.Get(t, "/finance/orders"), "/finance/login?next=%2Ffinance%2Forders")
 }
 
-// TestFinanceSessionAcrossInstances: a session holds on another instance with the same JWT
-// secret and tokens (and after a restart), and ends on one where its admin token was removed
-// or rotated. With an https public URL its cookie is Secure.
+// TestFinanceSessionAcrossInstances: a session holds after a restart, but not on an instance with
+// another database or another JWT secret; a start without the admin token it was made with ends
+// it in the database, so that putting the token back revives nothing. (Several instances on one
+// PostgreSQL: e2e's TestFinanceSessionsEnd.) With an https public URL its cookie is Secure.
 func TestFinanceSessionAcrossInstances(t *testing.T) {
 	a := apptest.Start(t, apptest.Options{})
+	db, secret := a.App.Config().DatabaseURL, a.App.Config().JWTSecret
 	f := a.FinanceClient(t)
 	f.MustSignIn(t, apptest.FinanceToken)
 	wantPage(t, f.Get(t, "/finance/orders"), http.StatusOK)
+	first := f.Cookie(t, "/finance/orders", "mospay_finance")
 
 	// The cookie jar keeps cookies per host, not per port: the same browser reaches the others.
 	on := func(s *apptest.Stack) *apptest.FinanceClient { return &apptest.FinanceClient{URL: s.URL, HTTP: f.HTTP} }
-	same := apptest.Start(t, apptest.Options{MOS: a})
-	wantPage(t, on(same).Get(t, "/finance/orders"), http.StatusOK, "Sign out")
-
-	rotated := apptest.Start(t, apptest.Options{MOS: a, Config: func(c *app.Config) {
-		c.AdminTokens[0].Token = "finance-token-rotated-0123456789"
-	}})
-	wantRedirect(t, on(rotated).Get(t, "/finance/orders"), "/finance/login?next=%2Ffinance%2Forders")
-	removed := apptest.Start(t, apptest.Options{MOS: a, Config: func(c *app.Config) { c.AdminTokens = c.AdminTokens[1:] }})
-	wantRedirect(t, on(removed).Get(t, "/finance/orders"), "/finance/login?next=%2Ffinance%2Forders")
+	elsewhere := apptest.Start(t, apptest.Options{MOS: a}) // the same keys, another database: no such session
+	wantRedirect(t, on(elsewhere).Get(t, "/finance/orders"), "/finance/login?next=%2Ffinance%2Forders")
 	otherKey := apptest.Start(t, apptest.Options{}) // another JWT secret
 	wantRedirect(t, on(otherKey).Get(t, "/finance/orders"), "/finance/login?next=%2Ffinance%2Forders")
+	elsewhere.App.Close()
+	a.App.Close()
+
+	// One instance at a time on the SQLite file: a restart keeps the session ...
+	restart := func(change func(c *app.Config)) *apptest.Stack {
+		return apptest.Start(t, apptest.Options{DBURL: db, Config: func(c *app.Config) {
+			c.JWTSecret = secret
+			if change != nil {
+				change(c)
+			}
+		}})
+	}
+	same := restart(nil)
+	copied := same.FinanceClient(t) // (the redirects above cleared the browser's cookie: a copy of it)
+	copied.PutCookie(t, first.Name, first.Value)
+	wantPage(t, copied.Get(t, "/finance/orders"), http.StatusOK, "Sign out")
+	same.App.Close()
+	// ... a start without its token ends it, and it stays ended when the token is back.
+	for name, change := range map[string]func(c *app.Config){
+		"rotated": func(c *app.Config) { c.AdminTokens[0].Token = "finance-token-rotated-0123456789" },
+		"removed": func(c *app.Config) { c.AdminTokens = c.AdminTokens[1:] },
+	} {
+		with := restart(nil)
+		on(with).MustSignIn(t, apptest.FinanceToken)
+		wantPage(t, on(with).Get(t, "/finance/orders"), http.StatusOK, "Sign out")
+		ck := on(with).Cookie(t, "/finance/orders", "mospay_finance")
+		with.App.Close()
+		without := restart(change)
+		wantRedirect(t, on(without).Get(t, "/finance/orders"), "/finance/login?next=%2Ffinance%2Forders")
+		without.App.Close()
+		back := restart(nil)
+		again := back.FinanceClient(t) // (the redirect above cleared the cookie; a copy of it)
+		again.PutCookie(t, ck.Name, ck.Value)
+		if p := again.Get(t, "/finance/orders"); p.Status != http.StatusSeeOther {
+			t.Fatalf("%s: the session came back with its token: HTTP %d", name, p.Status)
+		}
+		back.App.Close()
+	}
 
 	secure := apptest.Start(t, apptest.Options{Config: func(c *app.Config) { c.PublicURL = "https://pay.example.com" }})
 	p := secure.FinanceClient(t).SignIn(t, apptest.FinanceToken)

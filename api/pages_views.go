@@ -479,6 +479,7 @@ func (s *Server) reportPage(c echo.Context) error {
 type auditView struct {
 	chrome
 	Actor, From, To string
+	ActionChoices   []option // the action filter's choices
 	Zones           []option
 	Actions         []actionRow
 	Empty           bool
@@ -487,13 +488,29 @@ type auditView struct {
 }
 
 type actionRow struct {
-	At, Actor, Action, OutTradeNo, OrderURL, UserID, Detail, RequestID string
+	At, Actor, Action, OutTradeNo, OrderURL, UserID, Detail, RequestID, ClientRequestID string
 }
 
-// auditPage is GET /finance/audit: the admin actions, newest first, by actor and period.
+// auditAllActions is the audit page's action filter for every action, sign-ins included; with no
+// action the page leaves out the sign-in bookkeeping (order.SignInActions).
+const auditAllActions = "all"
+
+// actionOptions are the audit page's choices of action, chosen marked.
+func actionOptions(chosen string) []option {
+	opts := []option{{Value: "", Label: "All but sign-ins", Selected: chosen == ""},
+		{Value: auditAllActions, Label: "All, sign-ins too", Selected: chosen == auditAllActions}}
+	for _, a := range order.Actions {
+		opts = append(opts, option{Value: a, Label: a, Selected: chosen == a})
+	}
+	return opts
+}
+
+// auditPage is GET /finance/audit: the admin actions, newest first, by actor, action and period;
+// sign-ins, refused sign-ins and sign-outs only when asked for (action=all, or one of them).
 func (s *Server) auditPage(c echo.Context) error {
+	action := c.QueryParam("action")
 	v := auditView{chrome: s.chrome(c, "audit", "Audit"), Actor: c.QueryParam("actor"), From: c.QueryParam("from"),
-		To: c.QueryParam("to")}
+		To: c.QueryParam("to"), ActionChoices: actionOptions(action)}
 	tz, err := s.reportTZ(c)
 	if err != nil {
 		v.Zones = s.zoneOptions(s.defaultZone().String())
@@ -502,7 +519,14 @@ func (s *Server) auditPage(c echo.Context) error {
 	}
 	v.Zones = s.zoneOptions(tz.String())
 	var p order.AuditPage
-	f, err := s.auditFilter(c)
+	filterAction := action
+	if action == auditAllActions {
+		filterAction = ""
+	}
+	f, err := s.auditFilter(c, filterAction)
+	if action == "" {
+		f.Except = order.SignInActions
+	}
 	if err == nil {
 		p, err = s.deps.Orders.Audit(c.Request().Context(), f)
 	}
@@ -513,14 +537,14 @@ func (s *Server) auditPage(c echo.Context) error {
 	}
 	for _, a := range p.Actions {
 		r := actionRow{At: showTime(a.At, tz), Actor: a.Actor, Action: a.Action, OutTradeNo: a.OutTradeNo, UserID: a.UserID,
-			Detail: a.Detail, RequestID: a.RequestID}
+			Detail: a.Detail, RequestID: a.RequestID, ClientRequestID: a.ClientRequestID}
 		if a.OutTradeNo != "" {
 			r.OrderURL = storyURL(a.OutTradeNo, tz.String())
 		}
 		v.Actions = append(v.Actions, r)
 	}
 	v.Empty = len(v.Actions) == 0
-	q := url.Values{"tz": {tz.String()}, "actor": {v.Actor}, "from": {v.From}, "to": {v.To}}
+	q := url.Values{"tz": {tz.String()}, "actor": {v.Actor}, "action": {action}, "from": {v.From}, "to": {v.To}}
 	if l := c.QueryParam("limit"); l != "" {
 		q.Set("limit", l)
 	}

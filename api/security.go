@@ -18,19 +18,39 @@ import (
 // characters that are safe in a log line, a header and the audit trail. Anything else is replaced.
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
-// requestIDs gives every request an id, answered in X-Request-Id and written to the log, the
-// transitions and the audit trail: the client's own when it is 1 to 64 characters of
-// [A-Za-z0-9._:-], else a new one, so that no client can put a megabyte or a line break there.
+// requestIDs gives every request mospay's own id (requestID), written to the log, the
+// transitions and the audit trail. The client's X-Request-Id is kept when it is 1 to 64
+// characters of [A-Za-z0-9._:-] (so that no client can put a megabyte or a line break anywhere):
+// answered back in X-Request-Id, logged, and kept in the audit trail beside mospay's own
+// (order.WithClientRequestID), never instead of it, since the client chooses it. Without one,
+// X-Request-Id answers mospay's own.
 func requestIDs(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		id := c.Request().Header.Get(echo.HeaderXRequestID)
-		if !requestIDPattern.MatchString(id) {
-			id = rand.Text()
+		own := rand.Text()
+		answered := own
+		req := c.Request()
+		if client := req.Header.Get(echo.HeaderXRequestID); requestIDPattern.MatchString(client) {
+			answered = client
+			c.Set(clientRequestIDKey, client)
+			c.SetRequest(req.WithContext(order.WithClientRequestID(req.Context(), client)))
 		}
-		c.Request().Header.Set(echo.HeaderXRequestID, id)
-		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		c.Set(requestIDKey, own)
+		c.Request().Header.Set(echo.HeaderXRequestID, answered)
+		c.Response().Header().Set(echo.HeaderXRequestID, answered)
 		return next(c)
 	}
+}
+
+// The keys of the request ids in the Echo context.
+const (
+	requestIDKey       = "request_id"
+	clientRequestIDKey = "client_request_id"
+)
+
+// clientRequestID is the X-Request-Id the client sent, if requestIDs kept it; else "".
+func clientRequestID(c echo.Context) string {
+	id, _ := c.Get(clientRequestIDKey).(string)
+	return id
 }
 
 // securityHeaders sets what every answer carries: nosniff (a JSON or CSV answer is never run as

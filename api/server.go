@@ -70,6 +70,8 @@ type Deps struct {
 	// (order.Service too).
 	Merchant MerchantOrders
 	Products Products
+	// FinanceSessions are the finance pages' sessions (order.Service too).
+	FinanceSessions FinanceSessions
 	// Notify receives MOS's notifications (webhook.Receiver); it answers in MOS's envelope.
 	Notify http.Handler
 	// Now is the clock (time.Now when nil).
@@ -184,6 +186,8 @@ func (s *Server) routes() {
 	admin.GET("/users", s.adminUsers)
 	admin.POST("/users/:id/revoke", s.adminRevoke)
 	admin.GET("/audit", s.adminAudit)
+	admin.GET("/sessions", s.adminSessions)
+	admin.POST("/sessions/:id/end", s.adminEndSession)
 	admin.GET("/webhooks", s.adminWebhooks)
 	admin.GET("/events", s.adminEvents)
 	admin.POST("/events/redeliver", s.adminRedeliverFailed)
@@ -272,12 +276,16 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		s.deps.Logger.Info("http", "request_id", requestID(c), "method", methodLabel(c.Request().Method),
 			"route", routeLabel(c), "status", c.Response().Status, "duration_ms", time.Since(start).Milliseconds(),
-			"remote_ip", c.RealIP())
+			"remote_ip", c.RealIP(), "client_request_id", clientRequestID(c))
 		return nil
 	}
 }
 
+// requestID is mospay's own id of the request (requestIDs), never the client's.
 func requestID(c echo.Context) string {
+	if id, ok := c.Get(requestIDKey).(string); ok {
+		return id
+	}
 	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
 

@@ -220,8 +220,10 @@ type ActionJSON struct {
 	OutTradeNo string `json:"outTradeNo,omitempty"`
 	UserID     string `json:"userId,omitempty"`
 	Detail     string `json:"detail,omitempty"`
-	RequestID  string `json:"requestId"`
-	At         string `json:"at"`
+	RequestID  string `json:"requestId"` // mospay's own
+	// ClientRequestID is the X-Request-Id the client sent, if it kept one: the client chose it.
+	ClientRequestID string `json:"clientRequestId,omitempty"`
+	At              string `json:"at"`
 }
 
 // AuditJSON is GET /admin/audit.
@@ -232,5 +234,5 @@ type AuditJSON struct {
 
 func actionView(a order.AdminAction) ActionJSON {
 	return ActionJSON{Actor: a.Actor, Action: a.Action, OutTradeNo: a.OutTradeNo, UserID: a.UserID, Detail: a.Detail,
-		RequestID: a.RequestID, At: rfc3339(a.At)}
+		RequestID: a.RequestID, ClientRequestID: a.ClientRequestID, At: rfc3339(a.At)}
 }

@@ -133,7 +133,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}
 	cors := c.CORSOrigins
 	if c.Sandbox { // the sandbox's demo mini-app (GET /sandbox/demo) calls /mp from the sandbox's origin
-		cors = append(append([]string(nil), c.CORSOrigins...), a.SandboxURL())
+		cors = append(append([]string(nil), c.CORSOrigins...), sandbox.OwnOrigins(a.sandboxAddr)...)
 	}
 	a.api = api.New(api.Config{
 		MaxBody: c.MaxBody, CORSOrigins: cors, TrustedProxies: c.TrustedProxies,
@@ -145,7 +145,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}, api.Deps{
 		Logger: a.log, Metrics: a.metrics, Ready: a.db.Ready,
 		Sessions: mos.Provider{Client: a.mosClient()}, Orders: a.service(), Users: a.service(), Events: a.service(),
-		Merchant: a.service(), Products: a.service(),
+		Merchant: a.service(), Products: a.service(), FinanceSessions: a.service(),
 		Notify: &webhook.Receiver{AppKey: c.MOSAppKey, Secret: c.MOSAppSecret, Service: a.service(), Log: a.log,
 			MaxBody: c.MaxBody, Count: a.metrics.CountNotification},
 		Now: a.clock.Now,
@@ -156,6 +156,12 @@ func (a *App) Start(ctx context.Context) (err error) {
 		}
 	}
 	a.logPricing()
+	// A session of an admin token no longer configured stays ended if the token comes back.
+	if n, err := a.api.EndRemovedTokenSessions(ctx); err != nil {
+		return fmt.Errorf("ending the finance sessions of removed admin tokens: %w", err)
+	} else if n > 0 {
+		a.log.Info("finance sessions of removed admin tokens ended", "sessions", n)
+	}
 	if c.OpsAddr != "" {
 		if err := a.startOps(); err != nil {
 			return err
@@ -380,6 +386,7 @@ func (a *App) startSandbox() error {
 		AppKey: c.MOSAppKey, AppSecret: c.MOSAppSecret, MchID: c.MOSMchID, AppName: "mospay sandbox",
 		NotifyURL: a.NotifyURL(), RetryScale: c.SandboxRetryScale, Logger: a.log.With("component", "sandbox"),
 		Now: a.clock.Now, StateFile: c.SandboxStateFile,
+		Origins: append(sandbox.OwnOrigins(a.sandboxAddr), c.CORSOrigins...),
 	})
 	if err != nil {
 		l.Close()

@@ -160,15 +160,29 @@ func financeWalk(t *testing.T, at time.Time) {
 	b.Click(t, "form[action*='/reconcile'] button")
 	b.WaitText(t, finNotice, "MOS was asked now")
 
-	// The audit trail has the sign-in, the resolution with its note and the reconcile.
+	// The audit trail has the resolution with its note and the reconcile; the sign-in only when
+	// asked for.
 	b.Click(t, finNavAudit)
 	b.WaitText(t, finH1, "Audit")
 	audit := b.WaitText(t, "table.audit", note)
-	for _, want := range []string{"login", "resolve", "reconcile", book.flagged.OutTradeNo} {
+	for _, want := range []string{"resolve", "reconcile", book.flagged.OutTradeNo} {
 		if !strings.Contains(audit, want) {
 			t.Errorf("the audit page lacks %q:\n%s", want, audit)
 		}
 	}
+	if strings.Contains(audit, "login") {
+		t.Errorf("the audit page shows sign-ins by default:\n%s", audit)
+	}
+	b.Run(t, chromedp.SetValue(chromedp.CSS("select[name=action]"), "all"))
+	b.Click(t, finShow)
+	b.WaitURL(t, "action=all")
+	b.WaitText(t, "table.audit", "login")
+
+	// Finance's open sessions: this one, marked.
+	b.Click(t, "header nav a[href^='/finance/sessions']")
+	b.WaitText(t, finH1, "Sessions")
+	b.WaitText(t, "table.sessions", "(this one)")
+	b.NoHorizontalScroll(t)
 
 	// The report of today: money per currency, and nothing left at risk.
 	b.Click(t, "header nav a[href^='/finance/report']")
@@ -196,7 +210,7 @@ func financeWalk(t *testing.T, at time.Time) {
 	for _, page := range []string{
 		"/finance/orders", "/finance/orders?from=&to=&status=PAID",
 		"/finance/orders/" + book.flagged.OutTradeNo, "/finance/orders/" + book.paidUSD.OutTradeNo + "?tz=Asia/Tokyo",
-		"/finance/review", "/finance/report", "/finance/audit",
+		"/finance/review", "/finance/report", "/finance/audit", "/finance/audit?action=all", "/finance/sessions",
 	} {
 		b.Open(t, h.URL+page)
 		b.WaitVisible(t, finH1)

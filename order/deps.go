@@ -78,8 +78,20 @@ type Store interface {
 	Review(ctx context.Context, f ReviewFilter) (ReviewPage, error)
 	// LastAnswers returns, by order id, MOS's last answer about each order that has one.
 	LastAnswers(ctx context.Context, ids []int64) (map[int64]MOSAnswer, error)
-	// RecordAction stores an admin action that changes no order (a sign-in).
+	// RecordAction stores an admin action that changes no order (an export, a lookup).
 	RecordAction(ctx context.Context, a AdminAction) error
+	// CreateSession stores a new finance session and a (its sign-in), in one transaction.
+	CreateSession(ctx context.Context, fs FinanceSession, a AdminAction) error
+	// Session returns the finance session with id. ENOTFOUND.
+	Session(ctx context.Context, id string) (*FinanceSession, error)
+	// OpenSessions lists admin's sessions open at now, newest first.
+	OpenSessions(ctx context.Context, admin string, now time.Time) ([]FinanceSession, error)
+	// EndSession ends admin's open session id at at and records a, in one transaction.
+	// ENOTFOUND when admin has no such open session.
+	EndSession(ctx context.Context, id, admin string, at time.Time, a AdminAction) error
+	// EndSessionsExcept ends at at every open session whose admin and token fingerprint are not
+	// among keep, and returns how many.
+	EndSessionsExcept(ctx context.Context, keep []SessionToken, at time.Time) (int64, error)
 	// ClaimDue leases up to limit orders whose next check is due at now, for owner until until,
 	// so that no other instance checks them at the same time.
 	ClaimDue(ctx context.Context, now time.Time, limit int, owner string, until time.Time) ([]*Order, error)

@@ -149,16 +149,11 @@ func (s *Service) ResolveFlag(ctx context.Context, outTradeNo string, flag Flag,
 		noEvent: true,
 		resolve: &FlagResolve{Flag: flag, Note: note, By: admin, Answer: answer},
 		audit: &AdminAction{Actor: admin, Action: ActionResolve, OrderID: &o.ID, OutTradeNo: o.OutTradeNo, UserID: o.UserID,
-			Detail: string(flag) + ": " + note, RequestID: requestID, At: now},
+			Detail: string(flag) + ": " + note, RequestID: requestID, ClientRequestID: ClientRequestID(ctx), At: now},
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "flag resolved", "out_trade_no", outTradeNo, "flag", flag, "admin", admin, "request_id", requestID)
 	return saved, nil
-}
-
-// RecordLogin audits a sign-in to the finance pages.
-func (s *Service) RecordLogin(ctx context.Context, admin, requestID string) error {
-	return s.store.RecordAction(ctx, AdminAction{Actor: admin, Action: ActionLogin, RequestID: requestID, At: s.clock.Now()})
 }

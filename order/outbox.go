@@ -238,7 +238,8 @@ func (s *Service) Endpoints(ctx context.Context) ([]Endpoint, error) {
 func (s *Service) Redeliver(ctx context.Context, id, admin, requestID string) (*EventRecord, error) {
 	now := s.clock.Now()
 	n, err := s.store.Redeliver(ctx, RedeliverRequest{EventID: id, Endpoints: s.cfg.EventEndpoints, At: now,
-		Audit: AdminAction{Actor: admin, Action: ActionRedeliver, Detail: "event " + id, RequestID: requestID, At: now}})
+		Audit: AdminAction{Actor: admin, Action: ActionRedeliver, Detail: "event " + id, RequestID: requestID,
+			ClientRequestID: ClientRequestID(ctx), At: now}})
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +256,7 @@ func (s *Service) RedeliverFailed(ctx context.Context, since time.Time, admin, r
 	now := s.clock.Now()
 	n, err := s.store.Redeliver(ctx, RedeliverRequest{Since: &since, Status: DeliveryFailed, Endpoints: s.cfg.EventEndpoints,
 		At: now, Audit: AdminAction{Actor: admin, Action: ActionRedeliver,
-			Detail: "failed deliveries of events since " + since.UTC().Format(time.RFC3339), RequestID: requestID, At: now}})
+			Detail: "failed deliveries of events since " + since.UTC().Format(time.RFC3339), RequestID: requestID, ClientRequestID: ClientRequestID(ctx), At: now}})
 	if err == nil && n > 0 {
 		s.wake()
 	}

@@ -45,7 +45,7 @@ func (s *Service) ReconcileNow(ctx context.Context, outTradeNo, admin, requestID
 	}
 	s.log.InfoContext(ctx, "admin reconcile", "admin", admin, "out_trade_no", outTradeNo, "request_id", requestID)
 	audit := &AdminAction{Actor: admin, Action: ActionReconcile, OrderID: &o.ID, OutTradeNo: o.OutTradeNo,
-		UserID: o.UserID, RequestID: requestID, At: s.clock.Now()}
+		UserID: o.UserID, RequestID: requestID, ClientRequestID: ClientRequestID(ctx), At: s.clock.Now()}
 	return s.refresh(ctx, o, SourceAdmin, requestID, "reconcile requested by "+admin, audit)
 }
 

@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,10 +30,12 @@ func NewUserID() string {
 }
 
 // TokenValid reports whether a token issued at issuedAt may still act for the user: not when
-// finance revoked the user's tokens at or after that moment. Token times are whole seconds, so a
-// token issued in the second of the revocation is refused too.
+// finance revoked the user's tokens at or after that moment. The instants are compared as they
+// are (tokens carry their issue time to the microsecond), so that a login in the same second as
+// the revocation, after it, is not refused; a token that knows its issue time only to the second
+// is refused in the second of the revocation.
 func (u *User) TokenValid(issuedAt time.Time) bool {
-	return u.TokensRevokedAt == nil || issuedAt.After(u.TokensRevokedAt.Truncate(time.Second))
+	return u.TokensRevokedAt == nil || issuedAt.After(u.TokensRevokedAt.Truncate(time.Microsecond))
 }
 
 // Login records a login of the user MOS vouches for (their openid, from code2session), making the
@@ -59,17 +62,44 @@ func (s *Service) UsersByOpenID(ctx context.Context, openid string) ([]*User, er
 func (s *Service) RevokeUser(ctx context.Context, id, admin, requestID string) (*User, error) {
 	now := s.clock.Now()
 	return s.store.RevokeUser(ctx, id, now, AdminAction{Actor: admin, Action: ActionRevoke, UserID: id,
-		RequestID: requestID, At: now})
+		RequestID: requestID, ClientRequestID: ClientRequestID(ctx), At: now})
 }
 
 // The admin actions the audit trail records.
 const (
-	ActionReconcile = "reconcile" // asked MOS about an order now
-	ActionRevoke    = "revoke"    // revoked a user's tokens
-	ActionResolve   = "resolve"   // resolved a flag, with a note
-	ActionRedeliver = "redeliver" // sent an order event again
-	ActionLogin     = "login"     // signed in to the finance pages
+	ActionReconcile   = "reconcile"    // asked MOS about an order now
+	ActionRevoke      = "revoke"       // revoked a user's tokens
+	ActionResolve     = "resolve"      // resolved a flag, with a note
+	ActionRedeliver   = "redeliver"    // sent an order event again
+	ActionLogin       = "login"        // signed in to the finance pages
+	ActionLoginFailed = "login_failed" // a sign-in refused (no actor: the token named nobody)
+	ActionLogout      = "logout"       // signed out, or ended a session of their own
+	ActionExport      = "export"       // downloaded the orders as CSV (the detail is the filter)
+	ActionLookup      = "lookup"       // looked up a user by openid
 )
+
+// Actions are the admin actions the audit trail knows, for filters.
+var Actions = []string{ActionReconcile, ActionRevoke, ActionResolve, ActionRedeliver, ActionLogin, ActionLoginFailed,
+	ActionLogout, ActionExport, ActionLookup, ActionCreate, ActionProduct}
+
+// SignInActions are the audit trail's sign-in bookkeeping, which finance's audit page hides
+// unless asked: they outnumber the actions that touch orders and users.
+var SignInActions = []string{ActionLogin, ActionLoginFailed, ActionLogout}
+
+// clientRequestIDKey keys the X-Request-Id a client sent in a request's context.
+type clientRequestIDKey struct{}
+
+// WithClientRequestID returns ctx carrying the X-Request-Id the client sent, which the audit
+// trail keeps beside mospay's own request id: the client chooses it, so it names nothing alone.
+func WithClientRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, clientRequestIDKey{}, id)
+}
+
+// ClientRequestID is the X-Request-Id the client of ctx's request sent, or "".
+func ClientRequestID(ctx context.Context) string {
+	id, _ := ctx.Value(clientRequestIDKey{}).(string)
+	return id
+}
 
 // AdminAction is one row of the audit trail: who (the admin token's name) did what to which order
 // or user, and when. It is written in the same transaction as the action's effect, where the
@@ -82,8 +112,10 @@ type AdminAction struct {
 	OutTradeNo string
 	UserID     string // the user acted on, if any
 	Detail     string // what the action said, e.g. a resolution's note
-	RequestID  string
-	At         time.Time
+	RequestID  string // mospay's own id of the request
+	// ClientRequestID is the X-Request-Id the client sent, if any (WithClientRequestID).
+	ClientRequestID string
+	At              time.Time
 }
 
 // AuditFilter selects admin actions; zero values select everything.
@@ -91,8 +123,10 @@ type AuditFilter struct {
 	From, To *time.Time // [From, To)
 	Actor    string
 	OrderID  int64
-	Limit    int    // 1 to MaxPageSize; 0 means DefaultPageSize
-	Cursor   string // opaque, from a previous page
+	Action   string   // one of Actions; "" for every one
+	Except   []string // actions left out (SignInActions for finance's page)
+	Limit    int      // 1 to MaxPageSize; 0 means DefaultPageSize
+	Cursor   string   // opaque, from a previous page
 }
 
 // AuditPage is one page of admin actions, newest first; NextCursor is empty on the last page.
@@ -106,5 +140,21 @@ func (s *Service) Audit(ctx context.Context, f AuditFilter) (AuditPage, error) {
 	if f.From != nil && f.To != nil && !f.From.Before(*f.To) {
 		return AuditPage{}, Errorf(EINVALID, "from must be before to")
 	}
+	if f.Action != "" && !slices.Contains(Actions, f.Action) {
+		return AuditPage{}, Errorf(EINVALID, "action: one of %s", strings.Join(Actions, ", "))
+	}
 	return s.store.AdminActions(ctx, f)
+}
+
+// Record writes an admin action that changes no order: a read of payers' data (an export, a
+// lookup) or a refused sign-in. The request's client id (WithClientRequestID) goes with it.
+func (s *Service) Record(ctx context.Context, a AdminAction) error {
+	if !slices.Contains(Actions, a.Action) {
+		return Errorf(EINTERNAL, "unknown admin action %q", a.Action)
+	}
+	a.ClientRequestID = ClientRequestID(ctx)
+	if a.At.IsZero() {
+		a.At = s.clock.Now()
+	}
+	return s.store.RecordAction(ctx, a)
 }

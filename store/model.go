@@ -137,22 +137,43 @@ func (r *userRow) user() *order.User {
 }
 
 type adminActionRow struct {
-	ID         int64 `gorm:"primaryKey"`
-	Actor      string
-	Action     string
-	OrderID    *int64
-	OutTradeNo string
-	UserID     string
-	Detail     string
-	RequestID  string
-	CreatedAt  time.Time `gorm:"autoCreateTime:false"`
+	ID              int64 `gorm:"primaryKey"`
+	Actor           string
+	Action          string
+	OrderID         *int64
+	OutTradeNo      string
+	UserID          string
+	Detail          string
+	RequestID       string
+	ClientRequestID string
+	CreatedAt       time.Time `gorm:"autoCreateTime:false"`
 }
 
 func (adminActionRow) TableName() string { return "admin_actions" }
 
 func (r *adminActionRow) action() order.AdminAction {
 	return order.AdminAction{ID: r.ID, Actor: r.Actor, Action: r.Action, OrderID: r.OrderID, OutTradeNo: r.OutTradeNo,
-		UserID: r.UserID, Detail: r.Detail, RequestID: r.RequestID, At: r.CreatedAt.UTC()}
+		UserID: r.UserID, Detail: r.Detail, RequestID: r.RequestID, ClientRequestID: r.ClientRequestID, At: r.CreatedAt.UTC()}
+}
+
+type sessionRow struct {
+	ID               string `gorm:"primaryKey"`
+	Admin            string
+	TokenFingerprint string
+	RemoteIP         string `gorm:"column:remote_ip"`
+	UserAgent        string
+	CreatedAt        time.Time `gorm:"autoCreateTime:false"`
+	ExpiresAt        time.Time
+	EndedAt          *time.Time
+	EndedBy          string
+}
+
+func (sessionRow) TableName() string { return "finance_sessions" }
+
+func (r *sessionRow) session() order.FinanceSession {
+	return order.FinanceSession{ID: r.ID, Admin: r.Admin, TokenFingerprint: r.TokenFingerprint, RemoteIP: r.RemoteIP,
+		UserAgent: r.UserAgent, CreatedAt: r.CreatedAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), EndedAt: utcPtr(r.EndedAt),
+		EndedBy: r.EndedBy}
 }
 
 func utc(t time.Time) time.Time { return t.UTC() }

@@ -708,8 +708,8 @@ func notificationInsert(n *notificationRow) insert {
 
 func auditInsert(a *order.AdminAction) insert {
 	return insert{table: "admin_actions",
-		cols: []string{"actor", "action", "order_id", "out_trade_no", "user_id", "detail", "request_id", "created_at"},
-		args: []any{a.Actor, a.Action, a.OrderID, a.OutTradeNo, a.UserID, a.Detail, a.RequestID, utc(a.At)}}
+		cols: []string{"actor", "action", "order_id", "out_trade_no", "user_id", "detail", "request_id", "client_request_id", "created_at"},
+		args: []any{a.Actor, a.Action, a.OrderID, a.OutTradeNo, a.UserID, a.Detail, a.RequestID, a.ClientRequestID, utc(a.At)}}
 }
 
 func queryInsert(q *queryRow) insert {

@@ -94,6 +94,12 @@ func (db *DB) AdminActions(ctx context.Context, f order.AuditFilter) (order.Audi
 	if f.OrderID != 0 {
 		q = q.Where("order_id = ?", f.OrderID)
 	}
+	if f.Action != "" {
+		q = q.Where("action = ?", f.Action)
+	}
+	if len(f.Except) > 0 {
+		q = q.Where("action NOT IN ?", f.Except)
+	}
 	if f.From != nil {
 		q = q.Where("created_at >= ?", f.From.UTC())
 	}

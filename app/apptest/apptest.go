@@ -33,8 +33,8 @@ const WaitFor = 30 * time.Second
 
 // The admin tokens a stack configures: one named "finance", one bare (named "admin").
 const (
-	FinanceToken = "finance-token-0123456789abcdef"
-	AdminToken   = "admin-token-0123456789abcdef01"
+	FinanceToken = "finance-token-0123456789abcdef0123"
+	AdminToken   = "admin-token-0123456789abcdef012345"
 )
 
 // The merchant keys a stack configures: two merchants, so that tests see one refused the other's

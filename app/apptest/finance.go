@@ -118,6 +118,17 @@ func (f *FinanceClient) Cookie(t testing.TB, path, name string) *http.Cookie {
 	return nil
 }
 
+// PutCookie puts the cookie name=value in the client's jar for the finance pages, as if mospay
+// had set it: a copy of another browser's cookie.
+func (f *FinanceClient) PutCookie(t testing.TB, name, value string) {
+	t.Helper()
+	u, err := url.Parse(f.URL + "/finance/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.HTTP.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/finance"}})
+}
+
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // CSRF is the form token of the page's first form that carries one.

@@ -73,7 +73,7 @@ var settings = []setting{
 		}},
 	{env: "MOSPAY_JWT_TTL", flag: "jwt-ttl", def: "24h", help: "token lifetime",
 		parse: func(c *config, v string) (err error) { c.JWTTTL, err = positiveDuration(v); return }},
-	{env: "MOSPAY_ADMIN_TOKENS", flag: "admin-tokens", help: "comma-separated name:token or bare tokens for /admin (required unless --sandbox)", secret: true, needed: unlessSandbox,
+	{env: "MOSPAY_ADMIN_TOKENS", flag: "admin-tokens", help: "comma-separated name:token or bare tokens for /admin, each at least 32 characters (required unless --sandbox)", secret: true, needed: unlessSandbox,
 		parse: func(c *config, v string) (err error) { c.AdminTokens, err = parseAdminTokens(v); return }},
 	{env: "MOSPAY_CLIENT_AMOUNTS", flag: "client-amounts", def: "false", help: "true lets a mini-app choose an order's amount (serve --sandbox turns it on); otherwise prices come from the merchant API or the product list",
 		parse: func(c *config, v string) error {
@@ -401,8 +401,8 @@ func parseAdminTokens(v string) ([]api.AdminToken, error) {
 		if t.Name == "" || strings.ContainsAny(t.Name, " \t") {
 			return nil, fmt.Errorf("entry %d has an empty or spaced name", i+1)
 		}
-		if len(t.Token) < 16 {
-			return nil, fmt.Errorf("entry %d (%s): token must be at least 16 characters", i+1, t.Name)
+		if len(t.Token) < api.MinAdminToken {
+			return nil, fmt.Errorf("entry %d (%s): token must be at least %d characters", i+1, t.Name, api.MinAdminToken)
 		}
 		if names[t.Name] {
 			return nil, fmt.Errorf("entry %d: name %q used twice", i+1, t.Name)

@@ -24,7 +24,7 @@ func validEnv() map[string]string {
 		"MOSPAY_MOS_APP_SECRET": "topsecretvalue",
 		"MOSPAY_MOS_MC_ID":      "mc1",
 		"MOSPAY_JWT_SECRET":     strings.Repeat("j", 32),
-		"MOSPAY_ADMIN_TOKENS":   "alice:aaaaaaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbbbbbb",
+		"MOSPAY_ADMIN_TOKENS":   "alice:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
 	}
 }
 
@@ -53,7 +53,7 @@ func TestConfigDefaults(t *testing.T) {
 	if c.ReconcileEvery != "@every 30s" || c.SandboxAddr != "127.0.0.1:8081" || c.ReportTZ.String() != "UTC" {
 		t.Errorf("reconcile/sandbox/tz: %q %q %v", c.ReconcileEvery, c.SandboxAddr, c.ReportTZ)
 	}
-	want := []api.AdminToken{{Name: "alice", Token: "aaaaaaaaaaaaaaaaaaaa"}, {Name: "admin", Token: "bbbbbbbbbbbbbbbbbbbb"}}
+	want := []api.AdminToken{{Name: "alice", Token: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}, {Name: "admin", Token: "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}}
 	if len(c.AdminTokens) != 2 || c.AdminTokens[0] != want[0] || c.AdminTokens[1] != want[1] {
 		t.Errorf("admin tokens: %+v", c.AdminTokens)
 	}
@@ -97,9 +97,10 @@ func TestConfigErrors(t *testing.T) {
 		{"missing jwt secret", "MOSPAY_JWT_SECRET", "", "required"},
 		{"missing admin tokens", "MOSPAY_ADMIN_TOKENS", "", "required"},
 		{"short jwt secret", "MOSPAY_JWT_SECRET", "tooshort-secret-value", "at least 32 bytes"},
-		{"short admin token", "MOSPAY_ADMIN_TOKENS", "bob:short-token", "at least 16"},
-		{"duplicate admin name", "MOSPAY_ADMIN_TOKENS", "a:xxxxxxxxxxxxxxxxxx,a:yyyyyyyyyyyyyyyyyy", "used twice"},
-		{"empty admin name", "MOSPAY_ADMIN_TOKENS", ":xxxxxxxxxxxxxxxxxx", "empty or spaced name"},
+		{"short admin token", "MOSPAY_ADMIN_TOKENS", "bob:short-token", "at least 32 characters"},
+		{"31-character admin token", "MOSPAY_ADMIN_TOKENS", "bob:" + strings.Repeat("x", 31), "at least 32 characters"},
+		{"duplicate admin name", "MOSPAY_ADMIN_TOKENS", "a:xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx,a:yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy", "used twice"},
+		{"empty admin name", "MOSPAY_ADMIN_TOKENS", ":xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "empty or spaced name"},
 		{"bad MOS URL", "MOSPAY_MOS_BASE_URL", "ftp://x", "not an http(s) URL"},
 		{"bad public URL", "MOSPAY_PUBLIC_URL", "not a url", "not an http(s) URL"},
 		{"bad http addr", "MOSPAY_HTTP_ADDR", "8080", "not host:port"},

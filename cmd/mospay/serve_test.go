@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mospay/mospay/api"
 	"github.com/mospay/mospay/app/apptest"
 )
 
@@ -222,7 +223,7 @@ func TestServeOnPostgresNeedsPublicURL(t *testing.T) {
 	var out, errb bytes.Buffer
 	env := map[string]string{"MOSPAY_DATABASE_URL": "postgres://mospay@127.0.0.1:1/mospay", "MOSPAY_MOS_BASE_URL": "https://mos.example",
 		"MOSPAY_MOS_APP_KEY": "k", "MOSPAY_MOS_APP_SECRET": "s", "MOSPAY_MOS_MC_ID": "m", "MOSPAY_JWT_SECRET": strings.Repeat("j", 32),
-		"MOSPAY_ADMIN_TOKENS": "finance:0123456789abcdef"}
+		"MOSPAY_ADMIN_TOKENS": "finance:0123456789abcdef0123456789abcdef"}
 	err := run(t.Context(), []string{"serve"}, func(k string) string { return env[k] }, nil, &out, &errb)
 	if err == nil || !strings.Contains(err.Error(), "MOSPAY_PUBLIC_URL") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("serve on PostgreSQL without a public URL: %v", err)
@@ -230,8 +231,8 @@ func TestServeOnPostgresNeedsPublicURL(t *testing.T) {
 }
 
 // TestServeRefusesUnsafeStarts: the real binary stops at start, with one line naming the
-// variable, when asked to serve profiles on a non-loopback address or to deliver order events it
-// cannot.
+// variable, when asked to serve profiles on a non-loopback address, to deliver order events it
+// cannot, or to accept an admin token shorter than api.MinAdminToken.
 func TestServeRefusesUnsafeStarts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -240,6 +241,7 @@ func TestServeRefusesUnsafeStarts(t *testing.T) {
 	bin := apptest.BuildBinary(t, dir)
 	for _, tc := range []struct{ name, env, want string }{
 		{"pprof on every interface", "MOSPAY_DEBUG_ADDR=0.0.0.0:6060", "MOSPAY_DEBUG_ADDR"},
+		{"an admin token of 31 characters", "MOSPAY_ADMIN_TOKENS=finance:" + strings.Repeat("t", api.MinAdminToken-1), "MOSPAY_ADMIN_TOKENS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := apptest.StartProcess(t, "serve", bin, dir, apptest.ChildEnv(dir, "MOSPAY_DATABASE_URL=sqlite:"+filepath.Join(dir, "m.db"), tc.env),

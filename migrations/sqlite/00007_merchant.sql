@@ -41,14 +41,16 @@ CREATE TABLE admin_actions_new (
     user_id       TEXT NOT NULL DEFAULT '',
     detail        TEXT NOT NULL DEFAULT '',
     request_id    TEXT NOT NULL DEFAULT '',
+    client_request_id TEXT NOT NULL DEFAULT '',
     created_at    DATETIME NOT NULL
 );
-INSERT INTO admin_actions_new (id, actor, action, order_id, out_trade_no, user_id, detail, request_id, created_at)
-    SELECT id, actor, action, order_id, out_trade_no, user_id, detail, request_id, created_at FROM admin_actions;
+INSERT INTO admin_actions_new (id, actor, action, order_id, out_trade_no, user_id, detail, request_id, client_request_id, created_at)
+    SELECT id, actor, action, order_id, out_trade_no, user_id, detail, request_id, client_request_id, created_at FROM admin_actions;
 DROP TABLE admin_actions;
 ALTER TABLE admin_actions_new RENAME TO admin_actions;
 CREATE INDEX admin_actions_at ON admin_actions (created_at, id);
 CREATE INDEX admin_actions_order ON admin_actions (order_id);
+CREATE INDEX admin_actions_action ON admin_actions (action, id);
 
 -- +goose Down
 DELETE FROM admin_actions WHERE action IN ('create', 'product');

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -43,6 +44,26 @@ type Config struct {
 	StateFile string
 	// SaveEvery is how often changes are written to StateFile (DefaultSaveEvery when zero).
 	SaveEvery time.Duration
+	// Origins are the browser origins that may call /sandbox (CORS): the sandbox's own (as
+	// http://127.0.0.1:port and http://localhost:port) and the mini-app's dev servers
+	// (MOSPAY_CORS_ORIGINS); "*" is any. A page of any other origin gets no CORS answer and
+	// cannot change anything. OwnOrigins makes the first ones from the listen address.
+	Origins []string
+}
+
+// OwnOrigins are the origins a browser gives pages of the sandbox listening on addr: both
+// spellings of a loopback host (and of an unspecified one, which loopback reaches), else the
+// host as it is.
+func OwnOrigins(addr string) []string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil
+	}
+	switch host {
+	case "", "0.0.0.0", "::", "127.0.0.1", "localhost", "::1":
+		return []string{"http://127.0.0.1:" + port, "http://localhost:" + port, "http://[::1]:" + port}
+	}
+	return []string{"http://" + net.JoinHostPort(host, port)}
 }
 
 // Server is the sandbox. It is safe for concurrent use; Close stops its notification deliveries.
@@ -139,7 +160,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path)
 	})
-	return withBrowserHeaders(mux)
+	return s.withBrowserHeaders(mux)
 }
 
 // Close stops notification deliveries and hanging calls, and waits for them to end.

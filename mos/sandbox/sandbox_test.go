@@ -58,6 +58,7 @@ func setup(t *testing.T) *fixture {
 	sb := New(Config{
 		AppKey: appKey, AppSecret: appSecret, MchID: mchID, AppName: "Shop",
 		NotifyURL: "http://example.invalid/mos/notify", RetryScale: 0.001, Now: c.Now,
+		Origins: []string{devOrigin},
 	})
 	srv := httptest.NewServer(sb.Handler())
 	t.Cleanup(func() {

@@ -30,8 +30,9 @@ import (
 //	POST /sandbox/prepays/{prepayId}/fail  the payment fails in the sheet {"loseNotification": bool}
 //	GET  /sandbox/demo                     the demo mini-app, and its files under /sandbox/demo/
 //
-// Every /sandbox answer allows any origin (CORS): the sandbox is a development tool, and a
-// developer's own dev server (http://localhost:5173, say) loads mos.js and calls it from there.
+// /sandbox answers browsers of its own origin and of Config.Origins (MOSPAY_CORS_ORIGINS: a
+// developer's own dev server, http://localhost:5173 say, loads mos.js and calls it from there);
+// any other site's page can neither read an answer nor change anything (withBrowserHeaders).
 
 // webFiles are the pages, scripts and styles, embedded so that the binary serves them with no
 // build step.
@@ -103,30 +104,58 @@ func (s *Server) webRoutes(mux *http.ServeMux) {
 }
 
 // withBrowserHeaders gives every sandbox answer the headers every mospay answer carries
-// (nosniff, no Referer), and lets any origin call /sandbox: the control API is a development
-// tool, and mos-sandbox.js calls it from wherever the developer serves their mini-app. A CORS
-// preflight is answered here, before routing.
-func withBrowserHeaders(next http.Handler) http.Handler {
+// (nosniff, no Referer), and lets the sandbox's own origin and Config.Origins call /sandbox from
+// a browser (CORS; a preflight is answered here, before routing). A request from any other
+// origin gets no CORS header, so its page cannot read the answer; one that could change
+// something (any method but GET and HEAD: a form's or a "simple" POST needs no preflight) is
+// refused with 403 before it reaches a handler, since without this any web page a developer
+// visits could mint login codes, pay orders or inject faults in their local sandbox. A request
+// without an Origin (curl, tests, mospay itself) is no browser's and is served.
+func (s *Server) withBrowserHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		if strings.HasPrefix(r.URL.Path, "/sandbox/") {
-			h.Set("Access-Control-Allow-Origin", "*")
-			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
-				h.Set("Access-Control-Allow-Headers", "Content-Type")
-				h.Set("Access-Control-Max-Age", "600")
-				// Chrome asks before a public page calls a loopback address; this is such a tool.
-				if r.Header.Get("Access-Control-Request-Private-Network") == "true" {
-					h.Set("Access-Control-Allow-Private-Network", "true")
-				}
-				w.WriteHeader(http.StatusNoContent)
+		origin, fromBrowser := r.Header["Origin"]
+		if !strings.HasPrefix(r.URL.Path, "/sandbox/") || !fromBrowser {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.Add("Vary", "Origin")
+		if len(origin) != 1 || !s.allowedOrigin(origin[0]) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				writeError(w, http.StatusForbidden, "forbidden",
+					"this origin may not call the sandbox: it answers its own and MOSPAY_CORS_ORIGINS")
 				return
 			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.Set("Access-Control-Allow-Origin", origin[0])
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE")
+			h.Set("Access-Control-Allow-Headers", "Content-Type")
+			h.Set("Access-Control-Max-Age", "600")
+			// Chrome asks before a public page calls a loopback address: granted to the
+			// configured origins only.
+			if r.Header.Get("Access-Control-Request-Private-Network") == "true" {
+				h.Set("Access-Control-Allow-Private-Network", "true")
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// allowedOrigin reports whether a browser page of origin may call /sandbox (Config.Origins).
+func (s *Server) allowedOrigin(origin string) bool {
+	for _, o := range s.cfg.Origins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
 }
 
 // apiURL is mospay's base URL as the sandbox knows it, from Config.NotifyURL; "" if that is not

@@ -37,8 +37,11 @@ func wantHeaders(t *testing.T, what string, h http.Header, want map[string]strin
 	}
 }
 
+// devOrigin is the dev server the fixture's sandbox lets call it (Config.Origins).
+const devOrigin = "http://localhost:5173"
+
 // TestWebAssets: the stand-in and the demo's files are served with their types, the headers of
-// every mospay answer, to any origin, and cacheable: kept five minutes, then revalidated by ETag.
+// every mospay answer, to the allowed origins, and cacheable: kept five minutes, then revalidated by ETag.
 func TestWebAssets(t *testing.T) {
 	f := setup(t)
 	for path, ctype := range map[string]string{
@@ -55,7 +58,7 @@ func TestWebAssets(t *testing.T) {
 		wantHeaders(t, path, resp.Header, map[string]string{
 			"Content-Type": ctype, "Cache-Control": "public, max-age=300",
 			"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-			"Access-Control-Allow-Origin": "*",
+			"Access-Control-Allow-Origin": devOrigin,
 		})
 		etag := resp.Header.Get("ETag")
 		if etag == "" {
@@ -128,41 +131,99 @@ func TestDemoPage(t *testing.T) {
 	}
 }
 
-// TestControlAPICORS: the control API answers any origin, preflights included, so that
-// mos.js works from a developer's own dev server; MOS's endpoints, which browsers never call,
-// do not.
+// TestControlAPICORS: the control API answers the allowed origins (the sandbox's own, and
+// MOSPAY_CORS_ORIGINS: here a dev server), preflights and Private Network Access included, so
+// that mos.js works from there. Any other origin gets no CORS header and no Private Network
+// Access, and every request of it that could change something is refused (403) before it does:
+// a simple POST needs no preflight. Requests without an Origin (scripts, tests) are served; MOS's
+// endpoints, which browsers never call, answer no CORS.
 func TestControlAPICORS(t *testing.T) {
 	f := setup(t)
-	origin := map[string]string{"Origin": "http://localhost:5173"}
-	for _, path := range []string{"/sandbox/login-codes", "/sandbox/orders/X/pay", "/sandbox/prepays/X/pay", "/sandbox/faults"} {
+	preflight := func(origin, path string) *http.Response {
 		resp, _ := f.fetch("OPTIONS", path, map[string]string{
-			"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
+			"Origin": origin, "Access-Control-Request-Method": "POST",
 			"Access-Control-Request-Headers": "content-type", "Access-Control-Request-Private-Network": "true",
 		})
+		return resp
+	}
+	for _, path := range []string{"/sandbox/login-codes", "/sandbox/orders/X/pay", "/sandbox/prepays/X/pay", "/sandbox/faults"} {
+		resp := preflight(devOrigin, path)
 		if resp.StatusCode != http.StatusNoContent {
 			t.Fatalf("preflight %s: %d", path, resp.StatusCode)
 		}
 		wantHeaders(t, "preflight "+path, resp.Header, map[string]string{
-			"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE",
+			"Access-Control-Allow-Origin": devOrigin, "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE",
 			"Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "600",
 			"Access-Control-Allow-Private-Network": "true",
 		})
 	}
-	resp, body := f.fetch("POST", "/sandbox/login-codes", origin)
-	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
-		t.Fatalf("POST /sandbox/login-codes from another origin: %d %v %s", resp.StatusCode, resp.Header, body)
+	resp, body := f.fetch("POST", "/sandbox/login-codes", map[string]string{"Origin": devOrigin})
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != devOrigin {
+		t.Fatalf("POST /sandbox/login-codes from the dev server: %d %v %s", resp.StatusCode, resp.Header, body)
 	}
-	resp, _ = f.fetch("GET", "/sandbox/config", origin)
-	if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
-		t.Errorf("GET /sandbox/config: no CORS")
+
+	for _, foreign := range []string{"https://evil.example", "http://localhost:5174", "http://127.0.0.1.evil.example", "null"} {
+		for _, path := range []string{"/sandbox/login-codes", "/sandbox/orders/X/pay", "/sandbox/prepays/X/pay", "/sandbox/faults"} {
+			resp := preflight(foreign, path)
+			for _, k := range []string{"Access-Control-Allow-Origin", "Access-Control-Allow-Methods", "Access-Control-Allow-Private-Network"} {
+				if v := resp.Header.Get(k); v != "" {
+					t.Errorf("preflight %s from %s: %s = %q", path, foreign, k, v)
+				}
+			}
+			if resp.StatusCode == http.StatusNoContent {
+				t.Errorf("preflight %s from %s: 204", path, foreign)
+			}
+		}
+		for _, m := range []struct{ method, path string }{
+			{"POST", "/sandbox/login-codes"}, {"POST", "/sandbox/orders/X/pay"}, {"POST", "/sandbox/prepays/X/pay"},
+			{"PUT", "/sandbox/faults"}, {"DELETE", "/sandbox/faults"}, {"PATCH", "/sandbox/orders/X"},
+		} {
+			resp, body := f.fetch(m.method, m.path, map[string]string{"Origin": foreign})
+			if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Access-Control-Allow-Origin") != "" ||
+				!strings.Contains(body, "forbidden") {
+				t.Errorf("%s %s from %s: %d %q %s", m.method, m.path, foreign, resp.StatusCode,
+					resp.Header.Get("Access-Control-Allow-Origin"), body)
+			}
+		}
+		resp, _ := f.fetch("GET", "/sandbox/config", map[string]string{"Origin": foreign})
+		if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("GET /sandbox/config from %s: CORS allows it", foreign)
+		}
 	}
-	resp, _ = f.fetch("POST", mos.PathPrepay, origin)
+	f.sb.mu.Lock()
+	codes := len(f.sb.codes)
+	f.sb.mu.Unlock()
+	if codes != 1 {
+		t.Errorf("refused requests made login codes: %d codes, want the dev server's 1", codes)
+	}
+
+	// Without an Origin: a script, served.
+	if resp, _ := f.fetch("POST", "/sandbox/login-codes", nil); resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("POST /sandbox/login-codes without an Origin: %d", resp.StatusCode)
+	}
+	resp, _ = f.fetch("POST", mos.PathPrepay, map[string]string{"Origin": devOrigin})
 	if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("MOS endpoint: allow-origin %q, nosniff %q", v, resp.Header.Get("X-Content-Type-Options"))
 	}
 	// An OPTIONS that is no preflight is routed as any request: 404.
 	if resp, _ := f.fetch("OPTIONS", "/sandbox/faults", nil); resp.StatusCode != 404 {
 		t.Errorf("OPTIONS without a preflight: %d", resp.StatusCode)
+	}
+}
+
+// TestOwnOrigins: the sandbox's own origins are both spellings of a loopback address.
+func TestOwnOrigins(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:8081":   "http://127.0.0.1:8081 http://localhost:8081 http://[::1]:8081",
+		"0.0.0.0:8081":     "http://127.0.0.1:8081 http://localhost:8081 http://[::1]:8081",
+		"[::]:9000":        "http://127.0.0.1:9000 http://localhost:9000 http://[::1]:9000",
+		"10.1.2.3:8081":    "http://10.1.2.3:8081",
+		"sandbox.lan:8081": "http://sandbox.lan:8081",
+		"nonsense":         "",
+	} {
+		if got := strings.Join(OwnOrigins(addr), " "); got != want {
+			t.Errorf("OwnOrigins(%q) = %q, want %q", addr, got, want)
+		}
 	}
 }
 
