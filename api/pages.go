@@ -29,7 +29,8 @@ import (
 //	GET  /finance/orders.csv                            the list as CSV (adminCSV)
 //	GET  /finance/orders/{outTradeNo}                   an order's story
 //	POST /finance/orders/{outTradeNo}/reconcile         ask MOS now
-//	POST /finance/orders/{outTradeNo}/flags/{f}/resolve resolve a flag with a note
+//	POST /finance/orders/{outTradeNo}/flags/{f}/resolve resolve a flag with an outcome and a note
+//	POST /finance/orders/{outTradeNo}/close             close a stuck order as not paid, with a note
 //	GET  /finance/review                                orders with active flags
 //	GET  /finance/report                                the reconciliation report
 //	GET  /finance/audit                                 the admin actions
@@ -68,6 +69,7 @@ func (s *Server) financeRoutes() {
 	g.GET("/orders/:outTradeNo", s.storyPage, signedIn...)
 	g.POST("/orders/:outTradeNo/reconcile", s.reconcileAction, posted...)
 	g.POST("/orders/:outTradeNo/flags/:flag/resolve", s.resolveAction, posted...)
+	g.POST("/orders/:outTradeNo/close", s.closeAction, posted...)
 	g.GET("/review", s.reviewPage, signedIn...)
 	g.GET("/report", s.reportPage, signedIn...)
 	g.GET("/audit", s.auditPage, signedIn...)

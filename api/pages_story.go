@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -66,7 +67,10 @@ func buildTimeline(st *order.Story, tz *time.Location) []timelineEntry {
 	}
 	for _, t := range st.Transitions {
 		title := "Created as " + string(t.To)
-		if t.From != "" {
+		switch {
+		case t.From == t.To:
+			title = string(t.To) + " kept"
+		case t.From != "":
 			title = string(t.From) + " → " + string(t.To)
 		}
 		add(t.At, kindTransition, title+" ("+string(t.Source)+")", t.Reason, labelled("MOS status", t.MOSStatus),
@@ -91,14 +95,14 @@ func buildTimeline(st *order.Story, tz *time.Location) []timelineEntry {
 		add(f.RaisedAt, kindFlagRaised, "Flag "+string(f.Flag)+" raised", f.Note)
 		if f.ResolvedAt != nil {
 			add(*f.ResolvedAt, kindFlagResolved, "Flag "+string(f.Flag)+" resolved by "+orDefault(f.ResolvedBy, "an admin"),
-				f.Resolution)
+				labelled("outcome", outcomeName(f.Outcome)), f.Resolution)
 		}
 	}
 	for _, a := range st.Actions {
 		if a.Action == order.ActionResolve {
 			continue // shown as the flag's resolution
 		}
-		add(a.At, kindAction, actionTitle(a), a.Detail, labelled("request id", a.RequestID))
+		add(a.At, kindAction, actionTitle(a), auditDetail(a.Detail), labelled("request id", a.RequestID))
 	}
 	for _, ev := range st.Events {
 		add(ev.At, kindEvent, "Order event "+string(ev.Type)+" ("+ev.ID+")", deliveriesText(ev.Deliveries))
@@ -126,8 +130,23 @@ func actionTitle(a order.AdminAction) string {
 		return a.Actor + " asked MOS now (reconcile)"
 	case order.ActionRedeliver:
 		return a.Actor + " sent an order event again"
+	case order.ActionClose:
+		return a.Actor + " closed the stuck order as not paid"
 	}
 	return a.Actor + ": " + a.Action
+}
+
+// auditDetail is an admin action's detail for a page: an outcome's detail (a JSON object, see
+// order's actionDetail) in words, "amount_mismatch · accept MOS's answer · MOS answered: SUCCESS
+// 1.69 USD · the note"; any other detail as recorded.
+func auditDetail(detail string) string {
+	var d struct {
+		Flag, Outcome, MOS, Note string
+	}
+	if !strings.HasPrefix(detail, "{") || json.Unmarshal([]byte(detail), &d) != nil || d.Outcome == "" {
+		return detail
+	}
+	return strings.Join(nonEmpty([]string{d.Flag, outcomeName(order.Outcome(d.Outcome)), labelled("MOS answered", d.MOS), d.Note}), " · ")
 }
 
 // deliveriesText sums up an event's deliveries: "delivered to 1 of 2 endpoints; 1 pending".
@@ -167,14 +186,19 @@ type storyPageView struct {
 	Flags        []flagForm
 	Timeline     []timelineEntry
 	ReconcileURL string
+	CloseURL     string // set when the order is stuck: finance may close it
+	CloseDraft   string
 	Zones        []option
 	ListURL      string
+	ReviewURL    string // "Next to review", after a resolution
+	MaxNote      int
 }
 
 // storyHeader is the order at the top of its story.
 type storyHeader struct {
 	OutTradeNo, Amount, Status, Desc, OpenID, PrepayID, UserID string
 	Created, Expires, PaidAt, RefundedAt, Updated              string
+	Settled                                                    string // what MOS settled, if finance accepted another amount
 	Flags                                                      []string
 	Sandbox                                                    bool
 }
@@ -182,15 +206,69 @@ type storyHeader struct {
 // flagForm is an active flag with the form that resolves it.
 type flagForm struct {
 	Flag, RaisedAt, Note string
+	Check                string // what to check, in finance's words
 	Action               string // the form's URL
 	Draft                string // the note typed before an error, given back
 	MaxNote              int
+	Outcomes             []outcomeOption
+}
+
+// outcomeOption is one outcome a flag's form offers, the default checked.
+type outcomeOption struct {
+	Value, Label, Does string
+	Checked            bool
+}
+
+// outcomeName is an outcome in finance's words.
+func outcomeName(o order.Outcome) string {
+	switch o {
+	case order.OutcomeAcceptMOS:
+		return "accept MOS's answer"
+	case order.OutcomeClose:
+		return "close as not paid"
+	case order.OutcomeWatch:
+		return "keep watching"
+	}
+	return ""
+}
+
+// outcomeDoes says what an outcome will do to the order, in finance's words.
+func outcomeDoes(o order.Outcome, mos *order.MOSAnswer) string {
+	switch o {
+	case order.OutcomeAcceptMOS:
+		if mos != nil {
+			return "the order takes MOS's answer (" + strings.TrimSpace(mos.Status+" "+mos.TotalAmount+" "+mos.Currency) +
+				"); a different amount is recorded beside the order's own and the money figures use it"
+		}
+		return "the order takes MOS's answer"
+	case order.OutcomeClose:
+		return "the order is CLOSED as not paid; if MOS later reports a payment, a new flag asks you again"
+	}
+	return "nothing changes; mospay goes on asking MOS and raises a new flag if MOS's answer changes"
+}
+
+// flagCheck says, in finance's words, what to check for a flag.
+func flagCheck(f order.Flag) string {
+	switch f {
+	case order.FlagAmountMismatch:
+		return "MOS reports another amount or currency than the order's. Check what the customer paid in MOS's merchant portal."
+	case order.FlagLatePayment:
+		return "MOS took a payment after the order had failed or closed here; it is now PAID. Check whether the goods were delivered."
+	case order.FlagMOSDisagrees:
+		return "MOS now reports this paid or refunded order differently. Check the order in MOS's merchant portal."
+	case order.FlagUnknownStatus:
+		return "MOS answered a status mospay does not know. Check the order in MOS's merchant portal."
+	case order.FlagRefundUnpaid:
+		return "MOS refunded a payment mospay never saw. The money came in and went back out; check with MOS if unsure."
+	}
+	return ""
 }
 
 // draftNote is a resolution note that was refused, to give back in its form.
 type draftNote struct {
-	flag order.Flag
-	note string
+	flag      order.Flag
+	note      string
+	closeNote string
 }
 
 // storyPage is GET /finance/orders/{outTradeNo}; ?done= says what the last action did.
@@ -203,6 +281,8 @@ func (s *Server) storyPage(c echo.Context) error {
 		if f, err := order.ParseFlag(c.QueryParam("flag")); err == nil {
 			notice = "Flag " + string(f) + " resolved; the audit trail has your note."
 		}
+	case "closed":
+		notice = "The order was closed as not paid; the audit trail has your note."
 	}
 	return s.showStory(c, http.StatusOK, notice, "", draftNote{})
 }
@@ -222,6 +302,14 @@ func (s *Server) showStory(c echo.Context, status int, notice, errMsg string, dr
 	v := storyPageView{chrome: s.chrome(c, "orders", "Order "+o.OutTradeNo), Zones: s.zoneOptions(tz.String()),
 		Timeline: buildTimeline(st, tz), ListURL: "/finance/orders?tz=" + queryEscape(tz.String())}
 	v.Notice, v.Error = notice, errMsg
+	if c.QueryParam("done") == "resolved" {
+		v.ReviewURL = "/finance/review?tz=" + queryEscape(tz.String())
+		if f, err := order.ParseFlag(c.QueryParam("flag")); err == nil {
+			if rec := lastResolved(st.Flags, f); rec != nil && v.Notice != "" {
+				v.Notice = "Flag " + string(f) + " resolved (" + outcomeName(rec.Outcome) + "): " + rec.Resolution
+			}
+		}
+	}
 	v.Order = storyHeader{OutTradeNo: o.OutTradeNo, Amount: o.Amount.String() + " " + string(o.Amount.Currency),
 		Status: string(o.Status), Desc: o.Desc, OpenID: o.OpenID, PrepayID: o.PrepayID, UserID: o.UserID,
 		Created: showTime(o.CreatedAt, tz), Expires: showTime(o.ExpireAt, tz), PaidAt: showTimePtr(o.PaidAt, tz),
@@ -229,9 +317,34 @@ func (s *Server) showStory(c echo.Context, status int, notice, errMsg string, dr
 	zone := "?tz=" + queryEscape(tz.String())
 	base := "/finance/orders/" + url.PathEscape(o.OutTradeNo)
 	v.ReconcileURL = base + "/reconcile" + zone
+	if o.Settled != nil {
+		v.Order.Settled = o.Settled.String() + " " + string(o.Settled.Currency)
+	}
+	choices, stuck, err := s.deps.Orders.Choices(c.Request().Context(), o)
+	if err != nil {
+		return s.errorPage(c, err)
+	}
+	v.MaxNote = order.MaxNote
+	if stuck {
+		v.CloseURL, v.CloseDraft = base+"/close"+zone, draft.closeNote
+	}
+	var mos *order.MOSAnswer
+	if n := len(st.Queries); n > 0 {
+		for i := n - 1; i >= 0; i-- {
+			if q := st.Queries[i]; q.Error == "" && q.MOSStatus != "" {
+				mos = &order.MOSAnswer{Status: q.MOSStatus, TotalAmount: q.TotalAmount, Currency: q.Currency}
+				break
+			}
+		}
+	}
 	for _, f := range o.Flags {
 		v.Order.Flags = append(v.Order.Flags, string(f))
-		ff := flagForm{Flag: string(f), Action: base + "/flags/" + url.PathEscape(string(f)) + "/resolve" + zone, MaxNote: order.MaxNote}
+		ff := flagForm{Flag: string(f), Action: base + "/flags/" + url.PathEscape(string(f)) + "/resolve" + zone, MaxNote: order.MaxNote,
+			Check: flagCheck(f)}
+		for i, oc := range choices[f] {
+			ff.Outcomes = append(ff.Outcomes, outcomeOption{Value: string(oc), Label: outcomeName(oc), Does: outcomeDoes(oc, mos),
+				Checked: i == 0})
+		}
 		if rec := activeRecord(st.Flags, f); rec != nil {
 			ff.RaisedAt, ff.Note = showTime(rec.RaisedAt, tz), rec.Note
 		}
@@ -241,6 +354,16 @@ func (s *Server) showStory(c echo.Context, status int, notice, errMsg string, dr
 		v.Flags = append(v.Flags, ff)
 	}
 	return s.render(c, status, "story", v)
+}
+
+// lastResolved is the latest resolved record of flag f, if the story has one.
+func lastResolved(recs []order.FlagRecord, f order.Flag) *order.FlagRecord {
+	for i := len(recs) - 1; i >= 0; i-- {
+		if recs[i].Flag == f && recs[i].ResolvedAt != nil {
+			return &recs[i]
+		}
+	}
+	return nil
 }
 
 // activeRecord is the unresolved record of flag f, if the story has one.
@@ -279,11 +402,24 @@ func (s *Server) resolveAction(c echo.Context) error {
 	note := c.FormValue("note")
 	flag, err := order.ParseFlag(c.Param("flag"))
 	if err == nil {
-		_, err = s.deps.Orders.ResolveFlag(c.Request().Context(), c.Param("outTradeNo"), flag, note, adminOf(c), requestID(c))
+		_, err = s.deps.Orders.ResolveFlag(c.Request().Context(), c.Param("outTradeNo"), flag, order.Outcome(c.FormValue("outcome")),
+			note, adminOf(c), requestID(c))
 	}
 	if err != nil {
 		status, msg := s.errorStatus(c, err)
 		return s.showStory(c, status, "", "The flag was not resolved: "+msg, draftNote{flag: flag, note: note})
 	}
 	return backToStory(c, "resolved", "flag", string(flag))
+}
+
+// closeAction is POST /finance/orders/{outTradeNo}/close (note): close a stuck order as not paid
+// with the admin's note, then back to the story; a refusal shows the story with the error and the
+// note given back, and changes nothing.
+func (s *Server) closeAction(c echo.Context) error {
+	note := c.FormValue("note")
+	if _, err := s.deps.Orders.CloseStuck(c.Request().Context(), c.Param("outTradeNo"), note, adminOf(c), requestID(c)); err != nil {
+		status, msg := s.errorStatus(c, err)
+		return s.showStory(c, status, "", "The order was not closed: "+msg, draftNote{closeNote: note})
+	}
+	return backToStory(c, "closed")
 }

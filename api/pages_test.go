@@ -318,8 +318,9 @@ func TestFinanceStoryPage(t *testing.T) {
 
 	done := f.Post(t, resolveURL, url.Values{"csrf": {csrf}, "note": {"Customer paid 0.10 by mistake; refunded by hand"}})
 	wantRedirect(t, done, path+"?tz=Asia%2FBangkok&done=resolved&flag=amount_mismatch")
-	wantPage(t, f.Get(t, done.Location), http.StatusOK, "Flag amount_mismatch resolved; the audit trail has your note.",
-		"Flag amount_mismatch resolved by finance", "Customer paid 0.10 by mistake")
+	wantPage(t, f.Get(t, done.Location), http.StatusOK,
+		"Flag amount_mismatch resolved (keep watching): Customer paid 0.10 by mistake; refunded by hand",
+		"Flag amount_mismatch resolved by finance", "outcome: keep watching", "Next to review")
 	wantPage(t, f.Post(t, resolveURL, url.Values{"csrf": {csrf}, "note": {"again"}}), http.StatusConflict, "is not active")
 
 	wantPage(t, f.Post(t, path+"/reconcile", url.Values{}), http.StatusForbidden)
@@ -328,7 +329,8 @@ func TestFinanceStoryPage(t *testing.T) {
 	wantPage(t, f.Get(t, rec.Location), http.StatusOK, "MOS was asked now", "finance asked MOS now (reconcile)", "orderQuery (admin)")
 
 	audit := f.Get(t, "/finance/audit?actor=finance")
-	wantPage(t, audit, http.StatusOK, ">resolve<", ">reconcile<", ">login<", "amount_mismatch: Customer paid 0.10 by mistake")
+	wantPage(t, audit, http.StatusOK, ">resolve<", ">reconcile<", ">login<",
+		"amount_mismatch · keep watching · MOS answered: SUCCESS 0.10 USD · Customer paid 0.10 by mistake")
 	wantPage(t, f.Get(t, "/finance/audit?actor=nobody"), http.StatusOK, "No admin action matches")
 	wantPage(t, f.Get(t, "/finance/audit?from=yesterday"), http.StatusBadRequest, "from: a date such as")
 

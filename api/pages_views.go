@@ -512,7 +512,7 @@ func (s *Server) auditPage(c echo.Context) error {
 	}
 	for _, a := range p.Actions {
 		r := actionRow{At: showTime(a.At, tz), Actor: a.Actor, Action: a.Action, OutTradeNo: a.OutTradeNo, UserID: a.UserID,
-			Detail: a.Detail, RequestID: a.RequestID}
+			Detail: auditDetail(a.Detail), RequestID: a.RequestID}
 		if a.OutTradeNo != "" {
 			r.OrderURL = storyURL(a.OutTradeNo, tz.String())
 		}

@@ -26,6 +26,10 @@ type OrderJSON struct {
 	UserID      string   `json:"userId,omitempty"`
 	OpenID      string   `json:"openid,omitempty"`
 	Sandbox     bool     `json:"sandbox,omitempty"`
+	// SettledAmount and SettledCurrency: what MOS settled, when finance accepted MOS's answer of
+	// another amount than the order's (admin views only).
+	SettledAmount   string `json:"settledAmount,omitempty"`
+	SettledCurrency string `json:"settledCurrency,omitempty"`
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -52,6 +56,9 @@ func orderView(o *order.Order, admin bool) OrderJSON {
 	}
 	if admin {
 		v.UserID, v.OpenID = o.UserID, o.OpenID
+		if o.Settled != nil {
+			v.SettledAmount, v.SettledCurrency = o.Settled.String(), string(o.Settled.Currency)
+		}
 	}
 	return v
 }
@@ -125,11 +132,12 @@ type FlagJSON struct {
 	Note       string  `json:"note"`
 	ResolvedBy string  `json:"resolvedBy,omitempty"`
 	Resolution string  `json:"resolution,omitempty"`
+	Outcome    string  `json:"outcome,omitempty"` // what finance decided: watch, accept_mos or close
 }
 
 func flagView(f order.FlagRecord) FlagJSON {
 	return FlagJSON{Flag: string(f.Flag), RaisedAt: rfc3339(f.RaisedAt), Note: f.Note, ResolvedAt: rfc3339Ptr(f.ResolvedAt),
-		ResolvedBy: f.ResolvedBy, Resolution: f.Resolution}
+		ResolvedBy: f.ResolvedBy, Resolution: f.Resolution, Outcome: string(f.Outcome)}
 }
 
 func storyView(s *order.Story) StoryJSON {

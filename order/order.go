@@ -17,9 +17,12 @@ type Order struct {
 	OpenID     string // the payer at MOS; never shown to the mini-app front end
 	PrepayID   string // MOS's, once prepay succeeded
 	Amount     money.Amount
-	Desc       string
-	Status     Status
-	Flags      []Flag // active flags
+	// Settled is what MOS settled when finance accepted an amount of MOS's other than Amount
+	// (outcome accept_mos of an amount_mismatch); nil otherwise. Money figures use it.
+	Settled *money.Amount
+	Desc    string
+	Status  Status
+	Flags   []Flag // active flags
 	// FlagNotes are the active flags' notes (what was seen), when the store loaded them.
 	FlagNotes map[Flag]string
 	// Resolved are the flags finance resolved, each for the answer of MOS it was resolved for.
@@ -47,7 +50,7 @@ type Order struct {
 
 // Snapshot is what the state machine needs of the order.
 func (o *Order) Snapshot() Snapshot {
-	return Snapshot{Status: o.Status, Amount: o.Amount, PrepayID: o.PrepayID, Flags: o.Flags, Resolved: o.Resolved}
+	return Snapshot{Status: o.Status, Amount: o.Amount, PrepayID: o.PrepayID, Flags: o.Flags, Resolved: o.Resolved, Settled: o.Settled}
 }
 
 // HasFlag reports whether f is active on the order.
@@ -79,8 +82,9 @@ type FlagRecord struct {
 	RaisedAt   time.Time
 	ResolvedAt *time.Time
 	ResolvedBy string
-	// Resolution is finance's note on resolving it.
+	// Resolution is finance's note on resolving it; Outcome what finance decided.
 	Resolution string
+	Outcome    Outcome
 }
 
 // Notification outcomes, stored with every verified notification (but duplicate, which stores
@@ -194,6 +198,10 @@ func (w Write) After() *Order {
 	}
 	if w.Change.PrepayID != "" {
 		o.PrepayID = w.Change.PrepayID
+	}
+	if w.Change.Settle != nil {
+		settled := *w.Change.Settle
+		o.Settled = &settled
 	}
 	for _, f := range w.Change.Raise {
 		o.Flags = append(o.Flags, f.Flag)

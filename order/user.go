@@ -66,7 +66,8 @@ func (s *Service) RevokeUser(ctx context.Context, id, admin, requestID string) (
 const (
 	ActionReconcile = "reconcile" // asked MOS about an order now
 	ActionRevoke    = "revoke"    // revoked a user's tokens
-	ActionResolve   = "resolve"   // resolved a flag, with a note
+	ActionResolve   = "resolve"   // resolved a flag, with an outcome and a note
+	ActionClose     = "close"     // closed a stuck order as not paid, with a note
 	ActionRedeliver = "redeliver" // sent an order event again
 	ActionLogin     = "login"     // signed in to the finance pages
 )

@@ -10,30 +10,33 @@ import (
 // Rows as the schema in migrations/ has them. GORM maps them; it never creates tables.
 
 type orderRow struct {
-	ID             int64 `gorm:"primaryKey"`
-	OutTradeNo     string
-	NonceStr       string
-	AppKey         string
-	UserID         *string
-	Openid         string `gorm:"column:openid"`
-	PrepayID       string
-	AmountMinor    int64
-	Currency       string
-	Description    string
-	Status         string
-	Version        int64
-	Sandbox        bool
-	IdempotencyKey *string
-	RequestHash    string
-	ExpireAt       time.Time
-	NextCheckAt    *time.Time
-	CheckAttempts  int
-	LeaseOwner     *string
-	LeaseUntil     *time.Time
-	PaidAt         *time.Time
-	RefundedAt     *time.Time
-	CreatedAt      time.Time `gorm:"autoCreateTime:false"`
-	UpdatedAt      time.Time `gorm:"autoUpdateTime:false"`
+	ID          int64 `gorm:"primaryKey"`
+	OutTradeNo  string
+	NonceStr    string
+	AppKey      string
+	UserID      *string
+	Openid      string `gorm:"column:openid"`
+	PrepayID    string
+	AmountMinor int64
+	Currency    string
+	// SettledMinor and SettledCurrency: what MOS settled, when finance accepted another amount.
+	SettledMinor    *int64
+	SettledCurrency string
+	Description     string
+	Status          string
+	Version         int64
+	Sandbox         bool
+	IdempotencyKey  *string
+	RequestHash     string
+	ExpireAt        time.Time
+	NextCheckAt     *time.Time
+	CheckAttempts   int
+	LeaseOwner      *string
+	LeaseUntil      *time.Time
+	PaidAt          *time.Time
+	RefundedAt      *time.Time
+	CreatedAt       time.Time `gorm:"autoCreateTime:false"`
+	UpdatedAt       time.Time `gorm:"autoUpdateTime:false"`
 }
 
 func (orderRow) TableName() string { return "orders" }
@@ -63,11 +66,12 @@ type flagRow struct {
 	ResolvedAt *time.Time
 	ResolvedBy string
 	Resolution string
+	Outcome    string
 }
 
 func (r *flagRow) record() order.FlagRecord {
 	return order.FlagRecord{Flag: order.Flag(r.Flag), Note: r.Note, RaisedAt: r.RaisedAt.UTC(), ResolvedAt: utcPtr(r.ResolvedAt),
-		ResolvedBy: r.ResolvedBy, Resolution: r.Resolution}
+		ResolvedBy: r.ResolvedBy, Resolution: r.Resolution, Outcome: order.Outcome(r.Outcome)}
 }
 
 // flagSet is an order's flags as the order carries them: the active ones, and those resolved for
@@ -173,6 +177,7 @@ func toRow(o *order.Order) orderRow {
 		PaidAt: utcPtr(o.PaidAt), RefundedAt: utcPtr(o.RefundedAt),
 		CreatedAt: utc(o.CreatedAt), UpdatedAt: utc(o.UpdatedAt),
 	}
+	r.SettledMinor, r.SettledCurrency = settledColumns(o.Settled)
 	return r
 }
 
@@ -196,6 +201,9 @@ func fromRow(r *orderRow, fs flagSet) *order.Order {
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}
 	o.Resolved, o.FlagNotes = fs.resolved, notes
+	if r.SettledMinor != nil {
+		o.Settled = &money.Amount{Minor: *r.SettledMinor, Currency: money.Currency(r.SettledCurrency)}
+	}
 	if r.IdempotencyKey != nil {
 		o.IdempotencyKey = *r.IdempotencyKey
 	}
@@ -206,4 +214,13 @@ func fromRow(r *orderRow, fs flagSet) *order.Order {
 		o.UserID = *r.UserID
 	}
 	return o
+}
+
+// settledColumns are the columns of what MOS settled (nil, "" when finance accepted none).
+func settledColumns(a *money.Amount) (*int64, string) {
+	if a == nil {
+		return nil, ""
+	}
+	minor := a.Minor
+	return &minor, string(a.Currency)
 }

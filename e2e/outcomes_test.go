@@ -1,0 +1,222 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mospay/mospay/app/apptest"
+)
+
+// outcomeStory is what these tests read of GET /admin/orders/{outTradeNo}.
+type outcomeStory struct {
+	Order       apptest.Order
+	Transitions []struct{ From, To, Source, Reason, MOSStatus string }
+	Flags       []struct{ Flag, ResolvedBy, Resolution, Outcome string }
+	Actions     []struct{ Action, Actor, Detail string }
+}
+
+// TestResolveMismatchWithOutcome: finance resolves an amount mismatch by accepting MOS's answer
+// (the order becomes PAID at MOS's amount) and another by closing it as not paid; each is a
+// transition row, an audited action, an event, and shows in the report's money and the story.
+func TestResolveMismatchWithOutcome(t *testing.T) {
+	rc := apptest.NewEventReceiver(t, nil)
+	h := newHarness(t, apptest.Options{Config: apptest.WithEvents(nil, rc)})
+	token := h.Login(t, "user-outcome")
+	post := func(path string, body any) apptest.Response {
+		t.Helper()
+		return h.Must(t, http.MethodPost, h.URL+path, body, apptest.Bearer(apptest.FinanceToken))
+	}
+	story := func(outTradeNo string) outcomeStory {
+		t.Helper()
+		var s outcomeStory
+		h.Admin(t, "/admin/orders/"+outTradeNo).Decode(t, &s)
+		return s
+	}
+
+	// Accept MOS's answer: MOS took 1.69 USD for a 16.99 USD order.
+	paid := h.FlaggedOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Accepted"}, "1.69")
+	resolve := "/admin/orders/" + paid.OutTradeNo + "/flags/amount_mismatch/resolve"
+	post(resolve, map[string]string{"note": "x", "outcome": "refund"}).WantError(t, 400, "invalid_request")
+	post(resolve, map[string]string{"note": "x", "outcome": "close"}).WantError(t, 409, "conflict") // MOS says SUCCESS
+	r := post(resolve, map[string]string{"note": "Customer paid 1.69; goods withheld", "outcome": "accept_mos"})
+	var got struct {
+		apptest.Order
+		SettledAmount, SettledCurrency string
+	}
+	r.Decode(t, &got)
+	if r.Status != 200 || got.Status != "PAID" || got.SettledAmount != "1.69" || got.SettledCurrency != "USD" || len(got.Flags) != 0 {
+		t.Fatalf("accept_mos: HTTP %d %s", r.Status, r.Body)
+	}
+	s := story(paid.OutTradeNo)
+	last := s.Transitions[len(s.Transitions)-1]
+	if last.From != "PENDING" || last.To != "PAID" || last.Source != "admin" || last.MOSStatus != "SUCCESS" ||
+		!strings.Contains(last.Reason, "finance") || !strings.Contains(last.Reason, "goods withheld") {
+		t.Fatalf("accept_mos transition: %+v", last)
+	}
+	if len(s.Flags) != 1 || s.Flags[0].Outcome != "accept_mos" || s.Flags[0].ResolvedBy != "finance" {
+		t.Fatalf("accept_mos flag: %+v", s.Flags)
+	}
+	if len(s.Actions) != 1 || s.Actions[0].Action != "resolve" || !strings.Contains(s.Actions[0].Detail, `"outcome":"accept_mos"`) {
+		t.Fatalf("accept_mos audit: %+v", s.Actions)
+	}
+
+	// Close as not paid: MOS reports the order unpaid, at another amount.
+	closed := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "20.00", Currency: "USD", Desc: "Closed"}, "")
+	h.SandboxPost(t, http.MethodPatch, "/sandbox/orders/"+closed.OutTradeNo, map[string]any{"totalAmount": "2.00"})
+	var rec apptest.Order
+	post("/admin/orders/"+closed.OutTradeNo+"/reconcile", nil).Decode(t, &rec)
+	if !rec.HasFlag("amount_mismatch") {
+		t.Fatalf("no mismatch: %+v", rec)
+	}
+	r = post("/admin/orders/"+closed.OutTradeNo+"/flags/amount_mismatch/resolve",
+		map[string]string{"note": "Wrong amount at MOS; customer will order again", "outcome": "close"})
+	got.SettledAmount = ""
+	r.Decode(t, &got)
+	if r.Status != 200 || got.Status != "CLOSED" || got.SettledAmount != "" {
+		t.Fatalf("close: HTTP %d %s", r.Status, r.Body)
+	}
+	s = story(closed.OutTradeNo)
+	last = s.Transitions[len(s.Transitions)-1]
+	if last.From != "PENDING" || last.To != "CLOSED" || last.Source != "admin" || last.MOSStatus != "PENDING" ||
+		!strings.Contains(last.Reason, "customer will order again") {
+		t.Fatalf("close transition: %+v", last)
+	}
+	if len(s.Actions) != 2 || s.Actions[1].Action != "resolve" || !strings.Contains(s.Actions[1].Detail, `"outcome":"close"`) {
+		t.Fatalf("close audit: %+v", s.Actions)
+	}
+
+	// The events: each resolution says its outcome, and the status it reached is an event too.
+	seen := func(es []apptest.ReceivedEvent) map[string]bool {
+		got := map[string]bool{}
+		for _, e := range es {
+			body := string(e.Body)
+			switch {
+			case e.Type == "order.flag_resolved" && strings.Contains(body, paid.OutTradeNo):
+				got["resolved accept_mos"] = strings.Contains(body, `"outcome":"accept_mos"`)
+			case e.Type == "order.flag_resolved" && strings.Contains(body, closed.OutTradeNo):
+				got["resolved close"] = strings.Contains(body, `"outcome":"close"`)
+			case e.Type == "order.paid" && strings.Contains(body, paid.OutTradeNo):
+				got["paid at MOS's amount"] = strings.Contains(body, `"settledAmount":"1.69"`)
+			case e.Type == "order.closed" && strings.Contains(body, closed.OutTradeNo):
+				got["closed"] = true
+			}
+		}
+		return got
+	}
+	events := rc.WaitFor(t, "the outcomes' events", func(es []apptest.ReceivedEvent) bool { return len(seen(es)) == 4 })
+	for k, ok := range seen(events) {
+		if !ok {
+			t.Errorf("event %s: wrong body", k)
+		}
+	}
+	for _, e := range events {
+		if e.Type == "order.flag_resolved" {
+			apptest.CheckSchema(t, "EventPayload", e.Body)
+		}
+	}
+
+	// The report's money: the accepted order at MOS's 1.69; the closed one is no money.
+	var rep struct {
+		Money []struct {
+			Currency string
+			Paid     struct {
+				Count  int
+				Amount string
+			}
+			Net string
+		}
+		AtRisk []struct{ Count int }
+		AsOf   string
+	}
+	h.Admin(t, "/admin/reports/reconciliation?from=&to=").Decode(t, &rep)
+	if len(rep.Money) != 1 || rep.Money[0].Paid.Count != 1 || rep.Money[0].Paid.Amount != "1.69" || rep.Money[0].Net != "1.69" ||
+		len(rep.AtRisk) != 0 || rep.AsOf == "" {
+		t.Fatalf("report: %+v", rep)
+	}
+
+	// The finance pages say it in words.
+	f := h.FinanceClient(t)
+	f.MustSignIn(t, apptest.FinanceToken)
+	page := f.Get(t, "/finance/orders/"+paid.OutTradeNo)
+	for _, w := range []string{"MOS settled", "1.69 USD", "outcome: accept MOS&#39;s answer", "PENDING → PAID (admin)"} {
+		if !strings.Contains(page.Body, w) {
+			t.Errorf("the accepted order's story lacks %q", w)
+		}
+	}
+	if page = f.Get(t, "/finance/orders/"+closed.OutTradeNo); !strings.Contains(page.Body, "outcome: close as not paid") {
+		t.Error("the closed order's story lacks its outcome")
+	}
+	if page = f.Get(t, "/finance/audit"); !strings.Contains(page.Body, "amount_mismatch · accept MOS&#39;s answer") {
+		t.Error("the audit page lacks the outcome")
+	}
+}
+
+// TestCloseStuckOrder: an order still PENDING past its expiry, MOS not answering, is closed by
+// finance with a note; one not yet expired, or already paid, is refused.
+func TestCloseStuckOrder(t *testing.T) {
+	clock := apptest.ClockAt(time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC))
+	rc := apptest.NewEventReceiver(t, nil)
+	h := newHarness(t, apptest.Options{Clock: clock, Config: apptest.WithEvents(nil, rc)})
+	token := h.Login(t, "user-stuck")
+	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "5.00", Currency: "USD", Desc: "Stuck"}, "")
+	paid := h.PaidOrder(t, token, apptest.CreateBody{TotalAmount: "6.00", Currency: "USD", Desc: "Paid"})
+	closeOrder := func(outTradeNo, note string) apptest.Response {
+		t.Helper()
+		return h.Must(t, http.MethodPost, h.URL+"/admin/orders/"+outTradeNo+"/close", map[string]string{"note": note},
+			apptest.Bearer(apptest.FinanceToken))
+	}
+	closeOrder(o.OutTradeNo, "too early").WantError(t, 409, "conflict")
+
+	h.SandboxPost(t, "PUT", "/sandbox/faults", map[string]any{"errorRate": map[string]float64{"orderQuery": 1}})
+	clock.Advance(2 * time.Hour)
+	closeOrder(o.OutTradeNo, " ").WantError(t, 400, "invalid_request")
+	closeOrder(paid.OutTradeNo, "paid already").WantError(t, 409, "conflict")
+	r := closeOrder(o.OutTradeNo, "MOS down all day; customer paid cash")
+	var got apptest.Order
+	r.Decode(t, &got)
+	if r.Status != 200 || got.Status != "CLOSED" {
+		t.Fatalf("close: HTTP %d %s", r.Status, r.Body)
+	}
+	closeOrder(o.OutTradeNo, "again").WantError(t, 409, "conflict")
+	var s outcomeStory
+	h.Admin(t, "/admin/orders/"+o.OutTradeNo).Decode(t, &s)
+	last := s.Transitions[len(s.Transitions)-1]
+	if last.To != "CLOSED" || last.Source != "admin" || !strings.Contains(last.Reason, "customer paid cash") {
+		t.Fatalf("transition: %+v", last)
+	}
+	if len(s.Actions) != 1 || s.Actions[0].Action != "close" || !strings.Contains(s.Actions[0].Detail, `"outcome":"close"`) {
+		t.Fatalf("audit: %+v", s.Actions)
+	}
+	rc.WaitFor(t, "order.closed", func(es []apptest.ReceivedEvent) bool {
+		for _, e := range es {
+			if e.Type == "order.closed" && strings.Contains(string(e.Body), o.OutTradeNo) {
+				return true
+			}
+		}
+		return false
+	})
+
+	// The story page offers the close for a stuck order only.
+	f := h.FinanceClient(t)
+	f.MustSignIn(t, apptest.FinanceToken)
+	token = h.Login(t, "user-stuck")
+	stuck := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "7.00", Currency: "USD", Desc: "Stuck too"}, "")
+	if page := f.Get(t, "/finance/orders/"+stuck.OutTradeNo); strings.Contains(page.Body, "Close as not paid") {
+		t.Error("an order not yet expired offers Close")
+	}
+	clock.Advance(2 * time.Hour)
+	page := f.Get(t, "/finance/orders/"+stuck.OutTradeNo+"?tz=UTC")
+	if !strings.Contains(page.Body, "Close as not paid") {
+		t.Fatal("a stuck order does not offer Close")
+	}
+	done := f.Post(t, "/finance/orders/"+stuck.OutTradeNo+"/close?tz=UTC", map[string][]string{"csrf": {page.CSRF(t)}, "note": {"gave up"}})
+	if done.Status != http.StatusSeeOther {
+		t.Fatalf("close form: HTTP %d", done.Status)
+	}
+	if page := f.Get(t, done.Location); !strings.Contains(page.Body, "closed the stuck order as not paid") ||
+		!strings.Contains(page.Body, "CLOSED") {
+		t.Error("the story does not show the close")
+	}
+}
