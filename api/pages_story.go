@@ -2,6 +2,7 @@ package api
 
 import (
 	"cmp"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -190,6 +192,7 @@ type storyPageView struct {
 	CloseDraft   string
 	Zones        []option
 	ListURL      string
+	ListLabel    string
 	ReviewURL    string // "Next to review", after a resolution
 	MaxNote      int
 }
@@ -269,22 +272,49 @@ type draftNote struct {
 	flag      order.Flag
 	note      string
 	closeNote string
+	resolved  bool // the page follows a resolution: offer the next order to review
 }
 
-// storyPage is GET /finance/orders/{outTradeNo}; ?done= says what the last action did.
+// doneCookie carries, once, what the last action on an order did: the story after the action's
+// redirect shows it and deletes it, so that reloading the page does not say it again.
+const doneCookie = "mospay_finance_done"
+
+// storyPage is GET /finance/orders/{outTradeNo}; the done cookie says what the last action did.
 func (s *Server) storyPage(c echo.Context) error {
-	notice := ""
-	switch c.QueryParam("done") {
-	case "reconciled":
-		notice = "MOS was asked now; its answer is the last query in the timeline."
-	case "resolved":
-		if f, err := order.ParseFlag(c.QueryParam("flag")); err == nil {
-			notice = "Flag " + string(f) + " resolved; the audit trail has your note."
+	notice, resolved := "", false
+	if ck, err := c.Cookie(doneCookie); err == nil {
+		c.SetCookie(s.cookie(doneCookie, "", -1))
+		if b, err := base64.RawURLEncoding.DecodeString(ck.Value); err == nil && utf8.Valid(b) {
+			kind, text, _ := strings.Cut(string(b), "\n")
+			if what, outTradeNo, ok := strings.Cut(kind, " "); ok && outTradeNo == c.Param("outTradeNo") {
+				notice, resolved = text, what == "resolved"
+			}
 		}
-	case "closed":
-		notice = "The order was closed as not paid; the audit trail has your note."
 	}
-	return s.showStory(c, http.StatusOK, notice, "", draftNote{})
+	return s.showStory(c, http.StatusOK, notice, "", draftNote{resolved: resolved})
+}
+
+// backToStory is the 303 after an action: the order's page, in the zone and with its way back,
+// and, once, the notice saying what was done (what: resolved, closed, reconciled).
+func (s *Server) backToStory(c echo.Context, what, notice string) error {
+	c.SetCookie(s.cookie(doneCookie, base64.RawURLEncoding.EncodeToString([]byte(what+" "+c.Param("outTradeNo")+"\n"+notice)), time.Minute))
+	u := storyURL(c.Param("outTradeNo"), c.QueryParam("tz")) + "&done=" + what
+	if back := backURL(c); back != "" {
+		u += "&back=" + queryEscape(back)
+	}
+	return c.Redirect(http.StatusSeeOther, u)
+}
+
+// backURL is where the story's "← Orders" leads: the list or the review page the story was opened
+// from (its back parameter), or "" when it names none of them.
+func backURL(c echo.Context) string {
+	b := c.QueryParam("back")
+	for _, p := range []string{"/finance/orders", "/finance/review"} {
+		if b == p || strings.HasPrefix(b, p+"?") {
+			return b
+		}
+	}
+	return ""
 }
 
 // showStory renders an order's story with a notice or an error (and status), giving back a
@@ -300,25 +330,32 @@ func (s *Server) showStory(c echo.Context, status int, notice, errMsg string, dr
 	}
 	o := st.Order
 	v := storyPageView{chrome: s.chrome(c, "orders", "Order "+o.OutTradeNo), Zones: s.zoneOptions(tz.String()),
-		Timeline: buildTimeline(st, tz), ListURL: "/finance/orders?tz=" + queryEscape(tz.String())}
+		Timeline: buildTimeline(st, tz), ListURL: "/finance/orders?tz=" + queryEscape(tz.String()), ListLabel: "← Orders"}
 	v.Notice, v.Error = notice, errMsg
-	if c.QueryParam("done") == "resolved" {
-		v.ReviewURL = "/finance/review?tz=" + queryEscape(tz.String())
-		if f, err := order.ParseFlag(c.QueryParam("flag")); err == nil {
-			if rec := lastResolved(st.Flags, f); rec != nil && v.Notice != "" {
-				v.Notice = "Flag " + string(f) + " resolved (" + outcomeName(rec.Outcome) + "): " + rec.Resolution
-			}
+	if back := backURL(c); back != "" {
+		v.ListURL, v.ListLabel = back, "← Orders"
+		if strings.HasPrefix(back, "/finance/review") {
+			v.ListLabel = "← Review"
 		}
 	}
-	v.Order = storyHeader{OutTradeNo: o.OutTradeNo, Amount: o.Amount.String() + " " + string(o.Amount.Currency),
+	if draft.resolved {
+		v.ReviewURL = "/finance/review?tz=" + queryEscape(tz.String())
+		if strings.HasPrefix(v.ListURL, "/finance/review") {
+			v.ReviewURL = v.ListURL
+		}
+	}
+	v.Order = storyHeader{OutTradeNo: o.OutTradeNo, Amount: showAmount(o.Amount.Minor, o.Amount.Currency),
 		Status: string(o.Status), Desc: o.Desc, OpenID: o.OpenID, PrepayID: o.PrepayID, UserID: o.UserID,
 		Created: showTime(o.CreatedAt, tz), Expires: showTime(o.ExpireAt, tz), PaidAt: showTimePtr(o.PaidAt, tz),
 		RefundedAt: showTimePtr(o.RefundedAt, tz), Updated: showTime(o.UpdatedAt, tz), Sandbox: o.Sandbox}
 	zone := "?tz=" + queryEscape(tz.String())
+	if back := backURL(c); back != "" {
+		zone += "&back=" + queryEscape(back)
+	}
 	base := "/finance/orders/" + url.PathEscape(o.OutTradeNo)
 	v.ReconcileURL = base + "/reconcile" + zone
 	if o.Settled != nil {
-		v.Order.Settled = o.Settled.String() + " " + string(o.Settled.Currency)
+		v.Order.Settled = showAmount(o.Settled.Minor, o.Settled.Currency)
 	}
 	choices, stuck, err := s.deps.Orders.Choices(c.Request().Context(), o)
 	if err != nil {
@@ -376,23 +413,47 @@ func activeRecord(recs []order.FlagRecord, f order.Flag) *order.FlagRecord {
 	return nil
 }
 
-// backToStory is the 303 after an action: the order's page, in the zone, saying what was done.
-func backToStory(c echo.Context, done string, extra ...string) error {
-	u := storyURL(c.Param("outTradeNo"), c.QueryParam("tz")) + "&done=" + done
-	for i := 0; i+1 < len(extra); i += 2 {
-		u += "&" + queryEscape(extra[i]) + "=" + queryEscape(extra[i+1])
-	}
-	return c.Redirect(http.StatusSeeOther, u)
-}
-
 // reconcileAction is POST /finance/orders/{outTradeNo}/reconcile: ask MOS now, as the signed-in
 // admin (audited), then back to the story.
 func (s *Server) reconcileAction(c echo.Context) error {
-	if _, err := s.deps.Orders.ReconcileNow(c.Request().Context(), c.Param("outTradeNo"), adminOf(c), requestID(c)); err != nil {
+	ctx := c.Request().Context()
+	before, err := s.deps.Orders.Story(ctx, c.Param("outTradeNo"))
+	if err != nil {
+		return s.errorPage(c, err)
+	}
+	after, err := s.deps.Orders.ReconcileNow(ctx, c.Param("outTradeNo"), adminOf(c), requestID(c))
+	if err != nil {
 		status, msg := s.errorStatus(c, err)
 		return s.showStory(c, status, "", "Reconcile failed: "+msg, draftNote{})
 	}
-	return backToStory(c, "reconciled")
+	answer := "MOS gave no answer"
+	if st, err := s.deps.Orders.Story(ctx, c.Param("outTradeNo")); err == nil && len(st.Queries) > 0 {
+		q := st.Queries[len(st.Queries)-1]
+		switch {
+		case q.Error != "":
+			answer = "MOS could not answer (" + q.Error + ")"
+		default:
+			answer = "MOS answered " + strings.TrimSpace(q.MOSStatus+" "+q.TotalAmount+" "+q.Currency)
+		}
+	}
+	return s.backToStory(c, "reconciled", answer+"; "+whatChanged(before.Order, after)+".")
+}
+
+// whatChanged says what a reconcile did to the order: its status, new flags, or nothing.
+func whatChanged(before, after *order.Order) string {
+	var parts []string
+	if before.Status != after.Status {
+		parts = append(parts, "the order went "+string(before.Status)+" → "+string(after.Status))
+	}
+	for _, f := range after.Flags {
+		if !before.HasFlag(f) {
+			parts = append(parts, "flag "+string(f)+" raised")
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing changed"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // resolveAction is POST /finance/orders/{outTradeNo}/flags/{flag}/resolve (note): resolve the
@@ -409,7 +470,13 @@ func (s *Server) resolveAction(c echo.Context) error {
 		status, msg := s.errorStatus(c, err)
 		return s.showStory(c, status, "", "The flag was not resolved: "+msg, draftNote{flag: flag, note: note})
 	}
-	return backToStory(c, "resolved", "flag", string(flag))
+	notice := "Flag " + string(flag) + " resolved"
+	if o := order.Outcome(c.FormValue("outcome")); outcomeName(o) != "" {
+		notice += " (" + outcomeName(o) + ")"
+	} else {
+		notice += " (" + outcomeName(order.OutcomeWatch) + ")"
+	}
+	return s.backToStory(c, "resolved", notice+": "+strings.TrimSpace(note))
 }
 
 // closeAction is POST /finance/orders/{outTradeNo}/close (note): close a stuck order as not paid
@@ -421,5 +488,5 @@ func (s *Server) closeAction(c echo.Context) error {
 		status, msg := s.errorStatus(c, err)
 		return s.showStory(c, status, "", "The order was not closed: "+msg, draftNote{closeNote: note})
 	}
-	return backToStory(c, "closed")
+	return s.backToStory(c, "closed", "The order was closed as not paid: "+strings.TrimSpace(note))
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -93,7 +94,7 @@ type orderRow struct {
 
 func newOrderRow(o *order.Order, tz *time.Location) orderRow {
 	r := orderRow{OutTradeNo: o.OutTradeNo, URL: storyURL(o.OutTradeNo, tz.String()), Created: showTime(o.CreatedAt, tz),
-		Status: string(o.Status), Amount: o.Amount.String() + " " + string(o.Amount.Currency), OpenID: o.OpenID,
+		Status: string(o.Status), Amount: showAmount(o.Amount.Minor, o.Amount.Currency), OpenID: o.OpenID,
 		PaidAt: showTimePtr(o.PaidAt, tz)}
 	for _, f := range o.Flags {
 		r.Flags = append(r.Flags, string(f))
@@ -112,12 +113,34 @@ type filterForm struct {
 	Status, Currency, Flag, Basis []option
 	Zones                         []option
 	Reset                         string // the same page with the defaults
+	// Shortcuts are other periods in the page's zone (Yesterday, Last 7 days, This month), keeping
+	// the other filters.
+	Shortcuts []navLink
 }
 
 func (s *Server) filterForm(c echo.Context, action, tz string) filterForm {
 	f := filterForm{Action: action, Q: c.QueryParam("q"), From: c.QueryParam("from"), To: c.QueryParam("to"),
 		FromType: dateInputType(c.QueryParam("from")), ToType: dateInputType(c.QueryParam("to")),
 		Zones: s.zoneOptions(tz), Reset: action + "?tz=" + queryEscape(tz)}
+	if loc, err := time.LoadLocation(tz); err == nil && knownZone(tz) {
+		now := s.deps.Now().In(loc)
+		today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+		q := filterQuery(c)
+		for _, p := range []struct {
+			label    string
+			from, to time.Time
+		}{
+			{"Yesterday", today.AddDate(0, 0, -1), today},
+			{"Last 7 days", today.AddDate(0, 0, -6), today.AddDate(0, 0, 1)},
+			{"This month", today.AddDate(0, 0, 1-today.Day()), today.AddDate(0, 0, 1)},
+		} {
+			u := cloneValues(q)
+			u.Set("from", p.from.Format(time.DateOnly))
+			u.Set("to", p.to.Format(time.DateOnly))
+			cur := c.QueryParam("from") == u.Get("from") && c.QueryParam("to") == u.Get("to")
+			f.Shortcuts = append(f.Shortcuts, navLink{Label: p.label, URL: withQuery(action, u), Current: cur})
+		}
+	}
 	if today, _ := c.Get(ctxToday).(bool); today {
 		f.Today = f.From + "/" + f.To
 	}
@@ -240,6 +263,11 @@ type ordersView struct {
 	ReportURL  string
 	Summary    *summaryView
 	SummaryErr string
+	// Exact: the search named one order's outTradeNo or prepayId, shown whatever the period.
+	Exact bool
+	// Outside says how many orders the search matches outside the period ("7 matches"), and
+	// OutsideURL shows them (the same search over all time).
+	Outside, OutsideURL string
 }
 
 // ordersPage is GET /finance/orders: a page of the orders the URL's filter selects, and under it
@@ -253,17 +281,43 @@ func (s *Server) ordersPage(c echo.Context) error {
 		return s.render(c, status, "orders", v)
 	}
 	ctx := c.Request().Context()
+	q := filterQuery(c)
+	if f.Search != "" && (f.From != nil || f.To != nil) {
+		if v.Exact, err = s.exactMatch(c, f.Search); err != nil {
+			status, v.Error = s.errorStatus(c, err)
+			return s.render(c, status, "orders", v)
+		}
+		if v.Exact {
+			// One order, named exactly: shown whatever its date.
+			f.From, f.To = nil, nil
+			q.Set("from", "")
+			q.Set("to", "")
+		}
+	}
 	p, err := s.deps.Orders.List(ctx, f)
 	if err != nil {
 		status, v.Error = s.errorStatus(c, err)
 		return s.render(c, status, "orders", v)
 	}
-	q := filterQuery(c)
+	if f.Search != "" && !v.Exact && (f.From != nil || f.To != nil) {
+		v.Outside, v.OutsideURL, err = s.outsidePeriod(c, f, q)
+		if err != nil {
+			status, v.Error = s.errorStatus(c, err)
+			return s.render(c, status, "orders", v)
+		}
+	}
 	v.Period = periodText(f, tz)
 	v.CSVURL = withQuery("/finance/orders.csv", q)
 	v.ReportURL = withQuery("/finance/report", q)
+	here := cloneValues(q)
+	if f.Cursor != "" {
+		here.Set("cursor", f.Cursor)
+	}
+	back := "&back=" + queryEscape(withQuery("/finance/orders", here))
 	for _, o := range p.Orders {
-		v.Orders = append(v.Orders, newOrderRow(o, tz))
+		r := newOrderRow(o, tz)
+		r.URL += back
+		v.Orders = append(v.Orders, r)
 	}
 	v.Empty = len(v.Orders) == 0
 	if p.NextCursor != "" {
@@ -281,6 +335,52 @@ func (s *Server) ordersPage(c echo.Context) error {
 		v.Summary = newSummary(r, tz)
 	}
 	return s.render(c, http.StatusOK, "orders", v)
+}
+
+// exactMatch reports whether search is exactly the outTradeNo or the prepayId of an order.
+func (s *Server) exactMatch(c echo.Context, search string) (bool, error) {
+	p, err := s.deps.Orders.List(c.Request().Context(), order.ListFilter{Search: search, Limit: 2})
+	if err != nil {
+		return false, err
+	}
+	for _, o := range p.Orders {
+		if o.OutTradeNo == search || o.PrepayID == search {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// outsidePeriod counts the orders a search matches outside f's period, and links to them all (the
+// same filter over all time); "" when there are none.
+func (s *Server) outsidePeriod(c echo.Context, f order.ListFilter, q url.Values) (string, string, error) {
+	ctx := c.Request().Context()
+	count := func(f order.ListFilter) (int64, error) {
+		r, err := s.deps.Orders.Report(ctx, f)
+		if err != nil {
+			return 0, err
+		}
+		var n int64
+		for _, t := range r.Totals {
+			n += t.Count
+		}
+		return n, nil
+	}
+	in, err := count(f)
+	if err != nil {
+		return "", "", err
+	}
+	anyTime := f
+	anyTime.From, anyTime.To = nil, nil
+	all, err := count(anyTime)
+	if err != nil || all <= in {
+		return "", "", err
+	}
+	u := cloneValues(q)
+	u.Set("from", "")
+	u.Set("to", "")
+	u.Del("cursor")
+	return plural(all-in, "match", "matches"), withQuery("/finance/orders", u), nil
 }
 
 // pageFilter reads the list's and the report's filter from the URL, today being the default
@@ -324,10 +424,17 @@ type summaryView struct {
 	Money        []moneyRow
 	AtRisk       []totalRow
 	AtRiskOrders []reviewRow
+	// Line is the selection in one line: "24 orders · USD 5,171.82 · KHR 2,435,000".
+	Line string
+	AsOf string // when the report was made
+	// CreatedBasis: the period applies to creation, so its figures still change as late payments
+	// and refunds of its orders arrive.
+	CreatedBasis bool
 }
 
 type totalRow struct {
 	Currency, Status, Amount string
+	MOSAmount                string // at risk: at MOS's amounts
 	Count                    int64
 }
 
@@ -337,23 +444,78 @@ type moneyRow struct {
 }
 
 func newSummary(r *order.Report, tz *time.Location) *summaryView {
-	v := &summaryView{}
+	v := &summaryView{AsOf: showTime(r.AsOf, tz)}
+	var count int64
+	var perCurrency []order.Total
 	for _, t := range r.Totals {
 		v.Totals = append(v.Totals, totalRow{Currency: string(t.Currency), Status: string(t.Status), Count: t.Count,
-			Amount: money.Format(t.Minor, t.Currency)})
+			Amount: showAmount(t.Minor, t.Currency)})
+		count += t.Count
+		if n := len(perCurrency); n > 0 && perCurrency[n-1].Currency == t.Currency {
+			perCurrency[n-1].Minor += t.Minor
+		} else {
+			perCurrency = append(perCurrency, order.Total{Currency: t.Currency, Minor: t.Minor})
+		}
 	}
+	parts := []string{plural(count, "order", "orders")}
+	for _, t := range perCurrency {
+		parts = append(parts, string(t.Currency)+" "+groupDigits(money.Format(t.Minor, t.Currency)))
+	}
+	v.Line = strings.Join(parts, " · ")
 	for _, m := range r.Money {
 		v.Money = append(v.Money, moneyRow{Currency: string(m.Currency), PaidCount: m.PaidCount, RefundedCount: m.RefundedCount,
-			Paid: money.Format(m.PaidMinor, m.Currency), Refunded: money.Format(m.RefundedMinor, m.Currency),
-			Net: money.Format(m.NetMinor(), m.Currency)})
+			Paid: showAmount(m.PaidMinor, m.Currency), Refunded: showAmount(m.RefundedMinor, m.Currency),
+			Net: showAmount(m.NetMinor(), m.Currency)})
 	}
 	for _, t := range r.AtRisk {
-		v.AtRisk = append(v.AtRisk, totalRow{Currency: string(t.Currency), Count: t.Count, Amount: money.Format(t.Minor, t.Currency)})
+		mos := t.Minor
+		for _, m := range r.AtRiskMOS {
+			if m.Currency == t.Currency && m.Count == t.Count {
+				mos = m.Minor
+			}
+		}
+		v.AtRisk = append(v.AtRisk, totalRow{Currency: string(t.Currency), Count: t.Count, Amount: showAmount(t.Minor, t.Currency),
+			MOSAmount: showAmount(mos, t.Currency)})
 	}
 	for _, it := range r.AtRiskOrders {
 		v.AtRiskOrders = append(v.AtRiskOrders, newReviewRow(it, tz))
 	}
+	v.CreatedBasis = r.Filter.Basis != order.BasisPaid
 	return v
+}
+
+// showAmount is an amount for a finance page, its digits grouped by thousands: "5,171.82 USD".
+// The CSV, the API and the demo keep the plain canonical form.
+func showAmount(minor int64, c money.Currency) string {
+	return groupDigits(money.Format(minor, c)) + " " + string(c)
+}
+
+// groupDigits puts a comma between each three digits of a decimal's whole part.
+func groupDigits(dec string) string {
+	sign := ""
+	if strings.HasPrefix(dec, "-") {
+		sign, dec = "-", dec[1:]
+	}
+	whole, frac, hasFrac := strings.Cut(dec, ".")
+	var b strings.Builder
+	for i, d := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	if hasFrac {
+		return sign + b.String() + "." + frac
+	}
+	return sign + b.String()
+}
+
+// plural is "1 order" or "24 orders".
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.FormatInt(n, 10) + " " + many
 }
 
 // reviewRow is a flagged order: its active flags and MOS's last answer beside its own amount.
@@ -416,8 +578,11 @@ func (s *Server) reviewPage(c echo.Context) error {
 	if err == nil {
 		var p order.ReviewPage
 		if p, err = s.deps.Orders.Review(c.Request().Context(), order.ReviewFilter{Limit: limit, Cursor: cursor}); err == nil {
+			back := "&back=" + queryEscape(c.Request().URL.RequestURI())
 			for _, it := range p.Items {
-				v.Items = append(v.Items, newReviewRow(it, tz))
+				r := newReviewRow(it, tz)
+				r.URL += back
+				v.Items = append(v.Items, r)
 			}
 			q := url.Values{"tz": {tz.String()}}
 			if limit > 0 {

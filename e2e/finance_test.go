@@ -134,7 +134,7 @@ func financeWalk(t *testing.T, at time.Time) {
 	// An order from the list: its story, in the zone the list was in.
 	b.Click(t, `a.order[href^="/finance/orders/`+book.paidKHR.OutTradeNo+`"]`)
 	b.WaitText(t, finH1, book.paidKHR.OutTradeNo)
-	b.WaitText(t, "dl.facts", "8000 KHR")
+	b.WaitText(t, "dl.facts", "8,000 KHR")
 	b.WaitText(t, "ol.timeline", "PENDING → PAID (notify)")
 	b.WaitText(t, "ol.timeline", "+07:00")
 	b.NoHorizontalScroll(t)
