@@ -453,7 +453,11 @@ func (s *Server) adminReview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.deps.Orders.Review(c.Request().Context(), order.ReviewFilter{Limit: limit, Cursor: cursor})
+	flag, err := reviewFlag(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.deps.Orders.Review(c.Request().Context(), order.ReviewFilter{Flag: flag, Limit: limit, Cursor: cursor})
 	if err != nil {
 		return err
 	}
@@ -462,6 +466,16 @@ func (s *Server) adminReview(c echo.Context) error {
 		out.Orders[i] = reviewItemView(it)
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// reviewFlag reads the review queue's flag filter: a flag's name, or "" or "any" for every flag.
+func reviewFlag(c echo.Context) (order.Flag, error) {
+	switch v := c.QueryParam("flag"); v {
+	case "", "any":
+		return "", nil
+	default:
+		return order.ParseFlag(v)
+	}
 }
 
 // resolveBody is POST /admin/orders/{outTradeNo}/flags/{flag}/resolve.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -193,8 +194,12 @@ func (s *Server) chrome(c echo.Context, section, title string) chrome {
 	if v := c.QueryParam("tz"); v != "" && knownZone(v) {
 		tz = v
 	}
+	review := "Review"
+	if n, err := s.deps.Orders.ReviewCount(c.Request().Context()); err == nil && n > 0 {
+		review = fmt.Sprintf("Review (%d)", n)
+	}
 	for _, l := range []struct{ section, label string }{
-		{"orders", "Orders"}, {"review", "Review"}, {"report", "Report"}, {"audit", "Audit"},
+		{"orders", "Orders"}, {"review", review}, {"report", "Report"}, {"audit", "Audit"},
 	} {
 		u := "/finance/" + l.section
 		if tz != "" {

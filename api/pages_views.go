@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -113,6 +114,10 @@ type filterForm struct {
 	Status, Currency, Flag, Basis []option
 	Zones                         []option
 	Reset                         string // the same page with the defaults
+	// Summary is the filter in one line, shown instead of the form on a phone until opened; Open
+	// unfolds it (the filter could not be read: finance must see the form).
+	Summary string
+	Open    bool
 	// Shortcuts are other periods in the page's zone (Yesterday, Last 7 days, This month), keeping
 	// the other filters.
 	Shortcuts []navLink
@@ -164,6 +169,24 @@ func (s *Server) filterForm(c echo.Context, action, tz string) filterForm {
 		basis = string(order.BasisCreated)
 	}
 	f.Basis = options(basis, string(order.BasisCreated), "Created in the period", string(order.BasisPaid), "Paid or refunded in the period")
+	parts := []string{"Filters"}
+	for _, k := range []string{"status", "currency", "flag"} {
+		if v := c.QueryParam(k); v != "" {
+			parts = append(parts, v)
+		}
+	}
+	if f.Q != "" {
+		parts = append(parts, "“"+f.Q+"”")
+	}
+	switch {
+	case f.Today != "":
+		parts = append(parts, "today")
+	case f.From == "" && f.To == "":
+		parts = append(parts, "all time")
+	default:
+		parts = append(parts, strings.TrimSpace(f.From+" to "+f.To))
+	}
+	f.Summary = strings.Join(parts, " · ") + " (" + tz + ")"
 	return f
 }
 
@@ -277,7 +300,7 @@ func (s *Server) ordersPage(c echo.Context) error {
 	status, f, tz, err := s.pageFilter(c)
 	v.Form = s.filterForm(c, "/finance/orders", tz.String())
 	if err != nil {
-		v.Error = err.Error()
+		v.Error, v.Form.Open = err.Error(), true
 		return s.render(c, status, "orders", v)
 	}
 	ctx := c.Request().Context()
@@ -449,7 +472,7 @@ func newSummary(r *order.Report, tz *time.Location) *summaryView {
 	var perCurrency []order.Total
 	for _, t := range r.Totals {
 		v.Totals = append(v.Totals, totalRow{Currency: string(t.Currency), Status: string(t.Status), Count: t.Count,
-			Amount: showAmount(t.Minor, t.Currency)})
+			Amount: showNumber(t.Minor, t.Currency)})
 		count += t.Count
 		if n := len(perCurrency); n > 0 && perCurrency[n-1].Currency == t.Currency {
 			perCurrency[n-1].Minor += t.Minor
@@ -464,8 +487,8 @@ func newSummary(r *order.Report, tz *time.Location) *summaryView {
 	v.Line = strings.Join(parts, " · ")
 	for _, m := range r.Money {
 		v.Money = append(v.Money, moneyRow{Currency: string(m.Currency), PaidCount: m.PaidCount, RefundedCount: m.RefundedCount,
-			Paid: showAmount(m.PaidMinor, m.Currency), Refunded: showAmount(m.RefundedMinor, m.Currency),
-			Net: showAmount(m.NetMinor(), m.Currency)})
+			Paid: showNumber(m.PaidMinor, m.Currency), Refunded: showNumber(m.RefundedMinor, m.Currency),
+			Net: showNumber(m.NetMinor(), m.Currency)})
 	}
 	for _, t := range r.AtRisk {
 		mos := t.Minor
@@ -474,11 +497,11 @@ func newSummary(r *order.Report, tz *time.Location) *summaryView {
 				mos = m.Minor
 			}
 		}
-		v.AtRisk = append(v.AtRisk, totalRow{Currency: string(t.Currency), Count: t.Count, Amount: showAmount(t.Minor, t.Currency),
-			MOSAmount: showAmount(mos, t.Currency)})
+		v.AtRisk = append(v.AtRisk, totalRow{Currency: string(t.Currency), Count: t.Count, Amount: showNumber(t.Minor, t.Currency),
+			MOSAmount: showNumber(mos, t.Currency)})
 	}
 	for _, it := range r.AtRiskOrders {
-		v.AtRiskOrders = append(v.AtRiskOrders, newReviewRow(it, tz))
+		v.AtRiskOrders = append(v.AtRiskOrders, newReviewRow(it, tz, r.AsOf))
 	}
 	v.CreatedBasis = r.Filter.Basis != order.BasisPaid
 	return v
@@ -489,6 +512,9 @@ func newSummary(r *order.Report, tz *time.Location) *summaryView {
 func showAmount(minor int64, c money.Currency) string {
 	return groupDigits(money.Format(minor, c)) + " " + string(c)
 }
+
+// showNumber is an amount without its currency (a table with a currency column), digits grouped.
+func showNumber(minor int64, c money.Currency) string { return groupDigits(money.Format(minor, c)) }
 
 // groupDigits puts a comma between each three digits of a decimal's whole part.
 func groupDigits(dec string) string {
@@ -521,6 +547,7 @@ func plural(n int64, one, many string) string {
 // reviewRow is a flagged order: its active flags and MOS's last answer beside its own amount.
 type reviewRow struct {
 	orderRow
+	Desc        string
 	ActiveFlags []flagRow
 	MOS         string // MOS's last answer, or that there was none
 	MOSDiffers  bool   // MOS's amount or currency is not the order's
@@ -528,18 +555,32 @@ type reviewRow struct {
 
 type flagRow struct {
 	Flag, RaisedAt, Note string
+	Age                  string // how long ago it was raised: "3 h", "2 d"
+	Check                string // what to check and what the outcomes do, in finance's words
 }
 
-func newReviewRow(it order.ReviewItem, tz *time.Location) reviewRow {
-	r := reviewRow{orderRow: newOrderRow(it.Order, tz), MOS: "MOS never answered about it"}
+func newReviewRow(it order.ReviewItem, tz *time.Location, now time.Time) reviewRow {
+	r := reviewRow{orderRow: newOrderRow(it.Order, tz), Desc: it.Order.Desc, MOS: "MOS never answered about it"}
 	for _, f := range it.Flags {
-		r.ActiveFlags = append(r.ActiveFlags, flagRow{Flag: string(f.Flag), RaisedAt: showTime(f.RaisedAt, tz), Note: f.Note})
+		r.ActiveFlags = append(r.ActiveFlags, flagRow{Flag: string(f.Flag), RaisedAt: showTime(f.RaisedAt, tz), Note: f.Note,
+			Age: age(now.Sub(f.RaisedAt)), Check: flagCheck(f.Flag)})
 	}
 	if a := it.MOS; a != nil {
 		r.MOS = strings.TrimSpace(a.Status+" "+a.TotalAmount+" "+a.Currency) + ", at " + showTime(a.At, tz)
 		r.MOSDiffers = !sameAmount(a, it.Order.Amount)
 	}
 	return r
+}
+
+// age is a duration for people, roughly: "12 min", "3 h", "2 d".
+func age(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(max(d, 0)/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%d d", int(d/(24*time.Hour)))
 }
 
 // sameAmount reports whether MOS's answer names the order's amount and currency (MOS's text read
@@ -557,6 +598,8 @@ func sameAmount(a *order.MOSAnswer, want money.Amount) bool {
 type reviewView struct {
 	chrome
 	Zones    []option
+	Flags    []option // the flag filter
+	Count    int64    // orders with an active flag
 	Items    []reviewRow
 	Empty    bool
 	NextURL  string
@@ -574,17 +617,32 @@ func (s *Server) reviewPage(c echo.Context) error {
 		return s.render(c, http.StatusBadRequest, "review", v)
 	}
 	v.Zones = s.zoneOptions(tz.String())
+	fl := []string{"", "Every flag"}
+	for _, f := range order.Flags {
+		fl = append(fl, string(f), string(f))
+	}
+	v.Flags = options(c.QueryParam("flag"), fl...)
 	limit, cursor, err := pageParams(c)
+	var flag order.Flag
+	if err == nil {
+		flag, err = reviewFlag(c)
+	}
+	if err == nil {
+		v.Count, err = s.deps.Orders.ReviewCount(c.Request().Context())
+	}
 	if err == nil {
 		var p order.ReviewPage
-		if p, err = s.deps.Orders.Review(c.Request().Context(), order.ReviewFilter{Limit: limit, Cursor: cursor}); err == nil {
+		if p, err = s.deps.Orders.Review(c.Request().Context(), order.ReviewFilter{Flag: flag, Limit: limit, Cursor: cursor}); err == nil {
 			back := "&back=" + queryEscape(c.Request().URL.RequestURI())
 			for _, it := range p.Items {
-				r := newReviewRow(it, tz)
+				r := newReviewRow(it, tz, s.deps.Now())
 				r.URL += back
 				v.Items = append(v.Items, r)
 			}
 			q := url.Values{"tz": {tz.String()}}
+			if flag != "" {
+				q.Set("flag", string(flag))
+			}
 			if limit > 0 {
 				q.Set("limit", c.QueryParam("limit"))
 			}
@@ -623,7 +681,7 @@ func (s *Server) reportPage(c echo.Context) error {
 	status, f, tz, err := s.pageFilter(c)
 	v.Form = s.filterForm(c, "/finance/report", tz.String())
 	if err != nil {
-		v.Error = err.Error()
+		v.Error, v.Form.Open = err.Error(), true
 		return s.render(c, status, "report", v)
 	}
 	r, err := s.deps.Orders.Report(c.Request().Context(), f)

@@ -2,9 +2,12 @@ package e2e
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/mospay/mospay/app/apptest"
 )
@@ -219,4 +222,87 @@ func TestCloseStuckOrder(t *testing.T) {
 		!strings.Contains(page.Body, "CLOSED") {
 		t.Error("the story does not show the close")
 	}
+}
+
+// TestFinanceOutcomesInBrowser walks, in Chromium at one instant, what finance does to finish its
+// work: from Review, resolve a mismatch by accepting MOS's answer (the outcomes offered, the
+// default preselected), see the note and the way back to Review; find an order of another day
+// from the default view by its outTradeNo; choose a date shortcut, keeping the filters; and, on a
+// phone, open the filters folded behind their summary. No page logs an error.
+func TestFinanceOutcomesInBrowser(t *testing.T) {
+	clock := apptest.ClockAt(apptest.DayBoundaries[1])
+	h := newHarness(t, apptest.Options{Clock: clock})
+	token := h.Login(t, "user-browser-outcome")
+	old := h.PaidOrder(t, token, apptest.CreateBody{TotalAmount: "1234.50", Currency: "USD", Desc: "Old order"})
+	clock.Advance(3 * 24 * time.Hour)
+	token = h.Login(t, "user-browser-outcome")
+	flagged := h.FlaggedOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Mismatch"}, "1.69")
+	h.PaidOrder(t, token, apptest.CreateBody{TotalAmount: "2.00", Currency: "USD", Desc: "Today"})
+
+	b := apptest.StartBrowser(t)
+	b.Open(t, h.URL+"/finance/review")
+	b.Type(t, "input[name=token]", apptest.FinanceToken)
+	b.Press(t, "\r")
+	b.WaitText(t, finH1, "Review")
+	b.WaitText(t, "header nav", "Review (1)")
+	b.WaitText(t, "table.review", "Mismatch")
+	b.WaitText(t, "table.review", "customer user-browser-outcome")
+	b.Click(t, `table.review a.order[href^="/finance/orders/`+flagged.OutTradeNo+`"]`)
+	b.WaitText(t, finH1, flagged.OutTradeNo)
+	b.WaitText(t, "a.back", "← Review")
+	if got := apptest.Eval[string](t, b, `document.querySelector("form.resolve input[name=outcome]:checked").value`); got != "watch" {
+		t.Errorf("the preselected outcome is %q, want watch", got)
+	}
+	offered := apptest.Eval[[]string](t, b, `[...document.querySelectorAll("form.resolve input[name=outcome]")].map(e => e.value)`)
+	if !slices.Equal(offered, []string{"watch", "accept_mos"}) {
+		t.Errorf("outcomes offered while MOS says SUCCESS: %v, want watch and accept_mos (close refused)", offered)
+	}
+	b.Click(t, "form.resolve input[value=accept_mos]")
+	b.Type(t, "form.resolve textarea[name=note]", "Customer paid 1.69; goods withheld")
+	b.Click(t, "form.resolve button[type=submit]")
+	b.WaitText(t, finNotice, "Flag amount_mismatch resolved (accept MOS's answer): Customer paid 1.69; goods withheld")
+	b.WaitText(t, "dl.facts", "MOS settled")
+	b.WaitText(t, "dl.facts", "1.69 USD")
+	b.WaitText(t, "ol.timeline", "PENDING → PAID (admin)")
+	b.WaitText(t, "ol.timeline", "outcome: accept MOS's answer")
+	b.Click(t, "p.next a")
+	b.WaitURL(t, "/finance/review")
+	b.WaitText(t, "main .empty", "Nothing to review")
+
+	// The default view (today) finds an order of three days ago by its outTradeNo.
+	b.Open(t, h.URL+"/finance/orders")
+	b.WaitText(t, ".total-line", "2 orders · USD 18.99")
+	b.Run(t, chromedp.SetValue(chromedp.CSS("input[name=q]"), old.OutTradeNo))
+	b.Click(t, finShow)
+	b.WaitText(t, "main .notice", "whatever its date")
+	b.WaitText(t, "table.orders", old.OutTradeNo)
+	b.WaitText(t, "table.orders", "1,234.50 USD")
+
+	// A date shortcut keeps the other filters.
+	b.Open(t, h.URL+"/finance/orders?status=PAID")
+	b.Click(t, `form.filters .buttons a[href*="status=PAID"]`) // Yesterday
+	b.WaitURL(t, "status=PAID")
+	yesterday := clock.Now().AddDate(0, 0, -1).Format(time.DateOnly)
+	b.WaitText(t, ".period", "Orders created from "+yesterday)
+	b.NoProblems(t)
+
+	// A phone: the filters fold behind their one-line summary; the cards start with the amount.
+	b.SetViewport(t, apptest.Phone())
+	b.Open(t, h.URL+"/finance/orders?from=&to=")
+	b.WaitText(t, "details.fold > summary", "Filters · all time (UTC)")
+	if apptest.Eval[bool](t, b, `document.querySelector("form.filters").checkVisibility()`) {
+		t.Error("the filter form is open on a phone")
+	}
+	if first := apptest.Eval[string](t, b, `[...document.querySelector("table.orders tbody tr").children]
+		.filter(e => e.getClientRects().length > 0).sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)[0].dataset.label`); first != "Amount" {
+		t.Errorf("a card starts with %q, want Amount", first)
+	}
+	if apptest.Eval[int](t, b, `document.querySelectorAll("table.orders td.blank")`+
+		`.values().filter(e => e.getClientRects().length > 0).toArray().length`) != 0 {
+		t.Error("a card shows an empty field")
+	}
+	b.Click(t, "details.fold > summary")
+	b.WaitVisible(t, "form.filters input[name=q]")
+	b.NoHorizontalScroll(t)
+	b.NoProblems(t)
 }

@@ -80,8 +80,9 @@ type ReviewItem struct {
 	MOS   *MOSAnswer   // nil when MOS never answered about it
 }
 
-// ReviewFilter pages the review queue.
+// ReviewFilter pages the review queue; Flag, if set, keeps the orders with that flag active.
 type ReviewFilter struct {
+	Flag   Flag
 	Limit  int
 	Cursor string
 }
@@ -96,6 +97,11 @@ type ReviewPage struct {
 // answer.
 func (s *Service) Review(ctx context.Context, f ReviewFilter) (ReviewPage, error) {
 	return s.store.Review(ctx, f)
+}
+
+// ReviewCount is how many orders have an active flag (the review queue's length).
+func (s *Service) ReviewCount(ctx context.Context) (int64, error) {
+	return s.store.ReviewCount(ctx)
 }
 
 // Report is finance's reconciliation view of the orders a filter selects (the list's filters and

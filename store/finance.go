@@ -133,9 +133,14 @@ func moneyMoved(g *gorm.DB, f order.ListFilter) ([]order.MoneyTotal, error) {
 func (db *DB) Review(ctx context.Context, f order.ReviewFilter) (order.ReviewPage, error) {
 	limit := order.PageSize(f.Limit)
 	g := db.read.WithContext(ctx)
-	q := g.Model(&flagRow{}).Where("resolved_at IS NULL").
-		Where(`NOT EXISTS (SELECT 1 FROM order_flags older WHERE older.order_id = order_flags.order_id
+	q := g.Model(&flagRow{}).Where("resolved_at IS NULL")
+	if f.Flag != "" {
+		// An order has at most one active flag of a kind: walk those, oldest first.
+		q = q.Where("flag = ?", string(f.Flag))
+	} else {
+		q = q.Where(`NOT EXISTS (SELECT 1 FROM order_flags older WHERE older.order_id = order_flags.order_id
 			AND older.resolved_at IS NULL AND older.id < order_flags.id)`)
+	}
 	if f.Cursor != "" {
 		after, err := decodeCursor(cursorReview, f.Cursor)
 		if err != nil {
@@ -178,6 +183,15 @@ func (db *DB) Review(ctx context.Context, f order.ReviewFilter) (order.ReviewPag
 	}
 	page.Items = items
 	return page, nil
+}
+
+// ReviewCount counts the orders with an active flag, through the active flags' own index.
+func (db *DB) ReviewCount(ctx context.Context) (int64, error) {
+	var n int64
+	if err := db.read.WithContext(ctx).Model(&flagRow{}).Where("resolved_at IS NULL").Distinct("order_id").Count(&n).Error; err != nil {
+		return 0, FormatError(err)
+	}
+	return n, nil
 }
 
 // reviewItems are rows as the review queue shows them: each order with its active flags and

@@ -313,6 +313,13 @@ func TestReviewQueue(t *testing.T) {
 		if len(got) != 6 {
 			t.Fatalf("%d items, want the 6 flagged orders once each", len(got))
 		}
+		if n, err := db.ReviewCount(ctx); err != nil || n != 6 {
+			t.Fatalf("ReviewCount = %d, %v; want 6", n, err)
+		}
+		if p, err := db.Review(ctx, order.ReviewFilter{Flag: order.FlagUnknownStatus}); err != nil || len(p.Items) != 3 ||
+			p.Items[0].Order.ID != orders[0].ID || p.Items[2].Order.ID != orders[4].ID {
+			t.Fatalf("review by flag: %d items, %v", len(p.Items), err)
+		}
 		for i, it := range got {
 			if it.Order.ID != orders[i].ID || len(it.Flags) != 2-i%2 || it.MOS == nil || it.MOS.Status != "SUCCESS" ||
 				it.MOS.TotalAmount != fmt.Sprintf("%d.00", i) {
@@ -335,6 +342,9 @@ func TestReviewQueue(t *testing.T) {
 		p, err := db.Review(ctx, order.ReviewFilter{})
 		if err != nil || len(p.Items) != 5 || p.Items[0].Order.ID != orders[1].ID {
 			t.Fatalf("after resolving: %+v %v", p.Items, err)
+		}
+		if n, err := db.ReviewCount(ctx); err != nil || n != 5 {
+			t.Fatalf("ReviewCount after resolving = %d, %v; want 5", n, err)
 		}
 		cur, err := db.Order(ctx, o.OutTradeNo)
 		if err != nil {
