@@ -393,16 +393,6 @@ func (s *Server) showStory(c echo.Context, status int, notice, errMsg string, dr
 	return s.render(c, status, "story", v)
 }
 
-// lastResolved is the latest resolved record of flag f, if the story has one.
-func lastResolved(recs []order.FlagRecord, f order.Flag) *order.FlagRecord {
-	for i := len(recs) - 1; i >= 0; i-- {
-		if recs[i].Flag == f && recs[i].ResolvedAt != nil {
-			return &recs[i]
-		}
-	}
-	return nil
-}
-
 // activeRecord is the unresolved record of flag f, if the story has one.
 func activeRecord(recs []order.FlagRecord, f order.Flag) *order.FlagRecord {
 	for i := len(recs) - 1; i >= 0; i-- {

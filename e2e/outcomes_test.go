@@ -3,6 +3,7 @@ package e2e
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,14 @@ func TestResolveMismatchWithOutcome(t *testing.T) {
 
 	// Accept MOS's answer: MOS took 1.69 USD for a 16.99 USD order.
 	paid := h.FlaggedOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Accepted"}, "1.69")
+	for q, want := range map[string]int{"": 1, "?flag=any": 1, "?flag=amount_mismatch": 1, "?flag=late_payment": 0} {
+		var review struct{ Orders []apptest.Order }
+		h.Admin(t, "/admin/review"+q).Decode(t, &review)
+		if len(review.Orders) != want {
+			t.Errorf("/admin/review%s: %d orders, want %d", q, len(review.Orders), want)
+		}
+	}
+	h.Must(t, http.MethodGet, h.URL+"/admin/review?flag=bogus", nil, apptest.Bearer(apptest.FinanceToken)).WantError(t, 400, "invalid_request")
 	resolve := "/admin/orders/" + paid.OutTradeNo + "/flags/amount_mismatch/resolve"
 	post(resolve, map[string]string{"note": "x", "outcome": "refund"}).WantError(t, 400, "invalid_request")
 	post(resolve, map[string]string{"note": "x", "outcome": "close"}).WantError(t, 409, "conflict") // MOS says SUCCESS
@@ -277,6 +286,15 @@ func TestFinanceOutcomesInBrowser(t *testing.T) {
 	b.WaitText(t, "main .notice", "whatever its date")
 	b.WaitText(t, "table.orders", old.OutTradeNo)
 	b.WaitText(t, "table.orders", "1,234.50 USD")
+	// An openid keeps the period, and offers its matches of other days.
+	b.Open(t, h.URL+"/finance/orders?q=user-browser-outcome")
+	b.WaitText(t, "main .notice", "1 match outside this period: show them")
+	if n := apptest.Eval[int](t, b, `document.querySelectorAll("`+finRows+`").length`); n != 2 {
+		t.Errorf("today's orders of the openid: %d rows, want 2", n)
+	}
+	b.Click(t, "main .notice a")
+	b.WaitText(t, "table.orders", old.OutTradeNo)
+	b.WaitText(t, ".period", "at any time")
 
 	// A date shortcut keeps the other filters.
 	b.Open(t, h.URL+"/finance/orders?status=PAID")
@@ -306,3 +324,103 @@ func TestFinanceOutcomesInBrowser(t *testing.T) {
 	b.NoHorizontalScroll(t)
 	b.NoProblems(t)
 }
+
+// TestSummaryEqualsReport: for the same selection, the orders page's summary shows the report's
+// figures, and the money is what MOS settled: a refund of a payment mospay never saw counts on
+// both sides, an accepted mismatch at MOS's amount, a PENDING order not at all.
+func TestSummaryEqualsReport(t *testing.T) {
+	clock := apptest.ClockAt(apptest.DayBoundaries[0])
+	h := newHarness(t, apptest.Options{Clock: clock})
+	token := h.Login(t, "user-summary")
+	admin := func(path string) apptest.Order {
+		t.Helper()
+		var o apptest.Order
+		r := h.Must(t, http.MethodPost, h.URL+path, map[string]string{"note": "checked with MOS", "outcome": "accept_mos"},
+			apptest.Bearer(apptest.FinanceToken))
+		r.Decode(t, &o)
+		if r.Status != 200 {
+			t.Fatalf("%s: HTTP %d %s", path, r.Status, r.Body)
+		}
+		return o
+	}
+	h.PaidOrder(t, token, apptest.CreateBody{TotalAmount: "1000.00", Currency: "USD", Desc: "Paid"})
+	h.PaidOrder(t, token, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "Paid KHR"})
+	refunded := h.PaidOrder(t, token, apptest.CreateBody{TotalAmount: "5.00", Currency: "USD", Desc: "Refunded"})
+	h.SandboxPost(t, http.MethodPost, "/sandbox/orders/"+refunded.OutTradeNo+"/refund", nil)
+	admin("/admin/orders/" + refunded.OutTradeNo + "/reconcile")
+	mismatch := h.FlaggedOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Mismatch"}, "1.69")
+	admin("/admin/orders/" + mismatch.OutTradeNo + "/flags/amount_mismatch/resolve")
+	h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "7.00", Currency: "USD", Desc: "Pending"}, "")
+
+	// A refund of a payment mospay never saw: MOS's notification is lost, then MOS refunds.
+	h.SandboxPost(t, "PUT", "/sandbox/faults", map[string]any{"dropNotifications": 1})
+	unseen := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "3.00", Currency: "USD", Desc: "Unseen"}, "")
+	h.Pay(t, unseen.OutTradeNo)
+	h.SandboxPost(t, http.MethodPost, "/sandbox/orders/"+unseen.OutTradeNo+"/refund", nil)
+	if o := admin("/admin/orders/" + unseen.OutTradeNo + "/reconcile"); o.Status != "REFUNDED" || !o.HasFlag("refund_not_paid") {
+		t.Fatalf("the unseen payment's refund: %+v", o)
+	}
+	h.SandboxPost(t, "DELETE", "/sandbox/faults", nil)
+
+	f := h.FinanceClient(t)
+	f.MustSignIn(t, apptest.FinanceToken)
+	for _, q := range []string{"from=&to=", "from=&to=&status=PAID", "from=&to=&status=REFUNDED", "from=&to=&currency=USD",
+		"from=&to=&flag=any", "from=&to=&basis=paid", "", "basis=paid"} {
+		var rep struct {
+			Money []struct {
+				Currency string
+				Paid     struct {
+					Count  int
+					Amount string
+				}
+				Refunded struct {
+					Count  int
+					Amount string
+				}
+				Net string
+			}
+		}
+		h.Admin(t, "/admin/reports/reconciliation?"+q).Decode(t, &rep)
+		page := f.Get(t, "/finance/orders?"+q)
+		if page.Status != 200 {
+			t.Fatalf("%s: HTTP %d", q, page.Status)
+		}
+		rows := strings.Count(page.Body[strings.Index(page.Body, `id="money-h"`):], `<td data-label="Net"`)
+		if rows != len(rep.Money) {
+			t.Errorf("%s: the page shows %d money lines, the report %d", q, rows, len(rep.Money))
+		}
+		for _, m := range rep.Money {
+			want := `<td data-label="Currency">` + m.Currency + `</td><td data-label="Paid" class="num">` + group(m.Paid.Amount) +
+				" (" + itoa(m.Paid.Count) + `)</td><td data-label="Refunded" class="num">` + group(m.Refunded.Amount) +
+				" (" + itoa(m.Refunded.Count) + `)</td><td data-label="Net" class="num">` + group(m.Net) + "</td>"
+			if !strings.Contains(page.Body, want) {
+				t.Errorf("%s: the page lacks the report's money line %s", q, want)
+			}
+		}
+		if q == "from=&to=&currency=USD" {
+			// Paid: 1000.00 + 5.00 + 1.69 (MOS's amount) + 3.00 (the unseen payment); refunded: 5.00
+			// + 3.00; net: what MOS kept, 1001.69. The PENDING 7.00 is no money.
+			if len(rep.Money) != 1 || rep.Money[0].Paid.Amount != "1009.69" || rep.Money[0].Paid.Count != 4 ||
+				rep.Money[0].Refunded.Amount != "8.00" || rep.Money[0].Net != "1001.69" {
+				t.Errorf("USD money: %+v", rep.Money)
+			}
+		}
+		if q == "from=&to=&status=PAID" && (len(rep.Money) != 2 || rep.Money[1].Paid.Count != 2 || rep.Money[1].Refunded.Count != 0) {
+			t.Errorf("PAID money counts other statuses: %+v", rep.Money)
+		}
+	}
+}
+
+// group is a canonical amount as the finance pages show it, thousands grouped.
+func group(dec string) string {
+	whole, frac, ok := strings.Cut(dec, ".")
+	for i := len(whole) - 3; i > 0 && whole[i-1] != '-'; i -= 3 {
+		whole = whole[:i] + "," + whole[i:]
+	}
+	if ok {
+		return whole + "." + frac
+	}
+	return whole
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
