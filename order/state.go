@@ -285,8 +285,17 @@ func flagNote(f Flag, s Snapshot, e Event) string {
 	case FlagRefundUnpaid:
 		return fmt.Sprintf("MOS reports a refund (status %s) but the order was never seen paid here (it was %s)", quote(e.MOSStatus), s.Status)
 	default: // FlagMOSDisagrees
-		return fmt.Sprintf("MOS reports %s (status %s) but the order is %s", e.Kind, quote(e.MOSStatus), s.Status)
+		return fmt.Sprintf("MOS reports the order %s (status %s) but it is %s here", kindWords[e.Kind], quote(e.MOSStatus), s.Status)
 	}
+}
+
+// kindWords say what MOS's answer means, for finance's notes (not the event's name).
+var kindWords = map[EventKind]string{
+	EventPending:  "awaiting payment",
+	EventPaid:     "paid",
+	EventFailed:   "failed",
+	EventClosed:   "closed unpaid",
+	EventRefunded: "refunded",
 }
 
 // reasonOr returns the event's own reason, or def.
