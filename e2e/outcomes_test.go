@@ -304,6 +304,18 @@ func TestFinanceOutcomesInBrowser(t *testing.T) {
 	b.WaitText(t, ".period", "Orders created from "+yesterday)
 	b.NoProblems(t)
 
+	// The audit trail at 1366 px: Who and Action are whole words on one line.
+	b.SetViewport(t, apptest.Laptop())
+	b.Open(t, h.URL+"/finance/audit")
+	b.WaitText(t, "table.audit", "accept MOS's answer")
+	if broken := apptest.Eval[int](t, b, `[...document.querySelectorAll('table.audit td[data-label="Who"], table.audit td[data-label="Action"]')]`+
+		`.filter(e => { const r = document.createRange(); r.selectNodeContents(e);`+
+		` return e.scrollWidth > e.clientWidth || r.getBoundingClientRect().height > 1.5 * parseFloat(getComputedStyle(e).lineHeight) }).length`); broken != 0 {
+		t.Errorf("%d Who or Action cells of the audit page are cut or broken: %s", broken, apptest.Eval[string](t, b,
+			`JSON.stringify([...document.querySelectorAll('table.audit td[data-label="Who"], table.audit td[data-label="Action"]')].map(e => [e.innerText, e.scrollWidth, e.clientWidth]))`))
+	}
+	b.NoHorizontalScroll(t)
+
 	// A phone: the filters fold behind their one-line summary; the cards start with the amount.
 	b.SetViewport(t, apptest.Phone())
 	b.Open(t, h.URL+"/finance/orders?from=&to=")

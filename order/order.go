@@ -17,12 +17,9 @@ type Order struct {
 	OpenID     string // the payer at MOS; never shown to the mini-app front end
 	PrepayID   string // MOS's, once prepay succeeded
 	Amount     money.Amount
-	// Settled is what MOS settled when finance accepted an amount of MOS's other than Amount
-	// (outcome accept_mos of an amount_mismatch); nil otherwise. Money figures use it.
-	Settled *money.Amount
-	Desc    string
-	Status  Status
-	Flags   []Flag // active flags
+	Desc       string
+	Status     Status
+	Flags      []Flag // active flags
 	// FlagNotes are the active flags' notes (what was seen), when the store loaded them.
 	FlagNotes map[Flag]string
 	// Resolved are the flags finance resolved, each for the answer of MOS it was resolved for.
@@ -46,6 +43,10 @@ type Order struct {
 
 	CreatedAt time.Time
 	UpdatedAt time.Time
+
+	// Settled is what MOS settled when finance accepted an amount of MOS's other than Amount
+	// (outcome accept_mos of an amount_mismatch); nil otherwise. Money figures use it.
+	Settled *money.Amount
 }
 
 // Snapshot is what the state machine needs of the order.

@@ -10,33 +10,34 @@ import (
 // Rows as the schema in migrations/ has them. GORM maps them; it never creates tables.
 
 type orderRow struct {
-	ID          int64 `gorm:"primaryKey"`
-	OutTradeNo  string
-	NonceStr    string
-	AppKey      string
-	UserID      *string
-	Openid      string `gorm:"column:openid"`
-	PrepayID    string
-	AmountMinor int64
-	Currency    string
+	ID             int64 `gorm:"primaryKey"`
+	OutTradeNo     string
+	NonceStr       string
+	AppKey         string
+	UserID         *string
+	Openid         string `gorm:"column:openid"`
+	PrepayID       string
+	AmountMinor    int64
+	Currency       string
+	Description    string
+	Status         string
+	Version        int64
+	Sandbox        bool
+	IdempotencyKey *string
+	RequestHash    string
+	ExpireAt       time.Time
+	NextCheckAt    *time.Time
+	CheckAttempts  int
+	LeaseOwner     *string
+	LeaseUntil     *time.Time
+	PaidAt         *time.Time
+	RefundedAt     *time.Time
+	CreatedAt      time.Time `gorm:"autoCreateTime:false"`
+	UpdatedAt      time.Time `gorm:"autoUpdateTime:false"`
+
 	// SettledMinor and SettledCurrency: what MOS settled, when finance accepted another amount.
 	SettledMinor    *int64
 	SettledCurrency string
-	Description     string
-	Status          string
-	Version         int64
-	Sandbox         bool
-	IdempotencyKey  *string
-	RequestHash     string
-	ExpireAt        time.Time
-	NextCheckAt     *time.Time
-	CheckAttempts   int
-	LeaseOwner      *string
-	LeaseUntil      *time.Time
-	PaidAt          *time.Time
-	RefundedAt      *time.Time
-	CreatedAt       time.Time `gorm:"autoCreateTime:false"`
-	UpdatedAt       time.Time `gorm:"autoUpdateTime:false"`
 }
 
 func (orderRow) TableName() string { return "orders" }
