@@ -599,7 +599,7 @@ type reviewView struct {
 	chrome
 	Zones    []option
 	Flags    []option // the flag filter
-	Count    int64    // orders with an active flag
+	Count    string   // how many orders have an active flag: "3 orders"
 	Items    []reviewRow
 	Empty    bool
 	NextURL  string
@@ -628,7 +628,9 @@ func (s *Server) reviewPage(c echo.Context) error {
 		flag, err = reviewFlag(c)
 	}
 	if err == nil {
-		v.Count, err = s.deps.Orders.ReviewCount(c.Request().Context())
+		var n int64
+		n, err = s.deps.Orders.ReviewCount(c.Request().Context())
+		v.Count = plural(n, "order", "orders")
 	}
 	if err == nil {
 		var p order.ReviewPage
