@@ -391,6 +391,7 @@ type ReportJSON struct {
 	Money  []MoneyJSON      `json:"money"`
 	AtRisk []AtRiskJSON     `json:"atRisk"`
 	Review []ReviewItemJSON `json:"review"`
+	AsOf   string           `json:"asOf"` // when the report was made
 }
 
 // TotalJSON is one line of the report.
@@ -415,12 +416,13 @@ type MoneyJSON struct {
 	Net      string          `json:"net"`
 }
 
-// AtRiskJSON is one currency's selected orders with active flags, at the orders' amounts (each
-// order, with MOS's answer beside it, is in review).
+// AtRiskJSON is one currency's selected orders with active flags, at the orders' amounts and at
+// what MOS reported for them (each order, with MOS's answer beside it, is in review).
 type AtRiskJSON struct {
-	Currency string `json:"currency"`
-	Count    int64  `json:"count"`
-	Amount   string `json:"amount"`
+	Currency  string `json:"currency"`
+	Count     int64  `json:"count"`
+	Amount    string `json:"amount"`
+	MOSAmount string `json:"mosAmount"`
 }
 
 // ReviewItemJSON is a flagged order: the order, its active flags with their notes, and MOS's
@@ -478,7 +480,7 @@ func (s *Server) adminReport(c echo.Context) error {
 	if basis == "" {
 		basis = order.BasisCreated
 	}
-	out := ReportJSON{From: instant(f.From, tz), To: instant(f.To, tz), TZ: tz.String(), Basis: string(basis),
+	out := ReportJSON{From: instant(f.From, tz), To: instant(f.To, tz), TZ: tz.String(), Basis: string(basis), AsOf: rfc3339(r.AsOf),
 		Totals: []TotalJSON{}, Money: []MoneyJSON{}, AtRisk: []AtRiskJSON{}, Review: []ReviewItemJSON{}}
 	for _, t := range r.Totals {
 		out.Totals = append(out.Totals, TotalJSON{Currency: string(t.Currency), Status: string(t.Status), Count: t.Count,
@@ -491,12 +493,24 @@ func (s *Server) adminReport(c echo.Context) error {
 			Net:      money.Format(m.NetMinor(), m.Currency)})
 	}
 	for _, t := range r.AtRisk {
-		out.AtRisk = append(out.AtRisk, AtRiskJSON{Currency: string(t.Currency), Count: t.Count, Amount: money.Format(t.Minor, t.Currency)})
+		out.AtRisk = append(out.AtRisk, AtRiskJSON{Currency: string(t.Currency), Count: t.Count, Amount: money.Format(t.Minor, t.Currency),
+			MOSAmount: money.Format(mosMinor(r.AtRiskMOS, t), t.Currency)})
 	}
 	for _, it := range r.AtRiskOrders {
 		out.Review = append(out.Review, reviewItemView(it))
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// mosMinor is at-risk line t at MOS's amounts (order.Report.AtRiskMOS); the order's amount when the
+// at-risk orders were more than the report lists.
+func mosMinor(mos []order.Total, t order.Total) int64 {
+	for _, m := range mos {
+		if m.Currency == t.Currency && m.Count == t.Count {
+			return m.Minor
+		}
+	}
+	return t.Minor
 }
 
 // ReviewJSON is GET /admin/review.
@@ -512,7 +526,11 @@ func (s *Server) adminReview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.deps.Orders.Review(c.Request().Context(), order.ReviewFilter{Limit: limit, Cursor: cursor})
+	flag, err := reviewFlag(c)
+	if err != nil {
+		return err
+	}
+	p, err := s.deps.Orders.Review(c.Request().Context(), order.ReviewFilter{Flag: flag, Limit: limit, Cursor: cursor})
 	if err != nil {
 		return err
 	}
@@ -523,14 +541,26 @@ func (s *Server) adminReview(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-// resolveBody is POST /admin/orders/{outTradeNo}/flags/{flag}/resolve.
-type resolveBody struct {
-	Note string `json:"note"`
+// reviewFlag reads the review queue's flag filter: a flag's name, or "" or "any" for every flag.
+func reviewFlag(c echo.Context) (order.Flag, error) {
+	switch v := c.QueryParam("flag"); v {
+	case "", "any":
+		return "", nil
+	default:
+		return order.ParseFlag(v)
+	}
 }
 
-// adminResolve is POST /admin/orders/{outTradeNo}/flags/{flag}/resolve {"note"}: resolves an
-// active flag with finance's note (audited, and sent as order.flag_resolved); 409 if the flag is
-// not active. It answers the order.
+// resolveBody is POST /admin/orders/{outTradeNo}/flags/{flag}/resolve.
+type resolveBody struct {
+	Note    string `json:"note"`
+	Outcome string `json:"outcome"` // watch (the default), accept_mos or close
+}
+
+// adminResolve is POST /admin/orders/{outTradeNo}/flags/{flag}/resolve {"note", "outcome"}:
+// resolves an active flag with finance's note and an outcome (order.Resolve decides; audited, and
+// sent as order.flag_resolved); 409 if the flag is not active or the outcome is not allowed now.
+// It answers the order.
 func (s *Server) adminResolve(c echo.Context) error {
 	flag, err := order.ParseFlag(c.Param("flag"))
 	if err != nil {
@@ -540,7 +570,28 @@ func (s *Server) adminResolve(c echo.Context) error {
 	if err := bindStrict(c, &b); err != nil {
 		return err
 	}
-	o, err := s.deps.Orders.ResolveFlag(c.Request().Context(), c.Param("outTradeNo"), flag, b.Note, adminOf(c), requestID(c))
+	o, err := s.deps.Orders.ResolveFlag(c.Request().Context(), c.Param("outTradeNo"), flag, order.Outcome(b.Outcome), b.Note,
+		adminOf(c), requestID(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, orderView(o, true))
+}
+
+// closeBody is POST /admin/orders/{outTradeNo}/close.
+type closeBody struct {
+	Note string `json:"note"`
+}
+
+// adminClose is POST /admin/orders/{outTradeNo}/close {"note"}: closes a stuck order (CREATED or
+// PENDING past its expiry, MOS not reporting it paid) as not paid, with finance's note (audited
+// as close, sent as order.closed); 409 if the order is not stuck. It answers the order.
+func (s *Server) adminClose(c echo.Context) error {
+	var b closeBody
+	if err := bindStrict(c, &b); err != nil {
+		return err
+	}
+	o, err := s.deps.Orders.CloseStuck(c.Request().Context(), c.Param("outTradeNo"), b.Note, adminOf(c), requestID(c))
 	if err != nil {
 		return err
 	}

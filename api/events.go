@@ -43,6 +43,7 @@ type EventFlag struct {
 	Flag       string `json:"flag"`
 	Note       string `json:"note"`                 // what was seen, or the resolution's note
 	ResolvedBy string `json:"resolvedBy,omitempty"` // the admin token's name (order.flag_resolved)
+	Outcome    string `json:"outcome,omitempty"`    // watch, accept_mos or close (order.flag_resolved)
 }
 
 // RenderEvent renders an event's payload (order.Config.RenderEvent). The payload is fixed when
@@ -51,7 +52,7 @@ func RenderEvent(e order.EventSubject) ([]byte, error) {
 	p := EventPayload{Type: string(e.Type), Timestamp: rfc3339(e.At), APIVersion: EventAPIVersion,
 		Data: EventData{Order: orderView(e.Order, true)}}
 	if e.Flag != "" {
-		p.Data.Flag = &EventFlag{Flag: string(e.Flag), Note: e.Note, ResolvedBy: e.By}
+		p.Data.Flag = &EventFlag{Flag: string(e.Flag), Note: e.Note, ResolvedBy: e.By, Outcome: string(e.Outcome)}
 	}
 	return json.Marshal(p)
 }

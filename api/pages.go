@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -29,7 +30,8 @@ import (
 //	GET  /finance/orders.csv                            the list as CSV (adminCSV)
 //	GET  /finance/orders/{outTradeNo}                   an order's story
 //	POST /finance/orders/{outTradeNo}/reconcile         ask MOS now
-//	POST /finance/orders/{outTradeNo}/flags/{f}/resolve resolve a flag with a note
+//	POST /finance/orders/{outTradeNo}/flags/{f}/resolve resolve a flag with an outcome and a note
+//	POST /finance/orders/{outTradeNo}/close             close a stuck order as not paid, with a note
 //	GET  /finance/review                                orders with active flags
 //	GET  /finance/report                                the reconciliation report
 //	GET  /finance/audit                                 the admin actions
@@ -70,6 +72,7 @@ func (s *Server) financeRoutes() {
 	g.GET("/orders/:outTradeNo", s.storyPage, signedIn...)
 	g.POST("/orders/:outTradeNo/reconcile", s.reconcileAction, posted...)
 	g.POST("/orders/:outTradeNo/flags/:flag/resolve", s.resolveAction, posted...)
+	g.POST("/orders/:outTradeNo/close", s.closeAction, posted...)
 	g.GET("/review", s.reviewPage, signedIn...)
 	g.GET("/report", s.reportPage, signedIn...)
 	g.GET("/audit", s.auditPage, signedIn...)
@@ -198,8 +201,12 @@ func (s *Server) chrome(c echo.Context, section, title string) chrome {
 	if v := c.QueryParam("tz"); v != "" && knownZone(v) {
 		tz = v
 	}
+	review := "Review"
+	if n, err := s.deps.Orders.ReviewCount(c.Request().Context()); err == nil && n > 0 {
+		review = fmt.Sprintf("Review (%d)", n)
+	}
 	for _, l := range []struct{ section, label string }{
-		{"orders", "Orders"}, {"review", "Review"}, {"report", "Report"}, {"audit", "Audit"}, {"products", "Products"},
+		{"orders", "Orders"}, {"review", review}, {"report", "Report"}, {"audit", "Audit"}, {"products", "Products"},
 		{"sessions", "Sessions"},
 	} {
 		u := "/finance/" + l.section

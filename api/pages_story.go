@@ -2,6 +2,8 @@ package api
 
 import (
 	"cmp"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -78,7 +81,10 @@ func buildTimeline(st *order.Story, tz *time.Location) []timelineEntry {
 	}
 	for _, t := range st.Transitions {
 		title := "Created as " + string(t.To)
-		if t.From != "" {
+		switch {
+		case t.From == t.To:
+			title = string(t.To) + " kept"
+		case t.From != "":
 			title = string(t.From) + " → " + string(t.To)
 		}
 		add(t.At, kindTransition, title+" ("+string(t.Source)+")", t.Reason, labelled("MOS status", t.MOSStatus),
@@ -107,14 +113,14 @@ func buildTimeline(st *order.Story, tz *time.Location) []timelineEntry {
 		add(f.RaisedAt, kindFlagRaised, "Flag "+string(f.Flag)+" raised", f.Note)
 		if f.ResolvedAt != nil {
 			add(*f.ResolvedAt, kindFlagResolved, "Flag "+string(f.Flag)+" resolved by "+orDefault(f.ResolvedBy, "an admin"),
-				f.Resolution)
+				labelled("outcome", outcomeName(f.Outcome)), f.Resolution)
 		}
 	}
 	for _, a := range st.Actions {
 		if a.Action == order.ActionResolve {
 			continue // shown as the flag's resolution
 		}
-		add(a.At, kindAction, actionTitle(a), a.Detail, labelled("request id", a.RequestID))
+		add(a.At, kindAction, actionTitle(a), auditDetail(a.Detail), labelled("request id", a.RequestID))
 	}
 	for _, ev := range st.Events {
 		add(ev.At, kindEvent, "Order event "+string(ev.Type)+" ("+ev.ID+")", deliveriesText(ev.Deliveries))
@@ -142,8 +148,23 @@ func actionTitle(a order.AdminAction) string {
 		return a.Actor + " asked MOS now (reconcile)"
 	case order.ActionRedeliver:
 		return a.Actor + " sent an order event again"
+	case order.ActionClose:
+		return a.Actor + " closed the stuck order as not paid"
 	}
 	return a.Actor + ": " + a.Action
+}
+
+// auditDetail is an admin action's detail for a page: an outcome's detail (a JSON object, see
+// order's actionDetail) in words, "amount_mismatch · accept MOS's answer · MOS answered: SUCCESS
+// 1.69 USD · the note"; any other detail as recorded.
+func auditDetail(detail string) string {
+	var d struct {
+		Flag, Outcome, MOS, Note string
+	}
+	if !strings.HasPrefix(detail, "{") || json.Unmarshal([]byte(detail), &d) != nil || d.Outcome == "" {
+		return detail
+	}
+	return strings.Join(nonEmpty([]string{d.Flag, outcomeName(order.Outcome(d.Outcome)), labelled("MOS answered", d.MOS), d.Note}), " · ")
 }
 
 // deliveriesText sums up an event's deliveries: "delivered to 1 of 2 endpoints; 1 pending".
@@ -183,14 +204,20 @@ type storyPageView struct {
 	Flags        []flagForm
 	Timeline     []timelineEntry
 	ReconcileURL string
+	CloseURL     string // set when the order is stuck: finance may close it
+	CloseDraft   string
 	Zones        []option
 	ListURL      string
+	ListLabel    string
+	ReviewURL    string // "Next to review", after a resolution
+	MaxNote      int
 }
 
 // storyHeader is the order at the top of its story.
 type storyHeader struct {
 	OutTradeNo, Amount, Status, Desc, OpenID, PrepayID, UserID string
 	Created, Expires, PaidAt, RefundedAt, Updated              string
+	Settled                                                    string // what MOS settled, if finance accepted another amount
 	Flags                                                      []string
 	Sandbox                                                    bool
 	// Merchant and Reference say which merchant's backend made the order, and its id there;
@@ -206,29 +233,112 @@ type metaPair struct{ Key, Value string }
 // flagForm is an active flag with the form that resolves it.
 type flagForm struct {
 	Flag, RaisedAt, Note string
+	Check                string // what to check, in finance's words
 	Action               string // the form's URL
 	Draft                string // the note typed before an error, given back
 	MaxNote              int
+	Outcomes             []outcomeOption
+}
+
+// outcomeOption is one outcome a flag's form offers, the default checked.
+type outcomeOption struct {
+	Value, Label, Does string
+	Checked            bool
+}
+
+// outcomeName is an outcome in finance's words.
+func outcomeName(o order.Outcome) string {
+	switch o {
+	case order.OutcomeAcceptMOS:
+		return "accept MOS's answer"
+	case order.OutcomeClose:
+		return "close as not paid"
+	case order.OutcomeWatch:
+		return "keep watching"
+	}
+	return ""
+}
+
+// outcomeDoes says what an outcome will do to the order, in finance's words.
+func outcomeDoes(o order.Outcome, mos *order.MOSAnswer) string {
+	switch o {
+	case order.OutcomeAcceptMOS:
+		if mos != nil {
+			return "the order takes MOS's answer (" + strings.TrimSpace(mos.Status+" "+mos.TotalAmount+" "+mos.Currency) +
+				"); a different amount is recorded beside the order's own and the money figures use it"
+		}
+		return "the order takes MOS's answer"
+	case order.OutcomeClose:
+		return "the order is CLOSED as not paid; if MOS later reports a payment, a new flag asks you again"
+	}
+	return "nothing changes; mospay goes on asking MOS and raises a new flag if MOS's answer changes"
+}
+
+// flagCheck says, in finance's words, what to check for a flag.
+func flagCheck(f order.Flag) string {
+	switch f {
+	case order.FlagAmountMismatch:
+		return "MOS reports another amount or currency than the order's. Check what the customer paid in MOS's merchant portal."
+	case order.FlagLatePayment:
+		return "MOS took a payment after the order had failed or closed here; it is now PAID. Check whether the goods were delivered."
+	case order.FlagMOSDisagrees:
+		return "MOS now reports this paid or refunded order differently. Check the order in MOS's merchant portal."
+	case order.FlagUnknownStatus:
+		return "MOS answered a status mospay does not know. Check the order in MOS's merchant portal."
+	case order.FlagRefundUnpaid:
+		return "MOS refunded a payment mospay never saw. The money came in and went back out; check with MOS if unsure."
+	}
+	return ""
 }
 
 // draftNote is a resolution note that was refused, to give back in its form.
 type draftNote struct {
-	flag order.Flag
-	note string
+	flag      order.Flag
+	note      string
+	closeNote string
+	resolved  bool // the page follows a resolution: offer the next order to review
 }
 
-// storyPage is GET /finance/orders/{outTradeNo}; ?done= says what the last action did.
+// doneCookie carries, once, what the last action on an order did: the story after the action's
+// redirect shows it and deletes it, so that reloading the page does not say it again.
+const doneCookie = "mospay_finance_done"
+
+// storyPage is GET /finance/orders/{outTradeNo}; the done cookie says what the last action did.
 func (s *Server) storyPage(c echo.Context) error {
-	notice := ""
-	switch c.QueryParam("done") {
-	case "reconciled":
-		notice = "MOS was asked now; its answer is the last query in the timeline."
-	case "resolved":
-		if f, err := order.ParseFlag(c.QueryParam("flag")); err == nil {
-			notice = "Flag " + string(f) + " resolved; the audit trail has your note."
+	notice, resolved := "", false
+	if ck, err := c.Cookie(doneCookie); err == nil {
+		c.SetCookie(s.cookie(doneCookie, "", -1))
+		if b, err := base64.RawURLEncoding.DecodeString(ck.Value); err == nil && utf8.Valid(b) {
+			kind, text, _ := strings.Cut(string(b), "\n")
+			if what, outTradeNo, ok := strings.Cut(kind, " "); ok && outTradeNo == c.Param("outTradeNo") {
+				notice, resolved = text, what == "resolved"
+			}
 		}
 	}
-	return s.showStory(c, http.StatusOK, notice, "", draftNote{})
+	return s.showStory(c, http.StatusOK, notice, "", draftNote{resolved: resolved})
+}
+
+// backToStory is the 303 after an action: the order's page, in the zone and with its way back,
+// and, once, the notice saying what was done (what: resolved, closed, reconciled).
+func (s *Server) backToStory(c echo.Context, what, notice string) error {
+	c.SetCookie(s.cookie(doneCookie, base64.RawURLEncoding.EncodeToString([]byte(what+" "+c.Param("outTradeNo")+"\n"+notice)), time.Minute))
+	u := storyURL(c.Param("outTradeNo"), c.QueryParam("tz")) + "&done=" + what
+	if back := backURL(c); back != "" {
+		u += "&back=" + queryEscape(back)
+	}
+	return c.Redirect(http.StatusSeeOther, u)
+}
+
+// backURL is where the story's "← Orders" leads: the list or the review page the story was opened
+// from (its back parameter), or "" when it names none of them.
+func backURL(c echo.Context) string {
+	b := c.QueryParam("back")
+	for _, p := range []string{"/finance/orders", "/finance/review"} {
+		if b == p || strings.HasPrefix(b, p+"?") {
+			return b
+		}
+	}
+	return ""
 }
 
 // showStory renders an order's story with a notice or an error (and status), giving back a
@@ -244,9 +354,21 @@ func (s *Server) showStory(c echo.Context, status int, notice, errMsg string, dr
 	}
 	o := st.Order
 	v := storyPageView{chrome: s.chrome(c, "orders", "Order "+o.OutTradeNo), Zones: s.zoneOptions(tz.String()),
-		Timeline: buildTimeline(st, tz), ListURL: "/finance/orders?tz=" + queryEscape(tz.String())}
+		Timeline: buildTimeline(st, tz), ListURL: "/finance/orders?tz=" + queryEscape(tz.String()), ListLabel: "← Orders"}
 	v.Notice, v.Error = notice, errMsg
-	v.Order = storyHeader{OutTradeNo: o.OutTradeNo, Amount: o.Amount.String() + " " + string(o.Amount.Currency),
+	if back := backURL(c); back != "" {
+		v.ListURL, v.ListLabel = back, "← Orders"
+		if strings.HasPrefix(back, "/finance/review") {
+			v.ListLabel = "← Review"
+		}
+	}
+	if draft.resolved {
+		v.ReviewURL = "/finance/review?tz=" + queryEscape(tz.String())
+		if strings.HasPrefix(v.ListURL, "/finance/review") {
+			v.ReviewURL = v.ListURL
+		}
+	}
+	v.Order = storyHeader{OutTradeNo: o.OutTradeNo, Amount: showAmount(o.Amount.Minor, o.Amount.Currency),
 		Status: string(o.Status), Desc: o.Desc, OpenID: o.OpenID, PrepayID: o.PrepayID, UserID: o.UserID,
 		Created: showTime(o.CreatedAt, tz), Expires: showTime(o.ExpireAt, tz), PaidAt: showTimePtr(o.PaidAt, tz),
 		RefundedAt: showTimePtr(o.RefundedAt, tz), Updated: showTime(o.UpdatedAt, tz), Sandbox: o.Sandbox,
@@ -259,11 +381,39 @@ func (s *Server) showStory(c echo.Context, status int, notice, errMsg string, dr
 			it.UnitPrice, it.UnitPrice.Currency))
 	}
 	zone := "?tz=" + queryEscape(tz.String())
+	if back := backURL(c); back != "" {
+		zone += "&back=" + queryEscape(back)
+	}
 	base := "/finance/orders/" + url.PathEscape(o.OutTradeNo)
 	v.ReconcileURL = base + "/reconcile" + zone
+	if o.Settled != nil {
+		v.Order.Settled = showAmount(o.Settled.Minor, o.Settled.Currency)
+	}
+	choices, stuck, err := s.deps.Orders.Choices(c.Request().Context(), o)
+	if err != nil {
+		return s.errorPage(c, err)
+	}
+	v.MaxNote = order.MaxNote
+	if stuck {
+		v.CloseURL, v.CloseDraft = base+"/close"+zone, draft.closeNote
+	}
+	var mos *order.MOSAnswer
+	if n := len(st.Queries); n > 0 {
+		for i := n - 1; i >= 0; i-- {
+			if q := st.Queries[i]; q.Error == "" && q.MOSStatus != "" {
+				mos = &order.MOSAnswer{Status: q.MOSStatus, TotalAmount: q.TotalAmount, Currency: q.Currency}
+				break
+			}
+		}
+	}
 	for _, f := range o.Flags {
 		v.Order.Flags = append(v.Order.Flags, string(f))
-		ff := flagForm{Flag: string(f), Action: base + "/flags/" + url.PathEscape(string(f)) + "/resolve" + zone, MaxNote: order.MaxNote}
+		ff := flagForm{Flag: string(f), Action: base + "/flags/" + url.PathEscape(string(f)) + "/resolve" + zone, MaxNote: order.MaxNote,
+			Check: flagCheck(f)}
+		for i, oc := range choices[f] {
+			ff.Outcomes = append(ff.Outcomes, outcomeOption{Value: string(oc), Label: outcomeName(oc), Does: outcomeDoes(oc, mos),
+				Checked: i == 0})
+		}
 		if rec := activeRecord(st.Flags, f); rec != nil {
 			ff.RaisedAt, ff.Note = showTime(rec.RaisedAt, tz), rec.Note
 		}
@@ -285,23 +435,47 @@ func activeRecord(recs []order.FlagRecord, f order.Flag) *order.FlagRecord {
 	return nil
 }
 
-// backToStory is the 303 after an action: the order's page, in the zone, saying what was done.
-func backToStory(c echo.Context, done string, extra ...string) error {
-	u := storyURL(c.Param("outTradeNo"), c.QueryParam("tz")) + "&done=" + done
-	for i := 0; i+1 < len(extra); i += 2 {
-		u += "&" + queryEscape(extra[i]) + "=" + queryEscape(extra[i+1])
-	}
-	return c.Redirect(http.StatusSeeOther, u)
-}
-
 // reconcileAction is POST /finance/orders/{outTradeNo}/reconcile: ask MOS now, as the signed-in
 // admin (audited), then back to the story.
 func (s *Server) reconcileAction(c echo.Context) error {
-	if _, err := s.deps.Orders.ReconcileNow(c.Request().Context(), c.Param("outTradeNo"), adminOf(c), requestID(c)); err != nil {
+	ctx := c.Request().Context()
+	before, err := s.deps.Orders.Story(ctx, c.Param("outTradeNo"))
+	if err != nil {
+		return s.errorPage(c, err)
+	}
+	after, err := s.deps.Orders.ReconcileNow(ctx, c.Param("outTradeNo"), adminOf(c), requestID(c))
+	if err != nil {
 		status, msg := s.errorStatus(c, err)
 		return s.showStory(c, status, "", "Reconcile failed: "+msg, draftNote{})
 	}
-	return backToStory(c, "reconciled")
+	answer := "MOS gave no answer"
+	if st, err := s.deps.Orders.Story(ctx, c.Param("outTradeNo")); err == nil && len(st.Queries) > 0 {
+		q := st.Queries[len(st.Queries)-1]
+		switch {
+		case q.Error != "":
+			answer = "MOS could not answer (" + q.Error + ")"
+		default:
+			answer = "MOS answered " + strings.TrimSpace(q.MOSStatus+" "+q.TotalAmount+" "+q.Currency)
+		}
+	}
+	return s.backToStory(c, "reconciled", answer+"; "+whatChanged(before.Order, after)+".")
+}
+
+// whatChanged says what a reconcile did to the order: its status, new flags, or nothing.
+func whatChanged(before, after *order.Order) string {
+	var parts []string
+	if before.Status != after.Status {
+		parts = append(parts, "the order went "+string(before.Status)+" → "+string(after.Status))
+	}
+	for _, f := range after.Flags {
+		if !before.HasFlag(f) {
+			parts = append(parts, "flag "+string(f)+" raised")
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing changed"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // resolveAction is POST /finance/orders/{outTradeNo}/flags/{flag}/resolve (note): resolve the
@@ -311,11 +485,30 @@ func (s *Server) resolveAction(c echo.Context) error {
 	note := c.FormValue("note")
 	flag, err := order.ParseFlag(c.Param("flag"))
 	if err == nil {
-		_, err = s.deps.Orders.ResolveFlag(c.Request().Context(), c.Param("outTradeNo"), flag, note, adminOf(c), requestID(c))
+		_, err = s.deps.Orders.ResolveFlag(c.Request().Context(), c.Param("outTradeNo"), flag, order.Outcome(c.FormValue("outcome")),
+			note, adminOf(c), requestID(c))
 	}
 	if err != nil {
 		status, msg := s.errorStatus(c, err)
 		return s.showStory(c, status, "", "The flag was not resolved: "+msg, draftNote{flag: flag, note: note})
 	}
-	return backToStory(c, "resolved", "flag", string(flag))
+	notice := "Flag " + string(flag) + " resolved"
+	if o := order.Outcome(c.FormValue("outcome")); outcomeName(o) != "" {
+		notice += " (" + outcomeName(o) + ")"
+	} else {
+		notice += " (" + outcomeName(order.OutcomeWatch) + ")"
+	}
+	return s.backToStory(c, "resolved", notice+": "+strings.TrimSpace(note))
+}
+
+// closeAction is POST /finance/orders/{outTradeNo}/close (note): close a stuck order as not paid
+// with the admin's note, then back to the story; a refusal shows the story with the error and the
+// note given back, and changes nothing.
+func (s *Server) closeAction(c echo.Context) error {
+	note := c.FormValue("note")
+	if _, err := s.deps.Orders.CloseStuck(c.Request().Context(), c.Param("outTradeNo"), note, adminOf(c), requestID(c)); err != nil {
+		status, msg := s.errorStatus(c, err)
+		return s.showStory(c, status, "", "The order was not closed: "+msg, draftNote{closeNote: note})
+	}
+	return s.backToStory(c, "closed", "The order was closed as not paid: "+strings.TrimSpace(note))
 }

@@ -266,7 +266,7 @@ func financeOrdersPage(t *testing.T, at time.Time) {
 	all := f.Get(t, "/finance/orders")
 	wantPage(t, all, http.StatusOK, `name="from" value="`+today+`"`, `name="to" value="`+tomorrow+`"`,
 		"Orders created from "+today+" 00:00:00 +00:00 until "+tomorrow+" 00:00:00 +00:00 (UTC)",
-		paid.OutTradeNo, khr.OutTradeNo, pending.OutTradeNo, "16.99 USD", "4000 KHR", `href="/finance/orders/`+paid.OutTradeNo+`?tz=UTC"`)
+		paid.OutTradeNo, khr.OutTradeNo, pending.OutTradeNo, "16.99 USD", "4,000 KHR", "3 orders · KHR 4,000 · USD 21.99", `href="/finance/orders/`+paid.OutTradeNo+`?tz=UTC&back=%2Ffinance%2Forders%3F`)
 	if strings.Contains(all.Body, "<script>") {
 		t.Fatal("an order's description reached the page unescaped")
 	}
@@ -360,18 +360,24 @@ func TestFinanceStoryPage(t *testing.T) {
 	}
 
 	done := f.Post(t, resolveURL, url.Values{"csrf": {csrf}, "note": {"Customer paid 0.10 by mistake; refunded by hand"}})
-	wantRedirect(t, done, path+"?tz=Asia%2FBangkok&done=resolved&flag=amount_mismatch")
-	wantPage(t, f.Get(t, done.Location), http.StatusOK, "Flag amount_mismatch resolved; the audit trail has your note.",
-		"Flag amount_mismatch resolved by finance", "Customer paid 0.10 by mistake")
+	wantRedirect(t, done, path+"?tz=Asia%2FBangkok&done=resolved")
+	wantPage(t, f.Get(t, done.Location), http.StatusOK,
+		"Flag amount_mismatch resolved (keep watching): Customer paid 0.10 by mistake; refunded by hand",
+		"Flag amount_mismatch resolved by finance", "outcome: keep watching", "Next to review")
+	if again := f.Get(t, done.Location); strings.Contains(again.Body, "resolved (keep watching)") || strings.Contains(again.Body, "Next to review") {
+		t.Fatal("reloading the story says the resolution again")
+	}
 	wantPage(t, f.Post(t, resolveURL, url.Values{"csrf": {csrf}, "note": {"again"}}), http.StatusConflict, "is not active")
 
 	wantPage(t, f.Post(t, path+"/reconcile", url.Values{}), http.StatusForbidden)
 	rec := f.Post(t, path+"/reconcile?tz=UTC", url.Values{"csrf": {csrf}})
 	wantRedirect(t, rec, path+"?tz=UTC&done=reconciled")
-	wantPage(t, f.Get(t, rec.Location), http.StatusOK, "MOS was asked now", "finance asked MOS now (reconcile)", "orderQuery (admin)")
+	wantPage(t, f.Get(t, rec.Location), http.StatusOK, "MOS answered SUCCESS 0.10 USD; nothing changed.",
+		"finance asked MOS now (reconcile)", "orderQuery (admin)")
 
 	audit := f.Get(t, "/finance/audit?actor=finance")
-	wantPage(t, audit, http.StatusOK, ">resolve<", ">reconcile<", ">login<", "amount_mismatch: Customer paid 0.10 by mistake")
+	wantPage(t, audit, http.StatusOK, ">resolve<", ">reconcile<", ">login<",
+		"amount_mismatch · keep watching · MOS answered: SUCCESS 0.10 USD · Customer paid 0.10 by mistake")
 	wantPage(t, f.Get(t, "/finance/audit?actor=nobody"), http.StatusOK, "No admin action matches")
 	wantPage(t, f.Get(t, "/finance/audit?from=yesterday"), http.StatusBadRequest, "from: a date such as")
 
@@ -398,7 +404,7 @@ func financeReviewAndReport(t *testing.T, at time.Time) {
 	f := h.FinanceClient(t)
 	f.MustSignIn(t, apptest.FinanceToken)
 
-	wantPage(t, f.Get(t, "/finance/review"), http.StatusOK, flagged.OutTradeNo, "4000 KHR", "SUCCESS 40 KHR", "(differs)", "amount_mismatch")
+	wantPage(t, f.Get(t, "/finance/review"), http.StatusOK, flagged.OutTradeNo, "4,000 KHR", "SUCCESS 40 KHR", "(differs)", "amount_mismatch")
 	wantPage(t, f.Get(t, "/finance/report"), http.StatusOK, "Orders by status", "10.00", "4000", flagged.OutTradeNo, "(differs)")
 	wantPage(t, f.Get(t, "/finance/orders"), http.StatusOK, "Orders by status", "10.00")
 	wantPage(t, f.Get(t, "/finance/report?status=PAID&currency=KHR"), http.StatusOK, "No orders in this selection.")

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,7 +96,7 @@ type orderRow struct {
 
 func newOrderRow(o *order.Order, tz *time.Location) orderRow {
 	r := orderRow{OutTradeNo: o.OutTradeNo, URL: storyURL(o.OutTradeNo, tz.String()), Created: showTime(o.CreatedAt, tz),
-		Status: string(o.Status), Amount: o.Amount.String() + " " + string(o.Amount.Currency), OpenID: o.OpenID,
+		Status: string(o.Status), Amount: showAmount(o.Amount.Minor, o.Amount.Currency), OpenID: o.OpenID,
 		PaidAt: showTimePtr(o.PaidAt, tz), Reference: o.Reference}
 	for _, f := range o.Flags {
 		r.Flags = append(r.Flags, string(f))
@@ -113,12 +115,38 @@ type filterForm struct {
 	Status, Currency, Flag, Basis []option
 	Zones                         []option
 	Reset                         string // the same page with the defaults
+	// Summary is the filter in one line, shown instead of the form on a phone until opened; Open
+	// unfolds it (the filter could not be read: finance must see the form).
+	Summary string
+	Open    bool
+	// Shortcuts are other periods in the page's zone (Yesterday, Last 7 days, This month), keeping
+	// the other filters.
+	Shortcuts []navLink
 }
 
 func (s *Server) filterForm(c echo.Context, action, tz string) filterForm {
 	f := filterForm{Action: action, Q: c.QueryParam("q"), From: c.QueryParam("from"), To: c.QueryParam("to"),
 		FromType: dateInputType(c.QueryParam("from")), ToType: dateInputType(c.QueryParam("to")),
 		Zones: s.zoneOptions(tz), Reset: action + "?tz=" + queryEscape(tz)}
+	if loc, err := time.LoadLocation(tz); err == nil && knownZone(tz) {
+		now := s.deps.Now().In(loc)
+		today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+		q := filterQuery(c)
+		for _, p := range []struct {
+			label    string
+			from, to time.Time
+		}{
+			{"Yesterday", today.AddDate(0, 0, -1), today},
+			{"Last 7 days", today.AddDate(0, 0, -6), today.AddDate(0, 0, 1)},
+			{"This month", today.AddDate(0, 0, 1-today.Day()), today.AddDate(0, 0, 1)},
+		} {
+			u := cloneValues(q)
+			u.Set("from", p.from.Format(time.DateOnly))
+			u.Set("to", p.to.Format(time.DateOnly))
+			cur := c.QueryParam("from") == u.Get("from") && c.QueryParam("to") == u.Get("to")
+			f.Shortcuts = append(f.Shortcuts, navLink{Label: p.label, URL: withQuery(action, u), Current: cur})
+		}
+	}
 	if today, _ := c.Get(ctxToday).(bool); today {
 		f.Today = f.From + "/" + f.To
 	}
@@ -142,6 +170,24 @@ func (s *Server) filterForm(c echo.Context, action, tz string) filterForm {
 		basis = string(order.BasisCreated)
 	}
 	f.Basis = options(basis, string(order.BasisCreated), "Created in the period", string(order.BasisPaid), "Paid or refunded in the period")
+	parts := []string{"Filters"}
+	for _, k := range []string{"status", "currency", "flag"} {
+		if v := c.QueryParam(k); v != "" {
+			parts = append(parts, v)
+		}
+	}
+	if f.Q != "" {
+		parts = append(parts, "“"+f.Q+"”")
+	}
+	switch {
+	case f.Today != "":
+		parts = append(parts, "today")
+	case f.From == "" && f.To == "":
+		parts = append(parts, "all time")
+	default:
+		parts = append(parts, strings.TrimSpace(f.From+" to "+f.To))
+	}
+	f.Summary = strings.Join(parts, " · ") + " (" + tz + ")"
 	return f
 }
 
@@ -241,6 +287,11 @@ type ordersView struct {
 	ReportURL  string
 	Summary    *summaryView
 	SummaryErr string
+	// Exact: the search named one order's outTradeNo or prepayId, shown whatever the period.
+	Exact bool
+	// Outside says how many orders the search matches outside the period ("7 matches"), and
+	// OutsideURL shows them (the same search over all time).
+	Outside, OutsideURL string
 }
 
 // ordersPage is GET /finance/orders: a page of the orders the URL's filter selects, and under it
@@ -250,21 +301,47 @@ func (s *Server) ordersPage(c echo.Context) error {
 	status, f, tz, err := s.pageFilter(c)
 	v.Form = s.filterForm(c, "/finance/orders", tz.String())
 	if err != nil {
-		v.Error = err.Error()
+		v.Error, v.Form.Open = err.Error(), true
 		return s.render(c, status, "orders", v)
 	}
 	ctx := c.Request().Context()
+	q := filterQuery(c)
+	if f.Search != "" && (f.From != nil || f.To != nil) {
+		if v.Exact, err = s.exactMatch(c, f.Search); err != nil {
+			status, v.Error = s.errorStatus(c, err)
+			return s.render(c, status, "orders", v)
+		}
+		if v.Exact {
+			// One order, named exactly: shown whatever its date.
+			f.From, f.To = nil, nil
+			q.Set("from", "")
+			q.Set("to", "")
+		}
+	}
 	p, err := s.deps.Orders.List(ctx, f)
 	if err != nil {
 		status, v.Error = s.errorStatus(c, err)
 		return s.render(c, status, "orders", v)
 	}
-	q := filterQuery(c)
+	if f.Search != "" && !v.Exact && (f.From != nil || f.To != nil) {
+		v.Outside, v.OutsideURL, err = s.outsidePeriod(c, f, q)
+		if err != nil {
+			status, v.Error = s.errorStatus(c, err)
+			return s.render(c, status, "orders", v)
+		}
+	}
 	v.Period = periodText(f, tz)
 	v.CSVURL = withQuery("/finance/orders.csv", q)
 	v.ReportURL = withQuery("/finance/report", q)
+	here := cloneValues(q)
+	if f.Cursor != "" {
+		here.Set("cursor", f.Cursor)
+	}
+	back := "&back=" + queryEscape(withQuery("/finance/orders", here))
 	for _, o := range p.Orders {
-		v.Orders = append(v.Orders, newOrderRow(o, tz))
+		r := newOrderRow(o, tz)
+		r.URL += back
+		v.Orders = append(v.Orders, r)
 	}
 	v.Empty = len(v.Orders) == 0
 	if p.NextCursor != "" {
@@ -282,6 +359,52 @@ func (s *Server) ordersPage(c echo.Context) error {
 		v.Summary = newSummary(r, tz)
 	}
 	return s.render(c, http.StatusOK, "orders", v)
+}
+
+// exactMatch reports whether search is exactly the outTradeNo or the prepayId of an order.
+func (s *Server) exactMatch(c echo.Context, search string) (bool, error) {
+	p, err := s.deps.Orders.List(c.Request().Context(), order.ListFilter{Search: search, Limit: 2})
+	if err != nil {
+		return false, err
+	}
+	for _, o := range p.Orders {
+		if o.OutTradeNo == search || o.PrepayID == search {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// outsidePeriod counts the orders a search matches outside f's period, and links to them all (the
+// same filter over all time); "" when there are none.
+func (s *Server) outsidePeriod(c echo.Context, f order.ListFilter, q url.Values) (string, string, error) {
+	ctx := c.Request().Context()
+	count := func(f order.ListFilter) (int64, error) {
+		r, err := s.deps.Orders.Report(ctx, f)
+		if err != nil {
+			return 0, err
+		}
+		var n int64
+		for _, t := range r.Totals {
+			n += t.Count
+		}
+		return n, nil
+	}
+	in, err := count(f)
+	if err != nil {
+		return "", "", err
+	}
+	anyTime := f
+	anyTime.From, anyTime.To = nil, nil
+	all, err := count(anyTime)
+	if err != nil || all <= in {
+		return "", "", err
+	}
+	u := cloneValues(q)
+	u.Set("from", "")
+	u.Set("to", "")
+	u.Del("cursor")
+	return plural(all-in, "match", "matches"), withQuery("/finance/orders", u), nil
 }
 
 // pageFilter reads the list's and the report's filter from the URL, today being the default
@@ -325,10 +448,17 @@ type summaryView struct {
 	Money        []moneyRow
 	AtRisk       []totalRow
 	AtRiskOrders []reviewRow
+	// Line is the selection in one line: "24 orders · USD 5,171.82 · KHR 2,435,000".
+	Line string
+	AsOf string // when the report was made
+	// CreatedBasis: the period applies to creation, so its figures still change as late payments
+	// and refunds of its orders arrive.
+	CreatedBasis bool
 }
 
 type totalRow struct {
 	Currency, Status, Amount string
+	MOSAmount                string // at risk: at MOS's amounts
 	Count                    int64
 }
 
@@ -338,28 +468,87 @@ type moneyRow struct {
 }
 
 func newSummary(r *order.Report, tz *time.Location) *summaryView {
-	v := &summaryView{}
+	v := &summaryView{AsOf: showTime(r.AsOf, tz)}
+	var count int64
+	var perCurrency []order.Total
 	for _, t := range r.Totals {
 		v.Totals = append(v.Totals, totalRow{Currency: string(t.Currency), Status: string(t.Status), Count: t.Count,
-			Amount: money.Format(t.Minor, t.Currency)})
+			Amount: showNumber(t.Minor, t.Currency)})
+		count += t.Count
+		if n := len(perCurrency); n > 0 && perCurrency[n-1].Currency == t.Currency {
+			perCurrency[n-1].Minor += t.Minor
+		} else {
+			perCurrency = append(perCurrency, order.Total{Currency: t.Currency, Minor: t.Minor})
+		}
 	}
+	parts := []string{plural(count, "order", "orders")}
+	for _, t := range perCurrency {
+		parts = append(parts, string(t.Currency)+" "+groupDigits(money.Format(t.Minor, t.Currency)))
+	}
+	v.Line = strings.Join(parts, " · ")
 	for _, m := range r.Money {
 		v.Money = append(v.Money, moneyRow{Currency: string(m.Currency), PaidCount: m.PaidCount, RefundedCount: m.RefundedCount,
-			Paid: money.Format(m.PaidMinor, m.Currency), Refunded: money.Format(m.RefundedMinor, m.Currency),
-			Net: money.Format(m.NetMinor(), m.Currency)})
+			Paid: showNumber(m.PaidMinor, m.Currency), Refunded: showNumber(m.RefundedMinor, m.Currency),
+			Net: showNumber(m.NetMinor(), m.Currency)})
 	}
 	for _, t := range r.AtRisk {
-		v.AtRisk = append(v.AtRisk, totalRow{Currency: string(t.Currency), Count: t.Count, Amount: money.Format(t.Minor, t.Currency)})
+		mos := t.Minor
+		for _, m := range r.AtRiskMOS {
+			if m.Currency == t.Currency && m.Count == t.Count {
+				mos = m.Minor
+			}
+		}
+		v.AtRisk = append(v.AtRisk, totalRow{Currency: string(t.Currency), Count: t.Count, Amount: showNumber(t.Minor, t.Currency),
+			MOSAmount: showNumber(mos, t.Currency)})
 	}
 	for _, it := range r.AtRiskOrders {
-		v.AtRiskOrders = append(v.AtRiskOrders, newReviewRow(it, tz))
+		v.AtRiskOrders = append(v.AtRiskOrders, newReviewRow(it, tz, r.AsOf))
 	}
+	v.CreatedBasis = r.Filter.Basis != order.BasisPaid
 	return v
+}
+
+// showAmount is an amount for a finance page, its digits grouped by thousands: "5,171.82 USD".
+// The CSV, the API and the demo keep the plain canonical form.
+func showAmount(minor int64, c money.Currency) string {
+	return groupDigits(money.Format(minor, c)) + " " + string(c)
+}
+
+// showNumber is an amount without its currency (a table with a currency column), digits grouped.
+func showNumber(minor int64, c money.Currency) string { return groupDigits(money.Format(minor, c)) }
+
+// groupDigits puts a comma between each three digits of a decimal's whole part.
+func groupDigits(dec string) string {
+	sign := ""
+	if strings.HasPrefix(dec, "-") {
+		sign, dec = "-", dec[1:]
+	}
+	whole, frac, hasFrac := strings.Cut(dec, ".")
+	var b strings.Builder
+	for i, d := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(d)
+	}
+	if hasFrac {
+		return sign + b.String() + "." + frac
+	}
+	return sign + b.String()
+}
+
+// plural is "1 order" or "24 orders".
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.FormatInt(n, 10) + " " + many
 }
 
 // reviewRow is a flagged order: its active flags and MOS's last answer beside its own amount.
 type reviewRow struct {
 	orderRow
+	Desc        string
 	ActiveFlags []flagRow
 	MOS         string // MOS's last answer, or that there was none
 	MOSDiffers  bool   // MOS's amount or currency is not the order's
@@ -367,18 +556,32 @@ type reviewRow struct {
 
 type flagRow struct {
 	Flag, RaisedAt, Note string
+	Age                  string // how long ago it was raised: "3 h", "2 d"
+	Check                string // what to check and what the outcomes do, in finance's words
 }
 
-func newReviewRow(it order.ReviewItem, tz *time.Location) reviewRow {
-	r := reviewRow{orderRow: newOrderRow(it.Order, tz), MOS: "MOS never answered about it"}
+func newReviewRow(it order.ReviewItem, tz *time.Location, now time.Time) reviewRow {
+	r := reviewRow{orderRow: newOrderRow(it.Order, tz), Desc: it.Order.Desc, MOS: "MOS never answered about it"}
 	for _, f := range it.Flags {
-		r.ActiveFlags = append(r.ActiveFlags, flagRow{Flag: string(f.Flag), RaisedAt: showTime(f.RaisedAt, tz), Note: f.Note})
+		r.ActiveFlags = append(r.ActiveFlags, flagRow{Flag: string(f.Flag), RaisedAt: showTime(f.RaisedAt, tz), Note: f.Note,
+			Age: age(now.Sub(f.RaisedAt)), Check: flagCheck(f.Flag)})
 	}
 	if a := it.MOS; a != nil {
 		r.MOS = strings.TrimSpace(a.Status+" "+a.TotalAmount+" "+a.Currency) + ", at " + showTime(a.At, tz)
 		r.MOSDiffers = !sameAmount(a, it.Order.Amount)
 	}
 	return r
+}
+
+// age is a duration for people, roughly: "12 min", "3 h", "2 d".
+func age(d time.Duration) string {
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(max(d, 0)/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%d d", int(d/(24*time.Hour)))
 }
 
 // sameAmount reports whether MOS's answer names the order's amount and currency (MOS's text read
@@ -396,6 +599,8 @@ func sameAmount(a *order.MOSAnswer, want money.Amount) bool {
 type reviewView struct {
 	chrome
 	Zones    []option
+	Flags    []option // the flag filter
+	Count    string   // how many orders have an active flag: "3 orders"
 	Items    []reviewRow
 	Empty    bool
 	NextURL  string
@@ -413,14 +618,34 @@ func (s *Server) reviewPage(c echo.Context) error {
 		return s.render(c, http.StatusBadRequest, "review", v)
 	}
 	v.Zones = s.zoneOptions(tz.String())
+	fl := []string{"", "Every flag"}
+	for _, f := range order.Flags {
+		fl = append(fl, string(f), string(f))
+	}
+	v.Flags = options(c.QueryParam("flag"), fl...)
 	limit, cursor, err := pageParams(c)
+	var flag order.Flag
+	if err == nil {
+		flag, err = reviewFlag(c)
+	}
+	if err == nil {
+		var n int64
+		n, err = s.deps.Orders.ReviewCount(c.Request().Context())
+		v.Count = plural(n, "order", "orders")
+	}
 	if err == nil {
 		var p order.ReviewPage
-		if p, err = s.deps.Orders.Review(c.Request().Context(), order.ReviewFilter{Limit: limit, Cursor: cursor}); err == nil {
+		if p, err = s.deps.Orders.Review(c.Request().Context(), order.ReviewFilter{Flag: flag, Limit: limit, Cursor: cursor}); err == nil {
+			back := "&back=" + queryEscape(c.Request().URL.RequestURI())
 			for _, it := range p.Items {
-				v.Items = append(v.Items, newReviewRow(it, tz))
+				r := newReviewRow(it, tz, s.deps.Now())
+				r.URL += back
+				v.Items = append(v.Items, r)
 			}
 			q := url.Values{"tz": {tz.String()}}
+			if flag != "" {
+				q.Set("flag", string(flag))
+			}
 			if limit > 0 {
 				q.Set("limit", c.QueryParam("limit"))
 			}
@@ -459,7 +684,7 @@ func (s *Server) reportPage(c echo.Context) error {
 	status, f, tz, err := s.pageFilter(c)
 	v.Form = s.filterForm(c, "/finance/report", tz.String())
 	if err != nil {
-		v.Error = err.Error()
+		v.Error, v.Form.Open = err.Error(), true
 		return s.render(c, status, "report", v)
 	}
 	r, err := s.deps.Orders.Report(c.Request().Context(), f)
@@ -537,7 +762,7 @@ func (s *Server) auditPage(c echo.Context) error {
 	}
 	for _, a := range p.Actions {
 		r := actionRow{At: showTime(a.At, tz), Actor: a.Actor, Action: a.Action, OutTradeNo: a.OutTradeNo, UserID: a.UserID,
-			Detail: a.Detail, RequestID: a.RequestID, ClientRequestID: a.ClientRequestID}
+			Detail: auditDetail(a.Detail), RequestID: a.RequestID, ClientRequestID: a.ClientRequestID}
 		if a.OutTradeNo != "" {
 			r.OrderURL = storyURL(a.OutTradeNo, tz.String())
 		}

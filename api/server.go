@@ -181,6 +181,7 @@ func (s *Server) routes() {
 	admin.GET("/orders/:outTradeNo", s.adminStory)
 	admin.POST("/orders/:outTradeNo/reconcile", s.adminReconcile)
 	admin.POST("/orders/:outTradeNo/flags/:flag/resolve", s.adminResolve)
+	admin.POST("/orders/:outTradeNo/close", s.adminClose)
 	admin.GET("/review", s.adminReview)
 	admin.GET("/reports/reconciliation", s.adminReport)
 	admin.GET("/users", s.adminUsers)

@@ -34,6 +34,11 @@ type OrderJSON struct {
 	Metadata  map[string]string `json:"metadata,omitempty"`
 	Items     []ItemJSON        `json:"items,omitempty"`
 	Merchant  string            `json:"merchant,omitempty"`
+
+	// SettledAmount and SettledCurrency: what MOS settled, when finance accepted MOS's answer of
+	// another amount than the order's (admin views only).
+	SettledAmount   string `json:"settledAmount,omitempty"`
+	SettledCurrency string `json:"settledCurrency,omitempty"`
 }
 
 // ItemJSON is one line of an order priced from the product list, at its creation's price.
@@ -72,6 +77,9 @@ func orderView(o *order.Order, admin bool) OrderJSON {
 	}
 	if admin {
 		v.UserID, v.OpenID, v.Merchant = o.UserID, o.OpenID, o.Merchant
+		if o.Settled != nil {
+			v.SettledAmount, v.SettledCurrency = o.Settled.String(), string(o.Settled.Currency)
+		}
 	}
 	return v
 }
@@ -153,11 +161,12 @@ type FlagJSON struct {
 	Note       string  `json:"note"`
 	ResolvedBy string  `json:"resolvedBy,omitempty"`
 	Resolution string  `json:"resolution,omitempty"`
+	Outcome    string  `json:"outcome,omitempty"` // what finance decided: watch, accept_mos or close
 }
 
 func flagView(f order.FlagRecord) FlagJSON {
 	return FlagJSON{Flag: string(f.Flag), RaisedAt: rfc3339(f.RaisedAt), Note: f.Note, ResolvedAt: rfc3339Ptr(f.ResolvedAt),
-		ResolvedBy: f.ResolvedBy, Resolution: f.Resolution}
+		ResolvedBy: f.ResolvedBy, Resolution: f.Resolution, Outcome: string(f.Outcome)}
 }
 
 func storyView(s *order.Story) StoryJSON {

@@ -370,7 +370,7 @@ func TestAdminReport(t *testing.T) {
 	f := newFixture(t, h)
 	from, to := today.AddDate(0, 0, -1).Format("2006-01-02"), today.AddDate(0, 0, 2).Format("2006-01-02")
 	r := h.Admin(t, "/admin/reports/reconciliation?from="+from+"&to="+to+"&tz=UTC")
-	wantKeys(t, "the report", r.Body, "from", "to", "tz", "basis", "totals", "money", "atRisk", "review")
+	wantKeys(t, "the report", r.Body, "from", "to", "tz", "basis", "totals", "money", "atRisk", "review", "asOf")
 	type total struct {
 		Currency, Status string
 		Count            int64

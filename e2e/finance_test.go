@@ -134,7 +134,7 @@ func financeWalk(t *testing.T, at time.Time) {
 	// An order from the list: its story, in the zone the list was in.
 	b.Click(t, `a.order[href^="/finance/orders/`+book.paidKHR.OutTradeNo+`"]`)
 	b.WaitText(t, finH1, book.paidKHR.OutTradeNo)
-	b.WaitText(t, "dl.facts", "8000 KHR")
+	b.WaitText(t, "dl.facts", "8,000 KHR")
 	b.WaitText(t, "ol.timeline", "PENDING → PAID (notify)")
 	b.WaitText(t, "ol.timeline", "+07:00")
 	b.NoHorizontalScroll(t)
@@ -158,7 +158,7 @@ func financeWalk(t *testing.T, at time.Time) {
 	b.WaitText(t, "ol.timeline", "Flag amount_mismatch resolved by finance")
 	b.WaitGone(t, "form.resolve")
 	b.Click(t, "form[action*='/reconcile'] button")
-	b.WaitText(t, finNotice, "MOS was asked now")
+	b.WaitText(t, finNotice, "MOS answered SUCCESS 0.10 USD; nothing changed.")
 
 	// The audit trail has the resolution with its note and the reconcile; the sign-in only when
 	// asked for.
@@ -187,9 +187,9 @@ func financeWalk(t *testing.T, at time.Time) {
 	// The report of today: money per currency, and nothing left at risk.
 	b.Click(t, "header nav a[href^='/finance/report']")
 	b.WaitText(t, finH1, "Report")
-	money := b.WaitText(t, "#money-h + table", "USD")
+	money := b.WaitText(t, "#money-h ~ table", "USD")
 	if !strings.Contains(money, "29.48 (3)") || !strings.Contains(money, "9.99 (1)") || !strings.Contains(money, "19.49") ||
-		!strings.Contains(money, "12000 (2)") {
+		!strings.Contains(money, "12,000 (2)") {
 		t.Errorf("the report's money:\n%s\nwant USD paid 29.48 by 3 orders, refunded 9.99, net 19.49; KHR paid 12000 by 2", money)
 	}
 	b.WaitText(t, "main", "None: nothing in this selection waits for finance.")
@@ -217,10 +217,14 @@ func financeWalk(t *testing.T, at time.Time) {
 		b.NoHorizontalScroll(t)
 	}
 	b.Open(t, h.URL+"/finance/orders")
+	b.Click(t, "details.fold > summary") // the filters fold behind their summary on a phone
+	b.WaitVisible(t, "input[name=q]")
 	b.Run(t, chromedp.SetValue(chromedp.CSS("input[name=q]"), "no such order"))
 	b.Click(t, finShow)
 	b.WaitText(t, "main .empty", "No orders match; widen the period")
 	b.NoHorizontalScroll(t)
+	b.Click(t, "details.fold > summary")
+	b.WaitVisible(t, "input[name=from]")
 	b.Run(t, chromedp.SetValue(chromedp.CSS("input[name=from]"), "2026-12-31"),
 		chromedp.SetValue(chromedp.CSS("input[name=to]"), "2026-01-01"))
 	b.Click(t, finShow)

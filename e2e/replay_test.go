@@ -226,7 +226,16 @@ func TestNotificationReplaysAcrossInstances(t *testing.T) {
 			t.Fatal("the held-back notification was never checked")
 		}
 	}
-	if n := a.Count(t, `SELECT COUNT(*) FROM mos_queries q JOIN orders o ON o.id = q.order_id WHERE o.out_trade_no = ? AND q.source = 'notify'`, o.OutTradeNo); n != 2 {
+	// MOS counts the call before mospay has written its answer: wait for the row too.
+	notifyQueries := func() int {
+		return a.Count(t, `SELECT COUNT(*) FROM mos_queries q JOIN orders o ON o.id = q.order_id WHERE o.out_trade_no = ? AND q.source = 'notify'`, o.OutTradeNo)
+	}
+	for deadline := time.Now().Add(apptest.WaitFor); notifyQueries() < 2; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	if n := notifyQueries(); n != 2 {
 		t.Fatalf("%d notify queries recorded, want 2", n)
 	}
 }

@@ -39,6 +39,11 @@ var stateEvents = map[State]order.EventKind{
 	StateUnknown:  order.EventUnknown,
 }
 
+var _ order.StatusReader = Provider{}
+
+// Kind says what a raw MOS status means for the state machine (status.go's table).
+func (Provider) Kind(rawStatus string) order.EventKind { return stateEvents[MapStatus(rawStatus)] }
+
 // Query asks MOS for an order's status and amount.
 func (p Provider) Query(ctx context.Context, outTradeNo, nonceStr string) (order.Remote, error) {
 	info, err := p.Client.OrderQuery(ctx, outTradeNo, nonceStr)

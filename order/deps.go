@@ -76,6 +76,8 @@ type Store interface {
 	Report(ctx context.Context, f ListFilter) (*Report, error)
 	// Review lists a page of orders with active flags, oldest flag first. EINVALID for a bad cursor.
 	Review(ctx context.Context, f ReviewFilter) (ReviewPage, error)
+	// ReviewCount counts the orders with an active flag.
+	ReviewCount(ctx context.Context) (int64, error)
 	// LastAnswers returns, by order id, MOS's last answer about each order that has one.
 	LastAnswers(ctx context.Context, ids []int64) (map[int64]MOSAnswer, error)
 	// RecordAction stores an admin action that changes no order (an export, a lookup).

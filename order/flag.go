@@ -85,12 +85,13 @@ type FlagRaise struct {
 }
 
 // FlagResolve is finance resolving an active flag: the note saying why (1 to MaxNote
-// characters), the admin token's name, and the answer of MOS it is resolved for.
+// characters), the admin token's name, the answer of MOS it is resolved for, and the outcome.
 type FlagResolve struct {
-	Flag   Flag
-	Note   string
-	By     string
-	Answer string
+	Flag    Flag
+	Note    string
+	By      string
+	Answer  string
+	Outcome Outcome // what becomes of the order ("" is OutcomeWatch)
 }
 
 // ResolvedFlag is a flag finance resolved for an answer of MOS: while MOS keeps giving that

@@ -54,11 +54,14 @@ type Order struct {
 	// Items are the product list's lines the order was priced from, at the prices of its
 	// creation; nil when the amount came from elsewhere.
 	Items []Item
+	// Settled is what MOS settled when finance accepted an amount of MOS's other than Amount
+	// (outcome accept_mos of an amount_mismatch); nil otherwise. Money figures use it.
+	Settled *money.Amount
 }
 
 // Snapshot is what the state machine needs of the order.
 func (o *Order) Snapshot() Snapshot {
-	return Snapshot{Status: o.Status, Amount: o.Amount, PrepayID: o.PrepayID, Flags: o.Flags, Resolved: o.Resolved}
+	return Snapshot{Status: o.Status, Amount: o.Amount, PrepayID: o.PrepayID, Flags: o.Flags, Resolved: o.Resolved, Settled: o.Settled}
 }
 
 // HasFlag reports whether f is active on the order.
@@ -90,8 +93,9 @@ type FlagRecord struct {
 	RaisedAt   time.Time
 	ResolvedAt *time.Time
 	ResolvedBy string
-	// Resolution is finance's note on resolving it.
+	// Resolution is finance's note on resolving it; Outcome what finance decided.
 	Resolution string
+	Outcome    Outcome
 }
 
 // Notification outcomes, stored with every verified notification (but duplicate, which is
@@ -226,6 +230,10 @@ func (w Write) After() *Order {
 	}
 	if w.Change.PrepayID != "" {
 		o.PrepayID = w.Change.PrepayID
+	}
+	if w.Change.Settle != nil {
+		settled := *w.Change.Settle
+		o.Settled = &settled
 	}
 	for _, f := range w.Change.Raise {
 		o.Flags = append(o.Flags, f.Flag)

@@ -80,6 +80,8 @@ type EventSubject struct {
 	Flag  Flag   // order.flagged, order.flag_resolved
 	Note  string // the flag's note, or the resolution's
 	By    string // order.flag_resolved: the admin token's name
+	// Outcome is what finance decided (order.flag_resolved).
+	Outcome Outcome
 }
 
 // EventRenderer renders an event's payload (package api renders the order as the admin API shows
@@ -105,7 +107,7 @@ func (s *Service) events(w Write) ([]OutboxEvent, error) {
 	}
 	if r := w.Change.Resolve; r != nil {
 		subjects = append(subjects, EventSubject{Type: EventOrderFlagResolved, Order: after, At: w.At, Flag: r.Flag,
-			Note: r.Note, By: r.By})
+			Note: r.Note, By: r.By, Outcome: r.Outcome})
 	}
 	return s.newEvents(subjects...)
 }

@@ -113,6 +113,8 @@ type applyOpts struct {
 	releaseLease bool
 	noEvent      bool         // nothing to apply; only the records and schedule
 	resolve      *FlagResolve // finance resolving an active flag (instead of an event)
+	close        *closeStuck  // finance closing a stuck order (instead of an event)
+	mos          *Remote      // MOS's last answer, which resolve and close are judged against
 	audit        *AdminAction // the admin action that caused the write
 }
 
@@ -131,12 +133,18 @@ func (s *Service) apply(ctx context.Context, o *Order, e Event, opt applyOpts) (
 				return o, ch, err
 			}
 		}
+		// Finance's decisions are judged on the freshest order, as the state machine's events are.
 		if r := opt.resolve; r != nil {
-			// Judged on the freshest order, as the state machine's events are.
-			if !o.HasFlag(r.Flag) {
-				return o, ch, Errorf(ECONFLICT, "flag %s is not active on order %s", r.Flag, o.OutTradeNo)
+			var err error
+			if ch, err = Resolve(o.Snapshot(), *r, opt.mos); err != nil {
+				return o, ch, err
 			}
-			ch = Change{From: o.Status, To: o.Status, Reason: "flag " + string(r.Flag) + " resolved by " + r.By, Resolve: r}
+		}
+		if c := opt.close; c != nil {
+			var err error
+			if ch, err = CloseStuck(o.Snapshot(), o.ExpireAt, s.clock.Now(), c.mos, c.note, c.admin); err != nil {
+				return o, ch, err
+			}
 		}
 		now := s.clock.Now()
 		w := Write{Order: o, Change: ch, Event: e, Query: opt.query, ReleaseLease: opt.releaseLease, Audit: opt.audit, At: now}

@@ -16,6 +16,9 @@ type Snapshot struct {
 	Flags []Flag
 	// Resolved are the flags finance resolved, each for an answer of MOS.
 	Resolved []ResolvedFlag
+	// Settled is the amount MOS settled, when finance accepted one other than the order's: MOS's
+	// answers are compared with it instead of the order's amount.
+	Settled *money.Amount
 }
 
 // Change is what applying an event does to an order. Nothing else in mospay assigns a status:
@@ -33,6 +36,9 @@ type Change struct {
 	Raise []FlagRaise
 	// Resolve is finance resolving an active flag (Service.ResolveFlag; never Apply).
 	Resolve *FlagResolve
+	// Settle records the amount MOS settled beside the order's own (finance accepting MOS's
+	// answer of another amount; never Apply).
+	Settle *money.Amount
 }
 
 // Moves reports whether the change moves the order to another status.
@@ -166,8 +172,11 @@ func Apply(s Snapshot, e Event) (Change, error) {
 	}
 	c := Change{From: s.Status, To: s.Status}
 
-	if e.Amount != nil && !e.Amount.Matches(s.Amount) {
+	if e.Amount != nil && !e.Amount.Matches(s.Held()) {
 		note := fmt.Sprintf("MOS reports %s; the order is %s %s", e.Amount, s.Amount, s.Amount.Currency)
+		if s.Settled != nil {
+			note += fmt.Sprintf(" (MOS settled %s %s)", s.Settled, s.Settled.Currency)
+		}
 		c.Raise = s.raise(FlagAmountMismatch, note, AnswerKey(e.MOSStatus, e.Amount))
 		c.Reason = reasonOr(e, "amount reported by MOS does not match the order")
 		return c, nil
@@ -276,8 +285,17 @@ func flagNote(f Flag, s Snapshot, e Event) string {
 	case FlagRefundUnpaid:
 		return fmt.Sprintf("MOS reports a refund (status %s) but the order was never seen paid here (it was %s)", quote(e.MOSStatus), s.Status)
 	default: // FlagMOSDisagrees
-		return fmt.Sprintf("MOS reports %s (status %s) but the order is %s", e.Kind, quote(e.MOSStatus), s.Status)
+		return fmt.Sprintf("MOS reports the order %s (status %s) but it is %s here", kindWords[e.Kind], quote(e.MOSStatus), s.Status)
 	}
+}
+
+// kindWords say what MOS's answer means, for finance's notes (not the event's name).
+var kindWords = map[EventKind]string{
+	EventPending:  "awaiting payment",
+	EventPaid:     "paid",
+	EventFailed:   "failed",
+	EventClosed:   "closed unpaid",
+	EventRefunded: "refunded",
 }
 
 // reasonOr returns the event's own reason, or def.

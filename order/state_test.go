@@ -366,7 +366,7 @@ func TestApplyExact(t *testing.T) {
 		{"MOS disagrees", paid,
 			order.Event{Kind: order.EventClosed, Source: order.SourceReconciler, MOSStatus: "EXPIRED"},
 			order.Change{From: "PAID", To: "PAID", Reason: "flagged mos_disagrees",
-				Raise: []order.FlagRaise{{Flag: "mos_disagrees", Note: `MOS reports mos_closed (status "EXPIRED") but the order is PAID`}}}},
+				Raise: []order.FlagRaise{{Flag: "mos_disagrees", Note: `MOS reports the order closed unpaid (status "EXPIRED") but it is PAID here`}}}},
 		{"refund of an unpaid order", pending,
 			order.Event{Kind: order.EventRefunded, Source: order.SourceNotify, MOSStatus: "REFUND"},
 			order.Change{From: "PENDING", To: "REFUNDED", Reason: "refunded at MOS, never seen paid here (was PENDING)",

@@ -69,7 +69,8 @@ func (s *Service) RevokeUser(ctx context.Context, id, admin, requestID string) (
 const (
 	ActionReconcile   = "reconcile"    // asked MOS about an order now
 	ActionRevoke      = "revoke"       // revoked a user's tokens
-	ActionResolve     = "resolve"      // resolved a flag, with a note
+	ActionResolve     = "resolve"      // resolved a flag, with an outcome and a note
+	ActionClose       = "close"        // closed a stuck order as not paid, with a note
 	ActionRedeliver   = "redeliver"    // sent an order event again
 	ActionLogin       = "login"        // signed in to the finance pages
 	ActionLoginFailed = "login_failed" // a sign-in refused (no actor: the token named nobody)
@@ -79,7 +80,7 @@ const (
 )
 
 // Actions are the admin actions the audit trail knows, for filters.
-var Actions = []string{ActionReconcile, ActionRevoke, ActionResolve, ActionRedeliver, ActionLogin, ActionLoginFailed,
+var Actions = []string{ActionReconcile, ActionRevoke, ActionResolve, ActionClose, ActionRedeliver, ActionLogin, ActionLoginFailed,
 	ActionLogout, ActionExport, ActionLookup, ActionCreate, ActionProduct}
 
 // SignInActions are the audit trail's sign-in bookkeeping, which finance's audit page hides

@@ -22,10 +22,10 @@ func (db *DB) Report(ctx context.Context, f order.ListFilter) (*order.Report, er
 	g := db.read.WithContext(ctx)
 	r := &order.Report{Filter: f}
 	var err error
-	if r.Totals, err = totals(filtered(g.Model(&orderRow{}), f, true)); err != nil {
+	if r.Totals, err = totals(filtered(g.Model(&orderRow{}), f)); err != nil {
 		return nil, err
 	}
-	if r.AtRisk, err = totals(filtered(g.Model(&orderRow{}), f, true).Where(activeFlag)); err != nil {
+	if r.AtRisk, err = totals(filtered(g.Model(&orderRow{}), f).Where(activeFlag)); err != nil {
 		return nil, err
 	}
 	// By currency only: the at-risk lines are not by status.
@@ -34,13 +34,14 @@ func (db *DB) Report(ctx context.Context, f order.ListFilter) (*order.Report, er
 		return nil, err
 	}
 	var rows []orderRow
-	if err := filtered(g.Model(&orderRow{}), f, true).Where(activeFlag).Order("created_at, id").Limit(order.MaxPageSize).
+	if err := filtered(g.Model(&orderRow{}), f).Where(activeFlag).Order("created_at, id").Limit(order.MaxPageSize).
 		Find(&rows).Error; err != nil {
 		return nil, FormatError(err)
 	}
 	if r.AtRiskOrders, err = db.reviewItems(ctx, rows); err != nil {
 		return nil, err
 	}
+	r.AtRiskMOS = order.AtRiskAsMOSReports(r.AtRiskOrders)
 	return r, nil
 }
 
@@ -77,24 +78,29 @@ func byCurrency(ts []order.Total) []order.Total {
 	return out
 }
 
-// moneyMoved is the money paid and refunded, per currency. On the paid basis: orders whose
-// paidAt, and whose refundedAt, fall in the period (one order paid and refunded in it counts on
-// both sides, netting to nothing). On the created basis: of the orders created in the period,
-// those ever paid and those refunded. The status filter does not apply.
+// Money is counted at what MOS settled: the amount finance accepted from MOS when it differs from
+// the order's (outcome accept_mos), else the order's own.
+const (
+	heldMinor    = "COALESCE(settled_minor, amount_minor)"
+	heldCurrency = "CASE WHEN settled_currency <> '' THEN settled_currency ELSE currency END"
+)
+
+// moneyMoved is the money that moved for the orders f selects (the list's selection, its status
+// filter included), per currency, at what MOS settled. Paid counts the orders mospay holds PAID or
+// REFUNDED: a refund of a payment mospay never saw (refund_not_paid) is a payment too, for MOS
+// took it. Refunded counts the REFUNDED ones. So Net is what MOS settled for the selection. On the
+// paid basis each side counts when its money moved in the period: the payment at paidAt (at
+// refundedAt when mospay never saw it paid), the refund at refundedAt.
 func moneyMoved(g *gorm.DB, f order.ListFilter) ([]order.MoneyTotal, error) {
-	var paid, refunded string
+	paid, refunded := "status IN ('PAID', 'REFUNDED')", "status = 'REFUNDED'"
 	var pargs, rargs []any
-	q := g.Model(&orderRow{})
 	if f.Basis == order.BasisPaid {
-		paid, pargs = period("paid_at", f.From, f.To)
-		refunded, rargs = period("refunded_at", f.From, f.To)
-		open := f
-		open.From, open.To, open.Basis = nil, nil, order.BasisCreated
-		q = filtered(q, open, false).Where("(("+paid+") OR ("+refunded+"))", append(append([]any{}, pargs...), rargs...)...)
-	} else {
-		paid, refunded = "paid_at IS NOT NULL", "refunded_at IS NOT NULL"
-		q = filtered(q, f, false).Where("(paid_at IS NOT NULL OR refunded_at IS NOT NULL)")
+		var p, r string
+		p, pargs = period("COALESCE(paid_at, refunded_at)", f.From, f.To)
+		r, rargs = period("refunded_at", f.From, f.To)
+		paid, refunded = paid+" AND "+p, refunded+" AND "+r
 	}
+	q := filtered(g.Model(&orderRow{}), f).Where("status IN ('PAID', 'REFUNDED')")
 	var rows []struct {
 		Currency      string
 		PaidCount     int64
@@ -102,18 +108,21 @@ func moneyMoved(g *gorm.DB, f order.ListFilter) ([]order.MoneyTotal, error) {
 		RefundedCount int64
 		RefundedMinor int64
 	}
-	sel := "currency, SUM(CASE WHEN " + paid + " THEN 1 ELSE 0 END) AS paid_count, " +
-		"SUM(CASE WHEN " + paid + " THEN amount_minor ELSE 0 END) AS paid_minor, " +
+	sel := heldCurrency + " AS currency, SUM(CASE WHEN " + paid + " THEN 1 ELSE 0 END) AS paid_count, " +
+		"SUM(CASE WHEN " + paid + " THEN " + heldMinor + " ELSE 0 END) AS paid_minor, " +
 		"SUM(CASE WHEN " + refunded + " THEN 1 ELSE 0 END) AS refunded_count, " +
-		"SUM(CASE WHEN " + refunded + " THEN amount_minor ELSE 0 END) AS refunded_minor"
+		"SUM(CASE WHEN " + refunded + " THEN " + heldMinor + " ELSE 0 END) AS refunded_minor"
 	args := append(append(append(append([]any{}, pargs...), pargs...), rargs...), rargs...)
-	if err := q.Select(sel, args...).Group("currency").Order("currency").Scan(&rows).Error; err != nil {
+	if err := q.Select(sel, args...).Group(heldCurrency).Order("currency").Scan(&rows).Error; err != nil {
 		return nil, FormatError(err)
 	}
-	out := make([]order.MoneyTotal, len(rows))
-	for i, r := range rows {
-		out[i] = order.MoneyTotal{Currency: money.Currency(r.Currency), PaidCount: r.PaidCount, PaidMinor: r.PaidMinor,
-			RefundedCount: r.RefundedCount, RefundedMinor: r.RefundedMinor}
+	var out []order.MoneyTotal
+	for _, r := range rows {
+		if r.PaidCount == 0 && r.RefundedCount == 0 {
+			continue
+		}
+		out = append(out, order.MoneyTotal{Currency: money.Currency(r.Currency), PaidCount: r.PaidCount, PaidMinor: r.PaidMinor,
+			RefundedCount: r.RefundedCount, RefundedMinor: r.RefundedMinor})
 	}
 	return out, nil
 }
@@ -124,9 +133,14 @@ func moneyMoved(g *gorm.DB, f order.ListFilter) ([]order.MoneyTotal, error) {
 func (db *DB) Review(ctx context.Context, f order.ReviewFilter) (order.ReviewPage, error) {
 	limit := order.PageSize(f.Limit)
 	g := db.read.WithContext(ctx)
-	q := g.Model(&flagRow{}).Where("resolved_at IS NULL").
-		Where(`NOT EXISTS (SELECT 1 FROM order_flags older WHERE older.order_id = order_flags.order_id
+	q := g.Model(&flagRow{}).Where("resolved_at IS NULL")
+	if f.Flag != "" {
+		// An order has at most one active flag of a kind: walk those, oldest first.
+		q = q.Where("flag = ?", string(f.Flag))
+	} else {
+		q = q.Where(`NOT EXISTS (SELECT 1 FROM order_flags older WHERE older.order_id = order_flags.order_id
 			AND older.resolved_at IS NULL AND older.id < order_flags.id)`)
+	}
 	if f.Cursor != "" {
 		after, err := decodeCursor(cursorReview, f.Cursor)
 		if err != nil {
@@ -169,6 +183,15 @@ func (db *DB) Review(ctx context.Context, f order.ReviewFilter) (order.ReviewPag
 	}
 	page.Items = items
 	return page, nil
+}
+
+// ReviewCount counts the orders with an active flag, through the active flags' own index.
+func (db *DB) ReviewCount(ctx context.Context) (int64, error) {
+	var n int64
+	if err := db.read.WithContext(ctx).Model(&flagRow{}).Where("resolved_at IS NULL").Distinct("order_id").Count(&n).Error; err != nil {
+		return 0, FormatError(err)
+	}
+	return n, nil
 }
 
 // reviewItems are rows as the review queue shows them: each order with its active flags and

@@ -42,7 +42,7 @@ func financeFixture(t *testing.T, db *DB) []*order.Order {
 			o = saved
 		}
 		paidAt := o.CreatedAt.Add(time.Duration(rng.IntN(36*60)) * time.Minute)
-		switch rng.IntN(6) {
+		switch rng.IntN(8) {
 		case 0, 1:
 			save(order.Change{From: o.Status, To: order.StatusPaid, Reason: "paid"}, paidAt)
 		case 2:
@@ -52,6 +52,14 @@ func financeFixture(t *testing.T, db *DB) []*order.Order {
 			save(order.Change{From: o.Status, To: order.StatusFailed, Reason: "failed"}, paidAt)
 		case 4:
 			save(order.Change{From: o.Status, To: order.StatusPending, Reason: "pending"}, o.CreatedAt)
+		case 6: // a refund of a payment mospay never saw
+			save(order.Change{From: o.Status, To: order.StatusRefunded, Reason: "refunded, never seen paid"}, paidAt)
+		case 7: // finance accepted MOS's answer of another amount
+			settled := money.Amount{Minor: o.Amount.Minor/2 + 1, Currency: o.Amount.Currency}
+			save(order.Change{From: o.Status, To: order.StatusPaid, Reason: "accepted", Settle: &settled}, paidAt)
+			if rng.IntN(2) == 0 {
+				save(order.Change{From: o.Status, To: order.StatusRefunded, Reason: "refunded"}, paidAt.Add(30*time.Hour))
+			}
 		}
 		if rng.IntN(4) == 0 {
 			save(order.Change{From: o.Status, To: o.Status, Reason: "flagged",
@@ -89,6 +97,18 @@ func TestReportEqualsList(t *testing.T) {
 		db := openMigrated(t, url)
 		ctx := context.Background()
 		all := financeFixture(t, db)
+		unseen, settled := 0, 0
+		for _, o := range all {
+			if o.Status == order.StatusRefunded && o.PaidAt == nil {
+				unseen++
+			}
+			if o.Settled != nil {
+				settled++
+			}
+		}
+		if unseen == 0 || settled == 0 {
+			t.Fatalf("the fixture lacks refunds of unseen payments (%d) or accepted amounts of MOS (%d)", unseen, settled)
+		}
 		at := func(d int) *time.Time { x := time.Date(2026, 11, d, 0, 0, 0, 0, time.UTC); return &x }
 		periods := []struct{ from, to *time.Time }{{nil, nil}, {at(2), at(3)}, {at(2), nil}, {nil, at(3)}, {at(1), at(6)}}
 		statuses := []order.Status{"", order.StatusPaid, order.StatusRefunded, order.StatusPending}
@@ -131,7 +151,7 @@ func TestReportEqualsList(t *testing.T) {
 }
 
 // checkSelection holds the list to the period rules, worked out here on their own: the created
-// basis by createdAt; the paid basis by paidAt, and by refundedAt for REFUNDED orders.
+// basis by createdAt; the paid basis by paidAt or refundedAt (money moved in the period).
 func checkSelection(t *testing.T, f order.ListFilter, listed, all []*order.Order) {
 	t.Helper()
 	in := func(t *time.Time) bool {
@@ -139,14 +159,11 @@ func checkSelection(t *testing.T, f order.ListFilter, listed, all []*order.Order
 	}
 	var want []int64
 	for _, o := range all {
-		date := &o.CreatedAt
+		selected := in(&o.CreatedAt)
 		if f.Basis == order.BasisPaid {
-			date = o.PaidAt
-			if o.Status == order.StatusRefunded {
-				date = o.RefundedAt
-			}
+			selected = in(o.PaidAt) || in(o.RefundedAt)
 		}
-		if !in(date) || (f.Status != "" && o.Status != f.Status) || (f.Currency != "" && o.Amount.Currency != f.Currency) ||
+		if !selected || (f.Status != "" && o.Status != f.Status) || (f.Currency != "" && o.Amount.Currency != f.Currency) ||
 			(f.AnyFlag && len(o.Flags) == 0) || (f.Flag != "" && !o.HasFlag(f.Flag)) {
 			continue
 		}
@@ -211,34 +228,38 @@ func checkReport(t *testing.T, db *DB, f order.ListFilter, listed, all []*order.
 	if len(r.AtRiskOrders) != flagged {
 		t.Fatalf("%+v: %d at-risk orders, the list shows %d flagged", f, len(r.AtRiskOrders), flagged)
 	}
-	// The money: the payments and refunds whose dates are in the period (paid basis), or of the
-	// orders created in it (created basis); the status filter does not apply.
+	// The money, worked out from the orders the list shows (the selection): every order held PAID
+	// or REFUNDED is a payment (a refund of a payment never seen here too: MOS took it), every
+	// REFUNDED one a refund, at what MOS settled; on the paid basis each when it moved in the
+	// period (the payment at paidAt, or at refundedAt when never seen paid).
 	in := func(t *time.Time) bool {
 		return t != nil && (f.From == nil || !t.Before(*f.From)) && (f.To == nil || t.Before(*f.To))
 	}
 	money := map[money.Currency]order.MoneyTotal{}
-	for _, o := range all {
-		if f.Currency != "" && o.Amount.Currency != f.Currency {
-			continue
+	for _, o := range listed {
+		held := o.Amount
+		if o.Settled != nil {
+			held = *o.Settled
 		}
-		if (f.AnyFlag && len(o.Flags) == 0) || (f.Flag != "" && !o.HasFlag(f.Flag)) {
-			continue
+		paid := o.Status == order.StatusPaid || o.Status == order.StatusRefunded
+		refunded := o.Status == order.StatusRefunded
+		if f.Basis == order.BasisPaid {
+			paidAt := o.PaidAt
+			if paidAt == nil {
+				paidAt = o.RefundedAt
+			}
+			paid, refunded = paid && in(paidAt), refunded && in(o.RefundedAt)
 		}
-		paid, refunded := in(o.PaidAt), in(o.RefundedAt)
-		if f.Basis != order.BasisPaid {
-			created := in(&o.CreatedAt)
-			paid, refunded = created && o.PaidAt != nil, created && o.RefundedAt != nil
-		}
-		m := money[o.Amount.Currency]
-		m.Currency = o.Amount.Currency
+		m := money[held.Currency]
+		m.Currency = held.Currency
 		if paid {
-			m.PaidCount, m.PaidMinor = m.PaidCount+1, m.PaidMinor+o.Amount.Minor
+			m.PaidCount, m.PaidMinor = m.PaidCount+1, m.PaidMinor+held.Minor
 		}
 		if refunded {
-			m.RefundedCount, m.RefundedMinor = m.RefundedCount+1, m.RefundedMinor+o.Amount.Minor
+			m.RefundedCount, m.RefundedMinor = m.RefundedCount+1, m.RefundedMinor+held.Minor
 		}
 		if paid || refunded {
-			money[o.Amount.Currency] = m
+			money[held.Currency] = m
 		}
 	}
 	if len(r.Money) != len(money) {
@@ -292,6 +313,13 @@ func TestReviewQueue(t *testing.T) {
 		if len(got) != 6 {
 			t.Fatalf("%d items, want the 6 flagged orders once each", len(got))
 		}
+		if n, err := db.ReviewCount(ctx); err != nil || n != 6 {
+			t.Fatalf("ReviewCount = %d, %v; want 6", n, err)
+		}
+		if p, err := db.Review(ctx, order.ReviewFilter{Flag: order.FlagUnknownStatus}); err != nil || len(p.Items) != 3 ||
+			p.Items[0].Order.ID != orders[0].ID || p.Items[2].Order.ID != orders[4].ID {
+			t.Fatalf("review by flag: %d items, %v", len(p.Items), err)
+		}
 		for i, it := range got {
 			if it.Order.ID != orders[i].ID || len(it.Flags) != 2-i%2 || it.MOS == nil || it.MOS.Status != "SUCCESS" ||
 				it.MOS.TotalAmount != fmt.Sprintf("%d.00", i) {
@@ -314,6 +342,9 @@ func TestReviewQueue(t *testing.T) {
 		p, err := db.Review(ctx, order.ReviewFilter{})
 		if err != nil || len(p.Items) != 5 || p.Items[0].Order.ID != orders[1].ID {
 			t.Fatalf("after resolving: %+v %v", p.Items, err)
+		}
+		if n, err := db.ReviewCount(ctx); err != nil || n != 5 {
+			t.Fatalf("ReviewCount after resolving = %d, %v; want 5", n, err)
 		}
 		cur, err := db.Order(ctx, o.OutTradeNo)
 		if err != nil {

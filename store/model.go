@@ -39,6 +39,10 @@ type orderRow struct {
 	RefundedAt     *time.Time
 	CreatedAt      time.Time `gorm:"autoCreateTime:false"`
 	UpdatedAt      time.Time `gorm:"autoUpdateTime:false"`
+
+	// SettledMinor and SettledCurrency: what MOS settled, when finance accepted another amount.
+	SettledMinor    *int64
+	SettledCurrency string
 }
 
 func (orderRow) TableName() string { return "orders" }
@@ -68,11 +72,12 @@ type flagRow struct {
 	ResolvedAt *time.Time
 	ResolvedBy string
 	Resolution string
+	Outcome    string
 }
 
 func (r *flagRow) record() order.FlagRecord {
 	return order.FlagRecord{Flag: order.Flag(r.Flag), Note: r.Note, RaisedAt: r.RaisedAt.UTC(), ResolvedAt: utcPtr(r.ResolvedAt),
-		ResolvedBy: r.ResolvedBy, Resolution: r.Resolution}
+		ResolvedBy: r.ResolvedBy, Resolution: r.Resolution, Outcome: order.Outcome(r.Outcome)}
 }
 
 // flagSet is an order's flags as the order carries them: the active ones, and those resolved for
@@ -206,6 +211,7 @@ func toRow(o *order.Order) orderRow {
 		PaidAt: utcPtr(o.PaidAt), RefundedAt: utcPtr(o.RefundedAt),
 		CreatedAt: utc(o.CreatedAt), UpdatedAt: utc(o.UpdatedAt),
 	}
+	r.SettledMinor, r.SettledCurrency = settledColumns(o.Settled)
 	return r
 }
 
@@ -231,6 +237,9 @@ func fromRow(r *orderRow, fs flagSet) *order.Order {
 	o.Resolved, o.FlagNotes = fs.resolved, notes
 	o.Merchant, o.Reference = deref(r.Merchant), deref(r.Reference)
 	o.Metadata, o.Items = metadataOf(r.Metadata), itemsOf(r.Items)
+	if r.SettledMinor != nil {
+		o.Settled = &money.Amount{Minor: *r.SettledMinor, Currency: money.Currency(r.SettledCurrency)}
+	}
 	if r.IdempotencyKey != nil {
 		o.IdempotencyKey = *r.IdempotencyKey
 	}
@@ -241,4 +250,13 @@ func fromRow(r *orderRow, fs flagSet) *order.Order {
 		o.UserID = *r.UserID
 	}
 	return o
+}
+
+// settledColumns are the columns of what MOS settled (nil, "" when finance accepted none).
+func settledColumns(a *money.Amount) (*int64, string) {
+	if a == nil {
+		return nil, ""
+	}
+	minor := a.Minor
+	return &minor, string(a.Currency)
 }

@@ -91,7 +91,7 @@ func (db *DB) Orders(ctx context.Context, f order.ListFilter) (order.Page, error
 		}
 		q = q.Where("id < ?", id)
 	}
-	q = filtered(q, f, true)
+	q = filtered(q, f)
 	var rows []orderRow
 	if err := q.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
 		return order.Page{}, FormatError(err)
@@ -117,10 +117,9 @@ func (db *DB) Orders(ctx context.Context, f order.ListFilter) (order.Page, error
 }
 
 // filtered adds f's conditions to q (a query on orders): the one statement of which orders a
-// filter selects, shared by the list, the CSV and the report, so that their counts agree. With
-// status false, the status filter is left out (the report's money, which is about money, not
-// statuses).
-func filtered(q *gorm.DB, f order.ListFilter, status bool) *gorm.DB {
+// filter selects, shared by the list, the CSV and the report (its totals and its money), so that
+// their counts agree.
+func filtered(q *gorm.DB, f order.ListFilter) *gorm.DB {
 	if f.UserID != "" {
 		q = q.Where("user_id = ?", f.UserID)
 	}
@@ -131,7 +130,7 @@ func filtered(q *gorm.DB, f order.ListFilter, status bool) *gorm.DB {
 		q = q.Where("(out_trade_no = ? OR prepay_id = ? OR openid = ? OR reference = ?)", f.Search, f.Search, f.Search, f.Search)
 	}
 	q = merchantFiltered(q, f)
-	if status && f.Status != "" {
+	if f.Status != "" {
 		q = q.Where("status = ?", string(f.Status))
 	}
 	if f.Currency != "" {
@@ -144,9 +143,10 @@ func filtered(q *gorm.DB, f order.ListFilter, status bool) *gorm.DB {
 		q = q.Where("id IN (SELECT order_id FROM order_flags WHERE resolved_at IS NULL)")
 	}
 	if f.Basis == order.BasisPaid {
+		// Money moved in the period: paid in it, or refunded in it.
 		paid, pargs := period("paid_at", f.From, f.To)
 		refunded, rargs := period("refunded_at", f.From, f.To)
-		return q.Where("((status <> 'REFUNDED' AND "+paid+") OR (status = 'REFUNDED' AND "+refunded+"))", append(pargs, rargs...)...)
+		return q.Where("(("+paid+") OR ("+refunded+"))", append(pargs, rargs...)...)
 	}
 	if f.From != nil {
 		q = q.Where("created_at >= ?", f.From.UTC())
@@ -189,6 +189,9 @@ func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 			"updated_at": utc(after.UpdatedAt), "next_check_at": utcPtr(after.NextCheckAt),
 			"check_attempts": after.CheckAttempts, "check_failures": after.CheckFailures, "paid_at": utcPtr(after.PaidAt), "refunded_at": utcPtr(after.RefundedAt),
 		}
+		if w.Change.Settle != nil {
+			update["settled_minor"], update["settled_currency"] = settledColumns(after.Settled)
+		}
 		if w.ReleaseLease {
 			update["lease_owner"], update["lease_until"] = nil, nil
 		}
@@ -196,7 +199,9 @@ func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 	var rows []insert
 	if w.Touches() {
 		at := utc(w.At)
-		if ch := w.Change; ch.Moves() {
+		// Every status change has its row; so has every resolution, whatever its outcome (who,
+		// why and MOS's answer then).
+		if ch := w.Change; ch.Moves() || ch.Resolve != nil {
 			rows = append(rows, transitionInsert(&transitionRow{OrderID: after.ID, Version: after.Version, FromStatus: string(ch.From),
 				ToStatus: string(ch.To), Source: string(w.Event.Source), Reason: ch.Reason, MOSStatus: w.Event.MOSStatus,
 				RequestID: w.Event.RequestID, CreatedAt: at}))
@@ -235,10 +240,10 @@ func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 				}
 			}
 			if r := w.Change.Resolve; r != nil {
-				res := tx.Exec(`UPDATE order_flags SET resolved_at = ?, resolved_by = ?, resolution = ?,
+				res := tx.Exec(`UPDATE order_flags SET resolved_at = ?, resolved_by = ?, resolution = ?, outcome = ?,
 					mos_answer = CASE WHEN ? <> '' THEN ? ELSE mos_answer END
 					WHERE order_id = ? AND flag = ? AND resolved_at IS NULL`,
-					utc(w.At), r.By, r.Note, r.Answer, r.Answer, after.ID, string(r.Flag))
+					utc(w.At), r.By, r.Note, string(r.Outcome), r.Answer, r.Answer, after.ID, string(r.Flag))
 				if res.Error != nil {
 					return res.Error
 				}

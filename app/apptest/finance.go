@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -215,10 +216,12 @@ func (b *Browser) Download(t testing.TB, selector string) (name string, body []b
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Chromium reserves the file's name (an empty file) while it writes the .crdownload
+		// beside it, and renames that over it when done: a file is done once no .crdownload is left.
+		if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.HasSuffix(e.Name(), ".crdownload") }) {
+			continue
+		}
 		for _, e := range entries {
-			if strings.HasSuffix(e.Name(), ".crdownload") {
-				continue
-			}
 			body, err := os.ReadFile(filepath.Join(dir, e.Name()))
 			if err != nil {
 				t.Fatal(err)
