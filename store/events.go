@@ -84,13 +84,6 @@ func (r *attemptRow) attempt() order.Attempt {
 func (db *DB) Events(ctx context.Context, f order.EventFilter) (order.EventPage, error) {
 	limit := order.PageSize(f.Limit)
 	q := db.read.WithContext(ctx).Model(&eventRow{})
-	if f.Cursor != "" {
-		id, err := decodeTextCursor(cursorEvents, f.Cursor)
-		if err != nil {
-			return order.EventPage{}, err
-		}
-		q = q.Where("id < ?", id)
-	}
 	if f.OutTradeNo != "" {
 		q = q.Where("out_trade_no = ?", f.OutTradeNo)
 	}
@@ -103,15 +96,11 @@ func (db *DB) Events(ctx context.Context, f order.EventFilter) (order.EventPage,
 	if f.Status != "" {
 		q = q.Where("id IN (SELECT event_id FROM deliveries WHERE status = ?)", string(f.Status))
 	}
-	var rows []eventRow
-	if err := q.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
-		return order.EventPage{}, FormatError(err)
+	rows, next, err := pageOf(q, eventsKeys, f.Cursor, limit, func(r *eventRow) string { return r.ID })
+	if err != nil {
+		return order.EventPage{}, err
 	}
-	var page order.EventPage
-	if len(rows) > limit {
-		rows = rows[:limit]
-		page.NextCursor = encodeTextCursor(cursorEvents, rows[len(rows)-1].ID)
-	}
+	page := order.EventPage{NextCursor: next}
 	records, err := db.withDeliveries(ctx, rows, false)
 	if err != nil {
 		return order.EventPage{}, err

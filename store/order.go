@@ -83,24 +83,12 @@ func (db *DB) flagsOf(ctx context.Context, g *gorm.DB, ids []int64) (map[int64]f
 // Orders lists orders newest first, by keyset pagination on the id (stable under inserts).
 func (db *DB) Orders(ctx context.Context, f order.ListFilter) (order.Page, error) {
 	limit := order.PageSize(f.Limit)
-	q := db.read.WithContext(ctx).Model(&orderRow{})
-	if f.Cursor != "" {
-		id, err := decodeCursor(cursorOrders, f.Cursor)
-		if err != nil {
-			return order.Page{}, err
-		}
-		q = q.Where("id < ?", id)
+	rows, next, err := pageOf(filtered(db.read.WithContext(ctx).Model(&orderRow{}), f), ordersKeys, f.Cursor, limit,
+		func(r *orderRow) int64 { return r.ID })
+	if err != nil {
+		return order.Page{}, err
 	}
-	q = filtered(q, f)
-	var rows []orderRow
-	if err := q.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
-		return order.Page{}, FormatError(err)
-	}
-	var page order.Page
-	if len(rows) > limit {
-		rows = rows[:limit]
-		page.NextCursor = encodeCursor(cursorOrders, rows[len(rows)-1].ID)
-	}
+	out := order.Page{NextCursor: next}
 	ids := make([]int64, len(rows))
 	for i := range rows {
 		ids[i] = rows[i].ID
@@ -109,11 +97,11 @@ func (db *DB) Orders(ctx context.Context, f order.ListFilter) (order.Page, error
 	if err != nil {
 		return order.Page{}, err
 	}
-	page.Orders = make([]*order.Order, len(rows))
+	out.Orders = make([]*order.Order, len(rows))
 	for i := range rows {
-		page.Orders[i] = fromRow(&rows[i], flags[rows[i].ID])
+		out.Orders[i] = fromRow(&rows[i], flags[rows[i].ID])
 	}
-	return page, nil
+	return out, nil
 }
 
 // filtered adds f's conditions to q (a query on orders): the one statement of which orders a
