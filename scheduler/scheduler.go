@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"runtime/debug"
 	"slices"
@@ -32,6 +33,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mospay/mospay/lease"
 	"github.com/mospay/mospay/order"
 	"github.com/robfig/cron/v3"
 	"golang.org/x/time/rate"
@@ -532,29 +534,23 @@ func (s *Scheduler) observe(ctx context.Context, err error) {
 	}
 }
 
-// heartbeat renews the leases of the claimed orders still open every Lease/3 until ctx ends. A
-// renewal that fails is logged; the lease then runs out, and another instance may check the
-// order once more, which the state machine and version guard make harmless.
+// heartbeat renews the leases of the claimed orders still open every Lease/3 until ctx ends; a
+// renewal that fails is logged.
 func (s *Scheduler) heartbeat(ctx context.Context, mu *sync.Mutex, open map[int64]bool) {
-	t := time.NewTicker(s.cfg.Lease / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		mu.Lock()
-		ids := make([]int64, 0, len(open))
-		for id := range open {
-			ids = append(ids, id)
-		}
-		mu.Unlock()
-		now := s.cfg.Clock.Now()
-		if _, err := s.claimer.RenewLeases(ctx, s.cfg.Owner, ids, now, now.Add(s.cfg.Lease)); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "renewing leases", "orders", len(ids), "err", err)
-		}
-	}
+	lease.Heartbeat{Lease: s.cfg.Lease, Clock: s.cfg.Clock,
+		Held: func() []int64 {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Collect(maps.Keys(open))
+		},
+		Renew: func(ctx context.Context, ids []int64, now, until time.Time) error {
+			_, err := s.claimer.RenewLeases(ctx, s.cfg.Owner, ids, now, until)
+			return err
+		},
+		Failed: func(ctx context.Context, ids int, err error) {
+			s.log.WarnContext(ctx, "renewing leases", "orders", ids, "err", err)
+		},
+	}.Run(ctx)
 }
 
 // check reconciles one order; a panic is turned into an error so that one bad order cannot end

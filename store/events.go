@@ -84,13 +84,6 @@ func (r *attemptRow) attempt() order.Attempt {
 func (db *DB) Events(ctx context.Context, f order.EventFilter) (order.EventPage, error) {
 	limit := order.PageSize(f.Limit)
 	q := db.read.WithContext(ctx).Model(&eventRow{})
-	if f.Cursor != "" {
-		id, err := decodeTextCursor(cursorEvents, f.Cursor)
-		if err != nil {
-			return order.EventPage{}, err
-		}
-		q = q.Where("id < ?", id)
-	}
 	if f.OutTradeNo != "" {
 		q = q.Where("out_trade_no = ?", f.OutTradeNo)
 	}
@@ -103,15 +96,11 @@ func (db *DB) Events(ctx context.Context, f order.EventFilter) (order.EventPage,
 	if f.Status != "" {
 		q = q.Where("id IN (SELECT event_id FROM deliveries WHERE status = ?)", string(f.Status))
 	}
-	var rows []eventRow
-	if err := q.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
-		return order.EventPage{}, FormatError(err)
+	rows, next, err := pageOf(q, eventsKeys, f.Cursor, limit, func(r *eventRow) string { return r.ID })
+	if err != nil {
+		return order.EventPage{}, err
 	}
-	var page order.EventPage
-	if len(rows) > limit {
-		rows = rows[:limit]
-		page.NextCursor = encodeTextCursor(cursorEvents, rows[len(rows)-1].ID)
-	}
+	page := order.EventPage{NextCursor: next}
 	records, err := db.withDeliveries(ctx, rows, false)
 	if err != nil {
 		return order.EventPage{}, err
@@ -235,45 +224,11 @@ func (db *DB) Redeliver(ctx context.Context, r order.RedeliverRequest) (int64, e
 // reconciler's claims are, so that two instances never send the same attempt at once.
 func (db *DB) ClaimDeliveries(ctx context.Context, endpoint string, now time.Time, limit int, owner string, until time.Time) ([]order.Delivery, error) {
 	var rows []deliveryRow
-	const inOrder = `NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.endpoint = d.endpoint AND e.order_id = d.order_id
-		AND e.status = 'pending' AND (e.order_version, e.event_id) < (d.order_version, d.event_id))`
-	due := func(g *gorm.DB) *gorm.DB {
-		return g.Table("deliveries AS d").Where("d.next_attempt_at <= ? AND d.endpoint = ? AND d.status = 'pending'", now.UTC(), endpoint).
-			Where("(d.lease_until IS NULL OR d.lease_until < ?)", now.UTC()).Where(inOrder)
-	}
-	if db.Dialect == SQLite {
-		// Most polls find nothing due: ask the readers first, so that an idle poll takes no
-		// write transaction from the one writer.
-		var any []int64
-		if err := due(db.read.WithContext(ctx)).Limit(1).Pluck("d.id", &any).Error; err != nil {
-			return nil, FormatError(err)
-		}
-		if len(any) == 0 {
-			return nil, nil
-		}
-	}
-	err := db.InTx(ctx, func(tx *gorm.DB) error {
-		if db.Dialect == Postgres {
-			return tx.Raw(`UPDATE deliveries SET lease_owner = ?, lease_until = now() + make_interval(secs => ?)
-				WHERE id IN (SELECT d.id FROM deliveries d
-					WHERE d.next_attempt_at <= now() AND d.endpoint = ? AND d.status = 'pending'
-					AND (d.lease_until IS NULL OR d.lease_until < now()) AND `+inOrder+`
-					ORDER BY d.next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED)
-				RETURNING *`, owner, until.Sub(now).Seconds(), endpoint, limit).Scan(&rows).Error
-		}
-		var ids []int64
-		if err := due(tx).Order("d.next_attempt_at").Limit(limit).Pluck("d.id", &ids).Error; err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		if err := tx.Model(&deliveryRow{}).Where("id IN ?", ids).
-			Updates(map[string]any{"lease_owner": owner, "lease_until": until.UTC()}).Error; err != nil {
-			return err
-		}
-		return tx.Where("id IN ?", ids).Find(&rows).Error
-	})
+	// No earlier event of the order is pending for the endpoint.
+	const inOrder = `NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.endpoint = q.endpoint AND e.order_id = q.order_id
+		AND e.status = 'pending' AND (e.order_version, e.event_id) < (q.order_version, q.event_id))`
+	err := deliveryQueue.claim(ctx, db, "q.endpoint = ? AND q.status = 'pending' AND "+inOrder, []any{endpoint},
+		now, limit, owner, until, &rows)
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}
@@ -299,16 +254,8 @@ func (db *DB) ClaimDeliveries(ctx context.Context, endpoint string, now time.Tim
 
 // RenewDeliveryLeases extends owner's leases on the deliveries still being attempted.
 func (db *DB) RenewDeliveryLeases(ctx context.Context, owner string, ids []int64, now, until time.Time) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	return db.InTx(ctx, func(tx *gorm.DB) error {
-		if db.Dialect == Postgres {
-			return tx.Exec(`UPDATE deliveries SET lease_until = now() + make_interval(secs => ?) WHERE id IN ? AND lease_owner = ?`,
-				until.Sub(now).Seconds(), ids, owner).Error
-		}
-		return tx.Model(&deliveryRow{}).Where("id IN ? AND lease_owner = ?", ids, owner).Update("lease_until", until.UTC()).Error
-	})
+	_, err := deliveryQueue.renew(ctx, db, owner, ids, now, until)
+	return err
 }
 
 // RecordAttempts stores attempts and their deliveries' new states, and lets go of their leases,

@@ -141,22 +141,11 @@ func (db *DB) Review(ctx context.Context, f order.ReviewFilter) (order.ReviewPag
 		q = q.Where(`NOT EXISTS (SELECT 1 FROM order_flags older WHERE older.order_id = order_flags.order_id
 			AND older.resolved_at IS NULL AND older.id < order_flags.id)`)
 	}
-	if f.Cursor != "" {
-		after, err := decodeCursor(cursorReview, f.Cursor)
-		if err != nil {
-			return order.ReviewPage{}, err
-		}
-		q = q.Where("id > ?", after)
+	heads, next, err := pageOf(q, reviewKeys, f.Cursor, limit, func(r *flagRow) int64 { return r.ID })
+	if err != nil {
+		return order.ReviewPage{}, err
 	}
-	var heads []flagRow
-	if err := q.Order("id").Limit(limit + 1).Find(&heads).Error; err != nil {
-		return order.ReviewPage{}, FormatError(err)
-	}
-	var page order.ReviewPage
-	if len(heads) > limit {
-		heads = heads[:limit]
-		page.NextCursor = encodeCursor(cursorReview, heads[len(heads)-1].ID)
-	}
+	page := order.ReviewPage{NextCursor: next}
 	ids := make([]int64, len(heads))
 	for i := range heads {
 		ids[i] = heads[i].OrderID

@@ -83,24 +83,12 @@ func (db *DB) flagsOf(ctx context.Context, g *gorm.DB, ids []int64) (map[int64]f
 // Orders lists orders newest first, by keyset pagination on the id (stable under inserts).
 func (db *DB) Orders(ctx context.Context, f order.ListFilter) (order.Page, error) {
 	limit := order.PageSize(f.Limit)
-	q := db.read.WithContext(ctx).Model(&orderRow{})
-	if f.Cursor != "" {
-		id, err := decodeCursor(cursorOrders, f.Cursor)
-		if err != nil {
-			return order.Page{}, err
-		}
-		q = q.Where("id < ?", id)
+	rows, next, err := pageOf(filtered(db.read.WithContext(ctx).Model(&orderRow{}), f), ordersKeys, f.Cursor, limit,
+		func(r *orderRow) int64 { return r.ID })
+	if err != nil {
+		return order.Page{}, err
 	}
-	q = filtered(q, f)
-	var rows []orderRow
-	if err := q.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
-		return order.Page{}, FormatError(err)
-	}
-	var page order.Page
-	if len(rows) > limit {
-		rows = rows[:limit]
-		page.NextCursor = encodeCursor(cursorOrders, rows[len(rows)-1].ID)
-	}
+	out := order.Page{NextCursor: next}
 	ids := make([]int64, len(rows))
 	for i := range rows {
 		ids[i] = rows[i].ID
@@ -109,11 +97,11 @@ func (db *DB) Orders(ctx context.Context, f order.ListFilter) (order.Page, error
 	if err != nil {
 		return order.Page{}, err
 	}
-	page.Orders = make([]*order.Order, len(rows))
+	out.Orders = make([]*order.Order, len(rows))
 	for i := range rows {
-		page.Orders[i] = fromRow(&rows[i], flags[rows[i].ID])
+		out.Orders[i] = fromRow(&rows[i], flags[rows[i].ID])
 	}
-	return page, nil
+	return out, nil
 }
 
 // filtered adds f's conditions to q (a query on orders): the one statement of which orders a
@@ -474,29 +462,7 @@ func (db *DB) AcquireLease(ctx context.Context, id int64, owner string, until ti
 // SQLite there is one instance per file and one writer, so a transaction is enough.
 func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, owner string, until time.Time) ([]*order.Order, error) {
 	var rows []orderRow
-	err := db.InTx(ctx, func(tx *gorm.DB) error {
-		if db.Dialect == Postgres {
-			lease := until.Sub(now).Seconds()
-			return tx.Raw(`UPDATE orders SET lease_owner = ?, lease_until = now() + make_interval(secs => ?)
-				WHERE id IN (SELECT id FROM orders
-					WHERE next_check_at <= now() AND (lease_until IS NULL OR lease_until < now())
-					ORDER BY next_check_at LIMIT ? FOR UPDATE SKIP LOCKED)
-				RETURNING *`, owner, lease, limit).Scan(&rows).Error
-		}
-		var ids []int64
-		if err := tx.Model(&orderRow{}).Where("next_check_at <= ? AND (lease_until IS NULL OR lease_until < ?)", now.UTC(), now.UTC()).
-			Order("next_check_at").Limit(limit).Pluck("id", &ids).Error; err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		if err := tx.Model(&orderRow{}).Where("id IN ?", ids).
-			Updates(map[string]any{"lease_owner": owner, "lease_until": until.UTC()}).Error; err != nil {
-			return err
-		}
-		return tx.Where("id IN ?", ids).Order("next_check_at").Find(&rows).Error
-	})
+	err := orderQueue.claim(ctx, db, "", nil, now, limit, owner, until, &rows)
 	if err != nil {
 		return nil, fmt.Errorf("claim due orders: %w", err)
 	}
@@ -521,22 +487,7 @@ func (db *DB) ClaimDue(ctx context.Context, now time.Time, limit int, owner stri
 // after the lease ran out) is left alone. It reports how many leases were renewed. On PostgreSQL
 // the lease is measured on the database's clock, as ClaimDue's.
 func (db *DB) RenewLeases(ctx context.Context, owner string, ids []int64, now, until time.Time) (int64, error) {
-	if len(ids) == 0 {
-		return 0, nil
-	}
-	var n int64
-	err := db.InTx(ctx, func(tx *gorm.DB) error {
-		var res *gorm.DB
-		if db.Dialect == Postgres {
-			res = tx.Exec(`UPDATE orders SET lease_until = now() + make_interval(secs => ?) WHERE id IN ? AND lease_owner = ?`,
-				until.Sub(now).Seconds(), ids, owner)
-		} else {
-			res = tx.Model(&orderRow{}).Where("id IN ? AND lease_owner = ?", ids, owner).Update("lease_until", until.UTC())
-		}
-		n = res.RowsAffected
-		return res.Error
-	})
-	return n, err
+	return orderQueue.renew(ctx, db, owner, ids, now, until)
 }
 
 // ReleaseLeases ends owner's leases on ids at once: the reconciler claimed those orders but did

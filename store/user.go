@@ -81,13 +81,6 @@ func (db *DB) RevokeUser(ctx context.Context, id string, at time.Time, a order.A
 func (db *DB) AdminActions(ctx context.Context, f order.AuditFilter) (order.AuditPage, error) {
 	limit := order.PageSize(f.Limit)
 	q := db.read.WithContext(ctx).Model(&adminActionRow{})
-	if f.Cursor != "" {
-		id, err := decodeCursor(cursorAudit, f.Cursor)
-		if err != nil {
-			return order.AuditPage{}, err
-		}
-		q = q.Where("id < ?", id)
-	}
 	if f.Actor != "" {
 		q = q.Where("actor = ?", f.Actor)
 	}
@@ -106,15 +99,11 @@ func (db *DB) AdminActions(ctx context.Context, f order.AuditFilter) (order.Audi
 	if f.To != nil {
 		q = q.Where("created_at < ?", f.To.UTC())
 	}
-	var rows []adminActionRow
-	if err := q.Order("id DESC").Limit(limit + 1).Find(&rows).Error; err != nil {
-		return order.AuditPage{}, FormatError(err)
+	rows, next, err := pageOf(q, auditKeys, f.Cursor, limit, func(r *adminActionRow) int64 { return r.ID })
+	if err != nil {
+		return order.AuditPage{}, err
 	}
-	var page order.AuditPage
-	if len(rows) > limit {
-		rows = rows[:limit]
-		page.NextCursor = encodeCursor(cursorAudit, rows[len(rows)-1].ID)
-	}
+	page := order.AuditPage{NextCursor: next}
 	page.Actions = make([]order.AdminAction, len(rows))
 	for i := range rows {
 		page.Actions[i] = rows[i].action()

@@ -7,15 +7,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/mospay/mospay/lease"
 	"github.com/mospay/mospay/order"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -240,8 +243,8 @@ func (d *Deliverer) Stop(ctx context.Context) {
 }
 
 // run is one endpoint's worker. It claims due deliveries in batches while fewer than a batch are
-// held (claimed and not yet recorded), and hands them to Concurrency senders; it renews the
-// leases of those it holds every third of a lease, and claims again when woken, when an attempt
+// held (claimed and not yet recorded), and hands them to Concurrency senders; its heartbeat renews
+// the leases of those it holds every third of a lease, and it claims again when woken, when an attempt
 // is recorded (the next event of that order may now be due) and at every poll.
 func (d *Deliverer) run(loops, attempts context.Context, endpoint string, wake <-chan struct{}) {
 	batch := 4 * d.cfg.Concurrency
@@ -273,10 +276,24 @@ func (d *Deliverer) run(loops, attempts context.Context, endpoint string, wake <
 	}
 	defer senders.Wait()
 	defer close(queue)
+	var beat sync.WaitGroup
+	defer beat.Wait()
+	hb := lease.Heartbeat{Lease: d.cfg.Lease, Clock: d.cfg.Clock,
+		Held: func() []int64 {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Collect(maps.Keys(held))
+		},
+		Renew: func(ctx context.Context, ids []int64, now, until time.Time) error {
+			return d.out.RenewDeliveryLeases(ctx, d.cfg.Owner, ids, now, until)
+		},
+		Failed: func(ctx context.Context, _ int, err error) {
+			d.log.ErrorContext(ctx, "renewing order event delivery leases failed", "err", err)
+		},
+	}
+	beat.Go(func() { hb.Run(loops) })
 	poll := time.NewTicker(d.cfg.Poll)
 	defer poll.Stop()
-	renew := time.NewTicker(d.cfg.Lease / 3)
-	defer renew.Stop()
 	for {
 		mu.Lock()
 		free := batch - len(held)
@@ -302,17 +319,6 @@ func (d *Deliverer) run(loops, attempts context.Context, endpoint string, wake <
 		case <-wake:
 		case <-ended:
 		case <-poll.C:
-		case <-renew.C:
-			mu.Lock()
-			ids := make([]int64, 0, len(held))
-			for id := range held {
-				ids = append(ids, id)
-			}
-			mu.Unlock()
-			now := d.cfg.Clock.Now()
-			if err := d.out.RenewDeliveryLeases(loops, d.cfg.Owner, ids, now, now.Add(d.cfg.Lease)); err != nil && loops.Err() == nil {
-				d.log.ErrorContext(loops, "renewing order event delivery leases failed", "err", err)
-			}
 		}
 	}
 }
@@ -382,16 +388,23 @@ func (d *Deliverer) attempt(ctx context.Context, del order.Delivery, done func()
 	}
 	res := order.DeliveryResult{Delivery: del, Attempt: a, Owner: d.cfg.Owner, Status: order.DeliveryDelivered}
 	if a.Error != "" {
-		if del.Attempts < len(d.cfg.Retry) {
-			delay := d.cfg.Retry[del.Attempts]
-			next := d.cfg.Clock.Now().Add(delay + time.Duration(rand.Int64N(int64(delay/10)+1)))
-			res.Status, res.Next = order.DeliveryPending, &next
-		} else {
-			res.Status = order.DeliveryFailed
-		}
+		res.Status, res.Next = afterFailure(d.cfg.Retry, del.Attempts, d.cfg.Clock.Now(), rand.Int64N)
 	}
 	d.attempts.WithLabelValues(attemptOutcomes[res.Status]).Inc()
 	d.results <- recorded{res: res, done: done}
+}
+
+// afterFailure decides what a failed attempt leaves its delivery, attempts being the attempts
+// made before it: pending again after retry[attempts] and up to a tenth more at random (rnd(n)
+// returns a number in [0, n), as rand.Int64N), counted from now; or failed once the schedule is
+// exhausted.
+func afterFailure(retry []time.Duration, attempts int, now time.Time, rnd func(n int64) int64) (order.DeliveryStatus, *time.Time) {
+	if attempts >= len(retry) {
+		return order.DeliveryFailed, nil
+	}
+	delay := retry[attempts]
+	next := now.Add(delay + time.Duration(rnd(int64(delay/10)+1)))
+	return order.DeliveryPending, &next
 }
 
 // attemptOutcomes label mospay_webhook_attempts_total by what an attempt left its delivery.
