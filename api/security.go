@@ -105,6 +105,13 @@ func (s *Server) loginLimit() echo.MiddlewareFunc {
 	})
 }
 
+// The per-user limit of /mp's configuration (MOSPAY_USER_RATE's and MOSPAY_USER_BURST's
+// defaults); a Config's zero UserRate turns the limit off.
+const (
+	DefaultUserRate  rate.Limit = 5
+	DefaultUserBurst            = 20
+)
+
 // userLimit limits each mini-app user's requests to /mp after login (Config.UserRate per second,
 // Config.UserBurst at once): one user cannot make MOS create prepays or answer orderQuery as
 // fast as they can send. It sits behind requireUser, keyed by the user's id; it is per instance.
