@@ -58,8 +58,6 @@ type Deps struct {
 	Metrics *Metrics
 	// Ready reports whether the database is reachable and migrated (for /readyz).
 	Ready func(ctx context.Context) error
-	// Sessions exchanges MOS login codes for openids (MOS's code2session).
-	Sessions Sessions
 	// Orders is the order service.
 	Orders Orders
 	// Users are mospay's mini-app users (order.Service too).

@@ -22,6 +22,9 @@ const (
 	MaxMetadataKeyLen   = 40  // characters of a key
 	MaxMetadataValueLen = 500 // characters of a value
 
+	// MaxLoginCode bounds the login code forwarded to MOS; MOS's codes are far shorter.
+	MaxLoginCode = 1024
+
 	// Bounds of an order's lines.
 	MaxQuantity  = 99 // of one product in one order
 	MaxItemLines = 20 // distinct products in one order
