@@ -105,11 +105,12 @@ func (s *Server) loginLimit() echo.MiddlewareFunc {
 	})
 }
 
-// The per-user limit of /mp's configuration (MOSPAY_USER_RATE's and MOSPAY_USER_BURST's
-// defaults); a Config's zero UserRate turns the limit off.
+// The per-user limit of /mp's configuration; a Config's zero UserRate turns the limit off.
 const (
-	DefaultUserRate  rate.Limit = 5
-	DefaultUserBurst            = 20
+	// DefaultUserRate is MOSPAY_USER_RATE's default: requests per second per user.
+	DefaultUserRate rate.Limit = 5
+	// DefaultUserBurst is MOSPAY_USER_BURST's default: requests at once per user.
+	DefaultUserBurst = 20
 )
 
 // userLimit limits each mini-app user's requests to /mp after login (Config.UserRate per second,
