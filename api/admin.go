@@ -2,7 +2,6 @@ package api
 
 import (
 	"crypto/subtle"
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -232,19 +231,6 @@ func (s *Server) adminReconcile(c echo.Context) error {
 	return c.JSON(http.StatusOK, orderView(o, true))
 }
 
-// csvHeader is the CSV export's one header row. Times are in the chosen zone (the zone column
-// names it), as spreadsheets read them.
-var csvHeader = []string{"outTradeNo", "prepayId", "openid", "userId", "status", "currency", "totalAmount", "desc",
-	"flags", "createdAt", "paidAt", "refundedAt", "expireAt", "updatedAt", "zone", "sandbox", "merchant", "reference", "metadata"}
-
-// csvTime is t in tz as spreadsheets parse it: YYYY-MM-DD HH:MM:SS.
-func csvTime(t *time.Time, tz *time.Location) string {
-	if t == nil {
-		return ""
-	}
-	return t.In(tz).Format(time.DateTime)
-}
-
 // csvFileName names the export by its period, in tz: mospay-orders-2026-11-01-to-2026-12-01.csv.
 func csvFileName(f order.ListFilter, tz *time.Location) string {
 	day := func(t *time.Time, open string) string {
@@ -260,9 +246,8 @@ func csvFileName(f order.ListFilter, tz *time.Location) string {
 	return name + ".csv"
 }
 
-// adminCSV streams every order matching the filter, page by page, so memory stays flat: UTF-8
-// with a byte order mark (so that spreadsheets read Khmer and other text right; bom=0 leaves it
-// out), times in the chosen zone, active flags with their notes.
+// adminCSV streams every order matching the filter, page by page, so memory stays flat, through
+// OrderCSV: with a byte order mark unless bom=0, times in the chosen zone.
 func (s *Server) adminCSV(c echo.Context) error {
 	f, err := s.adminFilter(c)
 	if err != nil {
@@ -295,41 +280,18 @@ func (s *Server) adminCSV(c echo.Context) error {
 	h.Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	h.Set(echo.HeaderContentDisposition, `attachment; filename="`+csvFileName(f, tz)+`"`)
 	c.Response().WriteHeader(http.StatusOK)
-	if bom {
-		_, _ = c.Response().Write([]byte("\uFEFF"))
-	}
-	w := csv.NewWriter(c.Response())
-	_ = w.Write(csvHeader)
-	zone := tz.String()
-	page := first
-	for {
-		for _, o := range page.Orders {
-			flags := make([]string, len(o.Flags))
-			for i, fl := range o.Flags {
-				flags[i] = string(fl)
-				if note := o.FlagNotes[fl]; note != "" {
-					flags[i] += ": " + note
-				}
-			}
-			_ = w.Write([]string{o.OutTradeNo, o.PrepayID, cell(o.OpenID), o.UserID, string(o.Status), string(o.Amount.Currency),
-				o.Amount.String(), cell(o.Desc), cell(strings.Join(flags, "; ")), csvTime(&o.CreatedAt, tz), csvTime(o.PaidAt, tz),
-				csvTime(o.RefundedAt, tz), csvTime(&o.ExpireAt, tz), csvTime(&o.UpdatedAt, tz), zone, boolText(o.Sandbox),
-				o.Merchant, cell(o.Reference), metadataCell(o.Metadata)})
-		}
-		w.Flush()
-		if page.NextCursor == "" {
-			break
+	enc := NewOrderCSV(c.Response(), tz, bom)
+	for page := first; ; {
+		if err := enc.Encode(page.Orders); err != nil || page.NextCursor == "" {
+			return err
 		}
 		f.Cursor = page.NextCursor
 		if page, err = s.deps.Orders.List(ctx, f); err != nil {
 			// The header is sent: all that is left is to cut the file short, visibly.
 			s.deps.Logger.Error("csv export cut short", "request_id", requestID(c), "err", err)
-			_ = w.Write([]string{"# export incomplete: " + order.ErrorMessage(err)})
-			break
+			return enc.CutShort(order.ErrorMessage(err))
 		}
 	}
-	w.Flush()
-	return w.Error()
 }
 
 // exportDetail is an export's filter as the audit trail keeps it: the filter as read (not the
@@ -362,22 +324,6 @@ func exportDetail(f order.ListFilter, tz *time.Location) string {
 		d = d[:1000] + "..."
 	}
 	return d
-}
-
-// cell keeps user text from being read as a formula when finance opens the CSV in a
-// spreadsheet (CSV injection).
-func cell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
-func boolText(b bool) string {
-	if b {
-		return "true"
-	}
-	return "false"
 }
 
 // ReportJSON is GET /admin/reports/reconciliation: the orders the list shows for the same query,

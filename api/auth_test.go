@@ -34,8 +34,6 @@ type fakeSessions struct {
 	calls int
 }
 
-var _ Sessions = (*fakeSessions)(nil)
-
 func newFakeSessions(codes map[string]string) *fakeSessions {
 	return &fakeSessions{codes: codes, used: map[string]bool{}}
 }
@@ -62,18 +60,32 @@ func (f *fakeSessions) Code2Session(ctx context.Context, code string) (string, e
 }
 
 // fakeUsers is the user store in miniature, for the HTTP layer's tests: the user of openid X is
-// "user-X" ("user-openid-1" for openid-1), made at first login.
+// "user-X" ("user-openid-1" for openid-1), made at first login; the login codes are mos's.
 type fakeUsers struct {
 	mu    sync.Mutex
 	users map[string]*order.User
+	mos   *fakeSessions
 }
 
 var _ Users = (*fakeUsers)(nil)
 
-func newFakeUsers() *fakeUsers {
-	f := &fakeUsers{users: map[string]*order.User{}}
+func newFakeUsers(mos *fakeSessions) *fakeUsers {
+	f := &fakeUsers{users: map[string]*order.User{}, mos: mos}
 	_, _ = f.Login(context.Background(), "openid-1", "en-US")
 	return f
+}
+
+// LoginWithCode is order.Service's in miniature: a blank or overlong code is refused before MOS
+// is asked; MOS's refusals keep their codes.
+func (f *fakeUsers) LoginWithCode(ctx context.Context, code, language string) (*order.User, error) {
+	if code = strings.TrimSpace(code); code == "" || len(code) > order.MaxLoginCode {
+		return nil, order.Errorf(order.EINVALID, "code is required, of at most %d bytes", order.MaxLoginCode)
+	}
+	openid, err := f.mos.Code2Session(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	return f.Login(ctx, openid, language)
 }
 
 func (f *fakeUsers) Login(_ context.Context, openid, language string) (*order.User, error) {
@@ -120,14 +132,14 @@ func (f *fakeUsers) RevokeUser(_ context.Context, id, _, _ string) (*order.User,
 
 // newAuthServer is a server with a token key, a fake MOS, the users of fakeUsers and the fixed
 // clock; cfg may adjust the configuration.
-func newAuthServer(t *testing.T, sessions Sessions, cfg func(*Config)) *Server {
+func newAuthServer(t *testing.T, sessions *fakeSessions, cfg func(*Config)) *Server {
 	t.Helper()
 	c := Config{MaxBody: 4096, CORSOrigins: []string{"https://miniapp.example"},
 		JWTSecret: testSecret, JWTTTL: 2 * time.Hour, AppKey: testAppKey}
 	if cfg != nil {
 		cfg(&c)
 	}
-	return New(c, Deps{Sessions: sessions, Users: newFakeUsers(), Now: func() time.Time { return testNow }})
+	return New(c, Deps{Users: newFakeUsers(sessions), Now: func() time.Time { return testNow }})
 }
 
 // sign makes a token with any method, key and claims, as an attacker or a buggy issuer might.

@@ -20,7 +20,7 @@ import (
 // about: invalid UTF-8 (encoding/json would replace it silently), a key given twice at any depth
 // (encoding/json keeps the last: "totalAmount":"1.00", ..., "totalAmount":"9999.00"), a key that
 // is not one of dst's fields as spelled (encoding/json matches case-insensitively), a value of
-// the wrong type, anything nested deeper than maxDepth, or anything after the object. A body over
+// the wrong type, anything nested deeper than order.MaxDepth, or anything after the object. A body over
 // the limit is 413.
 func bindStrict(c echo.Context, dst any) error {
 	body, err := io.ReadAll(c.Request().Body)
@@ -70,12 +70,7 @@ func decodeStrict(body []byte, dst any) error {
 	return nil
 }
 
-// maxDepth is how deeply a request body may nest objects and arrays, the body's own object being
-// level 1. Nothing mospay reads is nested more than one level; the rest of the margin costs
-// nothing, while a body of a million '[' must cost no more than one of a million spaces.
-const maxDepth = 8
-
-// checkDepth refuses a body that nests objects and arrays deeper than maxDepth. It reads the
+// checkDepth refuses a body that nests objects and arrays deeper than order.MaxDepth. It reads the
 // bytes once, in constant memory and without recursion, skipping strings (whose brackets are
 // text); whether the body is valid JSON is left to the decoders that run after it.
 func checkDepth(body []byte) error {
@@ -89,8 +84,8 @@ func checkDepth(body []byte) error {
 			inString = !inString
 		case inString:
 		case b == '{' || b == '[':
-			if depth++; depth > maxDepth {
-				return order.Errorf(order.EINVALID, "body is nested deeper than %d levels", maxDepth)
+			if depth++; depth > order.MaxDepth {
+				return order.Errorf(order.EINVALID, "body is nested deeper than %d levels", order.MaxDepth)
 			}
 		case b == '}' || b == ']':
 			depth--

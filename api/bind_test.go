@@ -120,7 +120,7 @@ func FuzzCreateBody(f *testing.F) {
 		if !utf8.Valid(body) {
 			t.Fatalf("accepted invalid UTF-8: %q", body)
 		}
-		if d := tokenDepth(body); d > maxDepth {
+		if d := tokenDepth(body); d > order.MaxDepth {
 			t.Fatalf("accepted a body nested %d levels deep: %.200q", d, body)
 		}
 		var keys map[string]json.RawMessage

@@ -67,7 +67,7 @@ func TestLoginFailures(t *testing.T) {
 			mos.down = tt.down
 			var logs bytes.Buffer
 			s := New(Config{MaxBody: 4096, JWTSecret: testSecret, AppKey: testAppKey},
-				Deps{Sessions: mos, Users: newFakeUsers(), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+				Deps{Users: newFakeUsers(mos), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 			rec := do(t, s.Handler(), http.MethodPost, "/mp/login/miniAppLogin", tt.body, map[string]string{"Content-Type": "application/json"})
 			if rec.Code != tt.status {
 				t.Fatalf("status = %d, want %d (%s)", rec.Code, tt.status, rec.Body)
@@ -103,8 +103,8 @@ func TestLoginCodeIsSingleUse(t *testing.T) {
 	}
 }
 
-// TestLoginWithoutSessions: a server wired without MOS answers 500, not a token.
-func TestLoginWithoutSessions(t *testing.T) {
+// TestLoginWithoutUsers: a server wired without the users' service answers 500, not a token.
+func TestLoginWithoutUsers(t *testing.T) {
 	s := New(Config{MaxBody: 4096, JWTSecret: testSecret, AppKey: testAppKey}, Deps{})
 	rec := do(t, s.Handler(), http.MethodPost, "/mp/login/miniAppLogin", `{"code":"c"}`, nil)
 	if rec.Code != 500 || decodeError(t, rec).Code != "internal" {
@@ -115,7 +115,7 @@ func TestLoginWithoutSessions(t *testing.T) {
 // TestLoginWithShortSecret: a misconfigured key fails closed with 500 and issues nothing.
 func TestLoginWithShortSecret(t *testing.T) {
 	s := New(Config{MaxBody: 4096, JWTSecret: []byte("short"), AppKey: testAppKey},
-		Deps{Sessions: newFakeSessions(map[string]string{"c": "openid-1"}), Users: newFakeUsers(), Now: func() time.Time { return testNow }})
+		Deps{Users: newFakeUsers(newFakeSessions(map[string]string{"c": "openid-1"})), Now: func() time.Time { return testNow }})
 	rec := do(t, s.Handler(), http.MethodPost, "/mp/login/miniAppLogin", `{"code":"c"}`, nil)
 	if rec.Code != 500 || strings.Contains(rec.Body.String(), "token") {
 		t.Fatalf("%d %s", rec.Code, rec.Body)

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -230,13 +229,4 @@ func merchantView(o *order.Order) OrderJSON {
 	v := orderView(o, false)
 	v.UserID = o.UserID
 	return v
-}
-
-// metadataCell is an order's metadata in one CSV cell: its JSON object, keys sorted ("" for none).
-func metadataCell(m map[string]string) string {
-	if len(m) == 0 {
-		return ""
-	}
-	b, _ := json.Marshal(m) // a map of strings always marshals
-	return string(b)
 }

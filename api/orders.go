@@ -29,7 +29,7 @@ type Orders interface {
 
 // Users are mospay's mini-app users as the handlers use them (order.Service implements it).
 type Users interface {
-	Login(ctx context.Context, openid, language string) (*order.User, error)
+	LoginWithCode(ctx context.Context, code, language string) (*order.User, error)
 	User(ctx context.Context, id string) (*order.User, error)
 	UsersByOpenID(ctx context.Context, openid string) ([]*order.User, error)
 	RevokeUser(ctx context.Context, id, admin, requestID string) (*order.User, error)

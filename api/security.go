@@ -105,6 +105,14 @@ func (s *Server) loginLimit() echo.MiddlewareFunc {
 	})
 }
 
+// The per-user limit of /mp's configuration; a Config's zero UserRate turns the limit off.
+const (
+	// DefaultUserRate is MOSPAY_USER_RATE's default: requests per second per user.
+	DefaultUserRate rate.Limit = 5
+	// DefaultUserBurst is MOSPAY_USER_BURST's default: requests at once per user.
+	DefaultUserBurst = 20
+)
+
 // userLimit limits each mini-app user's requests to /mp after login (Config.UserRate per second,
 // Config.UserBurst at once): one user cannot make MOS create prepays or answer orderQuery as
 // fast as they can send. It sits behind requireUser, keyed by the user's id; it is per instance.

@@ -58,8 +58,6 @@ type Deps struct {
 	Metrics *Metrics
 	// Ready reports whether the database is reachable and migrated (for /readyz).
 	Ready func(ctx context.Context) error
-	// Sessions exchanges MOS login codes for openids (MOS's code2session).
-	Sessions Sessions
 	// Orders is the order service.
 	Orders Orders
 	// Users are mospay's mini-app users (order.Service too).
@@ -114,16 +112,23 @@ func New(cfg Config, deps Deps) *Server {
 	s := &Server{echo: e, cfg: cfg, deps: deps, tokens: NewTokens(cfg.JWTSecret, cfg.JWTTTL, cfg.AppKey, deps.Now), openAPI: doc,
 		adminFailures: newAdminAuthFailures()}
 	// Built here, not in Serve, so that a Shutdown that comes first still stops a later Serve.
-	s.http = &http.Server{
-		Handler:           e,
+	s.http = NewHTTPServer(e, deps.Logger)
+	s.routes()
+	return s
+}
+
+// NewHTTPServer is an http.Server with the timeouts every listener of mospay has (the API, the
+// operators', pprof's, the embedded sandbox's), so that a slow or idle client cannot hold a
+// connection; docs/security.md lists them. It is the one constructor of mospay's servers.
+func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       60 * time.Second,
-		ErrorLog:          slog.NewLogLogger(deps.Logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	s.routes()
-	return s
 }
 
 // Handler exposes the router (for tests and for mounting).

@@ -144,7 +144,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
 	}, api.Deps{
 		Logger: a.log, Metrics: a.metrics, Ready: a.db.Ready,
-		Sessions: mos.Provider{Client: a.mosClient()}, Orders: a.service(), Users: a.service(), Events: a.service(),
+		Orders: a.service(), Users: a.service(), Events: a.service(),
 		Merchant: a.service(), Products: a.service(), FinanceSessions: a.service(),
 		Notify: &webhook.Receiver{AppKey: c.MOSAppKey, Secret: c.MOSAppSecret, Service: a.service(), Log: a.log,
 			MaxBody: c.MaxBody, Count: a.metrics.CountNotification},
@@ -393,7 +393,7 @@ func (a *App) startSandbox() error {
 		return err
 	}
 	a.sandbox = sb
-	hs := newHTTPServer(sb.Handler(), a.log)
+	hs := api.NewHTTPServer(sb.Handler(), a.log)
 	hs.WriteTimeout = 45 * time.Second // past the longest injected timeout fault (30 s)
 	go func() {
 		if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -487,7 +487,7 @@ func (a *App) startOps() error {
 		return err
 	}
 	a.opsAddr = l.Addr().String()
-	hs := newHTTPServer(a.api.OpsHandler(), a.log)
+	hs := api.NewHTTPServer(a.api.OpsHandler(), a.log)
 	go func() { _ = hs.Serve(l) }()
 	a.closers = append(a.closers, func() { _ = hs.Close() })
 	a.log.Info("operations listener serving", "addr", a.opsAddr)
@@ -499,19 +499,6 @@ func (a *App) DebugURL() string { return "http://" + a.debugAddr }
 
 // OpsURL is the operators' listener's base URL (after Start with OpsAddr).
 func (a *App) OpsURL() string { return "http://" + a.opsAddr }
-
-// newHTTPServer is an http.Server with the timeouts every listener of mospay has, so that a slow
-// or idle client cannot hold a connection.
-func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-}
 
 // startDebug serves Go's pprof handlers on their own loopback listener, never on the API's
 // address, so profiling can be switched on in production without exposing it to clients. The
@@ -527,7 +514,7 @@ func (a *App) startDebug() error {
 		return err
 	}
 	a.debugAddr = l.Addr().String()
-	hs := newHTTPServer(mux, a.log)
+	hs := api.NewHTTPServer(mux, a.log)
 	hs.WriteTimeout = 0 // a CPU profile or trace streams for as long as asked
 	go func() { _ = hs.Serve(l) }()
 	a.closers = append(a.closers, func() { _ = hs.Close() })

@@ -2,10 +2,14 @@ package app
 
 import (
 	"net"
+	"slices"
 	"time"
 
 	"github.com/mospay/mospay/api"
 	"github.com/mospay/mospay/money"
+	"github.com/mospay/mospay/mos"
+	"github.com/mospay/mospay/order"
+	"github.com/mospay/mospay/scheduler"
 	"github.com/mospay/mospay/webhook"
 )
 
@@ -66,6 +70,34 @@ type Config struct {
 	SandboxRetryScale float64
 	// SandboxStateFile keeps the sandbox's orders across restarts ("" = in memory only).
 	SandboxStateFile string
+}
+
+// DefaultConfig is mospay's configuration before the environment and flags change it: every
+// default stated once, most of them by the package that uses the value. The configuration table
+// of cmd/mospay shows and parses these, and app/apptest starts from them.
+func DefaultConfig() Config {
+	sch := order.DefaultSchedule()
+	return Config{
+		HTTPAddr:       "127.0.0.1:8080",
+		DatabaseURL:    "sqlite:data/mospay.db",
+		SandboxAddr:    "127.0.0.1:8081",
+		JWTTTL:         api.DefaultTokenTTL,
+		OrderTTL:       order.DefaultOrderTTL,
+		MaxAmount:      order.DefaultMaxAmount(),
+		ReconcileEvery: scheduler.DefaultEvery,
+		ReconcileConc:  scheduler.DefaultConcurrency,
+		ReconcileRate:  scheduler.DefaultRate,
+		ReconcileFirst: sch.First,
+		PrepayGiveUp:   sch.GiveUp,
+		RefundWindow:   sch.RefundWindow,
+		MOSTimeout:     mos.DefaultTimeout,
+		MaxBody:        order.DefaultMaxBody,
+		ReportTZ:       time.UTC,
+		UserRate:       float64(api.DefaultUserRate),
+		UserBurst:      api.DefaultUserBurst,
+		WebhookRetry:   slices.Clone(webhook.DefaultRetry),
+		EventRetention: webhook.DefaultRetention,
+	}
 }
 
 // NotifyPath is where MOS posts notifications, under the public URL.

@@ -7,8 +7,8 @@ import (
 	"github.com/mospay/mospay/order"
 )
 
-// Provider adapts the Client to what the order service and the login handler consume
-// (order.Provider, api.Sessions), translating MOS's errors into coded ones: a retryable failure
+// Provider adapts the Client to what the order service consumes (order.Provider: prepay,
+// orderQuery and the login's code2session), translating MOS's errors into coded ones: a retryable failure
 // is EUNAVAILABLE (the outcome is unknown), a refusal EUNPROCESSABLE carrying MOS's message, and
 // orderQuery's "not found" ENOTFOUND.
 type Provider struct {

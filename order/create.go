@@ -32,9 +32,6 @@ type CreateRequest struct {
 
 var idempotencyKeyRe = regexp.MustCompile(`^[A-Za-z0-9_.:\-]{1,64}$`)
 
-// maxDescRunes bounds the description sent to MOS (MOS documents no limit; WeChat Pay's is 128).
-const maxDescRunes = 128
-
 // parseCreate validates a create request before anything is stored or sent to MOS. A malformed
 // field is EINVALID (400); a well-formed amount that cannot be taken is EUNPROCESSABLE (422).
 func (s *Service) parseCreate(r CreateRequest) (money.Amount, string, error) {

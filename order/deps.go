@@ -126,10 +126,14 @@ type PrepayRequest struct {
 // Provider is MOS as the order service uses it. Errors are coded:
 // EUNAVAILABLE: transport error, timeout, 5xx or 429 — the outcome is unknown, try again later;
 // EUNPROCESSABLE: MOS refused the request (its message is the Error's message);
-// ENOTFOUND (Query only): MOS has no such order.
+// ENOTFOUND (Query only): MOS has no such order;
+// EUNAUTHORIZED (Code2Session only): a login code that is invalid, used or expired.
 type Provider interface {
 	Prepay(ctx context.Context, r PrepayRequest) (prepayID string, err error)
 	Query(ctx context.Context, outTradeNo, nonceStr string) (Remote, error)
+	// Code2Session exchanges a MOS login code (from mos.login: valid 5 minutes, single use) for
+	// the user's openid.
+	Code2Session(ctx context.Context, code string) (openid string, err error)
 }
 
 // Clock tells the time; tests pass a controllable one.

@@ -101,9 +101,6 @@ type ResolvedFlag struct {
 	Answer string
 }
 
-// MaxNote is the longest resolution note, in characters.
-const MaxNote = 500
-
 // AnswerKey names one answer of MOS about an order by what a flag judges: its status, amount
 // and currency (the amount in canonical form when it can be read, else as sent). It is "" when
 // there is no answer (our own clock's events).

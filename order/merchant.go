@@ -25,19 +25,11 @@ type MerchantStore interface {
 	OrderByReference(ctx context.Context, merchant, reference string) (*Order, error)
 }
 
-// Bounds of a merchant's reference and metadata (docs/merchant.md lists them).
-const (
-	MaxReferenceLen     = 64  // characters of a reference
-	MaxMetadataKeys     = 20  // keys of one order's metadata
-	MaxMetadataKeyLen   = 40  // characters of a key
-	MaxMetadataValueLen = 500 // characters of a value
-)
-
 // referenceRe is a reference: visible ASCII, no spaces, as order ids are.
-var referenceRe = regexp.MustCompile(`^[\x21-\x7e]{1,64}$`)
+var referenceRe = regexp.MustCompile(fmt.Sprintf(`^[\x21-\x7e]{1,%d}$`, MaxReferenceLen))
 
 // metadataKeyRe is a metadata key.
-var metadataKeyRe = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,40}$`)
+var metadataKeyRe = regexp.MustCompile(fmt.Sprintf(`^[A-Za-z0-9_.:-]{1,%d}$`, MaxMetadataKeyLen))
 
 // ActionCreate is a merchant's backend creating an order through the merchant API (the actor is
 // the merchant key's name); ActionProduct is finance adding or changing a product.

@@ -48,12 +48,6 @@ type ItemRequest struct {
 	Quantity  int
 }
 
-// Bounds of an order's lines.
-const (
-	MaxQuantity  = 99 // of one product in one order
-	MaxItemLines = 20 // distinct products in one order
-)
-
 // ProductStore keeps the product list. Errors are coded as Store's.
 type ProductStore interface {
 	// Products lists the products by id; only the active ones when activeOnly.
@@ -76,9 +70,6 @@ type ProductRequest struct {
 }
 
 var productIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
-// maxProductName bounds a product's name (it may become an order's description).
-const maxProductName = 100
 
 // parseProduct validates a product request.
 func (s *Service) parseProduct(r ProductRequest) (*Product, error) {

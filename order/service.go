@@ -9,6 +9,15 @@ import (
 	"github.com/mospay/mospay/money"
 )
 
+// DefaultOrderTTL is how long an unpaid order stays payable (MOSPAY_ORDER_TTL's default).
+const DefaultOrderTTL = 30 * time.Minute
+
+// DefaultMaxAmount is the largest order per currency, in minor units (MOSPAY_MAX_AMOUNT_USD's
+// and MOSPAY_MAX_AMOUNT_KHR's defaults): USD 10,000.00 and KHR 40,000,000.
+func DefaultMaxAmount() map[money.Currency]int64 {
+	return map[money.Currency]int64{money.USD: 1_000_000, money.KHR: 40_000_000}
+}
+
 // Config is what the service needs of mospay's configuration.
 type Config struct {
 	AppKey    string

@@ -2,6 +2,8 @@ package order
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -36,6 +38,34 @@ func NewUserID() string {
 // is refused in the second of the revocation.
 func (u *User) TokenValid(issuedAt time.Time) bool {
 	return u.TokensRevokedAt == nil || issuedAt.After(u.TokensRevokedAt.Truncate(time.Microsecond))
+}
+
+// LoginWithCode logs in the mini-app user a MOS login code names: MOS's code2session turns the
+// code into the user's openid, then Login records the login. The code is never logged.
+// EINVALID for a missing or overlong code, EUNAUTHORIZED for one MOS refuses (invalid, used or
+// expired: the front end calls mos.login again), EUNAVAILABLE when MOS is unreachable.
+func (s *Service) LoginWithCode(ctx context.Context, code, language string) (*User, error) {
+	code = strings.TrimSpace(code)
+	switch {
+	case code == "":
+		return nil, Errorf(EINVALID, "code is required")
+	case len(code) > MaxLoginCode:
+		return nil, Errorf(EINVALID, "code is too long")
+	}
+	openid, err := s.mos.Code2Session(ctx, code)
+	switch ErrorCode(err) {
+	case "":
+	case EUNAUTHORIZED:
+		return nil, Wrap(EUNAUTHORIZED, err, "login code is invalid, used or expired")
+	case EUNAVAILABLE:
+		return nil, Wrap(EUNAVAILABLE, err, "MOS is unavailable; try again")
+	default:
+		return nil, fmt.Errorf("code2session: %w", err)
+	}
+	if openid == "" {
+		return nil, errors.New("order: code2session gave no openid")
+	}
+	return s.Login(ctx, openid, language)
 }
 
 // Login records a login of the user MOS vouches for (their openid, from code2session), making the

@@ -21,7 +21,6 @@ import (
 
 	"github.com/mospay/mospay/api"
 	"github.com/mospay/mospay/app"
-	"github.com/mospay/mospay/money"
 	"github.com/mospay/mospay/mos/sandbox"
 	"github.com/mospay/mospay/order"
 	"github.com/mospay/mospay/store"
@@ -84,24 +83,23 @@ func Start(t testing.TB, opt Options) *Stack {
 		opt.MOSTimeout = 5 * time.Second
 	}
 	s := &Stack{AppKey: "sbx" + RandHex(8), Secret: RandHex(16), MchID: "sbxmerchant" + RandHex(4), Logs: &LogBuffer{}}
-	cfg := app.Config{
-		HTTPAddr: "127.0.0.1:0", DatabaseURL: opt.DBURL, SandboxAddr: "127.0.0.1:0", Sandbox: true,
-		MOSAppKey: s.AppKey, MOSAppSecret: s.Secret, MOSMchID: s.MchID,
-		JWTSecret: RandHex(32), JWTTTL: time.Hour,
-		AdminTokens: []api.AdminToken{{Name: "finance", Token: FinanceToken}, {Name: "admin", Token: AdminToken}},
-		OrderTTL:    30 * time.Minute, ReconcileEvery: "@every 1h", ReconcileConc: 8, ReconcileRate: 1000,
-		ReconcileFirst: 15 * time.Second, PrepayGiveUp: 2 * time.Minute,
-		MOSTimeout: opt.MOSTimeout, MaxBody: 1 << 20, ReportTZ: time.UTC,
-		MaxAmount:         map[money.Currency]int64{money.USD: 1_000_000, money.KHR: 40_000_000},
-		SandboxRetryScale: 0.001,
-		// The per-user limit is off: the tests fire requests as fast as they can; the security
-		// tests turn it on.
-		UserRate: 0,
-		// As `serve --sandbox`: the tests that choose their amounts rely on it; the tests of the
-		// pricing paths turn it off.
-		ClientAmounts: true,
-		MerchantKeys:  []api.MerchantKey{{Name: "shop", Key: MerchantKey}, {Name: "other", Key: OtherMerchantKey}},
-	}
+	// app.DefaultConfig, as `serve --sandbox` starts from, changed where a test needs it.
+	cfg := app.DefaultConfig()
+	cfg.HTTPAddr, cfg.DatabaseURL, cfg.SandboxAddr, cfg.Sandbox = "127.0.0.1:0", opt.DBURL, "127.0.0.1:0", true
+	cfg.MOSAppKey, cfg.MOSAppSecret, cfg.MOSMchID = s.AppKey, s.Secret, s.MchID
+	cfg.JWTSecret, cfg.JWTTTL = RandHex(32), time.Hour
+	cfg.AdminTokens = []api.AdminToken{{Name: "finance", Token: FinanceToken}, {Name: "admin", Token: AdminToken}}
+	// The reconciler's tick is rare and its rate high: the tests move orders through it by hand.
+	cfg.ReconcileEvery, cfg.ReconcileRate = "@every 1h", 1000
+	cfg.MOSTimeout = opt.MOSTimeout
+	cfg.SandboxRetryScale = 0.001
+	// The per-user limit is off: the tests fire requests as fast as they can; the security
+	// tests turn it on.
+	cfg.UserRate = 0
+	// As `serve --sandbox`: the tests that choose their amounts rely on it; the tests of the
+	// pricing paths turn it off.
+	cfg.ClientAmounts = true
+	cfg.MerchantKeys = []api.MerchantKey{{Name: "shop", Key: MerchantKey}, {Name: "other", Key: OtherMerchantKey}}
 	if opt.MOS != nil {
 		s.AppKey, s.Secret, s.MchID = opt.MOS.AppKey, opt.MOS.Secret, opt.MOS.MchID
 		cfg.MOSAppKey, cfg.MOSAppSecret, cfg.MOSMchID = s.AppKey, s.Secret, s.MchID

@@ -38,11 +38,18 @@ type setting struct {
 
 func unlessSandbox(c *config) bool { return !c.Sandbox }
 
+// defaults are the values a setting takes when neither its variable nor its flag is given:
+// app.DefaultConfig, shown as text in each setting's def and parsed like any value.
+var defaults = app.DefaultConfig()
+
+// defaultLogLevel is MOSPAY_LOG_LEVEL's default, the one value only the command reads.
+const defaultLogLevel = "info"
+
 // settings is the one table of configuration (docs/operations.md "Configuration").
 var settings = []setting{
-	{env: "MOSPAY_HTTP_ADDR", flag: "http-addr", def: "127.0.0.1:8080", help: "API listen address",
+	{env: "MOSPAY_HTTP_ADDR", flag: "http-addr", def: defaults.HTTPAddr, help: "API listen address",
 		parse: func(c *config, v string) error { c.HTTPAddr = v; return checkAddr(v) }},
-	{env: "MOSPAY_DATABASE_URL", flag: "database-url", def: "sqlite:data/mospay.db", help: "sqlite:PATH or postgres://...",
+	{env: "MOSPAY_DATABASE_URL", flag: "database-url", def: defaults.DatabaseURL, help: "sqlite:PATH or postgres://...",
 		parse: func(c *config, v string) error {
 			c.DatabaseURL = v
 			if strings.HasPrefix(v, "sqlite:") && len(v) > len("sqlite:") {
@@ -71,11 +78,11 @@ var settings = []setting{
 			}
 			return nil
 		}},
-	{env: "MOSPAY_JWT_TTL", flag: "jwt-ttl", def: "24h", help: "token lifetime",
+	{env: "MOSPAY_JWT_TTL", flag: "jwt-ttl", def: durationText(defaults.JWTTTL), help: "token lifetime",
 		parse: func(c *config, v string) (err error) { c.JWTTTL, err = positiveDuration(v); return }},
 	{env: "MOSPAY_ADMIN_TOKENS", flag: "admin-tokens", help: "comma-separated name:token or bare tokens for /admin, each at least 32 characters (required unless --sandbox)", secret: true, needed: unlessSandbox,
 		parse: func(c *config, v string) (err error) { c.AdminTokens, err = parseAdminTokens(v); return }},
-	{env: "MOSPAY_CLIENT_AMOUNTS", flag: "client-amounts", def: "false", help: "true lets a mini-app choose an order's amount (serve --sandbox turns it on); otherwise prices come from the merchant API or the product list",
+	{env: "MOSPAY_CLIENT_AMOUNTS", flag: "client-amounts", def: strconv.FormatBool(defaults.ClientAmounts), help: "true lets a mini-app choose an order's amount (serve --sandbox turns it on); otherwise prices come from the merchant API or the product list",
 		parse: func(c *config, v string) error {
 			switch v {
 			case "true":
@@ -101,15 +108,15 @@ var settings = []setting{
 		}},
 	{env: "MOSPAY_TRUSTED_PROXIES", flag: "trusted-proxies", help: "proxy addresses or CIDRs whose X-Forwarded-For is believed",
 		parse: func(c *config, v string) (err error) { c.TrustedProxies, err = parseNets(v); return }},
-	{env: "MOSPAY_ORDER_TTL", flag: "order-ttl", def: "30m", help: "time an unpaid order stays payable",
+	{env: "MOSPAY_ORDER_TTL", flag: "order-ttl", def: durationText(defaults.OrderTTL), help: "time an unpaid order stays payable",
 		parse: func(c *config, v string) (err error) { c.OrderTTL, err = positiveDuration(v); return }},
-	{env: "MOSPAY_RECONCILE_EVERY", flag: "reconcile-every", def: "@every 30s", help: "reconciler cadence (cron spec or @every 30s)",
+	{env: "MOSPAY_RECONCILE_EVERY", flag: "reconcile-every", def: defaults.ReconcileEvery, help: "reconciler cadence (cron spec or @every 30s)",
 		parse: func(c *config, v string) error {
 			c.ReconcileEvery = v
 			_, err := cron.ParseStandard(v)
 			return err
 		}},
-	{env: "MOSPAY_RECONCILE_CONCURRENCY", flag: "reconcile-concurrency", def: "8", help: "orderQuery calls in flight during a reconciliation pass",
+	{env: "MOSPAY_RECONCILE_CONCURRENCY", flag: "reconcile-concurrency", def: strconv.Itoa(defaults.ReconcileConc), help: "orderQuery calls in flight during a reconciliation pass",
 		parse: func(c *config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 256 {
@@ -118,7 +125,7 @@ var settings = []setting{
 			c.ReconcileConc = n
 			return nil
 		}},
-	{env: "MOSPAY_RECONCILE_RATE", flag: "reconcile-rate", def: "50", help: "orderQuery calls per second towards MOS during a pass",
+	{env: "MOSPAY_RECONCILE_RATE", flag: "reconcile-rate", def: numberText(defaults.ReconcileRate), help: "orderQuery calls per second towards MOS during a pass",
 		parse: func(c *config, v string) error {
 			r, err := strconv.ParseFloat(v, 64)
 			if err != nil || !(r >= 1 && r <= 10000) {
@@ -127,37 +134,37 @@ var settings = []setting{
 			c.ReconcileRate = r
 			return nil
 		}},
-	{env: "MOSPAY_RECONCILE_FIRST", flag: "reconcile-first", def: "15s", help: "first reconciler check of a new order, at most this long after creation",
+	{env: "MOSPAY_RECONCILE_FIRST", flag: "reconcile-first", def: durationText(defaults.ReconcileFirst), help: "first reconciler check of a new order, at most this long after creation",
 		parse: func(c *config, v string) (err error) { c.ReconcileFirst, err = positiveDuration(v); return }},
-	{env: "MOSPAY_PREPAY_GIVEUP", flag: "prepay-giveup", def: "2m", help: "a CREATED order MOS has no record of this long after creation never reached MOS: FAILED",
+	{env: "MOSPAY_PREPAY_GIVEUP", flag: "prepay-giveup", def: durationText(defaults.PrepayGiveUp), help: "a CREATED order MOS has no record of this long after creation never reached MOS: FAILED",
 		parse: func(c *config, v string) (err error) { c.PrepayGiveUp, err = positiveDuration(v); return }},
-	{env: "MOSPAY_REFUND_WINDOW", flag: "refund-window", def: "720h", help: "how long a PAID order is still checked, sparsely, for a refund MOS reports only through orderQuery",
+	{env: "MOSPAY_REFUND_WINDOW", flag: "refund-window", def: durationText(defaults.RefundWindow), help: "how long a PAID order is still checked, sparsely, for a refund MOS reports only through orderQuery",
 		parse: func(c *config, v string) (err error) { c.RefundWindow, err = positiveDuration(v); return }},
-	{env: "MOSPAY_SANDBOX_ADDR", flag: "sandbox-addr", def: "127.0.0.1:8081", help: "sandbox listen address",
+	{env: "MOSPAY_SANDBOX_ADDR", flag: "sandbox-addr", def: defaults.SandboxAddr, help: "sandbox listen address",
 		parse: func(c *config, v string) error { c.SandboxAddr = v; return checkAddr(v) }},
-	{env: "MOSPAY_MOS_TIMEOUT", flag: "mos-timeout", def: "10s", help: "timeout of one call to MOS",
+	{env: "MOSPAY_MOS_TIMEOUT", flag: "mos-timeout", def: durationText(defaults.MOSTimeout), help: "timeout of one call to MOS",
 		parse: func(c *config, v string) (err error) { c.MOSTimeout, err = positiveDuration(v); return }},
-	{env: "MOSPAY_MAX_BODY", flag: "max-body", def: "1MiB", help: "largest request body accepted (e.g. 1MiB, 512KiB, 65536)",
+	{env: "MOSPAY_MAX_BODY", flag: "max-body", def: bytesText(defaults.MaxBody), help: "largest request body accepted (e.g. 1MiB, 512KiB, 65536)",
 		parse: func(c *config, v string) (err error) { c.MaxBody, err = parseBytes(v); return }},
 	{env: "MOSPAY_WEBHOOK_URLS", flag: "webhook-urls", help: "comma-separated http(s) URLs that receive every order event (off when empty)",
 		parse: func(c *config, v string) (err error) { c.WebhookURLs, err = parseEndpoints(v); return }},
 	{env: "MOSPAY_WEBHOOK_SECRET", flag: "webhook-secret", help: "order events' signing secrets, whsec_ + base64, comma-separated while rotating (required with MOSPAY_WEBHOOK_URLS)", secret: true,
 		parse: func(c *config, v string) (err error) { c.WebhookSecrets, err = webhook.ParseSecrets(v); return }},
-	{env: "MOSPAY_WEBHOOK_RETRY", flag: "webhook-retry", def: "5s,5m,30m,2h,5h,10h,10h", help: "delays between an order event's attempts; the last failure makes its delivery failed",
+	{env: "MOSPAY_WEBHOOK_RETRY", flag: "webhook-retry", def: delaysText(defaults.WebhookRetry), help: "delays between an order event's attempts; the last failure makes its delivery failed",
 		parse: func(c *config, v string) (err error) { c.WebhookRetry, err = parseDelays(v); return }},
-	{env: "MOSPAY_EVENT_RETENTION", flag: "event-retention", def: "720h", help: "how long the attempts of delivered order events are kept (events stay with their orders)",
+	{env: "MOSPAY_EVENT_RETENTION", flag: "event-retention", def: durationText(defaults.EventRetention), help: "how long the attempts of delivered order events are kept (events stay with their orders)",
 		parse: func(c *config, v string) (err error) { c.EventRetention, err = positiveDuration(v); return }},
-	{env: "MOSPAY_REPORT_TZ", flag: "report-tz", def: "UTC", help: "time zone of report dates (e.g. Asia/Phnom_Penh)",
+	{env: "MOSPAY_REPORT_TZ", flag: "report-tz", def: defaults.ReportTZ.String(), help: "time zone of report dates (e.g. Asia/Phnom_Penh)",
 		parse: func(c *config, v string) (err error) { c.ReportTZ, err = time.LoadLocation(v); return }},
-	{env: "MOSPAY_MAX_AMOUNT_USD", flag: "max-amount-usd", def: "10000.00", help: "largest USD order",
+	{env: "MOSPAY_MAX_AMOUNT_USD", flag: "max-amount-usd", def: money.Format(defaults.MaxAmount[money.USD], money.USD), help: "largest USD order",
 		parse: func(c *config, v string) error { return parseMax(c, money.USD, v) }},
-	{env: "MOSPAY_MAX_AMOUNT_KHR", flag: "max-amount-khr", def: "40000000", help: "largest KHR order",
+	{env: "MOSPAY_MAX_AMOUNT_KHR", flag: "max-amount-khr", def: money.Format(defaults.MaxAmount[money.KHR], money.KHR), help: "largest KHR order",
 		parse: func(c *config, v string) error { return parseMax(c, money.KHR, v) }},
 	{env: "MOSPAY_DEBUG_ADDR", flag: "debug-addr", help: "serve Go's pprof profiles on this loopback address; off when empty",
 		parse: func(c *config, v string) error { c.DebugAddr = v; return checkLoopback(v) }},
 	{env: "MOSPAY_OPS_ADDR", flag: "ops-addr", help: "serve /metrics (then not on the API's address), /healthz and /readyz on this address; off when empty",
 		parse: func(c *config, v string) error { c.OpsAddr = v; return checkAddr(v) }},
-	{env: "MOSPAY_USER_RATE", flag: "user-rate", def: "5", help: "requests per second each mini-app user may make to /mp after login (0 turns the limit off; per instance)",
+	{env: "MOSPAY_USER_RATE", flag: "user-rate", def: numberText(defaults.UserRate), help: "requests per second each mini-app user may make to /mp after login (0 turns the limit off; per instance)",
 		parse: func(c *config, v string) error {
 			r, err := strconv.ParseFloat(v, 64)
 			if err != nil || !(r >= 0 && r <= 100000) {
@@ -166,7 +173,7 @@ var settings = []setting{
 			c.UserRate = r
 			return nil
 		}},
-	{env: "MOSPAY_USER_BURST", flag: "user-burst", def: "20", help: "requests each mini-app user may make to /mp at once",
+	{env: "MOSPAY_USER_BURST", flag: "user-burst", def: strconv.Itoa(defaults.UserBurst), help: "requests each mini-app user may make to /mp at once",
 		parse: func(c *config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 100000 {
@@ -175,7 +182,7 @@ var settings = []setting{
 			c.UserBurst = n
 			return nil
 		}},
-	{env: "MOSPAY_LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error",
+	{env: "MOSPAY_LOG_LEVEL", flag: "log-level", def: defaultLogLevel, help: "debug, info, warn or error",
 		parse: func(c *config, v string) error {
 			c.LogLevel = v
 			switch v {
@@ -495,3 +502,40 @@ func parseMax(c *config, cur money.Currency, v string) error {
 	c.MaxAmount[cur] = m
 	return nil
 }
+
+// durationText writes d as the table shows it: 24h, 30m, 15s, 1h30m (not 24h0m0s).
+func durationText(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// delaysText writes a retry schedule as parseDelays reads it.
+func delaysText(ds []time.Duration) string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = durationText(d)
+	}
+	return strings.Join(out, ",")
+}
+
+// bytesText writes a size as parseBytes reads it, in the largest unit that divides it.
+func bytesText(n int64) string {
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n > 0 && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// numberText writes a rate without a needless fraction: 50, 0.5.
+func numberText(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

@@ -7,12 +7,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mospay/mospay/api"
+	"github.com/mospay/mospay/app"
 	"github.com/mospay/mospay/money"
 )
 
@@ -259,5 +261,61 @@ func TestOldSandboxEnvGetsAnEventSecret(t *testing.T) {
 	saved, err := os.ReadFile(filepath.Join(dir, sandboxEnvFile))
 	if err != nil || !strings.Contains(string(saved), "MOSPAY_WEBHOOK_SECRET='whsec_") || !strings.Contains(string(saved), "sbxold") {
 		t.Fatalf("sandbox.env now:\n%s (%v)", saved, err)
+	}
+}
+
+// TestDefaultsStatedOnce: a setting left unset takes app.DefaultConfig's value (its def is that
+// value as text, parsed like any other), and docs/operations.md "Configuration" shows each
+// default as the table has it.
+func TestDefaultsStatedOnce(t *testing.T) {
+	env := validEnv()
+	c, err := load(t, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := app.DefaultConfig()
+	// What validEnv sets, and what only the table's parsing fills.
+	want.MOSBaseURL, want.MOSAppKey, want.MOSAppSecret, want.MOSMchID = c.MOSBaseURL, c.MOSAppKey, c.MOSAppSecret, c.MOSMchID
+	want.JWTSecret, want.AdminTokens = c.JWTSecret, c.AdminTokens
+	if !reflect.DeepEqual(c.Config, want) {
+		t.Errorf("unset settings differ from app.DefaultConfig:\n got %+v\nwant %+v", c.Config, want)
+	}
+	if c.LogLevel != defaultLogLevel {
+		t.Errorf("log level %q", c.LogLevel)
+	}
+
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{} // variable: its default as the page shows it
+	section := false
+	for _, line := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(line, "## ") {
+			section = line == "## Configuration"
+		}
+		cells := strings.Split(line, "|")
+		if !section || len(cells) < 5 || !strings.Contains(cells[1], "`MOSPAY_") {
+			continue
+		}
+		vars, defs := strings.Split(cells[1], ","), strings.Split(cells[len(cells)-2], ",")
+		for i, v := range vars {
+			v = strings.Trim(strings.TrimSpace(v), "`")
+			rows[v] = ""
+			if len(vars) == len(defs) {
+				rows[v] = strings.TrimSpace(defs[i])
+			} else if len(vars) == 1 {
+				rows[v] = strings.TrimSpace(cells[len(cells)-2])
+			}
+		}
+	}
+	for _, s := range settings {
+		got, ok := rows[s.env]
+		switch {
+		case !ok:
+			t.Errorf("docs/operations.md \"Configuration\" has no row for %s", s.env)
+		case s.def != "" && got != "`"+s.def+"`":
+			t.Errorf("docs/operations.md gives %s the default %s; the table's is %q", s.env, got, s.def)
+		}
 	}
 }

@@ -42,7 +42,7 @@ var devKeys = []struct {
 func dataDir(raw map[string]string) string {
 	u := raw["MOSPAY_DATABASE_URL"]
 	if u == "" {
-		u = "sqlite:data/mospay.db"
+		u = defaults.DatabaseURL
 	}
 	if p, ok := strings.CutPrefix(u, "sqlite:"); ok {
 		return filepath.Dir(p)
