@@ -146,7 +146,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		Logger: a.log, Metrics: a.metrics, Ready: a.db.Ready,
 		Sessions: mos.Provider{Client: a.mosClient()}, Orders: a.service(), Users: a.service(), Events: a.service(),
 		Merchant: a.service(), Products: a.service(), FinanceSessions: a.service(),
-		Notify: &webhook.Receiver{AppKey: c.MOSAppKey, Secret: c.MOSAppSecret, Service: a.service(), Log: a.log,
+		Notify: &mos.Receiver{AppKey: c.MOSAppKey, Secret: c.MOSAppSecret, Service: a.service(), Log: a.log,
 			MaxBody: c.MaxBody, Count: a.metrics.CountNotification},
 		Now: a.clock.Now,
 	})

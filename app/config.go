@@ -6,6 +6,7 @@ import (
 
 	"github.com/mospay/mospay/api"
 	"github.com/mospay/mospay/money"
+	"github.com/mospay/mospay/mos"
 	"github.com/mospay/mospay/webhook"
 )
 
@@ -68,14 +69,11 @@ type Config struct {
 	SandboxStateFile string
 }
 
-// NotifyPath is where MOS posts notifications, under the public URL.
-const NotifyPath = "/mos/notify"
-
 // notifyURL is the notifyUrl sent with every prepay: the public URL, or the API's own address
-// when none is configured, + NotifyPath. It is built here alone.
+// when none is configured, + mos.NotifyPath. It is built here alone.
 func notifyURL(publicURL, apiAddr string) string {
 	if publicURL == "" {
 		publicURL = "http://" + apiAddr
 	}
-	return publicURL + NotifyPath
+	return publicURL + mos.NotifyPath
 }
