@@ -18,7 +18,7 @@ import (
 // succeed, one flag waits for finance. (`make test` also checks the file with promtool.)
 func TestAlertRulesWatchServedMetrics(t *testing.T) {
 	rc := apptest.NewEventReceiver(t, nil)
-	h := newHarness(t, apptest.Options{Config: apptest.WithEvents(nil, rc)})
+	h := apptest.Start(t, apptest.Options{Config: apptest.WithEvents(nil, rc)})
 	token := h.Login(t, "erin")
 	h.PaidOrder(t, token, apptest.CreateBody{TotalAmount: "2.50", Currency: "USD", Desc: "Coffee"})
 	h.FlaggedOrder(t, token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "Water"}, "0.10")

@@ -62,7 +62,7 @@ func fill(t *testing.T, dir string) string {
 // notification MOS retries is then applied, and nothing acknowledged is lost.
 func TestFullDisk(t *testing.T) {
 	dir := smallFS(t, "4m")
-	h := newHarness(t, apptest.Options{DBURL: "sqlite:" + filepath.Join(dir, "mospay.db")})
+	h := apptest.Start(t, apptest.Options{DBURL: "sqlite:" + filepath.Join(dir, "mospay.db")})
 	token := h.Login(t, "user-disk")
 	body := apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Disk"}
 	var acked []string

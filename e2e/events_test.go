@@ -45,7 +45,7 @@ func TestOrderEvents(t *testing.T) {
 		return http.StatusNoContent
 	})
 	other := apptest.NewEventReceiver(t, nil)
-	h := newHarness(t, apptest.Options{Config: apptest.WithEvents(nil, rc, other)})
+	h := apptest.Start(t, apptest.Options{Config: apptest.WithEvents(nil, rc, other)})
 	token := h.Login(t, "user-events")
 
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Events"}, "")

@@ -101,7 +101,7 @@ func variants(t *testing.T, body []byte) [][]byte {
 // query is never held back by the window. On SQLite and PostgreSQL.
 func TestNotificationReplaysBySignedContent(t *testing.T) {
 	pgtest.ForEachDB(t, func(t *testing.T, dbURL string) {
-		h := newHarness(t, apptest.Options{DBURL: dbURL})
+		h := apptest.Start(t, apptest.Options{DBURL: dbURL})
 		token := h.Login(t, "user-replay")
 		story := func(no string) []byte { return h.Admin(t, "/admin/orders/"+no).Body }
 
@@ -198,8 +198,8 @@ func TestNotificationReplaysBySignedContent(t *testing.T) {
 // the other, and a new notification at the other within 5 s is held back, then checked.
 func TestNotificationReplaysAcrossInstances(t *testing.T) {
 	dsn := pgtest.NewDB(t)
-	a := newHarness(t, apptest.Options{DBURL: dsn})
-	b := newHarness(t, apptest.Options{DBURL: dsn, MOS: a})
+	a := apptest.Start(t, apptest.Options{DBURL: dsn})
+	b := apptest.Start(t, apptest.Options{DBURL: dsn, MOS: a})
 	token := a.Login(t, "user-two-instances")
 	o := a.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "7.00", Currency: "USD", Desc: "two"}, "")
 	a.SandboxPost(t, http.MethodPut, "/sandbox/faults", sandbox.Faults{DropNotifications: 1})
