@@ -144,10 +144,8 @@ func TestGiveUpWhenTTLIsShorter(t *testing.T) {
 				sleepUntil(o.CreatedAt.Add(tt.healAt))
 				setFaults(t, h, recoveryQuiet)
 			}
-			for deadline := due.Add(10 * time.Second); mospayOrder(t, h, o.OutTradeNo).Status != order.StatusFailed; time.Sleep(100 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("order still %s 10 s after its give-up moment", mospayOrder(t, h, o.OutTradeNo).Status)
-				}
+			if !apptest.Within(time.Until(due.Add(10*time.Second)), func() bool { return mospayOrder(t, h, o.OutTradeNo).Status == order.StatusFailed }) {
+				t.Fatalf("order still %s 10 s after its give-up moment", mospayOrder(t, h, o.OutTradeNo).Status)
 			}
 			s, err := h.App.Service().Story(t.Context(), o.OutTradeNo)
 			if err != nil {
@@ -211,23 +209,20 @@ func matchesMOS(h *apptest.Stack, o *order.Order) (bool, string) {
 func waitMatchMOS(t *testing.T, h *apptest.Stack, nos []string) time.Duration {
 	t.Helper()
 	start := time.Now()
-	for {
-		var off []string
+	var off []string
+	if !apptest.Within(recoveryWithin, func() bool {
+		off = off[:0]
 		for _, no := range nos {
 			o := mospayOrder(t, h, no)
 			if ok, mos := matchesMOS(h, o); !ok {
 				off = append(off, fmt.Sprintf("%s: mospay %s, MOS %s", no, o.Status, mos))
 			}
 		}
-		took := time.Since(start)
-		if len(off) == 0 {
-			return took
-		}
-		if took > recoveryWithin {
-			t.Fatalf("%d orders do not match MOS %s after MOS answers again:\n%s", len(off), recoveryWithin, strings.Join(off, "\n"))
-		}
-		time.Sleep(50 * time.Millisecond)
+		return len(off) == 0
+	}) {
+		t.Fatalf("%d orders do not match MOS %s after MOS answers again:\n%s", len(off), recoveryWithin, strings.Join(off, "\n"))
 	}
+	return time.Since(start)
 }
 
 // wantStatus asserts mospay's status of the order.

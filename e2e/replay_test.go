@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos/sandbox"
@@ -221,20 +220,12 @@ func TestNotificationReplaysAcrossInstances(t *testing.T) {
 		t.Fatalf("notification outcomes %v, want one applied (with its repeat) and one deferred", outcomes)
 	}
 	// The held-back one is checked when the window ends, by the instance that held it back.
-	for deadline := time.Now().Add(apptest.WaitFor); mosCalls(a, "orderQuery")-queries < 2; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the held-back notification was never checked")
-		}
-	}
+	apptest.Eventually(t, "the held-back notification to be checked", func() bool { return mosCalls(a, "orderQuery")-queries >= 2 })
 	// MOS counts the call before mospay has written its answer: wait for the row too.
 	notifyQueries := func() int {
 		return a.Count(t, `SELECT COUNT(*) FROM mos_queries q JOIN orders o ON o.id = q.order_id WHERE o.out_trade_no = ? AND q.source = 'notify'`, o.OutTradeNo)
 	}
-	for deadline := time.Now().Add(apptest.WaitFor); notifyQueries() < 2; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			break
-		}
-	}
+	apptest.Within(apptest.WaitFor, func() bool { return notifyQueries() >= 2 })
 	if n := notifyQueries(); n != 2 {
 		t.Fatalf("%d notify queries recorded, want 2", n)
 	}
