@@ -90,7 +90,7 @@ func routeLabel(c echo.Context) string {
 	return "unmatched"
 }
 
-// CountNotification counts one notification by its outcome (webhook.Receiver's Count hook).
+// CountNotification counts one notification by its outcome (mos.Receiver's Count hook).
 func (m *Metrics) CountNotification(outcome string) {
 	m.notifications.WithLabelValues(outcome).Inc()
 }

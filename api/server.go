@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/mospay/mospay/docs"
+	"github.com/mospay/mospay/mos"
 	"github.com/mospay/mospay/order"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
@@ -70,7 +71,7 @@ type Deps struct {
 	Products Products
 	// FinanceSessions are the finance pages' sessions (order.Service too).
 	FinanceSessions FinanceSessions
-	// Notify receives MOS's notifications (webhook.Receiver); it answers in MOS's envelope.
+	// Notify receives MOS's notifications (mos.Receiver, at mos.NotifyPath); it answers in MOS's envelope.
 	Notify http.Handler
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
@@ -149,10 +150,10 @@ func (s *Server) routes() {
 			return err
 		},
 	}))
-	// /mos/notify limits its own body, to answer in MOS's envelope.
+	// MOS's notifications limit their own body, to answer in MOS's envelope.
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{
 		Limit:   fmt.Sprintf("%dB", s.cfg.MaxBody),
-		Skipper: func(c echo.Context) bool { return c.Path() == "/mos/notify" },
+		Skipper: func(c echo.Context) bool { return c.Path() == mos.NotifyPath },
 	}))
 
 	e.GET("/healthz", s.healthz)
@@ -177,7 +178,7 @@ func (s *Server) routes() {
 	if s.deps.Notify != nil {
 		// Every method reaches the receiver, so that even a wrong one is answered in MOS's
 		// envelope (405), never in mospay's error format.
-		e.Any("/mos/notify", echo.WrapHandler(s.deps.Notify))
+		e.Any(mos.NotifyPath, echo.WrapHandler(s.deps.Notify))
 	}
 
 	admin := e.Group("/admin", s.requireAdmin)

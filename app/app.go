@@ -66,6 +66,7 @@ type App struct {
 	opsAddr     string        // the operators' listener's, with OpsAddr
 	debugAddr   string        // pprof's, with DebugAddr
 	served      chan struct{} // closed when the API's Serve returns; serveErr is then set
+	startupPass chan struct{} // closed when the start-up reconciliation pass has ended
 	serveErr    error
 	stopBG      func()
 	closers     []func() // run in reverse order by Close, after the database
@@ -82,6 +83,10 @@ func New(cfg Config, opt Options) *App {
 	return &App{cfg: cfg, log: opt.Logger, clock: opt.Clock, schedule: opt.Schedule, instance: instanceName(),
 		mosCalls: newMOSCalls()}
 }
+
+// StartupPassDone is closed once the reconciliation pass that Start runs in the background has
+// ended (tests that run passes of their own wait for it, so that the two do not share the work).
+func (a *App) StartupPassDone() <-chan struct{} { return a.startupPass }
 
 // instanceName identifies this process in leases: host and pid.
 func instanceName() string {
@@ -146,7 +151,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 		Logger: a.log, Metrics: a.metrics, Ready: a.db.Ready,
 		Orders: a.service(), Users: a.service(), Events: a.service(),
 		Merchant: a.service(), Products: a.service(), FinanceSessions: a.service(),
-		Notify: &webhook.Receiver{AppKey: c.MOSAppKey, Secret: c.MOSAppSecret, Service: a.service(), Log: a.log,
+		Notify: &mos.Receiver{AppKey: c.MOSAppKey, Secret: c.MOSAppSecret, Service: a.service(), Log: a.log,
 			MaxBody: c.MaxBody, Count: a.metrics.CountNotification},
 		Now: a.clock.Now,
 	})
@@ -445,6 +450,7 @@ func (a *App) startBackground() error {
 	}
 	passCtx, cancelPass := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	a.startupPass = done
 	go func() {
 		defer close(done)
 		if sum, err := sch.Pass(passCtx); err != nil {

@@ -100,14 +100,11 @@ func DefaultConfig() Config {
 	}
 }
 
-// NotifyPath is where MOS posts notifications, under the public URL.
-const NotifyPath = "/mos/notify"
-
 // notifyURL is the notifyUrl sent with every prepay: the public URL, or the API's own address
-// when none is configured, + NotifyPath. It is built here alone.
+// when none is configured, + mos.NotifyPath. It is built here alone.
 func notifyURL(publicURL, apiAddr string) string {
 	if publicURL == "" {
 		publicURL = "http://" + apiAddr
 	}
-	return publicURL + NotifyPath
+	return publicURL + mos.NotifyPath
 }

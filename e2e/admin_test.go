@@ -61,7 +61,7 @@ type storyJSON struct {
 
 // TestAdminStory: finance's view of one order tells its whole story, oldest first.
 func TestAdminStory(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "user-story")
 
 	t.Run("paid", func(t *testing.T) {
@@ -157,7 +157,7 @@ type fixture struct {
 	flagged string
 }
 
-func newFixture(t *testing.T, h *harness) fixture {
+func newFixture(t *testing.T, h *apptest.Stack) fixture {
 	t.Helper()
 	alice, bob := h.Login(t, "alice"), h.Login(t, "bob")
 	var f fixture
@@ -184,7 +184,7 @@ func newFixture(t *testing.T, h *harness) fixture {
 
 // TestAdminList: finance's list filters, and its cursor pagination walks every order once.
 func TestAdminList(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	f := newFixture(t, h)
 	page := func(t *testing.T, query string) ([]apptest.Order, string) {
 		t.Helper()
@@ -283,7 +283,7 @@ func TestAdminList(t *testing.T) {
 
 // TestAdminCSV: one header row, then one row per order; amounts as text.
 func TestAdminCSV(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	f := newFixture(t, h)
 	read := func(t *testing.T, query string) [][]string {
 		t.Helper()
@@ -366,7 +366,7 @@ func TestAdminCSV(t *testing.T) {
 // review.
 func TestAdminReport(t *testing.T) {
 	today := apptest.DayBoundaries[1]
-	h := newHarness(t, apptest.Options{Clock: apptest.ClockAt(today)})
+	h := apptest.Start(t, apptest.Options{Clock: apptest.ClockAt(today)})
 	f := newFixture(t, h)
 	from, to := today.AddDate(0, 0, -1).Format("2006-01-02"), today.AddDate(0, 0, 2).Format("2006-01-02")
 	r := h.Admin(t, "/admin/reports/reconciliation?from="+from+"&to="+to+"&tz=UTC")
@@ -414,7 +414,7 @@ func TestAdminReport(t *testing.T) {
 // Each case comes from an address of its own (X-Forwarded-For from a trusted proxy), so that the
 // limit on failed admin authentications (TestAdminAuthFailuresLimited) stays out of the way.
 func TestAdminAuth(t *testing.T) {
-	h := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.TrustedProxies = loopbackProxy(t) }})
+	h := apptest.Start(t, apptest.Options{Config: func(c *app.Config) { c.TrustedProxies = loopbackProxy(t) }})
 	token := h.Login(t, "user-admin-auth")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Auth"}, "")
 

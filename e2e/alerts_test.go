@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mospay/mospay/app/apptest"
 )
@@ -18,7 +17,7 @@ import (
 // succeed, one flag waits for finance. (`make test` also checks the file with promtool.)
 func TestAlertRulesWatchServedMetrics(t *testing.T) {
 	rc := apptest.NewEventReceiver(t, nil)
-	h := newHarness(t, apptest.Options{Config: apptest.WithEvents(nil, rc)})
+	h := apptest.Start(t, apptest.Options{Config: apptest.WithEvents(nil, rc)})
 	token := h.Login(t, "erin")
 	h.PaidOrder(t, token, apptest.CreateBody{TotalAmount: "2.50", Currency: "USD", Desc: "Coffee"})
 	h.FlaggedOrder(t, token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "Water"}, "0.10")
@@ -26,16 +25,14 @@ func TestAlertRulesWatchServedMetrics(t *testing.T) {
 
 	// The delivery's attempt is counted just after the endpoint answered: scrape until it is.
 	var served string
-	for deadline := time.Now().Add(apptest.WaitFor); ; time.Sleep(20 * time.Millisecond) {
+	apptest.Within(apptest.WaitFor, func() bool {
 		r := h.Must(t, http.MethodGet, h.URL+"/metrics", nil, nil)
 		if r.Status != http.StatusOK {
 			t.Fatalf("/metrics: HTTP %d", r.Status)
 		}
 		served = string(r.Body)
-		if strings.Contains(served, `mospay_webhook_attempts_total{outcome="delivered"}`) || time.Now().After(deadline) {
-			break
-		}
-	}
+		return strings.Contains(served, `mospay_webhook_attempts_total{outcome="delivered"}`)
+	})
 	for _, want := range []string{
 		`mospay_mos_calls_total{call="prepay",outcome="ok"}`,
 		`mospay_mos_calls_total{call="orderQuery",outcome="ok"}`,

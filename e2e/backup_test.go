@@ -18,7 +18,7 @@ import (
 // backup to the same path is refused.
 func TestBackupUnderLoad(t *testing.T) {
 	dir := t.TempDir()
-	h := newHarness(t, apptest.Options{DBURL: "sqlite:" + filepath.Join(dir, "mospay.db")})
+	h := apptest.Start(t, apptest.Options{DBURL: "sqlite:" + filepath.Join(dir, "mospay.db")})
 	token := h.Login(t, "user-backup")
 
 	var mu sync.Mutex

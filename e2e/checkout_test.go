@@ -22,7 +22,7 @@ var (
 // TestCheckout walks a whole checkout over HTTP in both currencies: login, create, the user pays
 // in the sandbox, MOS's notification arrives, the order is PAID, and its history says how.
 func TestCheckout(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "user-checkout")
 	for _, tc := range []struct {
 		amount, currency, want string
@@ -73,7 +73,7 @@ func TestCheckout(t *testing.T) {
 // TestNotifyRefusals: notifications that are not MOS's, or not about one of our orders, change
 // nothing and are answered in MOS's envelope with the status docs/mos.md gives.
 func TestNotifyRefusals(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "user-refusals")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Tea"}, "")
 	// The sandbox says paid, but no notification has been sent: a refused notification must not
@@ -168,7 +168,7 @@ func TestNotifyRefusals(t *testing.T) {
 // stop retrying; finance takes it from there). A notification that only claims another amount
 // is recorded as disagreeing, and changes nothing orderQuery does not say.
 func TestAmountMismatch(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "user-mismatch")
 
 	t.Run("mos_reports_another_amount", func(t *testing.T) {
@@ -215,7 +215,7 @@ func TestAmountMismatch(t *testing.T) {
 // TestNotificationDisagreesWithQuery: the notification is a trigger; what orderQuery says is
 // what is applied, and the notification is stored with both statuses.
 func TestNotificationDisagreesWithQuery(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "user-disagree")
 
 	t.Run("says_paid_mos_says_pending", func(t *testing.T) {
@@ -252,7 +252,7 @@ func TestNotificationDisagreesWithQuery(t *testing.T) {
 
 // TestOtherUsersOrder: an order is its owner's alone; to anyone else it does not exist.
 func TestOtherUsersOrder(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	alice, bob := h.Login(t, "alice"), h.Login(t, "bob")
 	o := h.CreateOrder(t, alice, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Alice's"}, "")
 
@@ -291,7 +291,7 @@ func TestOtherUsersOrder(t *testing.T) {
 // TestBadAmounts: each amount a client must not send is refused in the error format, stores
 // nothing and never reaches MOS.
 func TestBadAmounts(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "user-bad-amounts")
 	for _, tc := range []struct {
 		name   string
@@ -354,7 +354,7 @@ func TestBadAmounts(t *testing.T) {
 // TestIdempotency: one Idempotency-Key, one order; another body under it is a conflict; a
 // create whose prepay timed out is resumed by its retry.
 func TestIdempotency(t *testing.T) {
-	h := newHarness(t, apptest.Options{MOSTimeout: 1500 * time.Millisecond}) // the timeout case waits it out
+	h := apptest.Start(t, apptest.Options{MOSTimeout: 1500 * time.Millisecond}) // the timeout case waits it out
 	token := h.Login(t, "user-idem")
 
 	t.Run("same_key_same_body", func(t *testing.T) {
@@ -437,7 +437,7 @@ func TestIdempotency(t *testing.T) {
 // TestNotificationForm: docs/mos.md has MOS possibly posting its notification as a form; a
 // signed form is as good as signed JSON.
 func TestNotificationForm(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "user-form")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Form"}, "")
 	h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"status": "SUCCESS"})
@@ -460,7 +460,7 @@ func TestNotificationForm(t *testing.T) {
 // end's query is 503 provider_unavailable; once MOS answers, the redelivered notification pays
 // the order.
 func TestMOSUnavailable(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "user-mos-down")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Down"}, "")
 	h.SandboxPost(t, "PUT", "/sandbox/faults", map[string]any{"errorRate": map[string]float64{"orderQuery": 1}})
@@ -497,7 +497,7 @@ func TestMOSUnavailable(t *testing.T) {
 // TestLatePaymentAndRefund: a payment MOS reports after the order FAILED is recorded (PAID,
 // flagged late_payment), never lost; a refund moves a PAID order to REFUNDED.
 func TestLatePaymentAndRefund(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "user-late")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "Late"}, "")
 	h.SandboxPost(t, "POST", "/sandbox/orders/"+o.OutTradeNo+"/fail", nil)

@@ -38,7 +38,7 @@ func buyButton(item string) string { return `#items button[data-item="` + item +
 // sideways, on a phone or a laptop.
 func TestDemoInBrowser(t *testing.T) {
 	// The demo's shop orders from the product list: it works with client-chosen amounts off.
-	h := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.ClientAmounts = false }})
+	h := apptest.Start(t, apptest.Options{Config: func(c *app.Config) { c.ClientAmounts = false }})
 	b := apptest.StartBrowser(t)
 	b.SetViewport(t, apptest.Phone())
 	b.Open(t, h.SandboxURL+"/sandbox/demo")
@@ -159,7 +159,7 @@ func TestDemoInBrowser(t *testing.T) {
 // mospay needs, and the sandbox's control API answers any origin. Logging in and paying work
 // from there, with no error in the browser.
 func TestDemoFromDevServer(t *testing.T) {
-	var h *harness
+	var h *apptest.Stack
 	files := map[string]string{} // path on the dev server -> content
 	dev := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, ok := files[r.URL.Path]
@@ -172,7 +172,7 @@ func TestDemoFromDevServer(t *testing.T) {
 		io.WriteString(w, body)
 	}))
 	defer dev.Close()
-	h = newHarness(t, apptest.Options{Config: func(c *app.Config) { c.CORSOrigins = []string{dev.URL} }})
+	h = apptest.Start(t, apptest.Options{Config: func(c *app.Config) { c.CORSOrigins = []string{dev.URL} }})
 	get := func(path string) string {
 		r := h.Must(t, http.MethodGet, h.SandboxURL+path, nil, nil)
 		if r.Status != http.StatusOK {
@@ -209,7 +209,7 @@ type demoStoryBody struct {
 }
 
 // demoStory reads an order's story as finance does.
-func demoStory(t *testing.T, h *harness, outTradeNo string) demoStoryBody {
+func demoStory(t *testing.T, h *apptest.Stack, outTradeNo string) demoStoryBody {
 	t.Helper()
 	r := h.Admin(t, "/admin/orders/"+outTradeNo)
 	if r.Status != http.StatusOK {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos/sandbox"
@@ -62,7 +61,7 @@ func fill(t *testing.T, dir string) string {
 // notification MOS retries is then applied, and nothing acknowledged is lost.
 func TestFullDisk(t *testing.T) {
 	dir := smallFS(t, "4m")
-	h := newHarness(t, apptest.Options{DBURL: "sqlite:" + filepath.Join(dir, "mospay.db")})
+	h := apptest.Start(t, apptest.Options{DBURL: "sqlite:" + filepath.Join(dir, "mospay.db")})
 	token := h.Login(t, "user-disk")
 	body := apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Disk"}
 	var acked []string
@@ -109,13 +108,9 @@ func TestFullDisk(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(apptest.WaitFor)
-	for h.Must(t, http.MethodGet, h.URL+"/readyz", nil, nil).Status != http.StatusOK {
-		if time.Now().After(deadline) {
-			t.Fatal("/readyz never passed again after space returned")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	apptest.Eventually(t, "/readyz to pass again after space returned", func() bool {
+		return h.Must(t, http.MethodGet, h.URL+"/readyz", nil, nil).Status == http.StatusOK
+	})
 	h.WaitStatus(t, token, paid, "PAID")
 	for _, no := range acked {
 		if r, o := h.GetOrder(t, token, no); r.Status != http.StatusOK || o.OutTradeNo != no {

@@ -45,7 +45,7 @@ func TestOrderEvents(t *testing.T) {
 		return http.StatusNoContent
 	})
 	other := apptest.NewEventReceiver(t, nil)
-	h := newHarness(t, apptest.Options{Config: apptest.WithEvents(nil, rc, other)})
+	h := apptest.Start(t, apptest.Options{Config: apptest.WithEvents(nil, rc, other)})
 	token := h.Login(t, "user-events")
 
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Events"}, "")
@@ -102,14 +102,11 @@ func TestOrderEvents(t *testing.T) {
 
 	// Attempts are recorded once their answers are in: wait for both deliveries' records.
 	var ev eventJSON
-	for deadline := time.Now().Add(apptest.WaitFor); ; time.Sleep(20 * time.Millisecond) {
+	if !apptest.Within(apptest.WaitFor, func() bool {
 		h.Admin(t, "/admin/events/"+got[0].ID).Decode(t, &ev)
-		if len(ev.Deliveries) == 2 && ev.Deliveries[0].Status == "delivered" && ev.Deliveries[1].Status == "delivered" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("deliveries: %+v", ev.Deliveries)
-		}
+		return len(ev.Deliveries) == 2 && ev.Deliveries[0].Status == "delivered" && ev.Deliveries[1].Status == "delivered"
+	}) {
+		t.Fatalf("deliveries: %+v", ev.Deliveries)
 	}
 	for _, d := range ev.Deliveries {
 		switch d.Endpoint {
@@ -163,16 +160,11 @@ func TestOrderEvents(t *testing.T) {
 			OldestPendingAt    *string
 		}
 	}
-	deadline := time.Now().Add(apptest.WaitFor)
-	for {
+	if !apptest.Within(apptest.WaitFor, func() bool {
 		h.Admin(t, "/admin/webhooks").Decode(t, &eps)
-		if len(eps.Endpoints) == 2 && eps.Endpoints[0].Pending == 0 && eps.Endpoints[1].Pending == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("endpoints: %+v", eps.Endpoints)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return len(eps.Endpoints) == 2 && eps.Endpoints[0].Pending == 0 && eps.Endpoints[1].Pending == 0
+	}) {
+		t.Fatalf("endpoints: %+v", eps.Endpoints)
 	}
 	if e := eps.Endpoints[0]; e.URL != rc.URL || !e.Configured || e.Delivered != 2 || e.LastAttempt == nil || e.OldestPendingAt != nil {
 		t.Fatalf("first endpoint: %+v", e)
@@ -246,13 +238,10 @@ func TestOrderEventSurvivesSIGKILL(t *testing.T) {
 	}
 	// The attempt is recorded once its answer is in: wait for the record.
 	var ev eventJSON
-	for deadline := time.Now().Add(apptest.WaitFor); ; time.Sleep(20 * time.Millisecond) {
+	if !apptest.Within(apptest.WaitFor, func() bool {
 		c.Must(t, http.MethodGet, "http://"+apiAddr+"/admin/events/"+got[1].ID, nil, apptest.Bearer(apptest.FinanceToken)).Decode(t, &ev)
-		if len(ev.Deliveries) == 1 && ev.Deliveries[0].Status == "delivered" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("event after the restart: %+v", ev)
-		}
+		return len(ev.Deliveries) == 1 && ev.Deliveries[0].Status == "delivered"
+	}) {
+		t.Fatalf("event after the restart: %+v", ev)
 	}
 }

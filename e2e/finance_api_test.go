@@ -14,7 +14,7 @@ import (
 // same answer again does not raise the flag again; a different answer does.
 func TestResolveFlag(t *testing.T) {
 	rc := apptest.NewEventReceiver(t, nil)
-	h := newHarness(t, apptest.Options{Config: apptest.WithEvents(nil, rc)})
+	h := apptest.Start(t, apptest.Options{Config: apptest.WithEvents(nil, rc)})
 	token := h.Login(t, "user-resolve")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Resolve"}, "")
 	h.SandboxPost(t, "PATCH", "/sandbox/orders/"+o.OutTradeNo, map[string]any{"totalAmount": "1.00"})
@@ -109,7 +109,7 @@ func TestResolveFlag(t *testing.T) {
 // TestReportFollowsTheList: the report takes the list's filters, and its totals equal what the
 // list shows, in USD and KHR; money by payment date.
 func TestReportFollowsTheList(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	newFixture(t, h)
 	type total struct {
 		Currency, Status string

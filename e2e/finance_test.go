@@ -23,7 +23,7 @@ type financeBook struct {
 
 // newFinanceBook makes ten orders with the sandbox: paid, pending, failed, closed, refunded and
 // flagged, in USD and KHR.
-func newFinanceBook(t *testing.T, h *harness) financeBook {
+func newFinanceBook(t *testing.T, h *apptest.Stack) financeBook {
 	t.Helper()
 	alice, bob := h.Login(t, "alice"), h.Login(t, "bob")
 	var b financeBook
@@ -81,7 +81,7 @@ func TestFinanceInBrowser(t *testing.T) {
 }
 
 func financeWalk(t *testing.T, at time.Time) {
-	h := newHarness(t, apptest.Options{Clock: apptest.ClockAt(at)})
+	h := apptest.Start(t, apptest.Options{Clock: apptest.ClockAt(at)})
 	book := newFinanceBook(t, h)
 	phnomPenh, err := time.LoadLocation("Asia/Phnom_Penh")
 	if err != nil {

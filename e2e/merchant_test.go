@@ -24,13 +24,13 @@ type merchantOrder struct {
 }
 
 // merchant calls the merchant API with key.
-func merchant(t *testing.T, h *harness, key, method, path string, body any) apptest.Response {
+func merchant(t *testing.T, h *apptest.Stack, key, method, path string, body any) apptest.Response {
 	t.Helper()
 	return h.Must(t, method, h.URL+path, body, apptest.Bearer(key))
 }
 
 // verifyUser asks the merchant API who token stands for.
-func verifyUser(t *testing.T, h *harness, token string) (apptest.Response, map[string]string) {
+func verifyUser(t *testing.T, h *apptest.Stack, token string) (apptest.Response, map[string]string) {
 	t.Helper()
 	r := merchant(t, h, apptest.MerchantKey, http.MethodPost, "/merchant/users/verify", map[string]string{"token": token})
 	var who map[string]string
@@ -43,7 +43,7 @@ func verifyUser(t *testing.T, h *harness, token string) (apptest.Response, map[s
 // TestMerchantVerifiesTokens: the merchant's backend learns the user of a good mini-app token;
 // a bad, expired or revoked one is 401.
 func TestMerchantVerifiesTokens(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "user-verify")
 	r, who := verifyUser(t, h, token)
 	if r.Status != http.StatusOK || who["userId"] == "" || who["openid"] != "user-verify" || who["languageType"] == "" {
@@ -85,7 +85,7 @@ func TestMerchantVerifiesTokens(t *testing.T) {
 // the audit trail.
 func TestMerchantOrders(t *testing.T) {
 	rc := apptest.NewEventReceiver(t, nil)
-	h := newHarness(t, apptest.Options{Config: func(c *app.Config) {
+	h := apptest.Start(t, apptest.Options{Config: func(c *app.Config) {
 		apptest.WithEvents(nil, rc)(c)
 		c.ClientAmounts = false
 	}})
@@ -198,7 +198,7 @@ func TestMerchantOrders(t *testing.T) {
 // opens its own API only: a mini-app or admin token is refused on /merchant, a merchant key on
 // /mp, /admin and the finance pages.
 func TestMerchantRefusals(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "user-refusals")
 	_, who := verifyUser(t, h, token)
 	many := map[string]string{}
@@ -270,10 +270,10 @@ func TestMerchantRefusals(t *testing.T) {
 // nineteen 200s with the same order. The database's unique index decides, not a process's memory.
 func TestMerchantConcurrentRepeats(t *testing.T) {
 	pgtest.ForEachDB(t, func(t *testing.T, dbURL string) {
-		h := newHarness(t, apptest.Options{DBURL: dbURL})
-		instances := []*harness{h}
+		h := apptest.Start(t, apptest.Options{DBURL: dbURL})
+		instances := []*apptest.Stack{h}
 		if strings.HasPrefix(dbURL, "postgres") {
-			instances = append(instances, newHarness(t, apptest.Options{DBURL: dbURL, MOS: h}))
+			instances = append(instances, apptest.Start(t, apptest.Options{DBURL: dbURL, MOS: h}))
 		}
 		token := h.Login(t, "user-merchant-race")
 		_, who := verifyUser(t, h, token)
@@ -321,7 +321,7 @@ func TestMerchantConcurrentRepeats(t *testing.T) {
 // TestMerchantRateLimit: each merchant key has its own limit; over it, 429 rate_limited with
 // Retry-After, while another key is still served.
 func TestMerchantRateLimit(t *testing.T) {
-	h := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.MerchantRate, c.MerchantBurst = 0.5, 3 }})
+	h := apptest.Start(t, apptest.Options{Config: func(c *app.Config) { c.MerchantRate, c.MerchantBurst = 0.5, 3 }})
 	for i := range 3 {
 		if r := merchant(t, h, apptest.MerchantKey, http.MethodGet, "/merchant/orders", nil); r.Status != http.StatusOK {
 			t.Fatalf("request %d within the burst: HTTP %d %s", i+1, r.Status, r.Body)

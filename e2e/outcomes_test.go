@@ -26,7 +26,7 @@ type outcomeStory struct {
 // transition row, an audited action, an event, and shows in the report's money and the story.
 func TestResolveMismatchWithOutcome(t *testing.T) {
 	rc := apptest.NewEventReceiver(t, nil)
-	h := newHarness(t, apptest.Options{Config: apptest.WithEvents(nil, rc)})
+	h := apptest.Start(t, apptest.Options{Config: apptest.WithEvents(nil, rc)})
 	token := h.Login(t, "user-outcome")
 	post := func(path string, body any) apptest.Response {
 		t.Helper()
@@ -170,7 +170,7 @@ func TestResolveMismatchWithOutcome(t *testing.T) {
 func TestCloseStuckOrder(t *testing.T) {
 	clock := apptest.ClockAt(time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC))
 	rc := apptest.NewEventReceiver(t, nil)
-	h := newHarness(t, apptest.Options{Clock: clock, Config: apptest.WithEvents(nil, rc)})
+	h := apptest.Start(t, apptest.Options{Clock: clock, Config: apptest.WithEvents(nil, rc)})
 	token := h.Login(t, "user-stuck")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "5.00", Currency: "USD", Desc: "Stuck"}, "")
 	paid := h.PaidOrder(t, token, apptest.CreateBody{TotalAmount: "6.00", Currency: "USD", Desc: "Paid"})
@@ -240,7 +240,7 @@ func TestCloseStuckOrder(t *testing.T) {
 // phone, open the filters folded behind their summary. No page logs an error.
 func TestFinanceOutcomesInBrowser(t *testing.T) {
 	clock := apptest.ClockAt(apptest.DayBoundaries[1])
-	h := newHarness(t, apptest.Options{Clock: clock})
+	h := apptest.Start(t, apptest.Options{Clock: clock})
 	token := h.Login(t, "user-browser-outcome")
 	old := h.PaidOrder(t, token, apptest.CreateBody{TotalAmount: "1234.50", Currency: "USD", Desc: "Old order"})
 	clock.Advance(3 * 24 * time.Hour)
@@ -342,7 +342,7 @@ func TestFinanceOutcomesInBrowser(t *testing.T) {
 // both sides, an accepted mismatch at MOS's amount, a PENDING order not at all.
 func TestSummaryEqualsReport(t *testing.T) {
 	clock := apptest.ClockAt(apptest.DayBoundaries[0])
-	h := newHarness(t, apptest.Options{Clock: clock})
+	h := apptest.Start(t, apptest.Options{Clock: clock})
 	token := h.Login(t, "user-summary")
 	admin := func(path string) apptest.Order {
 		t.Helper()

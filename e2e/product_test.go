@@ -34,7 +34,7 @@ type itemOrder struct {
 // Finance manages the list through /admin/products, audited; what is not on sale, not priced in
 // the currency, or out of bounds is refused, and a totalAmount is refused 403 with no prepay.
 func TestProductList(t *testing.T) {
-	h := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.ClientAmounts = false }})
+	h := apptest.Start(t, apptest.Options{Config: func(c *app.Config) { c.ClientAmounts = false }})
 	token := h.Login(t, "user-products")
 	admin := func(method, path string, body any) apptest.Response {
 		return h.Must(t, method, h.URL+path, body, apptest.Bearer(apptest.FinanceToken))
@@ -206,7 +206,7 @@ func TestProductList(t *testing.T) {
 // and reads a merchant's order (reference, metadata) and an order of items on their stories, at
 // laptop and phone widths, with no console error and no sideways scrolling.
 func TestProductsAndReferencesInBrowser(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "user-browser")
 	_, who := verifyUser(t, h, token)
 	r := merchant(t, h, apptest.MerchantKey, http.MethodPost, "/merchant/orders", map[string]any{"userId": who["userId"],

@@ -31,7 +31,7 @@ func concurrently(n int, f func(i int)) {
 }
 
 // paidTransitions counts an order's transitions to PAID.
-func paidTransitions(t testing.TB, h *harness, outTradeNo string) int {
+func paidTransitions(t testing.TB, h *apptest.Stack, outTradeNo string) int {
 	t.Helper()
 	return h.Count(t, `SELECT COUNT(*) FROM transitions t JOIN orders o ON o.id = t.order_id
 		WHERE o.out_trade_no = ? AND t.to_status = 'PAID'`, outTradeNo)
@@ -41,7 +41,7 @@ func paidTransitions(t testing.TB, h *harness, outTradeNo string) int {
 // paid exactly once, and every delivery is acknowledged.
 func TestConcurrentNotifications(t *testing.T) {
 	pgtest.ForEachDB(t, func(t *testing.T, dbURL string) {
-		h := newHarness(t, apptest.Options{DBURL: dbURL})
+		h := apptest.Start(t, apptest.Options{DBURL: dbURL})
 		token := h.Login(t, "user-race-notify")
 		const n = 50
 
@@ -106,7 +106,7 @@ func TestConcurrentNotifications(t *testing.T) {
 // one transition to PAID, whoever wins.
 func TestNotifyRacingQuery(t *testing.T) {
 	pgtest.ForEachDB(t, func(t *testing.T, dbURL string) {
-		h := newHarness(t, apptest.Options{DBURL: dbURL})
+		h := apptest.Start(t, apptest.Options{DBURL: dbURL})
 		token := h.Login(t, "user-race-query")
 		for round := range 3 {
 			o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: fmt.Sprint("Race ", round)}, "")
@@ -150,7 +150,7 @@ func TestNotifyRacingQuery(t *testing.T) {
 // sees one prepay.
 func TestConcurrentCreates(t *testing.T) {
 	pgtest.ForEachDB(t, func(t *testing.T, dbURL string) {
-		h := newHarness(t, apptest.Options{DBURL: dbURL})
+		h := apptest.Start(t, apptest.Options{DBURL: dbURL})
 		token := h.Login(t, "user-race-create")
 		const n = 20
 		before := h.Sandbox.Stats()

@@ -40,7 +40,7 @@ func TestRecoveryAfterOutagesOverChecks(t *testing.T) {
 	sched.InFlight = 10 * time.Second // the MOS timeout (5 s) + 5 s, as serve sets it
 	sched.Grace = []time.Duration{25 * time.Second, 10 * time.Minute, time.Hour}
 	sched.RefundWindow = 15 * time.Second
-	h := newHarness(t, apptest.Options{Schedule: &sched, Config: func(c *app.Config) {
+	h := apptest.Start(t, apptest.Options{Schedule: &sched, Config: func(c *app.Config) {
 		c.OrderTTL, c.ReconcileEvery = 20*time.Second, "@every 1s"
 	}})
 	setFaults(t, h, recoveryQuiet)
@@ -120,7 +120,7 @@ func TestGiveUpWhenTTLIsShorter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, apptest.Options{Config: func(c *app.Config) {
+			h := apptest.Start(t, apptest.Options{Config: func(c *app.Config) {
 				c.OrderTTL, c.PrepayGiveUp, c.ReconcileEvery = ttl, giveUp, "@every 1s"
 			}})
 			token := h.Login(t, "giveup-user")
@@ -144,10 +144,8 @@ func TestGiveUpWhenTTLIsShorter(t *testing.T) {
 				sleepUntil(o.CreatedAt.Add(tt.healAt))
 				setFaults(t, h, recoveryQuiet)
 			}
-			for deadline := due.Add(10 * time.Second); mospayOrder(t, h, o.OutTradeNo).Status != order.StatusFailed; time.Sleep(100 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("order still %s 10 s after its give-up moment", mospayOrder(t, h, o.OutTradeNo).Status)
-				}
+			if !apptest.Within(time.Until(due.Add(10*time.Second)), func() bool { return mospayOrder(t, h, o.OutTradeNo).Status == order.StatusFailed }) {
+				t.Fatalf("order still %s 10 s after its give-up moment", mospayOrder(t, h, o.OutTradeNo).Status)
 			}
 			s, err := h.App.Service().Story(t.Context(), o.OutTradeNo)
 			if err != nil {
@@ -172,7 +170,7 @@ func TestGiveUpWhenTTLIsShorter(t *testing.T) {
 }
 
 // setFaults replaces the sandbox's injected faults.
-func setFaults(t *testing.T, h *harness, f sandbox.Faults) {
+func setFaults(t *testing.T, h *apptest.Stack, f sandbox.Faults) {
 	t.Helper()
 	if err := h.Sandbox.SetFaults(f); err != nil {
 		t.Fatal(err)
@@ -182,7 +180,7 @@ func setFaults(t *testing.T, h *harness, f sandbox.Faults) {
 func sleepUntil(at time.Time) { time.Sleep(time.Until(at)) }
 
 // mospayOrder reads the order as mospay holds it.
-func mospayOrder(t *testing.T, h *harness, outTradeNo string) *order.Order {
+func mospayOrder(t *testing.T, h *apptest.Stack, outTradeNo string) *order.Order {
 	t.Helper()
 	o, err := h.App.Service().Order(context.Background(), outTradeNo)
 	if err != nil {
@@ -193,7 +191,7 @@ func mospayOrder(t *testing.T, h *harness, outTradeNo string) *order.Order {
 
 // matchesMOS says whether mospay's status is what MOS's says it must be: an order MOS still has
 // unpaid after its expireTime is CLOSED.
-func matchesMOS(h *harness, o *order.Order) (bool, string) {
+func matchesMOS(h *apptest.Stack, o *order.Order) (bool, string) {
 	v, ok := h.Sandbox.Order(o.OutTradeNo)
 	if !ok {
 		return o.Status == order.StatusFailed, "unknown to MOS"
@@ -208,30 +206,27 @@ func matchesMOS(h *harness, o *order.Order) (bool, string) {
 
 // waitMatchMOS waits until every order matches MOS and returns how long that took; it fails the
 // test if that takes longer than recoveryWithin.
-func waitMatchMOS(t *testing.T, h *harness, nos []string) time.Duration {
+func waitMatchMOS(t *testing.T, h *apptest.Stack, nos []string) time.Duration {
 	t.Helper()
 	start := time.Now()
-	for {
-		var off []string
+	var off []string
+	if !apptest.Within(recoveryWithin, func() bool {
+		off = off[:0]
 		for _, no := range nos {
 			o := mospayOrder(t, h, no)
 			if ok, mos := matchesMOS(h, o); !ok {
 				off = append(off, fmt.Sprintf("%s: mospay %s, MOS %s", no, o.Status, mos))
 			}
 		}
-		took := time.Since(start)
-		if len(off) == 0 {
-			return took
-		}
-		if took > recoveryWithin {
-			t.Fatalf("%d orders do not match MOS %s after MOS answers again:\n%s", len(off), recoveryWithin, strings.Join(off, "\n"))
-		}
-		time.Sleep(50 * time.Millisecond)
+		return len(off) == 0
+	}) {
+		t.Fatalf("%d orders do not match MOS %s after MOS answers again:\n%s", len(off), recoveryWithin, strings.Join(off, "\n"))
 	}
+	return time.Since(start)
 }
 
 // wantStatus asserts mospay's status of the order.
-func wantStatus(t *testing.T, h *harness, outTradeNo string, want order.Status) {
+func wantStatus(t *testing.T, h *apptest.Stack, outTradeNo string, want order.Status) {
 	t.Helper()
 	if got := mospayOrder(t, h, outTradeNo).Status; got != want {
 		t.Errorf("order %s is %s, want %s", outTradeNo, got, want)
@@ -241,7 +236,7 @@ func wantStatus(t *testing.T, h *harness, outTradeNo string, want order.Status) 
 // wantUnanswered asserts that the outage did meet the orders' checks: it returns how many of the
 // orders had a reconciler check that got no answer between from and to, which must be some (the
 // others' checks were held back while MOS was taken to be down).
-func wantUnanswered(t *testing.T, h *harness, nos []string, from, to time.Time) int {
+func wantUnanswered(t *testing.T, h *apptest.Stack, nos []string, from, to time.Time) int {
 	t.Helper()
 	n := 0
 	for _, no := range nos {

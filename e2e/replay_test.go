@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos/sandbox"
@@ -101,7 +100,7 @@ func variants(t *testing.T, body []byte) [][]byte {
 // query is never held back by the window. On SQLite and PostgreSQL.
 func TestNotificationReplaysBySignedContent(t *testing.T) {
 	pgtest.ForEachDB(t, func(t *testing.T, dbURL string) {
-		h := newHarness(t, apptest.Options{DBURL: dbURL})
+		h := apptest.Start(t, apptest.Options{DBURL: dbURL})
 		token := h.Login(t, "user-replay")
 		story := func(no string) []byte { return h.Admin(t, "/admin/orders/"+no).Body }
 
@@ -198,8 +197,8 @@ func TestNotificationReplaysBySignedContent(t *testing.T) {
 // the other, and a new notification at the other within 5 s is held back, then checked.
 func TestNotificationReplaysAcrossInstances(t *testing.T) {
 	dsn := pgtest.NewDB(t)
-	a := newHarness(t, apptest.Options{DBURL: dsn})
-	b := newHarness(t, apptest.Options{DBURL: dsn, MOS: a})
+	a := apptest.Start(t, apptest.Options{DBURL: dsn})
+	b := apptest.Start(t, apptest.Options{DBURL: dsn, MOS: a})
 	token := a.Login(t, "user-two-instances")
 	o := a.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "7.00", Currency: "USD", Desc: "two"}, "")
 	a.SandboxPost(t, http.MethodPut, "/sandbox/faults", sandbox.Faults{DropNotifications: 1})
@@ -221,20 +220,12 @@ func TestNotificationReplaysAcrossInstances(t *testing.T) {
 		t.Fatalf("notification outcomes %v, want one applied (with its repeat) and one deferred", outcomes)
 	}
 	// The held-back one is checked when the window ends, by the instance that held it back.
-	for deadline := time.Now().Add(apptest.WaitFor); mosCalls(a, "orderQuery")-queries < 2; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the held-back notification was never checked")
-		}
-	}
+	apptest.Eventually(t, "the held-back notification to be checked", func() bool { return mosCalls(a, "orderQuery")-queries >= 2 })
 	// MOS counts the call before mospay has written its answer: wait for the row too.
 	notifyQueries := func() int {
 		return a.Count(t, `SELECT COUNT(*) FROM mos_queries q JOIN orders o ON o.id = q.order_id WHERE o.out_trade_no = ? AND q.source = 'notify'`, o.OutTradeNo)
 	}
-	for deadline := time.Now().Add(apptest.WaitFor); notifyQueries() < 2; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			break
-		}
-	}
+	apptest.Within(apptest.WaitFor, func() bool { return notifyQueries() >= 2 })
 	if n := notifyQueries(); n != 2 {
 		t.Fatalf("%d notify queries recorded, want 2", n)
 	}

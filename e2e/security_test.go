@@ -27,7 +27,7 @@ import (
 
 // metric reads one sample of mospay's /metrics at url: the value of the line name{labels}, 0 when
 // absent.
-func metric(t *testing.T, h *harness, url, sample string) float64 {
+func metric(t *testing.T, h *apptest.Stack, url, sample string) float64 {
 	t.Helper()
 	r := h.Must(t, http.MethodGet, url+"/metrics", nil, nil)
 	if r.Status != http.StatusOK {
@@ -48,13 +48,13 @@ func metric(t *testing.T, h *harness, url, sample string) float64 {
 }
 
 // mosCalls is how many calls of op the sandbox has answered.
-func mosCalls(h *harness, op string) int { return h.Sandbox.Stats().Calls[op] }
+func mosCalls(h *apptest.Stack, op string) int { return h.Sandbox.Stats().Calls[op] }
 
 // TestRequestIDBounded: a client's X-Request-Id is kept only when it is 1 to 64 characters of
 // [A-Za-z0-9._:-]; a huge one or one carrying a line break is replaced, never echoed, logged or
 // stored. What mospay stores is its own request id, never the client's.
 func TestRequestIDBounded(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "user-request-id")
 	huge := strings.Repeat("A", 200<<10)
 	for _, tc := range []struct {
@@ -100,7 +100,7 @@ func TestRequestIDBounded(t *testing.T) {
 // 200 creates in a burst make at most the burst (and what refills) of prepays at MOS, the rest
 // answered 429 rate_limited with Retry-After and counted; another user is not held back.
 func TestUserRateLimit(t *testing.T) {
-	h := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.UserRate, c.UserBurst = 5, 20 }})
+	h := apptest.Start(t, apptest.Options{Config: func(c *app.Config) { c.UserRate, c.UserBurst = 5, 20 }})
 	greedy, other := h.Login(t, "user-greedy"), h.Login(t, "user-other")
 	start := time.Now()
 	created, limited := 0, 0
@@ -134,7 +134,7 @@ func TestUserRateLimit(t *testing.T) {
 // before does not count as the user's query. mospay's clock is stopped, so the window does not
 // end while a loaded machine works through the 200.
 func TestQueryAnsweredFromDatabase(t *testing.T) {
-	h := newHarness(t, apptest.Options{Clock: apptest.ClockAt(apptest.DayBoundaries[0])})
+	h := apptest.Start(t, apptest.Options{Clock: apptest.ClockAt(apptest.DayBoundaries[0])})
 	token := h.Login(t, "user-query")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "query"}, "")
 	h.Pay(t, o.OutTradeNo) // its notification is confirmed with an orderQuery
@@ -160,7 +160,7 @@ func TestQueryAnsweredFromDatabase(t *testing.T) {
 // address, further failures get 429 until it cools down, whatever the wrong token's length; a
 // valid token from that address still passes; failures are counted.
 func TestAdminAuthFailuresLimited(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	for i, n := range []int{1, 5, 16, 31, 32, 33, 64, 1024, 1025, 6000} {
 		guess := fmt.Sprintf("%02d", i) + strings.Repeat("g", n)
 		h.Must(t, http.MethodGet, h.URL+"/admin/orders", nil, apptest.Bearer(guess[:n])).WantError(t, 401, "unauthorized")
@@ -183,7 +183,7 @@ func TestAdminAuthFailuresLimited(t *testing.T) {
 // fields disagree with MOS's answer changes nothing but its own row; a replayed body costs no
 // query and no row.
 func TestNotificationsCannotBeBent(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "user-bend")
 
 	t.Run("padded currency", func(t *testing.T) {
@@ -271,7 +271,7 @@ func TestNotificationsCannotBeBent(t *testing.T) {
 // TestStrictJSON: the bodies the red team sent are refused with 400 and change nothing: a key
 // given twice (the last would win), a key in another case, an unknown key, invalid UTF-8.
 func TestStrictJSON(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "user-json")
 	for _, tc := range []struct{ name, path, body string }{
 		{"duplicate amount", "/mp/orders", `{"totalAmount":"1.00","currency":"USD","desc":"x","totalAmount":"9999.00"}`},
@@ -298,11 +298,11 @@ func TestStrictJSON(t *testing.T) {
 
 // TestCORS: with no origins configured there is no CORS at all; with one, only it is allowed.
 func TestCORS(t *testing.T) {
-	preflight := func(h *harness, origin string) apptest.Response {
+	preflight := func(h *apptest.Stack, origin string) apptest.Response {
 		return h.Must(t, http.MethodOptions, h.URL+"/mp/orders", nil, map[string]string{
 			"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"})
 	}
-	none := newHarness(t, apptest.Options{})
+	none := apptest.Start(t, apptest.Options{})
 	for _, origin := range []string{"https://evil.example", "null"} {
 		r := preflight(none, origin)
 		for k := range r.Header {
@@ -311,7 +311,7 @@ func TestCORS(t *testing.T) {
 			}
 		}
 	}
-	one := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.CORSOrigins = []string{"https://app.example"} }})
+	one := apptest.Start(t, apptest.Options{Config: func(c *app.Config) { c.CORSOrigins = []string{"https://app.example"} }})
 	if got := preflight(one, "https://app.example").Header.Get("Access-Control-Allow-Origin"); got != "https://app.example" {
 		t.Fatalf("configured origin: allow-origin %q", got)
 	}
@@ -324,7 +324,7 @@ func TestCORS(t *testing.T) {
 // cached; with an ops listener /metrics moves there (health and readiness on both); pprof does
 // not serve the command line.
 func TestHeadersAndOpsListener(t *testing.T) {
-	h := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.OpsAddr, c.DebugAddr = "127.0.0.1:0", "127.0.0.1:0" }})
+	h := apptest.Start(t, apptest.Options{Config: func(c *app.Config) { c.OpsAddr, c.DebugAddr = "127.0.0.1:0", "127.0.0.1:0" }})
 	token := h.Login(t, "user-headers")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "hdr"}, "")
 	for _, tc := range []struct {
@@ -379,7 +379,7 @@ func TestDatabaseFilesPrivate(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, apptest.Options{DBURL: "sqlite:" + path})
+	h := apptest.Start(t, apptest.Options{DBURL: "sqlite:" + path})
 	h.CreateOrder(t, h.Login(t, "user-files"), apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "files"}, "")
 	for p, want := range map[string]os.FileMode{dir: 0o700, path: 0o600, path + "-wal": 0o600, path + "-shm": 0o600} {
 		st, err := os.Stat(p)
@@ -398,7 +398,7 @@ func TestDatabaseFilesPrivate(t *testing.T) {
 // TestSandboxTimeouts: the sandbox's listener, like the API's, drops a client that never finishes
 // its request headers.
 func TestSandboxTimeouts(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	for _, u := range []string{h.SandboxURL, h.URL} {
 		c, err := net.Dial("tcp", strings.TrimPrefix(u, "http://"))
 		if err != nil {
@@ -425,7 +425,7 @@ func TestSandboxTimeouts(t *testing.T) {
 // refused; finance finds the user by openid, sees the owner of orders, and can revoke the user's
 // tokens, which is audited; the user then logs in again.
 func TestUsersAndTokens(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "openid-carol")
 	parts := strings.Split(token, ".")
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
@@ -495,7 +495,7 @@ func TestUsersAndTokens(t *testing.T) {
 // filters by actor, action and time.
 func TestAuditTrail(t *testing.T) {
 	at := apptest.DayBoundaries[2] // the last minute of a day: "tomorrow" is a minute away
-	h := newHarness(t, apptest.Options{Clock: apptest.ClockAt(at)})
+	h := apptest.Start(t, apptest.Options{Clock: apptest.ClockAt(at)})
 	token := h.Login(t, "openid-dave")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "audit"}, "")
 	h.Pay(t, o.OutTradeNo)
@@ -594,13 +594,13 @@ func TestFinanceSessionsEnd(t *testing.T) {
 			if db == "postgres" {
 				opt.DBURL = pgtest.NewDB(t)
 			}
-			a := newHarness(t, opt)
+			a := apptest.Start(t, opt)
 			b := a // the second instance: itself on SQLite (one instance per file)
 			if db == "postgres" {
-				b = newHarness(t, apptest.Options{MOS: a, DBURL: opt.DBURL})
+				b = apptest.Start(t, apptest.Options{MOS: a, DBURL: opt.DBURL})
 			}
 			cookie := func(f *apptest.FinanceClient) *http.Cookie { return f.Cookie(t, "/finance/orders", "mospay_finance") }
-			copyOn := func(s *harness, ck *http.Cookie) *apptest.FinanceClient {
+			copyOn := func(s *apptest.Stack, ck *http.Cookie) *apptest.FinanceClient {
 				f := s.FinanceClient(t)
 				f.PutCookie(t, ck.Name, ck.Value)
 				return f
@@ -681,7 +681,7 @@ func TestFinanceSessionsEnd(t *testing.T) {
 
 			// An instance started without finance's token ends its sessions on every instance.
 			if db == "postgres" {
-				newHarness(t, apptest.Options{MOS: a, DBURL: opt.DBURL, Config: func(c *app.Config) {
+				apptest.Start(t, apptest.Options{MOS: a, DBURL: opt.DBURL, Config: func(c *app.Config) {
 					c.AdminTokens = c.AdminTokens[1:]
 				}})
 				wantSignedIn(first, false, "a session of a token another instance no longer has")
@@ -709,7 +709,7 @@ func iatOf(t *testing.T, token string) int64 {
 // like a control character; only canonical time zone names are zones; a JWT whose exp is a
 // string is no token; the finance pages read a CSRF token from the form's body only.
 func TestInfoItems(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	token := h.Login(t, "openid-info")
 	for _, tc := range []struct {
 		desc string
@@ -798,7 +798,7 @@ func TestInfoItems(t *testing.T) {
 // fault (403, nothing changed).
 func TestSandboxOrigins(t *testing.T) {
 	const dev = "http://localhost:5173"
-	h := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.CORSOrigins = []string{dev} }})
+	h := apptest.Start(t, apptest.Options{Config: func(c *app.Config) { c.CORSOrigins = []string{dev} }})
 	token := h.Login(t, "openid-origins")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "origins"}, "")
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(h.SandboxURL, "http://"))

@@ -14,7 +14,7 @@ import (
 )
 
 // dropNotifications makes the sandbox lose every notification from now on.
-func dropNotifications(t *testing.T, h *harness) {
+func dropNotifications(t *testing.T, h *apptest.Stack) {
 	t.Helper()
 	h.SandboxPost(t, http.MethodPut, "/sandbox/faults", sandbox.Faults{DropNotifications: 1})
 }
@@ -25,7 +25,7 @@ func dropNotifications(t *testing.T, h *harness) {
 func TestRefundWithLostNotification(t *testing.T) {
 	for _, via := range []string{"user query", "admin reconcile"} {
 		t.Run(via, func(t *testing.T) {
-			h := newHarness(t, apptest.Options{})
+			h := apptest.Start(t, apptest.Options{})
 			token := h.Login(t, "user-refund-lost")
 			o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Coffee"}, "")
 			h.Pay(t, o.OutTradeNo)
@@ -63,7 +63,7 @@ func TestRefundWithLostNotification(t *testing.T) {
 // payment's and the refund's notifications lost). The money moved and came back: the order goes
 // to REFUNDED, MOS's truth, with refund_not_paid telling finance it was never seen paid.
 func TestRefundBeforePayment(t *testing.T) {
-	h := newHarness(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{})
 	dropNotifications(t, h)
 	token := h.Login(t, "user-refund-first")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "4000", Currency: "KHR", Desc: "Noodles"}, "")
@@ -99,8 +99,8 @@ func TestRefundBeforePayment(t *testing.T) {
 // it used to mark the order FAILED.
 func TestRetryRefusedWhileMOSHoldsTheOrder(t *testing.T) {
 	dsn := pgtest.NewDB(t)
-	first := newHarness(t, apptest.Options{DBURL: dsn})
-	second := newHarness(t, apptest.Options{DBURL: dsn, MOS: first})
+	first := apptest.Start(t, apptest.Options{DBURL: dsn})
+	second := apptest.Start(t, apptest.Options{DBURL: dsn, MOS: first})
 	token := first.Login(t, "user-retry")
 	body := apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Retry"}
 
@@ -143,8 +143,8 @@ func TestRetryRefusedWhileMOSHoldsTheOrder(t *testing.T) {
 // TestRefusedFirstPrepayStillFails: a refusal of a first prepay (one that cannot have reached MOS
 // before) is not second-guessed: the order is FAILED at once, with no orderQuery.
 func TestRefusedFirstPrepayStillFails(t *testing.T) {
-	mos := newHarness(t, apptest.Options{})
-	h := newHarness(t, apptest.Options{MOS: mos, Config: func(c *app.Config) { c.MOSMchID = "notthemerchant" }})
+	mos := apptest.Start(t, apptest.Options{})
+	h := apptest.Start(t, apptest.Options{MOS: mos, Config: func(c *app.Config) { c.MOSMchID = "notthemerchant" }})
 	token := h.Login(t, "user-refused")
 	r, err := h.Create(token, apptest.CreateBody{TotalAmount: "1.00", Currency: "USD", Desc: "Refused"}, "")
 	if err != nil {
@@ -165,7 +165,7 @@ func TestLastRefundCheckRetriedUntilAnswered(t *testing.T) {
 	sched := order.DefaultSchedule()
 	sched.RefundChecks, sched.RefundWindow, sched.Backoff, sched.Jitter = nil, 300*time.Millisecond, []time.Duration{200 * time.Millisecond}, 0
 	sched.RetryFirst, sched.RetryMax = 200*time.Millisecond, 200*time.Millisecond // a check without an answer comes back within 200 ms
-	h := newHarness(t, apptest.Options{Schedule: &sched})
+	h := apptest.Start(t, apptest.Options{Schedule: &sched})
 	token := h.Login(t, "user-last-check")
 	o := h.CreateOrder(t, token, apptest.CreateBody{TotalAmount: "16.99", Currency: "USD", Desc: "Last check"}, "")
 	h.Pay(t, o.OutTradeNo)

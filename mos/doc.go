@@ -1,5 +1,6 @@
 // Package mos speaks the MOS protocol for mospay: signing and verifying bodies, calling the four
-// MOS endpoints, and reading MOS's order statuses.
+// MOS endpoints, reading MOS's order statuses, and receiving MOS's payment notifications at
+// NotifyPath (Receiver, over ParseNotification).
 //
 // It exists so that everything mospay assumes about MOS lives in one place (described in docs/mos.md): the
 // signing rule of MOS's Java signer, the response envelope, which failures are worth retrying,

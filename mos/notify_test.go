@@ -1,6 +1,7 @@
 package mos
 
 import (
+	"encoding/json"
 	"errors"
 	"net/url"
 	"reflect"
@@ -17,19 +18,15 @@ const (
 	nSecret = "s3"
 )
 
+// signedJSON is a notification body for nKey signed with nSecret, as MOS signs one.
 func signedJSON(fields map[string]string) []byte {
 	fields["appKey"] = nKey
 	fields["sign"] = Sign(fields, nSecret)
-	b := []byte("{")
-	first := true
-	for k, v := range fields {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = append(b, []byte(`"`+k+`":"`+v+`"`)...)
+	b, err := json.Marshal(fields)
+	if err != nil {
+		panic(err)
 	}
-	return append(b, '}')
+	return b
 }
 
 // TestParseNotification: only a body signed with our secret for our appKey is accepted, and it

@@ -22,40 +22,6 @@ import (
 // several-instances test; the other tests use SQLite files.
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// testClock is a clock the test moves by hand.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock {
-	return &testClock{t: time.Now().UTC().Truncate(time.Second)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// waitFor polls cond for a generous while.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // testSchedule is the default timetable without jitter, so that the tests know when a check is
 // due.
 func testSchedule() order.Schedule {
@@ -74,7 +40,7 @@ const (
 // env is one mospay, as serve assembles it (app/apptest), on a SQLite file and a test clock,
 // whose MOS sandbox loses every notification: only the reconciler can tell mospay what happened.
 type env struct {
-	clock *testClock
+	clock *apptest.Clock
 	stack *apptest.Stack
 	db    *store.DB
 	svc   *order.Service
@@ -84,7 +50,7 @@ type env struct {
 // newEnv starts the env; schedule, if given, replaces testSchedule.
 func newEnv(t *testing.T, schedule ...order.Schedule) *env {
 	t.Helper()
-	e := &env{clock: newTestClock()}
+	e := &env{clock: apptest.ClockAt(time.Now().Truncate(time.Second))}
 	sched := testSchedule()
 	if len(schedule) > 0 {
 		sched = schedule[0]

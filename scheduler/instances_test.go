@@ -42,6 +42,10 @@ func TestTwoInstancesOnPostgres(t *testing.T) {
 	if err := first.Sandbox.SetFaults(sandbox.Faults{DropNotifications: 1}); err != nil {
 		t.Fatal(err)
 	}
+	// The stacks' own start-up passes end before any order exists: every check below is one of
+	// the two passes this test runs and counts.
+	<-first.App.StartupPassDone()
+	<-second.App.StartupPassDone()
 
 	var inst [2]instance
 	for i, st := range []*apptest.Stack{first, second} {
@@ -292,19 +296,15 @@ func TestDeadInstanceClaimsComeBack(t *testing.T) {
 		t.Fatalf("the dead instance's claims hold %s more, want at most a lease (%s)", held, scheduler.DefaultLease)
 	}
 	for _, no := range orders {
-		deadline := time.Now().Add(apptest.WaitFor + scheduler.DefaultLease)
-		for {
-			o, err := second.App.Service().Order(ctx, no)
-			if err != nil {
+		var o *order.Order
+		if !apptest.Within(apptest.WaitFor+scheduler.DefaultLease, func() bool {
+			var err error
+			if o, err = second.App.Service().Order(ctx, no); err != nil {
 				t.Fatal(err)
 			}
-			if o.Status == order.StatusPaid {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("order %s is still %s: the dead instance's claim never came back", no, o.Status)
-			}
-			time.Sleep(100 * time.Millisecond)
+			return o.Status == order.StatusPaid
+		}) {
+			t.Fatalf("order %s is still %s: the dead instance's claim never came back", no, o.Status)
 		}
 	}
 	t.Logf("the other instance checked every order %s after the first one died (lease %s)", time.Since(died).Round(100*time.Millisecond), scheduler.DefaultLease)

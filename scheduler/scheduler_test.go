@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos"
 	"github.com/mospay/mospay/mos/sandbox"
 	"github.com/mospay/mospay/order"
@@ -365,7 +366,7 @@ func TestStartStopRunsPasses(t *testing.T) {
 	}
 	s.Start()
 	s.Start() // a second Start changes nothing
-	waitFor(t, "a scheduled pass to pay the order", func() bool { return e.order(t, o.OutTradeNo).Status == order.StatusPaid })
+	apptest.Eventually(t, "a scheduled pass to pay the order", func() bool { return e.order(t, o.OutTradeNo).Status == order.StatusPaid })
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	if err := s.Stop(ctx); err != nil {

@@ -321,6 +321,7 @@ func TestAnswersOtherThan2xxAreRetried(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each has its own database and endpoint; most of the time is waiting
 			db := openDB(t, "")
 			url := ""
 			if tt.handler != nil {
@@ -348,6 +349,7 @@ func TestAnswersOtherThan2xxAreRetried(t *testing.T) {
 		})
 	}
 	t.Run("2xx with a huge body", func(t *testing.T) {
+		t.Parallel()
 		db := openDB(t, "")
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, huge) }))
 		t.Cleanup(srv.Close)

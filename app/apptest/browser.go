@@ -338,14 +338,13 @@ func (b *Browser) waitJS(t testing.TB, what, selector, expr string) {
 	t.Helper()
 	sel, _ := json.Marshal(selector)
 	expr = strings.ReplaceAll(expr, "SEL", string(sel))
-	for deadline := time.Now().Add(WaitFor); ; time.Sleep(25 * time.Millisecond) {
-		ok, err := eval[bool](b, expr)
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("browser: %s never %s on %s (last error: %v)", selector, what, b.currentPage(), err)
-		}
+	var err error
+	if !Within(WaitFor, func() bool {
+		var ok bool
+		ok, err = eval[bool](b, expr)
+		return err == nil && ok
+	}) {
+		t.Fatalf("browser: %s never %s on %s (last error: %v)", selector, what, b.currentPage(), err)
 	}
 }
 
@@ -369,14 +368,11 @@ func (b *Browser) WaitText(t testing.TB, selector, want string) string {
 	expr := fmt.Sprintf(`(() => { const e = document.querySelector(%s); return e && e.checkVisibility() ? e.innerText : null })()`, sel)
 	var last *string
 	var err error
-	for deadline := time.Now().Add(WaitFor); ; time.Sleep(25 * time.Millisecond) {
+	if Within(WaitFor, func() bool {
 		last, err = eval[*string](b, expr) // an error (the page reloading, say) is retried
-		if err == nil && last != nil && strings.Contains(*last, want) {
-			return strings.TrimSpace(*last)
-		}
-		if time.Now().After(deadline) {
-			break
-		}
+		return err == nil && last != nil && strings.Contains(*last, want)
+	}) {
+		return strings.TrimSpace(*last)
 	}
 	if last == nil {
 		t.Fatalf("browser: %s never shown on %s (waiting for %q; last error: %v)", selector, b.currentPage(), want, err)

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/mospay/mospay/mos"
 	"github.com/mospay/mospay/mos/sandbox"
@@ -129,28 +128,23 @@ func (h *Stack) Pay(t testing.TB, outTradeNo string) {
 func (h *Stack) WaitStatus(t testing.TB, token, outTradeNo, want string) Order {
 	t.Helper()
 	var last Response
-	for deadline := time.Now().Add(WaitFor); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		r, o := h.GetOrder(t, token, outTradeNo)
-		if r.Status == 200 && o.Status == want {
-			return o
-		}
-		last = r
+	var o Order
+	if !Within(WaitFor, func() bool {
+		last, o = h.GetOrder(t, token, outTradeNo)
+		return last.Status == 200 && o.Status == want
+	}) {
+		t.Fatalf("order %s never became %s; last answer HTTP %d %s", outTradeNo, want, last.Status, last.Body)
 	}
-	t.Fatalf("order %s never became %s; last answer HTTP %d %s", outTradeNo, want, last.Status, last.Body)
-	return Order{}
+	return o
 }
 
 // WaitSandbox polls the sandbox's view of an order until ok says so.
 func (h *Stack) WaitSandbox(t testing.TB, outTradeNo string, what string, ok func(sandbox.OrderView) bool) sandbox.OrderView {
 	t.Helper()
 	var v sandbox.OrderView
-	for deadline := time.Now().Add(WaitFor); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		v, _ = h.Sandbox.Order(outTradeNo)
-		if ok(v) {
-			return v
-		}
+	if !Within(WaitFor, func() bool { v, _ = h.Sandbox.Order(outTradeNo); return ok(v) }) {
+		t.Fatalf("sandbox order %s: never %s; last %+v", outTradeNo, what, v)
 	}
-	t.Fatalf("sandbox order %s: never %s; last %+v", outTradeNo, what, v)
 	return v
 }
 

@@ -105,12 +105,10 @@ func (rc *EventReceiver) Received() []ReceivedEvent {
 // WaitFor waits until ok holds for the POSTs so far, and returns them.
 func (rc *EventReceiver) WaitFor(t testing.TB, what string, ok func([]ReceivedEvent) bool) []ReceivedEvent {
 	t.Helper()
-	for deadline := time.Now().Add(WaitFor); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if got := rc.Received(); ok(got) {
-			return got
-		}
+	var got []ReceivedEvent
+	if Within(WaitFor, func() bool { got = rc.Received(); return ok(got) }) {
+		return got
 	}
-	got := rc.Received()
 	for _, e := range got {
 		t.Logf("received %s %s %s answered %d", e.ID, e.Type, e.Order, e.Answered)
 	}

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
@@ -211,26 +210,23 @@ func (b *Browser) Download(t testing.TB, selector string) (name string, body []b
 		return err
 	}))
 	b.Click(t, selector)
-	for deadline := time.Now().Add(WaitFor); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
+	var entries []os.DirEntry
+	if !Within(WaitFor, func() bool {
+		var err error
+		if entries, err = os.ReadDir(dir); err != nil {
 			t.Fatal(err)
 		}
 		// Chromium reserves the file's name (an empty file) while it writes the .crdownload
 		// beside it, and renames that over it when done: a file is done once no .crdownload is left.
-		if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.HasSuffix(e.Name(), ".crdownload") }) {
-			continue
-		}
-		for _, e := range entries {
-			body, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return e.Name(), body
-		}
+		return len(entries) > 0 && !slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.HasSuffix(e.Name(), ".crdownload") })
+	}) {
+		t.Fatalf("browser: clicking %s on %s downloaded nothing", selector, b.currentPage())
 	}
-	t.Fatalf("browser: clicking %s on %s downloaded nothing", selector, b.currentPage())
-	return "", nil
+	body, err := os.ReadFile(filepath.Join(dir, entries[0].Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return entries[0].Name(), body
 }
 
 // Answered checks the open page for Problems (as NoProblems does), but takes the one line

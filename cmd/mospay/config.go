@@ -15,6 +15,7 @@ import (
 	"github.com/mospay/mospay/api"
 	"github.com/mospay/mospay/app"
 	"github.com/mospay/mospay/money"
+	"github.com/mospay/mospay/mos"
 	"github.com/mospay/mospay/webhook"
 	"github.com/robfig/cron/v3"
 )
@@ -60,7 +61,7 @@ var settings = []setting{
 			}
 			return errors.New(`want "sqlite:PATH" or "postgres://user@host/db"`)
 		}},
-	{env: "MOSPAY_PUBLIC_URL", flag: "public-url", help: "base URL MOS can reach; notifyUrl = this + " + app.NotifyPath + " (default http:// + HTTP addr)",
+	{env: "MOSPAY_PUBLIC_URL", flag: "public-url", help: "base URL MOS can reach; notifyUrl = this + " + mos.NotifyPath + " (default http:// + HTTP addr)",
 		parse: func(c *config, v string) error { c.PublicURL = strings.TrimRight(v, "/"); return checkURL(v) }},
 	{env: "MOSPAY_MOS_BASE_URL", flag: "mos-base-url", help: "MOS base URL (required unless --sandbox)", needed: unlessSandbox,
 		parse: func(c *config, v string) error { c.MOSBaseURL = strings.TrimRight(v, "/"); return checkURL(v) }},

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/mospay/mospay/api"
 	"github.com/mospay/mospay/app/apptest"
@@ -188,9 +187,7 @@ func TestClientAmountsOnTheBinary(t *testing.T) {
 // after its listener answers).
 func waitOutput(t *testing.T, p *apptest.Process, want string) {
 	t.Helper()
-	for deadline := time.Now().Add(serveDeadline); !strings.Contains(p.Output.String(), want); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the process never wrote %q:\n%s", want, p.Output)
-		}
+	if !apptest.Within(serveDeadline, func() bool { return strings.Contains(p.Output.String(), want) }) {
+		t.Fatalf("the process never wrote %q:\n%s", want, p.Output)
 	}
 }

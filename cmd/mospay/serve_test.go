@@ -103,11 +103,7 @@ func TestServeSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The quick start is printed once serving has begun: it may follow the first ready answer.
-	for deadline := time.Now().Add(serveDeadline); !strings.Contains(p.Output.String(), "Quick start"); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no quick-start printed:\n%s", p.Output)
-		}
-	}
+	waitOutput(t, p, "Quick start")
 	creds := readEnv(t, filepath.Join(dir, "sandbox.env"))
 	_, adminTok, _ := strings.Cut(creds["MOSPAY_ADMIN_TOKENS"], ":")
 	for _, line := range []string{"Finance pages: " + api + "/finance (sign in with the admin token " + adminTok + ")",
@@ -154,11 +150,11 @@ func TestServeSandbox(t *testing.T) {
 		t.Fatalf("sandbox pay: HTTP %d", st)
 	}
 	var got struct{ Status string }
-	for deadline := time.Now().Add(serveDeadline); got.Status != "PAID"; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("order %s never PAID (last %q)", o.OutTradeNo, got.Status)
-		}
+	if !apptest.Within(serveDeadline, func() bool {
 		call(t, "GET", api+"/mp/orders/"+o.OutTradeNo, "", auth, &got)
+		return got.Status == "PAID"
+	}) {
+		t.Fatalf("order %s never PAID (last %q)", o.OutTradeNo, got.Status)
 	}
 	var story struct {
 		Transitions []struct{ From, To, Source string }
@@ -334,11 +330,11 @@ func TestSandboxKeepsOrdersAcrossRestart(t *testing.T) {
 		t.Fatalf("paying, after the restart, an order made before it: HTTP %d", st)
 	}
 	var got struct{ Status string }
-	for deadline := time.Now().Add(serveDeadline); got.Status != "PAID"; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("order %s never PAID after the restart (last %q)", o.OutTradeNo, got.Status)
-		}
+	if !apptest.Within(serveDeadline, func() bool {
 		call(t, "GET", api+"/mp/orders/"+o.OutTradeNo, "", auth, &got)
+		return got.Status == "PAID"
+	}) {
+		t.Fatalf("order %s never PAID after the restart (last %q)", o.OutTradeNo, got.Status)
 	}
 	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

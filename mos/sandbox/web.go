@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mospay/mospay/mos"
 )
 
 // The browser side of the sandbox: mos-sandbox.js, a stand-in for MOS's front-end SDK
@@ -39,10 +41,6 @@ import (
 //
 //go:embed web
 var webFiles embed.FS
-
-// mospayNotifyPath is where mospay receives notifications under its public URL (app.NotifyPath):
-// the sandbox's Config.NotifyURL minus it is mospay's API, which the demo calls.
-const mospayNotifyPath = "/mos/notify"
 
 // The cache lifetimes: the stand-in and the demo's files may be kept a few minutes, then
 // revalidated by their ETag; the demo's page itself is always revalidated, since it carries the
@@ -158,10 +156,10 @@ func (s *Server) allowedOrigin(origin string) bool {
 	return false
 }
 
-// apiURL is mospay's base URL as the sandbox knows it, from Config.NotifyURL; "" if that is not
-// mospay's notify URL.
+// apiURL is mospay's base URL as the sandbox knows it: Config.NotifyURL minus mos.NotifyPath;
+// "" if that is not mospay's notify URL.
 func (s *Server) apiURL() string {
-	base, ok := strings.CutSuffix(s.cfg.NotifyURL, mospayNotifyPath)
+	base, ok := strings.CutSuffix(s.cfg.NotifyURL, mos.NotifyPath)
 	if !ok || origin(base) == "" {
 		return ""
 	}

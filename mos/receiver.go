@@ -1,8 +1,4 @@
-// Package webhook holds mospay's HTTP conversations with other systems' servers: the inbound
-// receiver of MOS's payment notifications (notify.go), and the order events sent to the
-// merchant's systems (deliver.go), signed as Standard Webhooks sign them (sign.go). It speaks
-// plain net/http so that it can be mounted under any router.
-package webhook
+package mos
 
 import (
 	"context"
@@ -12,17 +8,21 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/mospay/mospay/mos"
 	"github.com/mospay/mospay/order"
 )
+
+// NotifyPath is where mospay receives MOS's notifications, under its public URL: notifyUrl is
+// the public URL + NotifyPath. The API mounts the Receiver here and the sandbox finds mospay's
+// API by it, so that the path is written once.
+const NotifyPath = "/mos/notify"
 
 // Notifier is the order service's handling of a verified notification.
 type Notifier interface {
 	Notify(ctx context.Context, n order.Notification) (outcome string, err error)
 }
 
-// Receiver answers MOS's POSTs to notifyUrl. It verifies the signature over the raw body before
-// anything else, hands the verified fields to the order service, and answers in MOS's envelope:
+// Receiver answers MOS's POSTs to notifyUrl (mounted at NotifyPath). It verifies the signature
+// over the raw body before anything else (ParseNotification), hands the verified fields to the order service, and answers in MOS's envelope:
 // 200 {"code":200,"message":"SUCCESS"} only once the effect is committed; 400 malformed; 401 bad
 // signature or appKey; 404 unknown order; 413 too large; 503 when MOS or the database is
 // unavailable, so that MOS delivers again later.
@@ -43,7 +43,7 @@ func (rc *Receiver) count(outcome string) {
 	}
 }
 
-// Answer is MOS's envelope, the only shape /mos/notify ever answers with.
+// Answer is MOS's envelope, the only shape NotifyPath ever answers with.
 type Answer struct {
 	Code    int    `json:"code"`
 	Message string `json:"message"`
@@ -76,8 +76,8 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer(w, http.StatusBadRequest, "unreadable body")
 		return
 	}
-	n, err := mos.ParseNotification(r.Header.Get("Content-Type"), body, rc.AppKey, rc.Secret)
-	if errors.Is(err, mos.ErrBadSignature) {
+	n, err := ParseNotification(r.Header.Get("Content-Type"), body, rc.AppKey, rc.Secret)
+	if errors.Is(err, ErrBadSignature) {
 		log.Warn("notification refused: bad signature", "request_id", requestID, "remote_ip", r.RemoteAddr)
 		rc.count("bad_signature")
 		answer(w, http.StatusUnauthorized, "invalid signature")

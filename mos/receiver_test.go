@@ -1,4 +1,4 @@
-package webhook
+package mos
 
 import (
 	"context"
@@ -8,22 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mospay/mospay/mos"
 	"github.com/mospay/mospay/order"
 )
-
-const (
-	testKey    = "k1"
-	testSecret = "s3"
-)
-
-// signedJSON is a notification body signed as MOS signs one.
-func signedJSON(fields map[string]string) []byte {
-	fields["appKey"] = testKey
-	fields["sign"] = mos.Sign(fields, testSecret)
-	b, _ := json.Marshal(fields)
-	return b
-}
 
 // notifier answers as the order service would, by outTradeNo.
 type notifier struct{ calls int }
@@ -61,9 +47,9 @@ func TestReceiverAnswers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			n := &notifier{}
 			var counted []string
-			rc := &Receiver{AppKey: testKey, Secret: testSecret, Service: n, MaxBody: 256,
+			rc := &Receiver{AppKey: nKey, Secret: nSecret, Service: n, MaxBody: 256,
 				Count: func(o string) { counted = append(counted, o) }}
-			req := httptest.NewRequest(tt.method, "/mos/notify", strings.NewReader(tt.body))
+			req := httptest.NewRequest(tt.method, NotifyPath, strings.NewReader(tt.body))
 			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
 			rc.ServeHTTP(rec, req)
