@@ -89,6 +89,8 @@ type Server struct {
 	openAPI []byte
 	// adminFailures counts failed admin authentications per address.
 	adminFailures *middleware.RateLimiterMemoryStore
+	// refused logs the CORS preflights cors refuses.
+	refused *refusedPreflights
 }
 
 // New builds the server and its routes; it does not listen.
@@ -112,7 +114,7 @@ func New(cfg Config, deps Deps) *Server {
 		panic(err) // the document is embedded: a test catches this before any build ships
 	}
 	s := &Server{echo: e, cfg: cfg, deps: deps, tokens: NewTokens(cfg.JWTSecret, cfg.JWTTTL, cfg.AppKey, deps.Now), openAPI: doc,
-		adminFailures: newAdminAuthFailures()}
+		adminFailures: newAdminAuthFailures(), refused: newRefusedPreflights(deps.Logger)}
 	// Built here, not in Serve, so that a Shutdown that comes first still stops a later Serve.
 	s.http = &http.Server{
 		Handler:           e,
@@ -228,12 +230,13 @@ func (s *Server) metrics(c echo.Context) error {
 // cors lets the mini-app's web view call /mp from the configured origins. A preflight (OPTIONS)
 // is answered here, before any authentication, so it never needs a token. With no origin
 // configured there is no CORS at all: no header is sent, and a browser on another origin is
-// refused by its own rules.
+// refused by its own rules. Either way a refused preflight is logged with its origin
+// (refusedPreflights).
 func (s *Server) cors() []echo.MiddlewareFunc {
 	if len(s.cfg.CORSOrigins) == 0 {
-		return nil
+		return []echo.MiddlewareFunc{s.refused.middleware}
 	}
-	return []echo.MiddlewareFunc{middleware.CORSWithConfig(middleware.CORSConfig{
+	return []echo.MiddlewareFunc{s.refused.middleware, middleware.CORSWithConfig(middleware.CORSConfig{
 		AllowOrigins:  s.cfg.CORSOrigins,
 		AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodOptions},
 		AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, "Idempotency-Key", "Lang", echo.HeaderXRequestID},

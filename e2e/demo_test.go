@@ -4,8 +4,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -30,7 +33,7 @@ const (
 func buyButton(item string) string { return `#items button[data-item="` + item + `"]` }
 
 // TestDemoInBrowser walks the sandbox's demo mini-app in Chromium at phone width, as a front-end
-// developer would with `make run`: log in as the sandbox's user-1, buy, pay in the sheet, see
+// developer would with `make run`, opened at localhost: log in as the sandbox's user-1, buy, pay in the sheet, see
 // PAID on the receipt and the order in finance's story; buy again with the notification lost
 // and still see PAID, through /query alone (the shop orders from the product list: no amount comes
 // from the page); fail a payment and see the failure; cancel one with
@@ -41,7 +44,9 @@ func TestDemoInBrowser(t *testing.T) {
 	h := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.ClientAmounts = false }})
 	b := apptest.StartBrowser(t)
 	b.SetViewport(t, apptest.Phone())
-	b.Open(t, h.SandboxURL+"/sandbox/demo")
+	// Opened at localhost, where a newcomer types it: mospay allows both spellings of the
+	// sandbox's origin (the laptop below opens it at 127.0.0.1).
+	b.Open(t, strings.Replace(h.SandboxURL, "127.0.0.1", "localhost", 1)+"/sandbox/demo")
 	b.WaitText(t, demoWho, "Signed in as user-1")
 	b.NoHorizontalScroll(t)
 
@@ -218,4 +223,42 @@ func demoStory(t *testing.T, h *harness, outTradeNo string) demoStoryBody {
 	var s demoStoryBody
 	r.Decode(t, &s)
 	return s
+}
+
+// TestDemoOriginRefused: the demo opened on an origin mospay does not allow (a dev server that
+// passes the sandbox's pages through, with MOSPAY_CORS_ORIGINS unset) is refused by the API's
+// CORS. The demo says which origin, and what to do, instead of a bare "Failed to fetch"; mospay
+// logs the refused preflight with that origin. At phone and laptop widths.
+func TestDemoOriginRefused(t *testing.T) {
+	h := newHarness(t, apptest.Options{Config: func(c *app.Config) { c.ClientAmounts = false }})
+	sbx, err := url.Parse(h.SandboxURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(sbx)
+	dev := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Del("Origin") // the sandbox sees its pages' calls as the dev server's own
+		proxy.ServeHTTP(w, r)
+	}))
+	defer dev.Close()
+
+	b := apptest.StartBrowser(t)
+	for _, v := range []apptest.Viewport{apptest.Phone(), apptest.Laptop()} {
+		b.SetViewport(t, v)
+		b.Open(t, dev.URL+"/sandbox/demo")
+		b.WaitText(t, "#error", "did not answer this page's origin, "+dev.URL)
+		b.WaitText(t, "#error", "add "+dev.URL+" to MOSPAY_CORS_ORIGINS")
+		b.WaitText(t, demoWho, "Not signed in.")
+		b.NoHorizontalScroll(t)
+		b.CORSRefused(t, h.URL)
+	}
+	want := `"origin":"` + dev.URL + `"`
+	for deadline := time.Now().Add(apptest.WaitFor); ; time.Sleep(25 * time.Millisecond) {
+		if log := h.Logs.String(); strings.Contains(log, `"msg":"CORS preflight refused`) && strings.Contains(log, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mospay did not log the refused preflight with %s:\n%s", want, h.Logs.Tail(4<<10))
+		}
+	}
 }

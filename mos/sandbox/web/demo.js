@@ -28,16 +28,33 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // request calls mospay: JSON in and out, the user's language; an error answer throws with its
 // HTTP status and mospay's message.
 async function request(method, path, { body, headers = {} } = {}) {
-  const res = await fetch(API + path, {
-    method,
-    headers: { Lang: lang, ...(body && { 'Content-Type': 'application/json' }), ...headers },
-    body: body && JSON.stringify(body),
-  });
+  let res;
+  try {
+    res = await fetch(API + path, {
+      method,
+      headers: { Lang: lang, ...(body && { 'Content-Type': 'application/json' }), ...headers },
+      body: body && JSON.stringify(body),
+    });
+  } catch (err) {
+    throw unreachable(err);
+  }
   const data = await res.json().catch(() => ({}));
   if (!res.ok) {
     throw Object.assign(new Error(data.error?.message ?? `HTTP ${res.status}`), { status: res.status });
   }
   return data;
+}
+
+// unreachable explains a fetch that failed with no answer. The browser says only "Failed to
+// fetch" (a TypeError) both when mospay is down and when its CORS refuses this page's origin;
+// the second is what a developer meets first (mospay allows its sandbox's own origin and
+// MOSPAY_CORS_ORIGINS only), so say which origin, and what to do.
+function unreachable(err) {
+  if (!(err instanceof TypeError) || new URL(API).origin === location.origin) return err;
+  return new Error(`mospay's API (${API}) did not answer this page's origin, ${location.origin}: ` +
+    `either mospay is not running there, or it does not allow this origin. Open the demo at an origin mospay ` +
+    `allows (it prints them at start), or add ${location.origin} to MOSPAY_CORS_ORIGINS and restart mospay; ` +
+    'its log names every origin it refuses.');
 }
 
 // login exchanges mos.login's one-time code for mospay's token.
