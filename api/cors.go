@@ -35,8 +35,9 @@ func newRefusedPreflights(log *slog.Logger) *refusedPreflights {
 	return &refusedPreflights{log: log, limit: rate.NewLimiter(rate.Every(refusedLogEvery), refusedLogBurst)}
 }
 
-// middleware runs around the CORS middleware: a preflight (an OPTIONS with an Origin and an
-// Access-Control-Request-Method) answered with no Access-Control-Allow-Origin was refused.
+// middleware runs around every route, so around /mp's CORS: a preflight (an OPTIONS with an
+// Origin and an Access-Control-Request-Method) answered with no Access-Control-Allow-Origin was
+// refused, whichever route it asked for.
 func (p *refusedPreflights) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		err := next(c)
@@ -50,8 +51,8 @@ func (p *refusedPreflights) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			p.skipped.Add(1)
 			return err
 		}
-		p.log.Warn("CORS preflight refused: this origin may not call /mp; add it to MOSPAY_CORS_ORIGINS if it should",
-			"origin", clipOrigin(origin), "request_id", requestID(c),
+		p.log.Warn("CORS preflight refused: a page of this origin may not call mospay; add it to MOSPAY_CORS_ORIGINS if it should call /mp",
+			"origin", clipOrigin(origin), "route", routeLabel(c), "request_id", requestID(c),
 			"refusals_not_logged", p.skipped.Swap(0))
 		return err
 	}

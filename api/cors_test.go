@@ -13,29 +13,33 @@ import (
 
 // TestRefusedPreflightLogged: a preflight from an origin not allowed is logged once, with its
 // origin (clipped to refusedOriginMax bytes); an allowed one, a plain OPTIONS and a request that
-// is no preflight are not. With no origin configured every preflight is refused, and logged.
+// is no preflight are not. With no origin configured every preflight is refused, and logged; so
+// is one outside /mp, where no origin is allowed.
 func TestRefusedPreflightLogged(t *testing.T) {
 	long := "https://" + strings.Repeat("a", 300) + ".example"
 	tests := []struct {
 		name    string
 		allowed []string
 		method  string
+		path    string // "" is /mp/orders
 		hdr     map[string]string
 		want    string // the origin logged; "" for no line
 	}{
-		{"refused", []string{"https://miniapp.example"}, http.MethodOptions,
+		{"refused", []string{"https://miniapp.example"}, http.MethodOptions, "",
 			map[string]string{"Origin": "http://localhost:8081", "Access-Control-Request-Method": "POST"}, "http://localhost:8081"},
-		{"refused, none configured", nil, http.MethodOptions,
+		{"refused, none configured", nil, http.MethodOptions, "",
 			map[string]string{"Origin": "https://app.example", "Access-Control-Request-Method": "GET"}, "https://app.example"},
-		{"refused, long origin clipped", []string{"https://miniapp.example"}, http.MethodOptions,
+		{"refused, long origin clipped", []string{"https://miniapp.example"}, http.MethodOptions, "",
 			map[string]string{"Origin": long, "Access-Control-Request-Method": "POST"}, long[:refusedOriginMax] + "…"},
-		{"allowed", []string{"https://miniapp.example"}, http.MethodOptions,
+		{"allowed", []string{"https://miniapp.example"}, http.MethodOptions, "",
 			map[string]string{"Origin": "https://miniapp.example", "Access-Control-Request-Method": "POST"}, ""},
-		{"allowed by *", []string{"*"}, http.MethodOptions,
+		{"allowed by *", []string{"*"}, http.MethodOptions, "",
 			map[string]string{"Origin": "https://any.example", "Access-Control-Request-Method": "POST"}, ""},
-		{"no Access-Control-Request-Method", []string{"https://miniapp.example"}, http.MethodOptions,
+		{"no Access-Control-Request-Method", []string{"https://miniapp.example"}, http.MethodOptions, "",
 			map[string]string{"Origin": "https://evil.example"}, ""},
-		{"not a preflight", []string{"https://miniapp.example"}, http.MethodGet,
+		{"refused, outside /mp", []string{"https://miniapp.example"}, http.MethodOptions, "/admin/orders",
+			map[string]string{"Origin": "https://miniapp.example", "Access-Control-Request-Method": "GET"}, "https://miniapp.example"},
+		{"not a preflight", []string{"https://miniapp.example"}, http.MethodGet, "",
 			map[string]string{"Origin": "https://evil.example"}, ""},
 	}
 	for _, tt := range tests {
@@ -43,7 +47,11 @@ func TestRefusedPreflightLogged(t *testing.T) {
 			t.Parallel()
 			var buf bytes.Buffer
 			s := New(Config{MaxBody: 1024, CORSOrigins: tt.allowed}, Deps{Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
-			do(t, s.Handler(), tt.method, "/mp/orders", "", tt.hdr)
+			path := tt.path
+			if path == "" {
+				path = "/mp/orders"
+			}
+			do(t, s.Handler(), tt.method, path, "", tt.hdr)
 			lines := refusalLines(t, &buf)
 			if tt.want == "" {
 				if len(lines) != 0 {

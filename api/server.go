@@ -138,6 +138,7 @@ func (s *Server) routes() {
 	e.Use(securityHeaders)
 	e.Use(s.deps.Metrics.middleware)
 	e.Use(s.accessLog)
+	e.Use(s.refused.middleware)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableStackAll:   true,
 		DisablePrintStack: true,
@@ -231,12 +232,12 @@ func (s *Server) metrics(c echo.Context) error {
 // is answered here, before any authentication, so it never needs a token. With no origin
 // configured there is no CORS at all: no header is sent, and a browser on another origin is
 // refused by its own rules. Either way a refused preflight is logged with its origin
-// (refusedPreflights).
+// (refusedPreflights, around every route).
 func (s *Server) cors() []echo.MiddlewareFunc {
 	if len(s.cfg.CORSOrigins) == 0 {
-		return []echo.MiddlewareFunc{s.refused.middleware}
+		return nil
 	}
-	return []echo.MiddlewareFunc{s.refused.middleware, middleware.CORSWithConfig(middleware.CORSConfig{
+	return []echo.MiddlewareFunc{middleware.CORSWithConfig(middleware.CORSConfig{
 		AllowOrigins:  s.cfg.CORSOrigins,
 		AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodOptions},
 		AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, "Idempotency-Key", "Lang", echo.HeaderXRequestID},
