@@ -88,6 +88,8 @@ type Server struct {
 	openAPI []byte
 	// adminFailures counts failed admin authentications per address.
 	adminFailures *middleware.RateLimiterMemoryStore
+	// refused logs the CORS preflights cors refuses.
+	refused *refusedPreflights
 }
 
 // New builds the server and its routes; it does not listen.
@@ -111,7 +113,7 @@ func New(cfg Config, deps Deps) *Server {
 		panic(err) // the document is embedded: a test catches this before any build ships
 	}
 	s := &Server{echo: e, cfg: cfg, deps: deps, tokens: NewTokens(cfg.JWTSecret, cfg.JWTTTL, cfg.AppKey, deps.Now), openAPI: doc,
-		adminFailures: newAdminAuthFailures()}
+		adminFailures: newAdminAuthFailures(), refused: newRefusedPreflights(deps.Logger)}
 	// Built here, not in Serve, so that a Shutdown that comes first still stops a later Serve.
 	s.http = NewHTTPServer(e, deps.Logger)
 	s.routes()
@@ -142,6 +144,7 @@ func (s *Server) routes() {
 	e.Use(securityHeaders)
 	e.Use(s.deps.Metrics.middleware)
 	e.Use(s.accessLog)
+	e.Use(s.refused.middleware)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		DisableStackAll:   true,
 		DisablePrintStack: true,
@@ -234,7 +237,8 @@ func (s *Server) metrics(c echo.Context) error {
 // cors lets the mini-app's web view call /mp from the configured origins. A preflight (OPTIONS)
 // is answered here, before any authentication, so it never needs a token. With no origin
 // configured there is no CORS at all: no header is sent, and a browser on another origin is
-// refused by its own rules.
+// refused by its own rules. Either way a refused preflight is logged with its origin
+// (refusedPreflights, around every route).
 func (s *Server) cors() []echo.MiddlewareFunc {
 	if len(s.cfg.CORSOrigins) == 0 {
 		return nil

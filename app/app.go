@@ -136,10 +136,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	if err := a.buildDeliverer(); err != nil {
 		return err
 	}
-	cors := c.CORSOrigins
-	if c.Sandbox { // the sandbox's demo mini-app (GET /sandbox/demo) calls /mp from the sandbox's origin
-		cors = append(append([]string(nil), c.CORSOrigins...), sandbox.OwnOrigins(a.sandboxAddr)...)
-	}
+	cors := a.CORSOrigins()
 	a.api = api.New(api.Config{
 		MaxBody: c.MaxBody, CORSOrigins: cors, TrustedProxies: c.TrustedProxies,
 		JWTSecret: []byte(c.JWTSecret), JWTTTL: c.JWTTTL, AppKey: c.MOSAppKey,
@@ -181,6 +178,11 @@ func (a *App) Start(ctx context.Context) (err error) {
 		close(a.served)
 	}()
 	a.log.Info("mospay serving", "addr", a.apiAddr, "database", string(a.db.Dialect), "sandbox", c.Sandbox)
+	if len(cors) == 0 {
+		a.log.Info("no browser origin may call /mp (CORS): MOSPAY_CORS_ORIGINS lists none")
+	} else {
+		a.log.Info("browser origins allowed to call /mp (CORS; MOSPAY_CORS_ORIGINS adds more)", "origins", strings.Join(cors, " "))
+	}
 	return nil
 }
 
@@ -200,6 +202,16 @@ func (a *App) Config() Config { return a.cfg }
 
 // URL is the API's base URL, e.g. http://127.0.0.1:41234 (after Start).
 func (a *App) URL() string { return "http://" + a.apiAddr }
+
+// CORSOrigins are the browser origins allowed to call /mp: MOSPAY_CORS_ORIGINS and, with the
+// embedded sandbox, the sandbox's own in every spelling (sandbox.OwnOrigins), since its demo
+// mini-app (GET /sandbox/demo) calls /mp from there, at 127.0.0.1 or at localhost.
+func (a *App) CORSOrigins() []string {
+	if !a.cfg.Sandbox || a.sandboxAddr == "" {
+		return a.cfg.CORSOrigins
+	}
+	return append(append([]string(nil), a.cfg.CORSOrigins...), sandbox.OwnOrigins(a.sandboxAddr)...)
+}
 
 // SandboxURL is the embedded sandbox's base URL (after Start with Sandbox).
 func (a *App) SandboxURL() string { return "http://" + a.sandboxAddr }

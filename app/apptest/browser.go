@@ -449,3 +449,26 @@ func fullPage(ctx context.Context, t *chromedp.Target) ([]byte, error) {
 	}
 	return shot.Data, nil
 }
+
+// CORSRefused checks the open page for Problems (as NoProblems does), but takes the lines
+// Chromium logs for a call to api that CORS refused (the request blocked, and the resource that
+// failed to load) as expected: the test caused the refusal on purpose, and the page is checked
+// for everything else. At least one such line must be there.
+func (b *Browser) CORSRefused(t testing.TB, api string) {
+	t.Helper()
+	_ = b.run(chromedp.Evaluate[chromedp.Void]("0")) // a round trip: what the page reported is in
+	seen := false
+	for _, p := range b.takeProblems() {
+		blocked := p.Kind == "log.javascript" && strings.HasPrefix(p.Text, "Access to fetch at '"+api+"/") &&
+			strings.Contains(p.Text, "has been blocked by CORS policy")
+		failed := p.Kind == "log.network" && strings.HasPrefix(p.URL, api+"/") && strings.Contains(p.Text, "net::ERR_FAILED")
+		if blocked || failed {
+			seen = seen || blocked
+			continue
+		}
+		t.Errorf("browser: %s", p)
+	}
+	if !seen {
+		t.Errorf("browser: no call from %s to %s was refused by CORS", b.currentPage(), api)
+	}
+}

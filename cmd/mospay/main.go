@@ -169,6 +169,8 @@ func printQuickStart(w io.Writer, a *app.App, cfg *config) {
 	env := dataDir(map[string]string{"MOSPAY_DATABASE_URL": cfg.DatabaseURL}) + "/" + sandboxEnvFile
 	q := `
 Demo mini-app in your browser: ` + sbx + `/sandbox/demo
+  Browser origins allowed to call the API: ` + strings.Join(a.CORSOrigins(), " ") + `
+  (another, a dev server's say: MOSPAY_CORS_ORIGINS=http://localhost:5173)
 Quick start (another terminal; the sandbox plays MOS and the user):
   . ` + env + `       # the development credentials, for the admin token
   CODE=$(curl -s -X POST ` + sbx + `/sandbox/login-codes -d '{"openid":"user-1"}' | sed 's/.*"code":"\([^"]*\)".*/\1/')

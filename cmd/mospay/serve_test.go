@@ -19,6 +19,7 @@ import (
 
 	"github.com/mospay/mospay/api"
 	"github.com/mospay/mospay/app/apptest"
+	"github.com/mospay/mospay/mos/sandbox"
 )
 
 // serveDeadline bounds each wait on the real process: generous, since the tests assert what
@@ -107,7 +108,10 @@ func TestServeSandbox(t *testing.T) {
 	creds := readEnv(t, filepath.Join(dir, "sandbox.env"))
 	_, adminTok, _ := strings.Cut(creds["MOSPAY_ADMIN_TOKENS"], ":")
 	for _, line := range []string{"Finance pages: " + api + "/finance (sign in with the admin token " + adminTok + ")",
-		"Demo mini-app in your browser: " + sbx + "/sandbox/demo"} {
+		"Demo mini-app in your browser: " + sbx + "/sandbox/demo",
+		// Both spellings of the sandbox's origin may open the demo, and the log says so too.
+		"Browser origins allowed to call the API: " + strings.Join(sandbox.OwnOrigins(sandboxAddr), " "),
+		`msg="browser origins allowed to call /mp (CORS; MOSPAY_CORS_ORIGINS adds more)" origins="` + strings.Join(sandbox.OwnOrigins(sandboxAddr), " ") + `"`} {
 		if adminTok == "" || !strings.Contains(p.Output.String(), line) {
 			t.Errorf("the quick start lacks %q:\n%s", line, p.Output)
 		}

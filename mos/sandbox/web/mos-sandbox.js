@@ -42,12 +42,22 @@
   };
 
   // call sends one request to the sandbox's control API and answers its JSON.
+  // A fetch that fails with no answer (a TypeError: "Failed to fetch") from another origin is
+  // the sandbox down or refusing this page's origin: said in words, with what to do.
   async function call(method, path, body) {
-    const res = await fetch(new URL(path, base), {
-      method,
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+    let res;
+    try {
+      res = await fetch(new URL(path, base), {
+        method,
+        headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      if (!(err instanceof TypeError) || base.origin === location.origin) throw err;
+      throw new Error(`MOS sandbox: ${base.origin} did not answer this page's origin, ${location.origin}: ` +
+        `either the sandbox is not running there, or it does not allow this origin (add it to ` +
+        'MOSPAY_CORS_ORIGINS and restart mospay)');
+    }
     const data = await res.json().catch(() => ({}));
     if (!res.ok) {
       throw new Error(`MOS sandbox: ${data.error?.message ?? `HTTP ${res.status}`}`);
