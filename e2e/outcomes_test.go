@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/mospay/mospay/app/apptest"
+	"github.com/mospay/mospay/store/pgtest"
 )
 
 // outcomeStory is what these tests read of GET /admin/orders/{outTradeNo}.
@@ -340,9 +341,14 @@ func TestFinanceOutcomesInBrowser(t *testing.T) {
 // TestSummaryEqualsReport: for the same selection, the orders page's summary shows the report's
 // figures, and the money is what MOS settled: a refund of a payment mospay never saw counts on
 // both sides, an accepted mismatch at MOS's amount, a PENDING order not at all.
+// On SQLite and on PostgreSQL.
 func TestSummaryEqualsReport(t *testing.T) {
+	pgtest.ForEachDB(t, summaryEqualsReport)
+}
+
+func summaryEqualsReport(t *testing.T, dbURL string) {
 	clock := apptest.ClockAt(apptest.DayBoundaries[0])
-	h := apptest.Start(t, apptest.Options{Clock: clock})
+	h := apptest.Start(t, apptest.Options{Clock: clock, DBURL: dbURL})
 	token := h.Login(t, "user-summary")
 	admin := func(path string) apptest.Order {
 		t.Helper()
