@@ -11,6 +11,18 @@ import (
 // ENOTFOUND, ECONFLICT (a unique key or a stale version), EUNAVAILABLE (database busy or down,
 // the caller may retry), anything else is internal.
 type Store interface {
+	OrderStore
+	NotificationStore
+	UserStore
+	AuditStore
+	EventStore
+	FinanceStore
+	MerchantStore
+	ProductStore
+}
+
+// OrderStore is the orders themselves: made, read, listed and written, one version at a time.
+type OrderStore interface {
 	// CreateOrder inserts o (status CREATED) with its first transition, and fills o.ID.
 	// ECONFLICT when the outTradeNo or (openid, idempotency key) is taken.
 	CreateOrder(ctx context.Context, o *Order, t Transition) error
@@ -23,6 +35,14 @@ type Store interface {
 	// Save applies w in one transaction: the order row (UPDATE ... WHERE version = ?), the
 	// transition, new flags, and the notification/query rows. ECONFLICT when the version moved.
 	Save(ctx context.Context, w Write) (*Order, error)
+	// AcquireLease marks the order as being worked on by owner until until, if no one else holds
+	// an unexpired lease. It reports whether the lease was taken.
+	AcquireLease(ctx context.Context, id int64, owner string, until time.Time) (bool, error)
+}
+
+// NotificationStore is what MOS's notifications leave behind: one row per signed content, the
+// notification window, and when MOS was last asked.
+type NotificationStore interface {
 	// RecordNotification stores a verified notification that changes no order (unknown order),
 	// one row per signed content: when its SignedHash is stored already, the repeat is counted
 	// on that row instead.
@@ -43,7 +63,10 @@ type Store interface {
 	// LastQuery is when the last orderQuery of source about the order was made; ok is false when
 	// there was none.
 	LastQuery(ctx context.Context, orderID int64, source Source) (at time.Time, ok bool, err error)
+}
 
+// UserStore is mospay's mini-app users.
+type UserStore interface {
 	// LoginUser records a login of the user with openid: the user is made with id newID at their
 	// first login; their language and last login are updated. It returns the user.
 	LoginUser(ctx context.Context, openid, language, newID string, at time.Time) (*User, error)
@@ -54,32 +77,12 @@ type Store interface {
 	// RevokeUser sets the user's tokens_revoked_at to at and records a, in one transaction.
 	// ENOTFOUND.
 	RevokeUser(ctx context.Context, id string, at time.Time, a AdminAction) (*User, error)
+}
+
+// AuditStore is the audit trail and the finance sessions whose sign-ins and sign-outs it records.
+type AuditStore interface {
 	// AdminActions lists a page of the audit trail, newest first. EINVALID for a bad cursor.
 	AdminActions(ctx context.Context, f AuditFilter) (AuditPage, error)
-
-	// Events lists a page of order events with their deliveries, newest first.
-	Events(ctx context.Context, f EventFilter) (EventPage, error)
-	// Event returns an event with its deliveries and their attempts. ENOTFOUND.
-	Event(ctx context.Context, id string) (*EventRecord, error)
-	// Redeliver makes the deliveries r selects due at r.At and records r.Audit, in one
-	// transaction; it returns how many. ENOTFOUND for an unknown event id.
-	Redeliver(ctx context.Context, r RedeliverRequest) (int64, error)
-	// Endpoints reports the delivery state of the configured endpoints and of any other that
-	// deliveries name.
-	Endpoints(ctx context.Context, configured []string) ([]Endpoint, error)
-	// Story returns the order and everything that explains it. ENOTFOUND.
-	Story(ctx context.Context, outTradeNo string) (*Story, error)
-	// AcquireLease marks the order as being worked on by owner until until, if no one else holds
-	// an unexpired lease. It reports whether the lease was taken.
-	AcquireLease(ctx context.Context, id int64, owner string, until time.Time) (bool, error)
-	// Report builds the reconciliation report of the orders f selects (order.Report).
-	Report(ctx context.Context, f ListFilter) (*Report, error)
-	// Review lists a page of orders with active flags, oldest flag first. EINVALID for a bad cursor.
-	Review(ctx context.Context, f ReviewFilter) (ReviewPage, error)
-	// ReviewCount counts the orders with an active flag.
-	ReviewCount(ctx context.Context) (int64, error)
-	// LastAnswers returns, by order id, MOS's last answer about each order that has one.
-	LastAnswers(ctx context.Context, ids []int64) (map[int64]MOSAnswer, error)
 	// RecordAction stores an admin action that changes no order (an export, a lookup).
 	RecordAction(ctx context.Context, a AdminAction) error
 	// CreateSession stores a new finance session and a (its sign-in), in one transaction.
@@ -94,12 +97,35 @@ type Store interface {
 	// EndSessionsExcept ends at at every open session whose admin and token fingerprint are not
 	// among keep, and returns how many.
 	EndSessionsExcept(ctx context.Context, keep []SessionToken, at time.Time) (int64, error)
-	// ClaimDue leases up to limit orders whose next check is due at now, for owner until until,
-	// so that no other instance checks them at the same time.
-	ClaimDue(ctx context.Context, now time.Time, limit int, owner string, until time.Time) ([]*Order, error)
+}
 
-	MerchantStore
-	ProductStore
+// EventStore is the order events sent to the merchant's systems and their deliveries.
+type EventStore interface {
+	// Events lists a page of order events with their deliveries, newest first.
+	Events(ctx context.Context, f EventFilter) (EventPage, error)
+	// Event returns an event with its deliveries and their attempts. ENOTFOUND.
+	Event(ctx context.Context, id string) (*EventRecord, error)
+	// Redeliver makes the deliveries r selects due at r.At and records r.Audit, in one
+	// transaction; it returns how many. ENOTFOUND for an unknown event id.
+	Redeliver(ctx context.Context, r RedeliverRequest) (int64, error)
+	// Endpoints reports the delivery state of the configured endpoints and of any other that
+	// deliveries name.
+	Endpoints(ctx context.Context, configured []string) ([]Endpoint, error)
+}
+
+// FinanceStore is what finance reads: an order's story, the report, the review queue and MOS's
+// last answers.
+type FinanceStore interface {
+	// Story returns the order and everything that explains it. ENOTFOUND.
+	Story(ctx context.Context, outTradeNo string) (*Story, error)
+	// Report builds the reconciliation report of the orders f selects (order.Report).
+	Report(ctx context.Context, f ListFilter) (*Report, error)
+	// Review lists a page of orders with active flags, oldest flag first. EINVALID for a bad cursor.
+	Review(ctx context.Context, f ReviewFilter) (ReviewPage, error)
+	// ReviewCount counts the orders with an active flag.
+	ReviewCount(ctx context.Context) (int64, error)
+	// LastAnswers returns, by order id, MOS's last answer about each order that has one.
+	LastAnswers(ctx context.Context, ids []int64) (map[int64]MOSAnswer, error)
 }
 
 // Remote is what MOS says of an order (orderQuery's answer), in mospay's terms: package mos maps
