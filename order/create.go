@@ -255,13 +255,13 @@ func (s *Service) prepay(ctx context.Context, o *Order, requestID string, retry 
 		OutTradeNo: o.OutTradeNo, NonceStr: o.NonceStr, Desc: o.Desc, Amount: o.Amount,
 		NotifyURL: s.cfg.NotifyURL, OpenID: o.OpenID, ExpireAt: o.ExpireAt,
 	})
-	var e Event
+	var e Observation
 	var q *QueryRecord
 	switch ErrorCode(err) {
 	case "":
-		e = Event{Kind: EventPrepaid, Source: SourceAPI, PrepayID: prepayID, Reason: "prepay accepted by MOS", RequestID: requestID}
+		e = Observation{Kind: ObservedPrepaid, Source: SourceAPI, PrepayID: prepayID, Reason: "prepay accepted by MOS", RequestID: requestID}
 	case EUNPROCESSABLE:
-		e = Event{Kind: EventRejected, Source: SourceAPI, Reason: "prepay refused by MOS: " + ErrorMessage(err), RequestID: requestID}
+		e = Observation{Kind: ObservedRejected, Source: SourceAPI, Reason: "prepay refused by MOS: " + ErrorMessage(err), RequestID: requestID}
 		if retry {
 			r, rq, qerr := s.query(ctx, o, SourceAPI)
 			q = rq
@@ -269,7 +269,7 @@ func (s *Service) prepay(ctx context.Context, o *Order, requestID string, retry 
 			case "":
 				// MOS has the order from an earlier attempt: its answer, not the refusal, decides.
 				reason := fmt.Sprintf("prepay retry refused by MOS (%s), but MOS has the order: MOS's status applied", ErrorMessage(err))
-				saved, _, aerr := s.apply(ctx, o, remoteEvent(r, SourceAPI, requestID, reason), applyOpts{query: q, releaseLease: true})
+				saved, _, aerr := s.apply(ctx, o, remoteObservation(r, SourceAPI, requestID, reason), applyOpts{query: q, releaseLease: true})
 				return saved, aerr
 			case ENOTFOUND:
 				e.Reason += "; MOS has no record of the order"
@@ -284,7 +284,7 @@ func (s *Service) prepay(ctx context.Context, o *Order, requestID string, retry 
 	if aerr != nil {
 		return nil, aerr
 	}
-	if e.Kind == EventRejected {
+	if e.Kind == ObservedRejected {
 		return saved, Wrap(EUNPROCESSABLE, err, "MOS refused the order: %s", ErrorMessage(err))
 	}
 	return saved, nil

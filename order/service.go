@@ -133,7 +133,7 @@ const maxApplyAttempts = 10
 
 // apply runs the state machine on the freshest order and saves the result, retrying on a stale
 // version: zero rows updated means someone else moved first, so re-read and re-decide.
-func (s *Service) apply(ctx context.Context, o *Order, e Event, opt applyOpts) (*Order, Change, error) {
+func (s *Service) apply(ctx context.Context, o *Order, e Observation, opt applyOpts) (*Order, Change, error) {
 	for attempt := 1; ; attempt++ {
 		var ch Change
 		if !opt.noEvent {
@@ -156,7 +156,7 @@ func (s *Service) apply(ctx context.Context, o *Order, e Event, opt applyOpts) (
 			}
 		}
 		now := s.clock.Now()
-		w := Write{Order: o, Change: ch, Event: e, Query: opt.query, ReleaseLease: opt.releaseLease, Audit: opt.audit, At: now}
+		w := Write{Order: o, Change: ch, Observation: e, Query: opt.query, ReleaseLease: opt.releaseLease, Audit: opt.audit, At: now}
 		if opt.notification != nil {
 			rec := *opt.notification
 			if !opt.noEvent {
