@@ -201,14 +201,10 @@ func (s *Service) ResolveFlag(ctx context.Context, outTradeNo string, flag Flag,
 		return nil, err
 	}
 	now := s.clock.Now()
-	r := &FlagResolve{Flag: flag, Note: note, By: admin, Answer: answer, Outcome: outcome}
-	saved, _, err := s.apply(ctx, o, Observation{Kind: ObservedUnknown, Source: SourceAdmin, MOSStatus: rawStatus(mos), RequestID: requestID}, applyOpts{
-		noEvent: true,
-		resolve: r,
-		mos:     mos,
-		audit: &AdminAction{Actor: admin, Action: ActionResolve, OrderID: &o.ID, OutTradeNo: o.OutTradeNo, UserID: o.UserID,
-			Detail: actionDetail(flag, outcome, mos, note), RequestID: requestID, ClientRequestID: ClientRequestID(ctx), At: now},
-	})
+	r := FlagResolve{Flag: flag, Note: note, By: admin, Answer: answer, Outcome: outcome}
+	saved, _, err := s.apply(ctx, o, resolveFlag(r, mos, Observation{Source: SourceAdmin, MOSStatus: rawStatus(mos), RequestID: requestID},
+		&AdminAction{Actor: admin, Action: ActionResolve, OrderID: &o.ID, OutTradeNo: o.OutTradeNo, UserID: o.UserID,
+			Detail: actionDetail(flag, outcome, mos, note), RequestID: requestID, ClientRequestID: ClientRequestID(ctx), At: now}))
 	if err != nil {
 		return nil, err
 	}
@@ -234,12 +230,10 @@ func (s *Service) CloseStuck(ctx context.Context, outTradeNo, note, admin, reque
 		return nil, err
 	}
 	now := s.clock.Now()
-	saved, _, err := s.apply(ctx, o, Observation{Kind: ObservedUnknown, Source: SourceAdmin, MOSStatus: rawStatus(mos), RequestID: requestID}, applyOpts{
-		noEvent: true,
-		close:   &closeStuck{note: note, admin: admin, mos: mos},
-		audit: &AdminAction{Actor: admin, Action: ActionClose, OrderID: &o.ID, OutTradeNo: o.OutTradeNo, UserID: o.UserID,
-			Detail: actionDetail("", OutcomeClose, mos, note), RequestID: requestID, ClientRequestID: ClientRequestID(ctx), At: now},
-	})
+	saved, _, err := s.apply(ctx, o, closeStuckOrder(closeStuck{note: note, admin: admin, mos: mos},
+		Observation{Source: SourceAdmin, MOSStatus: rawStatus(mos), RequestID: requestID},
+		&AdminAction{Actor: admin, Action: ActionClose, OrderID: &o.ID, OutTradeNo: o.OutTradeNo, UserID: o.UserID,
+			Detail: actionDetail("", OutcomeClose, mos, note), RequestID: requestID, ClientRequestID: ClientRequestID(ctx), At: now}))
 	if err != nil {
 		return nil, err
 	}
