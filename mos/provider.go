@@ -30,19 +30,21 @@ func (p Provider) Prepay(ctx context.Context, r order.PrepayRequest) (string, er
 }
 
 // stateEvents maps MOS's status classes (status.go's table) to state machine events.
-var stateEvents = map[State]order.EventKind{
-	StatePending:  order.EventPending,
-	StatePaid:     order.EventPaid,
-	StateFailed:   order.EventFailed,
-	StateClosed:   order.EventClosed,
-	StateRefunded: order.EventRefunded,
-	StateUnknown:  order.EventUnknown,
+var stateEvents = map[State]order.ObservationKind{
+	StatePending:  order.ObservedPending,
+	StatePaid:     order.ObservedPaid,
+	StateFailed:   order.ObservedFailed,
+	StateClosed:   order.ObservedClosed,
+	StateRefunded: order.ObservedRefunded,
+	StateUnknown:  order.ObservedUnknown,
 }
 
 var _ order.StatusReader = Provider{}
 
 // Kind says what a raw MOS status means for the state machine (status.go's table).
-func (Provider) Kind(rawStatus string) order.EventKind { return stateEvents[MapStatus(rawStatus)] }
+func (Provider) Kind(rawStatus string) order.ObservationKind {
+	return stateEvents[MapStatus(rawStatus)]
+}
 
 // Query asks MOS for an order's status and amount.
 func (p Provider) Query(ctx context.Context, outTradeNo, nonceStr string) (order.Remote, error) {

@@ -255,13 +255,13 @@ func (s *Service) prepay(ctx context.Context, o *Order, requestID string, retry 
 		OutTradeNo: o.OutTradeNo, NonceStr: o.NonceStr, Desc: o.Desc, Amount: o.Amount,
 		NotifyURL: s.cfg.NotifyURL, OpenID: o.OpenID, ExpireAt: o.ExpireAt,
 	})
-	var e Event
+	var e Observation
 	var q *QueryRecord
 	switch ErrorCode(err) {
 	case "":
-		e = Event{Kind: EventPrepaid, Source: SourceAPI, PrepayID: prepayID, Reason: "prepay accepted by MOS", RequestID: requestID}
+		e = Observation{Kind: ObservedPrepaid, Source: SourceAPI, PrepayID: prepayID, Reason: "prepay accepted by MOS", RequestID: requestID}
 	case EUNPROCESSABLE:
-		e = Event{Kind: EventRejected, Source: SourceAPI, Reason: "prepay refused by MOS: " + ErrorMessage(err), RequestID: requestID}
+		e = Observation{Kind: ObservedRejected, Source: SourceAPI, Reason: "prepay refused by MOS: " + ErrorMessage(err), RequestID: requestID}
 		if retry {
 			r, rq, qerr := s.query(ctx, o, SourceAPI)
 			q = rq
@@ -269,7 +269,7 @@ func (s *Service) prepay(ctx context.Context, o *Order, requestID string, retry 
 			case "":
 				// MOS has the order from an earlier attempt: its answer, not the refusal, decides.
 				reason := fmt.Sprintf("prepay retry refused by MOS (%s), but MOS has the order: MOS's status applied", ErrorMessage(err))
-				saved, _, aerr := s.apply(ctx, o, remoteEvent(r, SourceAPI, requestID, reason), applyOpts{query: q, releaseLease: true})
+				saved, _, aerr := s.apply(ctx, o, prepaid(remoteObservation(r, SourceAPI, requestID, reason), q))
 				return saved, aerr
 			case ENOTFOUND:
 				e.Reason += "; MOS has no record of the order"
@@ -280,11 +280,11 @@ func (s *Service) prepay(ctx context.Context, o *Order, requestID string, retry 
 	default:
 		return s.prepayUnknown(ctx, o, requestID, nil, err)
 	}
-	saved, _, aerr := s.apply(ctx, o, e, applyOpts{query: q, releaseLease: true})
+	saved, _, aerr := s.apply(ctx, o, prepaid(e, q))
 	if aerr != nil {
 		return nil, aerr
 	}
-	if e.Kind == EventRejected {
+	if e.Kind == ObservedRejected {
 		return saved, Wrap(EUNPROCESSABLE, err, "MOS refused the order: %s", ErrorMessage(err))
 	}
 	return saved, nil
@@ -296,15 +296,10 @@ func (s *Service) prepay(ctx context.Context, o *Order, requestID string, retry 
 // sending the prepay again) after Schedule.Retry, as it does after a check that got no answer.
 func (s *Service) prepayUnknown(ctx context.Context, o *Order, requestID string, q *QueryRecord, err error) (*Order, error) {
 	s.log.WarnContext(ctx, "prepay outcome unknown", "out_trade_no", o.OutTradeNo, "request_id", requestID, "err", err)
-	now := s.clock.Now()
-	failures := o.CheckFailures + 1
-	next := now.Add(s.cfg.Schedule.Retry(failures, s.rnd))
-	w := Write{Order: o, Query: q, ReleaseLease: true, At: now,
-		Reschedule: true, NextCheckAt: &next, CheckAttempts: o.CheckAttempts, CheckFailures: failures}
-	if saved, serr := s.store.Save(ctx, w); serr == nil {
+	if saved, _, serr := s.apply(ctx, o, prepayUnknown(q)); serr == nil {
 		o = saved
-		if s.cfg.Recheck != nil {
-			s.cfg.Recheck(next)
+		if s.cfg.Recheck != nil && saved.NextCheckAt != nil {
+			s.cfg.Recheck(*saved.NextCheckAt)
 		}
 	}
 	return o, Wrap(EUNAVAILABLE, err, "MOS did not answer the prepay request; the order is kept, retry with the same Idempotency-Key")

@@ -131,7 +131,7 @@ type FinanceStore interface {
 // Remote is what MOS says of an order (orderQuery's answer), in mospay's terms: package mos maps
 // its status to an event kind and reads its amount.
 type Remote struct {
-	Kind      EventKind // EventPending, EventPaid, EventFailed, EventClosed, EventRefunded or EventUnknown
+	Kind      ObservationKind // ObservedPending, ObservedPaid, ObservedFailed, ObservedClosed, ObservedRefunded or ObservedUnknown
 	RawStatus string
 	PrepayID  string
 	OpenID    string

@@ -4,17 +4,17 @@
 // Why a machine: MOS tells us about an order through several channels that arrive late,
 // duplicated, out of order or never (the prepay answer, notifications, our own queries), and
 // our own clock expires unpaid orders. If each channel set statuses itself, a late "pending"
-// could undo "paid", or a payment after expiry could be lost. Instead every observation becomes
-// an Event, and Apply decides, from the order's Snapshot alone, what the Event does: a Change
+// could undo "paid", or a payment after expiry could be lost. Instead what each channel sees becomes
+// an Observation, and Apply decides, from the order's Snapshot alone, what it does: a Change
 // (a new status, a prepayId to record, flags to raise), nothing, or a coded error. Apply is
-// pure: it reads no clock, database or network, so it is tested over every (status, event) pair.
+// pure: it reads no clock, database or network, so it is tested over every (status, observation) pair.
 //
 // Nothing else assigns a status. The store writes a Change and its transition row (from, to,
 // source, reason) in one transaction, guarded by an optimistic version
 // (UPDATE ... WHERE id = ? AND version = ?): zero rows means someone else changed the order
-// first, and the caller reloads it and applies the event again.
+// first, and the caller reloads it and applies the observation again.
 //
-// Statuses and the events that move them:
+// Statuses and the observations that move them:
 //
 //	             prepaid, mos_pending
 //	  CREATED ─────────────────────────► PENDING
@@ -49,7 +49,7 @@
 // Flags ask finance to look, and never lose information by changing a status:
 //
 //	amount_mismatch     MOS reports another amount or currency; checked before anything else,
-//	                    for every event; the order is not marked paid. Holds expiry.
+//	                    for every observation; the order is not marked paid. Holds expiry.
 //	late_payment        MOS reports a payment for a FAILED or CLOSED order (which moves to PAID).
 //	mos_disagrees       MOS reports an unpaid or paid status for a PAID or REFUNDED order.
 //	unknown_mos_status  MOS answered a status mospay cannot map; the note has the raw value.

@@ -59,7 +59,7 @@ func (a MOSAnswer) Key() string {
 }
 
 // Remote is the answer as the state machine reads it, kind being what its status means.
-func (a MOSAnswer) Remote(kind EventKind) *Remote {
+func (a MOSAnswer) Remote(kind ObservationKind) *Remote {
 	r := &Remote{Kind: kind, RawStatus: a.Status}
 	if a.TotalAmount != "" || a.Currency != "" {
 		r.Amount = &ReportedAmount{Raw: a.TotalAmount, Currency: a.Currency}
@@ -133,7 +133,7 @@ func AtRiskAsMOSReports(items []ReviewItem) []Total {
 	for _, it := range items {
 		cur, minor := it.Order.Amount.Currency, it.Order.Amount.Minor
 		if it.MOS != nil {
-			if r := it.MOS.Remote(EventUnknown).Amount; r != nil && r.Readable && r.Amount.Currency == cur {
+			if r := it.MOS.Remote(ObservedUnknown).Amount; r != nil && r.Readable && r.Amount.Currency == cur {
 				minor = r.Amount.Minor
 			}
 		}
@@ -201,14 +201,10 @@ func (s *Service) ResolveFlag(ctx context.Context, outTradeNo string, flag Flag,
 		return nil, err
 	}
 	now := s.clock.Now()
-	r := &FlagResolve{Flag: flag, Note: note, By: admin, Answer: answer, Outcome: outcome}
-	saved, _, err := s.apply(ctx, o, Event{Kind: EventUnknown, Source: SourceAdmin, MOSStatus: rawStatus(mos), RequestID: requestID}, applyOpts{
-		noEvent: true,
-		resolve: r,
-		mos:     mos,
-		audit: &AdminAction{Actor: admin, Action: ActionResolve, OrderID: &o.ID, OutTradeNo: o.OutTradeNo, UserID: o.UserID,
-			Detail: actionDetail(flag, outcome, mos, note), RequestID: requestID, ClientRequestID: ClientRequestID(ctx), At: now},
-	})
+	r := FlagResolve{Flag: flag, Note: note, By: admin, Answer: answer, Outcome: outcome}
+	saved, _, err := s.apply(ctx, o, resolveFlag(r, mos, Observation{Source: SourceAdmin, MOSStatus: rawStatus(mos), RequestID: requestID},
+		&AdminAction{Actor: admin, Action: ActionResolve, OrderID: &o.ID, OutTradeNo: o.OutTradeNo, UserID: o.UserID,
+			Detail: actionDetail(flag, outcome, mos, note), RequestID: requestID, ClientRequestID: ClientRequestID(ctx), At: now}))
 	if err != nil {
 		return nil, err
 	}
@@ -234,12 +230,10 @@ func (s *Service) CloseStuck(ctx context.Context, outTradeNo, note, admin, reque
 		return nil, err
 	}
 	now := s.clock.Now()
-	saved, _, err := s.apply(ctx, o, Event{Kind: EventUnknown, Source: SourceAdmin, MOSStatus: rawStatus(mos), RequestID: requestID}, applyOpts{
-		noEvent: true,
-		close:   &closeStuck{note: note, admin: admin, mos: mos},
-		audit: &AdminAction{Actor: admin, Action: ActionClose, OrderID: &o.ID, OutTradeNo: o.OutTradeNo, UserID: o.UserID,
-			Detail: actionDetail("", OutcomeClose, mos, note), RequestID: requestID, ClientRequestID: ClientRequestID(ctx), At: now},
-	})
+	saved, _, err := s.apply(ctx, o, closeStuckOrder(closeStuck{note: note, admin: admin, mos: mos},
+		Observation{Source: SourceAdmin, MOSStatus: rawStatus(mos), RequestID: requestID},
+		&AdminAction{Actor: admin, Action: ActionClose, OrderID: &o.ID, OutTradeNo: o.OutTradeNo, UserID: o.UserID,
+			Detail: actionDetail("", OutcomeClose, mos, note), RequestID: requestID, ClientRequestID: ClientRequestID(ctx), At: now}))
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +274,7 @@ func (s *Service) lastAnswer(ctx context.Context, o *Order) (*Remote, string, er
 	if !ok {
 		return nil, "", nil
 	}
-	kind := EventUnknown
+	kind := ObservedUnknown
 	if k, ok := s.mos.(StatusReader); ok {
 		kind = k.Kind(a.Status)
 	}
@@ -290,7 +284,7 @@ func (s *Service) lastAnswer(ctx context.Context, o *Order) (*Remote, string, er
 // StatusReader is a Provider that says what a raw status of MOS means (package mos's table), so
 // that MOS's last stored answer can be judged again.
 type StatusReader interface {
-	Kind(rawStatus string) EventKind
+	Kind(rawStatus string) ObservationKind
 }
 
 func rawStatus(mos *Remote) string {

@@ -101,7 +101,7 @@ func (s *Service) Notify(ctx context.Context, n Notification) (outcome string, e
 		// MOS's delivery again of one whose orderQuery failed, within the window: it stays
 		// unacknowledged, for MOS to deliver once more, rather than acknowledged unchecked.
 		rec.Outcome = OutcomeMOSUnavailable
-		if _, _, serr := s.apply(ctx, o, Event{}, applyOpts{notification: &rec, noEvent: true}); serr != nil {
+		if _, _, serr := s.apply(ctx, o, unconfirmed(rec, nil)); serr != nil {
 			s.log.WarnContext(ctx, "recording notification", "out_trade_no", n.OutTradeNo, "err", serr)
 		}
 		return rec.Outcome, Errorf(EUNAVAILABLE, "MOS was asked about the order less than %s ago without an answer", NotifyWindow)
@@ -116,7 +116,7 @@ func (s *Service) Notify(ctx context.Context, n Notification) (outcome string, e
 	r, q, err := s.query(ctx, o, SourceNotify)
 	if err != nil {
 		rec.Outcome = OutcomeMOSUnavailable
-		if _, _, serr := s.apply(ctx, o, Event{}, applyOpts{notification: &rec, query: q, noEvent: true}); serr != nil {
+		if _, _, serr := s.apply(ctx, o, unconfirmed(rec, q)); serr != nil {
 			s.log.WarnContext(ctx, "recording notification", "out_trade_no", n.OutTradeNo, "err", serr)
 		}
 		return rec.Outcome, Wrap(EUNAVAILABLE, err, "MOS could not confirm the notification")
@@ -127,7 +127,7 @@ func (s *Service) Notify(ctx context.Context, n Notification) (outcome string, e
 	if !strings.EqualFold(rec.MOSStatus, strings.TrimSpace(r.RawStatus)) {
 		reason = fmt.Sprintf("notification said %s, orderQuery said %s: orderQuery applied", quote(rec.MOSStatus), quote(r.RawStatus))
 	}
-	_, ch, err := s.apply(ctx, o, remoteEvent(r, SourceNotify, n.RequestID, reason), applyOpts{notification: &rec, query: q})
+	_, ch, err := s.apply(ctx, o, notified(remoteObservation(r, SourceNotify, n.RequestID, reason), rec, q))
 	if err != nil {
 		return "", err
 	}

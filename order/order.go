@@ -176,7 +176,7 @@ type Story struct {
 type Write struct {
 	Order        *Order // as read; its ID and Version guard the update
 	Change       Change
-	Event        Event
+	Observation  Observation
 	Notification *NotificationRecord
 	Query        *QueryRecord
 	// Schedule: the reconciler's next check, its count of answered checks and of checks in a row

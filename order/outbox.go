@@ -10,8 +10,8 @@ import (
 )
 
 // EventType is what an order event tells the merchant's systems. Order events are mospay's
-// output (the outbox, sent to MOSPAY_WEBHOOK_URLS); they are not the Events the state machine
-// takes as input (event.go: EventPaid is MOS saying "paid", EventOrderPaid is mospay telling
+// output (the outbox, sent to MOSPAY_WEBHOOK_URLS); they are not the Observations the state machine
+// takes as input (observation.go: ObservedPaid is MOS saying "paid", EventOrderPaid is mospay telling
 // the merchant the order is PAID).
 type EventType string
 

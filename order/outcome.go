@@ -55,17 +55,17 @@ var flagOutcomes = map[Flag][]Outcome{
 }
 
 // kindStatus is the status an answer of MOS stands for, when it stands for one.
-var kindStatus = map[EventKind]Status{
-	EventPending:  StatusPending,
-	EventPaid:     StatusPaid,
-	EventFailed:   StatusFailed,
-	EventClosed:   StatusClosed,
-	EventRefunded: StatusRefunded,
+var kindStatus = map[ObservationKind]Status{
+	ObservedPending:  StatusPending,
+	ObservedPaid:     StatusPaid,
+	ObservedFailed:   StatusFailed,
+	ObservedClosed:   StatusClosed,
+	ObservedRefunded: StatusRefunded,
 }
 
 // mosSaysMoneyMoved reports whether MOS's answer says the payment was taken (paid or refunded).
 func mosSaysMoneyMoved(mos *Remote) bool {
-	return mos != nil && (mos.Kind == EventPaid || mos.Kind == EventRefunded)
+	return mos != nil && (mos.Kind == ObservedPaid || mos.Kind == ObservedRefunded)
 }
 
 // outcomeRefusal says why outcome o cannot resolve flag f of an order in state s with MOS's last

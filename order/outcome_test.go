@@ -11,7 +11,7 @@ import (
 )
 
 // answer is an answer of MOS for the outcome tests: a kind, its raw status, and an amount.
-func answer(kind order.EventKind, raw, amount string) *order.Remote {
+func answer(kind order.ObservationKind, raw, amount string) *order.Remote {
 	r := &order.Remote{Kind: kind, RawStatus: raw}
 	if amount != "" {
 		minor, err := money.ParseLenient(amount, money.USD)
@@ -26,13 +26,13 @@ func answer(kind order.EventKind, raw, amount string) *order.Remote {
 
 var (
 	order1699    = money.Amount{Minor: 1699, Currency: money.USD}
-	mosPaid169   = answer(order.EventPaid, "SUCCESS", "1.69")
-	mosPaid1699  = answer(order.EventPaid, "SUCCESS", "16.99")
-	mosRefunded  = answer(order.EventRefunded, "REFUNDED", "16.99")
-	mosPending   = answer(order.EventPending, "PENDING", "1.69")
-	mosClosed    = answer(order.EventClosed, "CLOSED", "16.99")
-	mosUnknown   = answer(order.EventUnknown, "WEIRD", "16.99")
-	mosUnreadble = answer(order.EventPaid, "SUCCESS", "one dollar")
+	mosPaid169   = answer(order.ObservedPaid, "SUCCESS", "1.69")
+	mosPaid1699  = answer(order.ObservedPaid, "SUCCESS", "16.99")
+	mosRefunded  = answer(order.ObservedRefunded, "REFUNDED", "16.99")
+	mosPending   = answer(order.ObservedPending, "PENDING", "1.69")
+	mosClosed    = answer(order.ObservedClosed, "CLOSED", "16.99")
+	mosUnknown   = answer(order.ObservedUnknown, "WEIRD", "16.99")
+	mosUnreadble = answer(order.ObservedPaid, "SUCCESS", "one dollar")
 )
 
 // TestOutcomesPerFlag is which outcomes each flag allows, by the order's status and MOS's last
@@ -135,12 +135,12 @@ func TestResolveOutcome(t *testing.T) {
 func TestSettledAmountJudgesLaterAnswers(t *testing.T) {
 	settled := money.Amount{Minor: 169, Currency: money.USD}
 	s := order.Snapshot{Status: order.StatusPaid, Amount: order1699, Settled: &settled}
-	paid := order.Event{Kind: order.EventPaid, Source: order.SourceReconciler, MOSStatus: "SUCCESS", Amount: order.Reported(settled)}
+	paid := order.Observation{Kind: order.ObservedPaid, Source: order.SourceReconciler, MOSStatus: "SUCCESS", Amount: order.Reported(settled)}
 	if ch, err := order.Apply(s, paid); err != nil || !ch.Empty() && len(ch.Raise) > 0 {
 		t.Errorf("MOS repeating the settled amount: %+v, %v", ch, err)
 	}
 	refund := paid
-	refund.Kind, refund.MOSStatus = order.EventRefunded, "REFUNDED"
+	refund.Kind, refund.MOSStatus = order.ObservedRefunded, "REFUNDED"
 	if ch, err := order.Apply(s, refund); err != nil || ch.To != order.StatusRefunded || len(ch.Raise) > 0 {
 		t.Errorf("refund of the settled amount: %+v, %v", ch, err)
 	}

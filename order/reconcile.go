@@ -57,7 +57,7 @@ func (s *Service) refresh(ctx context.Context, o *Order, source Source, requestI
 	if err != nil {
 		return s.queryFailed(ctx, o, q, err, failedQuery{source: source, requestID: requestID, audit: audit})
 	}
-	saved, _, err := s.apply(ctx, o, remoteEvent(r, source, requestID, reason), applyOpts{query: q, audit: audit})
+	saved, _, err := s.apply(ctx, o, observed(remoteObservation(r, source, requestID, reason), q, audit))
 	return saved, err
 }
 
@@ -68,14 +68,14 @@ func (s *Service) Reconcile(ctx context.Context, o *Order) (*Order, error) {
 	if err != nil {
 		return s.queryFailed(ctx, o, q, err, failedQuery{source: SourceReconciler, checked: true})
 	}
-	saved, _, err := s.apply(ctx, o, remoteEvent(r, SourceReconciler, "", ""), applyOpts{query: q, checked: true, releaseLease: true})
+	saved, _, err := s.apply(ctx, o, checked(remoteObservation(r, SourceReconciler, "", ""), q, nil))
 	if err != nil {
 		return nil, err
 	}
 	now := s.clock.Now()
-	if !now.Before(saved.ExpireAt) && (saved.Status == StatusCreated || saved.Status == StatusPending) && r.Kind == EventPending {
-		e := Event{Kind: EventExpired, Source: SourceReconciler, MOSStatus: r.RawStatus, Reason: "expired unpaid: MOS still reported it unpaid at its expireTime"}
-		saved, _, err = s.apply(ctx, saved, e, applyOpts{})
+	if !now.Before(saved.ExpireAt) && (saved.Status == StatusCreated || saved.Status == StatusPending) && r.Kind == ObservedPending {
+		e := Observation{Kind: ObservedExpired, Source: SourceReconciler, MOSStatus: r.RawStatus, Reason: "expired unpaid: MOS still reported it unpaid at its expireTime"}
+		saved, _, err = s.apply(ctx, saved, observed(e, nil, nil))
 	}
 	return saved, err
 }
@@ -102,16 +102,19 @@ var ErrNoAnswer = errors.New("no answer from MOS")
 func (s *Service) queryFailed(ctx context.Context, o *Order, q *QueryRecord, err error, f failedQuery) (*Order, error) {
 	now := s.clock.Now()
 	if giveUp := s.cfg.Schedule.GiveUp; ErrorCode(err) == ENOTFOUND && o.Status == StatusCreated && now.Sub(o.CreatedAt) >= giveUp {
-		e := Event{Kind: EventRejected, Source: f.source, RequestID: f.requestID,
+		e := Observation{Kind: ObservedRejected, Source: f.source, RequestID: f.requestID,
 			Reason: fmt.Sprintf("MOS has no record of the order %s after creation", giveUp)}
-		saved, _, aerr := s.apply(ctx, o, e, applyOpts{query: q, checked: f.checked, releaseLease: f.checked, audit: f.audit})
+		in := observed(e, q, f.audit)
+		if f.checked {
+			in = checked(e, q, f.audit)
+		}
+		saved, _, aerr := s.apply(ctx, o, in)
 		return saved, aerr
 	}
 	// "No such order" is an answer; MOS unreachable or failing is none, and a refusal says
 	// nothing about the order.
 	code := ErrorCode(err)
-	saved, _, aerr := s.apply(ctx, o, Event{}, applyOpts{query: q, checked: f.checked, unanswered: code == EUNAVAILABLE,
-		refused: code != EUNAVAILABLE && code != ENOTFOUND, releaseLease: f.checked, noEvent: true, audit: f.audit})
+	saved, _, aerr := s.apply(ctx, o, failedCheck(q, code, f.checked, f.audit))
 	if aerr != nil {
 		s.log.WarnContext(ctx, "recording failed query", "out_trade_no", o.OutTradeNo, "err", aerr)
 		saved = o
@@ -140,8 +143,8 @@ func (s *Service) query(ctx context.Context, o *Order, source Source) (Remote, *
 	return r, q, err
 }
 
-// remoteEvent turns MOS's answer into an event for the state machine.
-func remoteEvent(r Remote, source Source, requestID, reason string) Event {
-	return Event{Kind: r.Kind, Source: source, MOSStatus: r.RawStatus, PrepayID: r.PrepayID, Amount: r.Amount,
+// remoteObservation turns MOS's answer into an observation for the state machine.
+func remoteObservation(r Remote, source Source, requestID, reason string) Observation {
+	return Observation{Kind: r.Kind, Source: source, MOSStatus: r.RawStatus, PrepayID: r.PrepayID, Amount: r.Amount,
 		RequestID: requestID, Reason: reason}
 }

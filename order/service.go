@@ -112,19 +112,104 @@ func (s *Service) Story(ctx context.Context, outTradeNo string) (*Story, error) 
 	return s.store.Story(ctx, outTradeNo)
 }
 
-// applyOpts says what else a write carries besides the state machine's change.
-type applyOpts struct {
+// intent is one write to an order, built by one of the constructors below, each of which says
+// what the write is: an observation for the state machine (observed, prepaid, checked,
+// notified), a record with nothing to apply (unconfirmed, failedCheck, prepayUnknown), or a
+// decision of finance's (resolveFlag, closeStuckOrder). apply takes nothing else.
+type intent struct {
+	obs          *Observation // given to the state machine; nil when there is nothing to apply
+	origin       Observation  // who wrote it, for the transition row and the log (obs, or finance)
+	resolve      *FlagResolve // finance resolving an active flag
+	close        *closeStuck  // finance closing a stuck order
+	mos          *Remote      // MOS's last answer, which resolve is judged against
+	check        check        // a check of MOS's: counted and the next one scheduled
+	releaseLease bool
 	notification *NotificationRecord
 	query        *QueryRecord
-	checked      bool // a reconciler check: count it and schedule the next one
-	unanswered   bool // the check got no answer from MOS: made again after Schedule.Retry
-	refused      bool // MOS refused the check: the timetable's last one is made again
-	releaseLease bool
-	noEvent      bool         // nothing to apply; only the records and schedule
-	resolve      *FlagResolve // finance resolving an active flag (instead of an event)
-	close        *closeStuck  // finance closing a stuck order (instead of an event)
-	mos          *Remote      // MOS's last answer, which resolve and close are judged against
 	audit        *AdminAction // the admin action that caused the write
+}
+
+// check is what became of a check of MOS that a write records.
+type check int
+
+const (
+	notACheck       check = iota
+	checkAnswered         // counted; the timetable says when next
+	checkUnanswered       // no answer from MOS: made again after Schedule.Retry, not counted
+	checkRefused          // MOS refused it: counted, and the timetable's last one is made again
+)
+
+// observed applies an observation: q is the orderQuery that made it and audit the admin action
+// that asked for it, if any.
+func observed(obs Observation, q *QueryRecord, audit *AdminAction) intent {
+	return intent{obs: &obs, origin: obs, query: q, audit: audit}
+}
+
+// prepaid applies the outcome of the prepay call (or of the query that checked a refused retry)
+// and lets go of the order's lease.
+func prepaid(obs Observation, q *QueryRecord) intent {
+	in := observed(obs, q, nil)
+	in.releaseLease = true
+	return in
+}
+
+// checked applies the answer to a reconciler's check: it is counted, the next one scheduled, and
+// the lease let go.
+func checked(obs Observation, q *QueryRecord, audit *AdminAction) intent {
+	in := observed(obs, q, audit)
+	in.check, in.releaseLease = checkAnswered, true
+	return in
+}
+
+// notified applies the query that confirmed MOS's notification rec; the notification is recorded
+// with the outcome.
+func notified(obs Observation, rec NotificationRecord, q *QueryRecord) intent {
+	in := observed(obs, q, nil)
+	in.notification = &rec
+	return in
+}
+
+// unconfirmed records a notification that could not be confirmed (and the failed query, if
+// any); nothing is applied.
+func unconfirmed(rec NotificationRecord, q *QueryRecord) intent {
+	return intent{notification: &rec, query: q}
+}
+
+// failedCheck records an orderQuery that failed with code; nothing is applied. When it was a
+// reconciler's check, the check is counted as an answer (ENOTFOUND), as a refusal, or as none
+// (EUNAVAILABLE), and the lease is let go.
+func failedCheck(q *QueryRecord, code string, reconciler bool, audit *AdminAction) intent {
+	in := intent{query: q, audit: audit}
+	if reconciler {
+		in.releaseLease = true
+		switch code {
+		case EUNAVAILABLE:
+			in.check = checkUnanswered
+		case ENOTFOUND:
+			in.check = checkAnswered
+		default:
+			in.check = checkRefused
+		}
+	}
+	return in
+}
+
+// prepayUnknown records a prepay whose outcome is unknown: nothing is applied, the lease is let
+// go, and the order is asked about after Schedule.Retry, as after a check that got no answer.
+func prepayUnknown(q *QueryRecord) intent {
+	return intent{query: q, check: checkUnanswered, releaseLease: true}
+}
+
+// resolveFlag is finance resolving an active flag, judged against MOS's last answer mos; origin
+// is the admin's request, for the transition row.
+func resolveFlag(r FlagResolve, mos *Remote, origin Observation, audit *AdminAction) intent {
+	return intent{resolve: &r, mos: mos, origin: origin, audit: audit}
+}
+
+// closeStuckOrder is finance closing a stuck order; origin is the admin's request, for the
+// transition row.
+func closeStuckOrder(c closeStuck, origin Observation, audit *AdminAction) intent {
+	return intent{close: &c, origin: origin, audit: audit}
 }
 
 // maxApplyAttempts bounds the re-read-and-re-apply loop on version conflicts. Each retry means
@@ -133,16 +218,17 @@ const maxApplyAttempts = 10
 
 // apply runs the state machine on the freshest order and saves the result, retrying on a stale
 // version: zero rows updated means someone else moved first, so re-read and re-decide.
-func (s *Service) apply(ctx context.Context, o *Order, e Event, opt applyOpts) (*Order, Change, error) {
+func (s *Service) apply(ctx context.Context, o *Order, opt intent) (*Order, Change, error) {
+	e := opt.origin
 	for attempt := 1; ; attempt++ {
 		var ch Change
-		if !opt.noEvent {
+		if opt.obs != nil {
 			var err error
-			if ch, err = Apply(o.Snapshot(), e); err != nil {
+			if ch, err = Apply(o.Snapshot(), *opt.obs); err != nil {
 				return o, ch, err
 			}
 		}
-		// Finance's decisions are judged on the freshest order, as the state machine's events are.
+		// Finance's decisions are judged on the freshest order, as the state machine's observations are.
 		if r := opt.resolve; r != nil {
 			var err error
 			if ch, err = Resolve(o.Snapshot(), *r, opt.mos); err != nil {
@@ -156,15 +242,15 @@ func (s *Service) apply(ctx context.Context, o *Order, e Event, opt applyOpts) (
 			}
 		}
 		now := s.clock.Now()
-		w := Write{Order: o, Change: ch, Event: e, Query: opt.query, ReleaseLease: opt.releaseLease, Audit: opt.audit, At: now}
+		w := Write{Order: o, Change: ch, Observation: e, Query: opt.query, ReleaseLease: opt.releaseLease, Audit: opt.audit, At: now}
 		if opt.notification != nil {
 			rec := *opt.notification
-			if !opt.noEvent {
+			if opt.obs != nil {
 				rec.Outcome = notificationOutcome(ch)
 			}
 			w.Notification = &rec
 		}
-		if ch.Moves() || opt.checked {
+		if ch.Moves() || opt.check != notACheck {
 			s.reschedule(&w, opt, now)
 		}
 		if w.Empty() {
@@ -203,21 +289,21 @@ func (s *Service) apply(ctx context.Context, o *Order, e Event, opt applyOpts) (
 // retry delay, whatever the timetable says, and is not counted as one of the timetable's checks;
 // anything else (an answer, a refusal, a status change) counts, clears the failures, and the
 // timetable, reading the order as the write leaves it (its new status, paidAt), says when next.
-func (s *Service) reschedule(w *Write, opt applyOpts, now time.Time) {
+func (s *Service) reschedule(w *Write, opt intent, now time.Time) {
 	attempts, failures := w.Order.CheckAttempts, 0
 	var next time.Time
 	ok := true
 	switch {
-	case opt.checked && opt.unanswered:
+	case opt.check == checkUnanswered:
 		failures = w.Order.CheckFailures + 1
 		next = now.Add(s.cfg.Schedule.Retry(failures, s.rnd))
 	default:
-		if opt.checked {
+		if opt.check != notACheck {
 			attempts++
 		}
 		after := w.After()
 		next, ok = s.cfg.Schedule.Next(after, attempts, now, s.rnd)
-		if !ok && opt.refused && !after.Status.Final() {
+		if !ok && opt.check == checkRefused && !after.Status.Final() {
 			// MOS refused the timetable's last check: it is not done until MOS answers it (a
 			// refund or a late payment could be behind it).
 			next, ok = now.Add(s.cfg.Schedule.AfterFailure()), true

@@ -7,7 +7,7 @@ import (
 	"github.com/mospay/mospay/money"
 )
 
-// Snapshot is what the machine needs to know of an order to decide what an event does to it.
+// Snapshot is what the machine needs to know of an order to decide what an observation does to it.
 type Snapshot struct {
 	Status   Status
 	Amount   money.Amount
@@ -21,7 +21,7 @@ type Snapshot struct {
 	Settled *money.Amount
 }
 
-// Change is what applying an event does to an order. Nothing else in mospay assigns a status:
+// Change is what applying an observation does to an order. Nothing else in mospay assigns a status:
 // the store writes a Change and its transition row in one transaction, guarded by the order's
 // version.
 type Change struct {
@@ -50,7 +50,7 @@ func (c Change) Empty() bool {
 	return !c.Moves() && c.PrepayID == "" && len(c.Raise) == 0 && c.Resolve == nil
 }
 
-// rule is what one kind of event does to an order in one status.
+// rule is what one kind of observation does to an order in one status.
 type rule struct {
 	to       Status // the status to move to; "" keeps the status
 	flag     Flag   // a flag to raise, if not active
@@ -71,102 +71,102 @@ var (
 func to(s Status) rule  { return rule{to: s} }
 func raise(f Flag) rule { return rule{flag: f} }
 
-// transitions is the whole state machine: for every status, what every kind of event does. It
-// must hold every (Status, EventKind) pair; a test checks it. Before it is consulted, an amount
-// that differs from the order's turns any event into the flag amount_mismatch (see Apply).
-var transitions = map[Status]map[EventKind]rule{
+// transitions is the whole state machine: for every status, what every kind of observation does. It
+// must hold every (Status, ObservationKind) pair; a test checks it. Before it is consulted, an amount
+// that differs from the order's turns any observation into the flag amount_mismatch (see Apply).
+var transitions = map[Status]map[ObservationKind]rule{
 	StatusCreated: {
-		EventPrepaid:  to(StatusPending), // a stored prepayId that differs: ECONFLICT
-		EventRejected: to(StatusFailed),
-		EventPending:  to(StatusPending),
-		EventPaid:     to(StatusPaid),
-		EventFailed:   to(StatusFailed),
-		EventClosed:   to(StatusClosed),
-		EventRefunded: refundUnseen,
-		EventUnknown:  raise(FlagUnknownStatus),
-		EventExpired:  expire,
+		ObservedPrepaid:  to(StatusPending), // a stored prepayId that differs: ECONFLICT
+		ObservedRejected: to(StatusFailed),
+		ObservedPending:  to(StatusPending),
+		ObservedPaid:     to(StatusPaid),
+		ObservedFailed:   to(StatusFailed),
+		ObservedClosed:   to(StatusClosed),
+		ObservedRefunded: refundUnseen,
+		ObservedUnknown:  raise(FlagUnknownStatus),
+		ObservedExpired:  expire,
 	},
 	StatusPending: {
-		EventPrepaid:  stay, // a stored prepayId that differs: ECONFLICT
-		EventRejected: conflict,
-		EventPending:  stay,
-		EventPaid:     to(StatusPaid),
-		EventFailed:   to(StatusFailed),
-		EventClosed:   to(StatusClosed),
-		EventRefunded: refundUnseen,
-		EventUnknown:  raise(FlagUnknownStatus),
-		EventExpired:  expire,
+		ObservedPrepaid:  stay, // a stored prepayId that differs: ECONFLICT
+		ObservedRejected: conflict,
+		ObservedPending:  stay,
+		ObservedPaid:     to(StatusPaid),
+		ObservedFailed:   to(StatusFailed),
+		ObservedClosed:   to(StatusClosed),
+		ObservedRefunded: refundUnseen,
+		ObservedUnknown:  raise(FlagUnknownStatus),
+		ObservedExpired:  expire,
 	},
 	StatusPaid: {
-		EventPrepaid:  stay,
-		EventRejected: conflict,
-		EventPending:  raise(FlagMOSDisagrees),
-		EventPaid:     stay,
-		EventFailed:   raise(FlagMOSDisagrees),
-		EventClosed:   raise(FlagMOSDisagrees),
-		EventRefunded: to(StatusRefunded),
-		EventUnknown:  raise(FlagUnknownStatus),
-		EventExpired:  stay,
+		ObservedPrepaid:  stay,
+		ObservedRejected: conflict,
+		ObservedPending:  raise(FlagMOSDisagrees),
+		ObservedPaid:     stay,
+		ObservedFailed:   raise(FlagMOSDisagrees),
+		ObservedClosed:   raise(FlagMOSDisagrees),
+		ObservedRefunded: to(StatusRefunded),
+		ObservedUnknown:  raise(FlagUnknownStatus),
+		ObservedExpired:  stay,
 	},
 	StatusFailed: {
-		EventPrepaid:  stay,
-		EventRejected: stay,
-		EventPending:  stay,
-		EventPaid:     late,
-		EventFailed:   stay,
-		EventClosed:   to(StatusClosed),
-		EventRefunded: refundUnseen,
-		EventUnknown:  raise(FlagUnknownStatus),
-		EventExpired:  stay,
+		ObservedPrepaid:  stay,
+		ObservedRejected: stay,
+		ObservedPending:  stay,
+		ObservedPaid:     late,
+		ObservedFailed:   stay,
+		ObservedClosed:   to(StatusClosed),
+		ObservedRefunded: refundUnseen,
+		ObservedUnknown:  raise(FlagUnknownStatus),
+		ObservedExpired:  stay,
 	},
 	StatusClosed: {
-		EventPrepaid:  stay,
-		EventRejected: stay,
-		EventPending:  stay,
-		EventPaid:     late,
-		EventFailed:   to(StatusFailed),
-		EventClosed:   stay,
-		EventRefunded: refundUnseen,
-		EventUnknown:  raise(FlagUnknownStatus),
-		EventExpired:  stay,
+		ObservedPrepaid:  stay,
+		ObservedRejected: stay,
+		ObservedPending:  stay,
+		ObservedPaid:     late,
+		ObservedFailed:   to(StatusFailed),
+		ObservedClosed:   stay,
+		ObservedRefunded: refundUnseen,
+		ObservedUnknown:  raise(FlagUnknownStatus),
+		ObservedExpired:  stay,
 	},
 	StatusRefunded: {
-		EventPrepaid:  stay,
-		EventRejected: conflict,
-		EventPending:  raise(FlagMOSDisagrees),
-		EventPaid:     raise(FlagMOSDisagrees),
-		EventFailed:   raise(FlagMOSDisagrees),
-		EventClosed:   raise(FlagMOSDisagrees),
-		EventRefunded: stay,
-		EventUnknown:  raise(FlagUnknownStatus),
-		EventExpired:  stay,
+		ObservedPrepaid:  stay,
+		ObservedRejected: conflict,
+		ObservedPending:  raise(FlagMOSDisagrees),
+		ObservedPaid:     raise(FlagMOSDisagrees),
+		ObservedFailed:   raise(FlagMOSDisagrees),
+		ObservedClosed:   raise(FlagMOSDisagrees),
+		ObservedRefunded: stay,
+		ObservedUnknown:  raise(FlagUnknownStatus),
+		ObservedExpired:  stay,
 	},
 }
 
-// moveReasons are the default reasons of a status change, by the event that caused it.
-var moveReasons = map[EventKind]string{
-	EventPrepaid:  "prepay accepted",
-	EventRejected: "rejected by MOS",
-	EventPending:  "awaiting payment at MOS",
-	EventPaid:     "paid at MOS",
-	EventFailed:   "payment failed at MOS",
-	EventClosed:   "closed at MOS",
-	EventRefunded: "refunded at MOS",
-	EventExpired:  "expired unpaid",
+// moveReasons are the default reasons of a status change, by the observation that caused it.
+var moveReasons = map[ObservationKind]string{
+	ObservedPrepaid:  "prepay accepted",
+	ObservedRejected: "rejected by MOS",
+	ObservedPending:  "awaiting payment at MOS",
+	ObservedPaid:     "paid at MOS",
+	ObservedFailed:   "payment failed at MOS",
+	ObservedClosed:   "closed at MOS",
+	ObservedRefunded: "refunded at MOS",
+	ObservedExpired:  "expired unpaid",
 }
 
-// Apply decides what event e does to an order in state s. It is the one place that decides
+// Apply decides what observation e does to an order in state s. It is the one place that decides
 // status changes; it is pure and changes nothing itself.
 //
-// Errors: EINVALID for an unknown status, kind or source, for EventPrepaid without a prepayId,
-// or for an event carrying an amount when s has none to compare with; ECONFLICT for an event
+// Errors: EINVALID for an unknown status, kind or source, for ObservedPrepaid without a prepayId,
+// or for an observation carrying an amount when s has none to compare with; ECONFLICT for an observation
 // that contradicts the order (a rejection of an order MOS already took, a second different
 // prepayId).
 //
 // The amount is checked first: if e reports an amount or currency other than the order's, the
-// event raises amount_mismatch and does nothing else, whatever its kind; it never marks paid.
+// observation raises amount_mismatch and does nothing else, whatever its kind; it never marks paid.
 // A prepayId MOS reports for a CREATED or PENDING order that has none is recorded.
-func Apply(s Snapshot, e Event) (Change, error) {
+func Apply(s Snapshot, e Observation) (Change, error) {
 	if err := validate(s, e); err != nil {
 		return Change{}, err
 	}
@@ -190,7 +190,7 @@ func Apply(s Snapshot, e Event) (Change, error) {
 		return Change{}, Errorf(ECONFLICT, "order is %s: event %s contradicts it", s.Status, e.Kind)
 	}
 	open := s.Status == StatusCreated || s.Status == StatusPending
-	if open && e.Kind == EventPrepaid && s.PrepayID != "" && e.PrepayID != s.PrepayID {
+	if open && e.Kind == ObservedPrepaid && s.PrepayID != "" && e.PrepayID != s.PrepayID {
 		return Change{}, Wrap(ECONFLICT,
 			fmt.Errorf("stored prepayId %q, new prepayId %q", s.PrepayID, e.PrepayID),
 			"order already has a different prepayId")
@@ -233,8 +233,8 @@ func Apply(s Snapshot, e Event) (Change, error) {
 	return c, nil
 }
 
-// validate refuses a snapshot or event that Apply cannot judge.
-func validate(s Snapshot, e Event) error {
+// validate refuses a snapshot or observation that Apply cannot judge.
+func validate(s Snapshot, e Observation) error {
 	if !s.Status.Valid() {
 		return Errorf(EINVALID, "unknown order status %q", s.Status)
 	}
@@ -244,7 +244,7 @@ func validate(s Snapshot, e Event) error {
 	if !e.Source.Valid() {
 		return Errorf(EINVALID, "unknown event source %q", e.Source)
 	}
-	if e.Kind == EventPrepaid && e.PrepayID == "" {
+	if e.Kind == ObservedPrepaid && e.PrepayID == "" {
 		return Errorf(EINVALID, "event %s without a prepayId", e.Kind)
 	}
 	if e.Amount != nil && !s.Amount.Currency.Valid() {
@@ -276,7 +276,7 @@ func (s Snapshot) holding() Flag {
 }
 
 // flagNote says, for finance, what made the machine raise f.
-func flagNote(f Flag, s Snapshot, e Event) string {
+func flagNote(f Flag, s Snapshot, e Observation) string {
 	switch f {
 	case FlagLatePayment:
 		return fmt.Sprintf("MOS reports payment (status %s) after the order was %s", quote(e.MOSStatus), s.Status)
@@ -289,17 +289,17 @@ func flagNote(f Flag, s Snapshot, e Event) string {
 	}
 }
 
-// kindWords say what MOS's answer means, for finance's notes (not the event's name).
-var kindWords = map[EventKind]string{
-	EventPending:  "awaiting payment",
-	EventPaid:     "paid",
-	EventFailed:   "failed",
-	EventClosed:   "closed unpaid",
-	EventRefunded: "refunded",
+// kindWords say what MOS's answer means, for finance's notes (not the observation's name).
+var kindWords = map[ObservationKind]string{
+	ObservedPending:  "awaiting payment",
+	ObservedPaid:     "paid",
+	ObservedFailed:   "failed",
+	ObservedClosed:   "closed unpaid",
+	ObservedRefunded: "refunded",
 }
 
-// reasonOr returns the event's own reason, or def.
-func reasonOr(e Event, def string) string {
+// reasonOr returns the observation's own reason, or def.
+func reasonOr(e Observation, def string) string {
 	if e.Reason != "" {
 		return e.Reason
 	}

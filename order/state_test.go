@@ -36,15 +36,15 @@ type gridRow struct {
 }
 
 // parseGrid reads grid and checks that it has exactly one row per status and one column per
-// event kind, in the order of order.Statuses and order.EventKinds.
-func parseGrid(t *testing.T) (kinds []order.EventKind, rows []gridRow) {
+// event kind, in the order of order.Statuses and order.ObservationKinds.
+func parseGrid(t *testing.T) (kinds []order.ObservationKind, rows []gridRow) {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(grid), "\n")
 	for _, k := range strings.Fields(lines[0])[1:] {
-		kinds = append(kinds, order.EventKind(k))
+		kinds = append(kinds, order.ObservationKind(k))
 	}
-	if !reflect.DeepEqual(kinds, order.EventKinds) {
-		t.Fatalf("EventKinds = %v, the grid's columns are %v", order.EventKinds, kinds)
+	if !reflect.DeepEqual(kinds, order.ObservationKinds) {
+		t.Fatalf("ObservationKinds = %v, the grid's columns are %v", order.ObservationKinds, kinds)
 	}
 	for _, line := range lines[1:] {
 		f := strings.Fields(line)
@@ -74,7 +74,7 @@ type variant struct {
 	flags        []order.Flag
 }
 
-func variants(kind order.EventKind) []variant {
+func variants(kind order.ObservationKind) []variant {
 	vs := []variant{
 		{name: "no prepayId", storedPrepay: "", eventPrepay: ""},
 		{name: "prepayId reported", storedPrepay: "", eventPrepay: "P1"},
@@ -82,7 +82,7 @@ func variants(kind order.EventKind) []variant {
 		{name: "other prepayId", storedPrepay: "P0", eventPrepay: "P1"},
 		{name: "stored prepayId only", storedPrepay: "P0", eventPrepay: ""},
 	}
-	if kind == order.EventExpired {
+	if kind == order.ObservedExpired {
 		for _, f := range order.Flags {
 			vs = append(vs, variant{name: "flag " + string(f), storedPrepay: "P0", flags: []order.Flag{f}})
 		}
@@ -101,7 +101,7 @@ func TestApplyEveryPair(t *testing.T) {
 				name := fmt.Sprintf("%s/%s/%s", row.from, kind, v.name)
 				t.Run(name, func(t *testing.T) {
 					s := order.Snapshot{Status: row.from, Amount: usd1699, PrepayID: v.storedPrepay, Flags: v.flags}
-					e := order.Event{Kind: kind, Source: order.SourceReconciler, Reason: "r", PrepayID: v.eventPrepay, MOSStatus: "RAW"}
+					e := order.Observation{Kind: kind, Source: order.SourceReconciler, Reason: "r", PrepayID: v.eventPrepay, MOSStatus: "RAW"}
 					got, err := order.Apply(s, e)
 
 					wantCode, want := expect(row.from, kind, cell, v)
@@ -134,14 +134,14 @@ func TestApplyEveryPair(t *testing.T) {
 
 // expect turns a grid cell and a variant into the error code or the Change (notes left out)
 // that the brief asks for.
-func expect(from order.Status, kind order.EventKind, cell string, v variant) (string, order.Change) {
+func expect(from order.Status, kind order.ObservationKind, cell string, v variant) (string, order.Change) {
 	open := from == order.StatusCreated || from == order.StatusPending
 	switch {
-	case kind == order.EventPrepaid && v.eventPrepay == "":
+	case kind == order.ObservedPrepaid && v.eventPrepay == "":
 		return order.EINVALID, order.Change{}
 	case cell == "X":
 		return order.ECONFLICT, order.Change{}
-	case kind == order.EventPrepaid && open && v.storedPrepay != "" && v.storedPrepay != v.eventPrepay:
+	case kind == order.ObservedPrepaid && open && v.storedPrepay != "" && v.storedPrepay != v.eventPrepay:
 		return order.ECONFLICT, order.Change{}
 	}
 	c := order.Change{From: from, To: from, Reason: "r"}
@@ -173,9 +173,9 @@ func expect(from order.Status, kind order.EventKind, cell string, v variant) (st
 func TestApplyFlagNotRaisedTwice(t *testing.T) {
 	raised := 0
 	for _, st := range order.Statuses {
-		for _, kind := range order.EventKinds {
+		for _, kind := range order.ObservationKinds {
 			s := order.Snapshot{Status: st, Amount: usd1699, PrepayID: "P1"}
-			e := order.Event{Kind: kind, Source: order.SourceNotify, PrepayID: "P1", MOSStatus: "RAW"}
+			e := order.Observation{Kind: kind, Source: order.SourceNotify, PrepayID: "P1", MOSStatus: "RAW"}
 			first, err := order.Apply(s, e)
 			if err != nil || len(first.Raise) == 0 {
 				continue
@@ -219,11 +219,11 @@ func TestApplyAmountMismatch(t *testing.T) {
 		{&order.ReportedAmount{Raw: "16,99", Currency: "USD"}, `MOS reports "16,99" "USD", which mospay cannot read; the order is 16.99 USD`},
 	}
 	for _, st := range order.Statuses {
-		for _, kind := range order.EventKinds {
+		for _, kind := range order.ObservationKinds {
 			for _, m := range mismatches {
 				t.Run(fmt.Sprintf("%s/%s/%s", st, kind, m.amount), func(t *testing.T) {
 					s := order.Snapshot{Status: st, Amount: usd1699}
-					e := order.Event{Kind: kind, Source: order.SourceNotify, PrepayID: "P1", MOSStatus: "SUCCESS", Amount: m.amount}
+					e := order.Observation{Kind: kind, Source: order.SourceNotify, PrepayID: "P1", MOSStatus: "SUCCESS", Amount: m.amount}
 					got, err := order.Apply(s, e)
 					if err != nil {
 						t.Fatalf("Apply: %v", err)
@@ -250,7 +250,7 @@ func TestApplyAmountMismatch(t *testing.T) {
 
 			t.Run(fmt.Sprintf("%s/%s/match", st, kind), func(t *testing.T) {
 				s := order.Snapshot{Status: st, Amount: usd1699}
-				e := order.Event{Kind: kind, Source: order.SourceNotify, PrepayID: "P1", MOSStatus: "SUCCESS"}
+				e := order.Observation{Kind: kind, Source: order.SourceNotify, PrepayID: "P1", MOSStatus: "SUCCESS"}
 				without, errWithout := order.Apply(s, e)
 				e.Amount = order.Reported(usd1699)
 				with, errWith := order.Apply(s, e)
@@ -274,7 +274,7 @@ func TestApplyProperties(t *testing.T) {
 	prepays := []string{"", "P0", "P1"}
 	calls := 0
 	for _, st := range order.Statuses {
-		for _, kind := range order.EventKinds {
+		for _, kind := range order.ObservationKinds {
 			for mask := 0; mask < 1<<len(order.Flags); mask++ {
 				var flags []order.Flag
 				for i, f := range order.Flags {
@@ -286,7 +286,7 @@ func TestApplyProperties(t *testing.T) {
 					for _, reported := range prepays {
 						for _, amount := range amounts {
 							s := order.Snapshot{Status: st, Amount: usd1699, PrepayID: stored, Flags: flags}
-							e := order.Event{Kind: kind, Source: order.SourceAdmin, PrepayID: reported, Amount: amount}
+							e := order.Observation{Kind: kind, Source: order.SourceAdmin, PrepayID: reported, Amount: amount}
 							c, err := order.Apply(s, e)
 							calls++
 							if err != nil {
@@ -338,52 +338,52 @@ func TestApplyExact(t *testing.T) {
 	tests := []struct {
 		name string
 		s    order.Snapshot
-		e    order.Event
+		e    order.Observation
 		want order.Change
 	}{
 		{"prepay accepted", created,
-			order.Event{Kind: order.EventPrepaid, Source: order.SourceAPI, PrepayID: "P9"},
+			order.Observation{Kind: order.ObservedPrepaid, Source: order.SourceAPI, PrepayID: "P9"},
 			order.Change{From: "CREATED", To: "PENDING", Reason: "prepay accepted", PrepayID: "P9"}},
 		{"rejected", created,
-			order.Event{Kind: order.EventRejected, Source: order.SourceAPI},
+			order.Observation{Kind: order.ObservedRejected, Source: order.SourceAPI},
 			order.Change{From: "CREATED", To: "FAILED", Reason: "rejected by MOS"}},
 		{"paid at MOS", pending,
-			order.Event{Kind: order.EventPaid, Source: order.SourceNotify, MOSStatus: "SUCCESS", PrepayID: "P1", Amount: order.Reported(amount)},
+			order.Observation{Kind: order.ObservedPaid, Source: order.SourceNotify, MOSStatus: "SUCCESS", PrepayID: "P1", Amount: order.Reported(amount)},
 			order.Change{From: "PENDING", To: "PAID", Reason: "paid at MOS"}},
 		{"caller's reason wins", pending,
-			order.Event{Kind: order.EventPaid, Source: order.SourceAdmin, Reason: "manual reconcile"},
+			order.Observation{Kind: order.ObservedPaid, Source: order.SourceAdmin, Reason: "manual reconcile"},
 			order.Change{From: "PENDING", To: "PAID", Reason: "manual reconcile"}},
 		{"expired unpaid", pending,
-			order.Event{Kind: order.EventExpired, Source: order.SourceReconciler},
+			order.Observation{Kind: order.ObservedExpired, Source: order.SourceReconciler},
 			order.Change{From: "PENDING", To: "CLOSED", Reason: "expired unpaid"}},
 		{"expiry held", held,
-			order.Event{Kind: order.EventExpired, Source: order.SourceReconciler},
+			order.Observation{Kind: order.ObservedExpired, Source: order.SourceReconciler},
 			order.Change{From: "PENDING", To: "PENDING", Reason: "expiry held by flag unknown_mos_status"}},
 		{"late payment", failed,
-			order.Event{Kind: order.EventPaid, Source: order.SourceReconciler, MOSStatus: "SUCCESS"},
+			order.Observation{Kind: order.ObservedPaid, Source: order.SourceReconciler, MOSStatus: "SUCCESS"},
 			order.Change{From: "FAILED", To: "PAID", Reason: "payment after FAILED recorded as late",
 				Raise: []order.FlagRaise{{Flag: "late_payment", Note: `MOS reports payment (status "SUCCESS") after the order was FAILED`}}}},
 		{"MOS disagrees", paid,
-			order.Event{Kind: order.EventClosed, Source: order.SourceReconciler, MOSStatus: "EXPIRED"},
+			order.Observation{Kind: order.ObservedClosed, Source: order.SourceReconciler, MOSStatus: "EXPIRED"},
 			order.Change{From: "PAID", To: "PAID", Reason: "flagged mos_disagrees",
 				Raise: []order.FlagRaise{{Flag: "mos_disagrees", Note: `MOS reports the order closed unpaid (status "EXPIRED") but it is PAID here`}}}},
 		{"refund of an unpaid order", pending,
-			order.Event{Kind: order.EventRefunded, Source: order.SourceNotify, MOSStatus: "REFUND"},
+			order.Observation{Kind: order.ObservedRefunded, Source: order.SourceNotify, MOSStatus: "REFUND"},
 			order.Change{From: "PENDING", To: "REFUNDED", Reason: "refunded at MOS, never seen paid here (was PENDING)",
 				Raise: []order.FlagRaise{{Flag: "refund_not_paid", Note: `MOS reports a refund (status "REFUND") but the order was never seen paid here (it was PENDING)`}}}},
 		{"unknown status, raw kept and cut", pending,
-			order.Event{Kind: order.EventUnknown, Source: order.SourceReconciler, MOSStatus: "WEIRD\n" + strings.Repeat("x", 100)},
+			order.Observation{Kind: order.ObservedUnknown, Source: order.SourceReconciler, MOSStatus: "WEIRD\n" + strings.Repeat("x", 100)},
 			order.Change{From: "PENDING", To: "PENDING", Reason: "flagged unknown_mos_status",
 				Raise: []order.FlagRaise{{Flag: "unknown_mos_status",
 					Note: `MOS reported status "WEIRD\n` + strings.Repeat("x", 58) + `"…, which mospay cannot map`}}}},
 		{"unknown status already flagged", held,
-			order.Event{Kind: order.EventUnknown, Source: order.SourceReconciler, MOSStatus: "WEIRD"},
+			order.Observation{Kind: order.ObservedUnknown, Source: order.SourceReconciler, MOSStatus: "WEIRD"},
 			order.Change{From: "PENDING", To: "PENDING", Reason: "already flagged unknown_mos_status"}},
 		{"prepayId reported while pending", order.Snapshot{Status: order.StatusPending, Amount: usd1699},
-			order.Event{Kind: order.EventPending, Source: order.SourceReconciler, PrepayID: "P7"},
+			order.Observation{Kind: order.ObservedPending, Source: order.SourceReconciler, PrepayID: "P7"},
 			order.Change{From: "PENDING", To: "PENDING", Reason: "prepayId reported by MOS recorded", PrepayID: "P7"}},
 		{"nothing to do", paid,
-			order.Event{Kind: order.EventPaid, Source: order.SourceNotify},
+			order.Observation{Kind: order.ObservedPaid, Source: order.SourceNotify},
 			order.Change{From: "PAID", To: "PAID", Reason: "mos_paid changes nothing for a PAID order"}},
 	}
 	for _, tt := range tests {
@@ -411,21 +411,21 @@ func TestApplyInvalid(t *testing.T) {
 	tests := []struct {
 		name string
 		s    order.Snapshot
-		e    order.Event
+		e    order.Observation
 		code string
 	}{
-		{"unknown status", order.Snapshot{Status: "paid"}, order.Event{Kind: order.EventPaid, Source: order.SourceAPI}, order.EINVALID},
-		{"empty status", order.Snapshot{}, order.Event{Kind: order.EventPaid, Source: order.SourceAPI}, order.EINVALID},
-		{"unknown kind", ok, order.Event{Kind: "SUCCESS", Source: order.SourceAPI}, order.EINVALID},
-		{"empty kind", ok, order.Event{Source: order.SourceAPI}, order.EINVALID},
-		{"unknown source", ok, order.Event{Kind: order.EventPaid, Source: "cron"}, order.EINVALID},
-		{"empty source", ok, order.Event{Kind: order.EventPaid}, order.EINVALID},
-		{"prepaid without prepayId", ok, order.Event{Kind: order.EventPrepaid, Source: order.SourceAPI}, order.EINVALID},
+		{"unknown status", order.Snapshot{Status: "paid"}, order.Observation{Kind: order.ObservedPaid, Source: order.SourceAPI}, order.EINVALID},
+		{"empty status", order.Snapshot{}, order.Observation{Kind: order.ObservedPaid, Source: order.SourceAPI}, order.EINVALID},
+		{"unknown kind", ok, order.Observation{Kind: "SUCCESS", Source: order.SourceAPI}, order.EINVALID},
+		{"empty kind", ok, order.Observation{Source: order.SourceAPI}, order.EINVALID},
+		{"unknown source", ok, order.Observation{Kind: order.ObservedPaid, Source: "cron"}, order.EINVALID},
+		{"empty source", ok, order.Observation{Kind: order.ObservedPaid}, order.EINVALID},
+		{"prepaid without prepayId", ok, order.Observation{Kind: order.ObservedPrepaid, Source: order.SourceAPI}, order.EINVALID},
 		{"amount but snapshot has none", order.Snapshot{Status: order.StatusPending},
-			order.Event{Kind: order.EventPaid, Source: order.SourceAPI, Amount: order.Reported(amount)}, order.EINVALID},
+			order.Observation{Kind: order.ObservedPaid, Source: order.SourceAPI, Amount: order.Reported(amount)}, order.EINVALID},
 		{"second prepayId", order.Snapshot{Status: order.StatusPending, Amount: usd1699, PrepayID: "P0"},
-			order.Event{Kind: order.EventPrepaid, Source: order.SourceAPI, PrepayID: "P1"}, order.ECONFLICT},
-		{"rejected after MOS took it", ok, order.Event{Kind: order.EventRejected, Source: order.SourceAPI}, order.ECONFLICT},
+			order.Observation{Kind: order.ObservedPrepaid, Source: order.SourceAPI, PrepayID: "P1"}, order.ECONFLICT},
+		{"rejected after MOS took it", ok, order.Observation{Kind: order.ObservedRejected, Source: order.SourceAPI}, order.ECONFLICT},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -534,7 +534,7 @@ func TestSourcesAndKindsValid(t *testing.T) {
 	if order.Source("API").Valid() || order.Source("").Valid() {
 		t.Error("a wrong source is valid")
 	}
-	if order.EventKind("paid").Valid() || order.EventKind("").Valid() {
+	if order.ObservationKind("paid").Valid() || order.ObservationKind("").Valid() {
 		t.Error("a wrong event kind is valid")
 	}
 }
@@ -568,7 +568,7 @@ func TestResolvedFlagNotRaisedForTheSameAnswer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := order.Apply(s, order.Event{Kind: order.EventPaid, Source: order.SourceReconciler, MOSStatus: tt.status, Amount: tt.amount})
+			c, err := order.Apply(s, order.Observation{Kind: order.ObservedPaid, Source: order.SourceReconciler, MOSStatus: tt.status, Amount: tt.amount})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -26,8 +26,8 @@ func outboxEvent(o *order.Order, t order.EventType, at time.Time, endpoints ...s
 func pay(t *testing.T, db *DB, o *order.Order, at time.Time, events ...order.OutboxEvent) (*order.Order, error) {
 	t.Helper()
 	return db.Save(context.Background(), order.Write{Order: o,
-		Change: order.Change{From: o.Status, To: order.StatusPaid, Reason: "MOS reports SUCCESS"},
-		Event:  order.Event{Kind: order.EventPaid, Source: order.SourceNotify}, Events: events, At: at})
+		Change:      order.Change{From: o.Status, To: order.StatusPaid, Reason: "MOS reports SUCCESS"},
+		Observation: order.Observation{Kind: order.ObservedPaid, Source: order.SourceNotify}, Events: events, At: at})
 }
 
 func eventIDs(t *testing.T, db *DB, outTradeNo string) []string {

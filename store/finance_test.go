@@ -35,7 +35,7 @@ func financeFixture(t *testing.T, db *DB) []*order.Order {
 		save := func(ch order.Change, at time.Time) {
 			t.Helper()
 			saved, err := db.Save(ctx, order.Write{Order: o, Change: ch,
-				Event: order.Event{Kind: order.EventPaid, Source: order.SourceReconciler}, At: at})
+				Observation: order.Observation{Kind: order.ObservedPaid, Source: order.SourceReconciler}, At: at})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -286,8 +286,8 @@ func TestReviewQueue(t *testing.T) {
 					break
 				}
 				saved, err := db.Save(ctx, order.Write{Order: o, At: t0.Add(time.Duration(10*j+i) * time.Minute),
-					Change: order.Change{From: o.Status, To: o.Status, Raise: []order.FlagRaise{{Flag: fl, Note: "n", Answer: "A"}}},
-					Event:  order.Event{Kind: order.EventUnknown, Source: order.SourceReconciler},
+					Change:      order.Change{From: o.Status, To: o.Status, Raise: []order.FlagRaise{{Flag: fl, Note: "n", Answer: "A"}}},
+					Observation: order.Observation{Kind: order.ObservedUnknown, Source: order.SourceReconciler},
 					Query: &order.QueryRecord{OrderID: o.ID, Source: order.SourceReconciler, MOSStatus: "SUCCESS",
 						TotalAmount: fmt.Sprintf("%d.00", i), Currency: "USD", At: t0.Add(time.Duration(i) * time.Minute)}})
 				if err != nil {
@@ -334,8 +334,8 @@ func TestReviewQueue(t *testing.T) {
 				t.Fatal(err)
 			}
 			if _, err := db.Save(ctx, order.Write{Order: cur, At: t0.Add(time.Hour),
-				Change: order.Change{From: cur.Status, To: cur.Status, Resolve: &order.FlagResolve{Flag: fl, Note: "checked with MOS", By: "finance", Answer: "B"}},
-				Event:  order.Event{Kind: order.EventUnknown, Source: order.SourceAdmin}}); err != nil {
+				Change:      order.Change{From: cur.Status, To: cur.Status, Resolve: &order.FlagResolve{Flag: fl, Note: "checked with MOS", By: "finance", Answer: "B"}},
+				Observation: order.Observation{Kind: order.ObservedUnknown, Source: order.SourceAdmin}}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -359,8 +359,8 @@ func TestReviewQueue(t *testing.T) {
 		}
 		// Resolving a flag that is no longer active is a conflict, and changes nothing.
 		if _, err := db.Save(ctx, order.Write{Order: cur, At: t0.Add(2 * time.Hour),
-			Change: order.Change{From: cur.Status, To: cur.Status, Resolve: &order.FlagResolve{Flag: order.FlagAmountMismatch, Note: "again", By: "x"}},
-			Event:  order.Event{Kind: order.EventUnknown, Source: order.SourceAdmin}}); order.ErrorCode(err) != order.ECONFLICT {
+			Change:      order.Change{From: cur.Status, To: cur.Status, Resolve: &order.FlagResolve{Flag: order.FlagAmountMismatch, Note: "again", By: "x"}},
+			Observation: order.Observation{Kind: order.ObservedUnknown, Source: order.SourceAdmin}}); order.ErrorCode(err) != order.ECONFLICT {
 			t.Fatalf("resolving an inactive flag: %v", err)
 		}
 		if _, err := db.Review(ctx, order.ReviewFilter{Cursor: "bogus"}); order.ErrorCode(err) != order.EINVALID {

@@ -191,8 +191,8 @@ func (db *DB) Save(ctx context.Context, w order.Write) (*order.Order, error) {
 		// why and MOS's answer then).
 		if ch := w.Change; ch.Moves() || ch.Resolve != nil {
 			rows = append(rows, transitionInsert(&transitionRow{OrderID: after.ID, Version: after.Version, FromStatus: string(ch.From),
-				ToStatus: string(ch.To), Source: string(w.Event.Source), Reason: ch.Reason, MOSStatus: w.Event.MOSStatus,
-				RequestID: w.Event.RequestID, CreatedAt: at}))
+				ToStatus: string(ch.To), Source: string(w.Observation.Source), Reason: ch.Reason, MOSStatus: w.Observation.MOSStatus,
+				RequestID: w.Observation.RequestID, CreatedAt: at}))
 		}
 		for _, f := range w.Change.Raise {
 			// An already active flag of the kind (a racing writer raised it) stays as it is.

@@ -38,7 +38,7 @@ func BenchmarkCreateThenSave(b *testing.B) {
 			}
 			next := t0.Add(15 * time.Second)
 			_, err := db.Save(ctx, order.Write{Order: o, Change: order.Change{From: order.StatusCreated, To: order.StatusPending, PrepayID: "pp"},
-				Event: order.Event{Kind: order.EventPrepaid, Source: order.SourceAPI}, Reschedule: true, NextCheckAt: &next, ReleaseLease: true, At: t0})
+				Observation: order.Observation{Kind: order.ObservedPrepaid, Source: order.SourceAPI}, Reschedule: true, NextCheckAt: &next, ReleaseLease: true, At: t0})
 			if err != nil {
 				b.Error(err)
 				return

@@ -79,8 +79,8 @@ func TestSaveIsVersionGuarded(t *testing.T) {
 		ctx := context.Background()
 		o := create(t, db, newOrder(1, "u1"))
 		ch := order.Change{From: order.StatusCreated, To: order.StatusPending, Reason: "prepay accepted", PrepayID: "pp1"}
-		e := order.Event{Kind: order.EventPrepaid, Source: order.SourceAPI, RequestID: "r1"}
-		saved, err := db.Save(ctx, order.Write{Order: o, Change: ch, Event: e, At: t0.Add(time.Second)})
+		e := order.Observation{Kind: order.ObservedPrepaid, Source: order.SourceAPI, RequestID: "r1"}
+		saved, err := db.Save(ctx, order.Write{Order: o, Change: ch, Observation: e, At: t0.Add(time.Second)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,7 +88,7 @@ func TestSaveIsVersionGuarded(t *testing.T) {
 			t.Fatalf("saved: %+v", saved)
 		}
 		// A writer holding the old version loses, and writes nothing.
-		_, err = db.Save(ctx, order.Write{Order: o, Change: order.Change{From: order.StatusCreated, To: order.StatusFailed}, Event: e, At: t0})
+		_, err = db.Save(ctx, order.Write{Order: o, Change: order.Change{From: order.StatusCreated, To: order.StatusFailed}, Observation: e, At: t0})
 		if order.ErrorCode(err) != order.ECONFLICT {
 			t.Fatalf("stale write: %v", err)
 		}
@@ -119,7 +119,7 @@ func TestConcurrentSavesOneWins(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				_, err := db.Save(ctx, order.Write{Order: o, Change: order.Change{From: order.StatusCreated, To: order.StatusPaid},
-					Event: order.Event{Kind: order.EventPaid, Source: order.SourceNotify}, At: t0})
+					Observation: order.Observation{Kind: order.ObservedPaid, Source: order.SourceNotify}, At: t0})
 				if err != nil && order.ErrorCode(err) != order.ECONFLICT {
 					t.Errorf("save: %v", err)
 				}
@@ -152,7 +152,7 @@ func TestFlagsRaisedOnceAndRecordsKept(t *testing.T) {
 		raise := order.Change{From: order.StatusCreated, To: order.StatusCreated,
 			Raise: []order.FlagRaise{{Flag: order.FlagUnknownStatus, Note: `MOS said "WEIRD"`}}}
 		id := o.ID
-		saved, err := db.Save(ctx, order.Write{Order: o, Change: raise, Event: order.Event{Source: order.SourceReconciler},
+		saved, err := db.Save(ctx, order.Write{Order: o, Change: raise, Observation: order.Observation{Source: order.SourceReconciler},
 			Notification: &order.NotificationRecord{OrderID: &id, OutTradeNo: o.OutTradeNo, RawBody: `{"a":1}`, MOSStatus: "WEIRD", Outcome: order.OutcomeFlagged, ReceivedAt: t0},
 			Query:        &order.QueryRecord{OrderID: id, Source: order.SourceNotify, MOSStatus: "WEIRD", At: t0}, At: t0})
 		if err != nil {
@@ -371,7 +371,7 @@ func TestWriteAfterIsWhatIsStored(t *testing.T) {
 		next := t0.Add(time.Minute)
 		w := order.Write{Order: o, Change: order.Change{From: order.StatusCreated, To: order.StatusPending, Reason: "prepay accepted",
 			PrepayID: "pp1", Raise: []order.FlagRaise{{Flag: order.FlagUnknownStatus, Note: "n"}}},
-			Event: order.Event{Kind: order.EventPrepaid, Source: order.SourceAPI}, Reschedule: true, NextCheckAt: &next,
+			Observation: order.Observation{Kind: order.ObservedPrepaid, Source: order.SourceAPI}, Reschedule: true, NextCheckAt: &next,
 			CheckAttempts: 3, ReleaseLease: true, At: t0.Add(time.Second)}
 		saved, err := db.Save(ctx, w)
 		if err != nil {

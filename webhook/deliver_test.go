@@ -79,7 +79,7 @@ func seed(t *testing.T, db *store.DB, n int, types []order.EventType, endpoints 
 				OrderVersion: 2, Payload: []byte(fmt.Sprintf(`{"type":%q,"order":%q}`, ty, o.OutTradeNo)), At: now, Endpoints: endpoints})
 		}
 		if _, err := db.Save(ctx, order.Write{Order: o, Change: order.Change{From: order.StatusCreated, To: order.StatusPaid},
-			Event: order.Event{Kind: order.EventPaid, Source: order.SourceNotify}, Events: evs, At: now}); err != nil {
+			Observation: order.Observation{Kind: order.ObservedPaid, Source: order.SourceNotify}, Events: evs, At: now}); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, evs...)

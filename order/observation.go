@@ -6,7 +6,7 @@ import (
 	"github.com/mospay/mospay/money"
 )
 
-// Source is who observed an event; it is recorded on the transition row so that an order's
+// Source is who observed an observation; it is recorded on the transition row so that an order's
 // story says where each change came from.
 type Source string
 
@@ -34,48 +34,48 @@ func (s Source) Valid() bool {
 	return false
 }
 
-// EventKind is what happened to an order, as Apply understands it. MOS's many status spellings
+// ObservationKind is what happened to an order, as Apply understands it. MOS's many status spellings
 // are mapped to the mos_* kinds in package mos; Apply never sees a raw MOS status as a kind.
-type EventKind string
+type ObservationKind string
 
 const (
-	// EventPrepaid is MOS accepting the prepay and giving a prepayId (Event.PrepayID required).
-	EventPrepaid EventKind = "prepaid"
-	// EventRejected is MOS refusing the prepay permanently, or MOS never having heard of a
+	// ObservedPrepaid is MOS accepting the prepay and giving a prepayId (Observation.PrepayID required).
+	ObservedPrepaid ObservationKind = "prepaid"
+	// ObservedRejected is MOS refusing the prepay permanently, or MOS never having heard of a
 	// CREATED order.
-	EventRejected EventKind = "rejected"
-	// EventPending is MOS saying the order awaits payment.
-	EventPending EventKind = "mos_pending"
-	// EventPaid is MOS saying the order is paid.
-	EventPaid EventKind = "mos_paid"
-	// EventFailed is MOS saying the payment failed.
-	EventFailed EventKind = "mos_failed"
-	// EventClosed is MOS saying the order is closed without payment.
-	EventClosed EventKind = "mos_closed"
-	// EventRefunded is MOS saying the order was refunded after payment.
-	EventRefunded EventKind = "mos_refunded"
-	// EventUnknown is MOS answering a status we cannot map (Event.MOSStatus holds it).
-	EventUnknown EventKind = "mos_unknown"
-	// EventExpired is our own clock: the order's expireTime (plus margin) has passed.
-	EventExpired EventKind = "expired"
+	ObservedRejected ObservationKind = "rejected"
+	// ObservedPending is MOS saying the order awaits payment.
+	ObservedPending ObservationKind = "mos_pending"
+	// ObservedPaid is MOS saying the order is paid.
+	ObservedPaid ObservationKind = "mos_paid"
+	// ObservedFailed is MOS saying the payment failed.
+	ObservedFailed ObservationKind = "mos_failed"
+	// ObservedClosed is MOS saying the order is closed without payment.
+	ObservedClosed ObservationKind = "mos_closed"
+	// ObservedRefunded is MOS saying the order was refunded after payment.
+	ObservedRefunded ObservationKind = "mos_refunded"
+	// ObservedUnknown is MOS answering a status we cannot map (Observation.MOSStatus holds it).
+	ObservedUnknown ObservationKind = "mos_unknown"
+	// ObservedExpired is our own clock: the order's expireTime (plus margin) has passed.
+	ObservedExpired ObservationKind = "expired"
 )
 
-// EventKinds lists every event kind, in the order of the transition table.
-var EventKinds = []EventKind{
-	EventPrepaid,
-	EventRejected,
-	EventPending,
-	EventPaid,
-	EventFailed,
-	EventClosed,
-	EventRefunded,
-	EventUnknown,
-	EventExpired,
+// ObservationKinds lists every observation kind, in the order of the transition table.
+var ObservationKinds = []ObservationKind{
+	ObservedPrepaid,
+	ObservedRejected,
+	ObservedPending,
+	ObservedPaid,
+	ObservedFailed,
+	ObservedClosed,
+	ObservedRefunded,
+	ObservedUnknown,
+	ObservedExpired,
 }
 
-// Valid reports whether k is one of EventKinds.
-func (k EventKind) Valid() bool {
-	for _, v := range EventKinds {
+// Valid reports whether k is one of ObservationKinds.
+func (k ObservationKind) Valid() bool {
+	for _, v := range ObservationKinds {
 		if v == k {
 			return true
 		}
@@ -83,21 +83,21 @@ func (k EventKind) Valid() bool {
 	return false
 }
 
-// Event is one observation about an order, handed to Apply. Source, MOSStatus and RequestID
+// Observation is one thing seen about an order, handed to Apply. Source, MOSStatus and RequestID
 // are not used to decide anything; they travel to the transition row.
-type Event struct {
-	Kind   EventKind
+type Observation struct {
+	Kind   ObservationKind
 	Source Source
 	// Reason is human words for the transition row; Apply supplies a default when empty.
 	Reason string
 	// MOSStatus is the raw status MOS reported, if any.
 	MOSStatus string
-	// PrepayID comes with EventPrepaid, or as MOS reports it in a query or notification.
+	// PrepayID comes with ObservedPrepaid, or as MOS reports it in a query or notification.
 	PrepayID string
 	// Amount is what MOS reports for the order, if it reported one; Apply compares it to the
 	// order's and refuses to trust a report that differs or cannot be read.
 	Amount *ReportedAmount
-	// RequestID ties the event to the request or job that observed it, for logs.
+	// RequestID ties the observation to the request or job that observed it, for logs.
 	RequestID string
 }
 
