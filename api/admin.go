@@ -32,25 +32,40 @@ type AdminToken struct {
 // A mini-app token is not an admin token: 401.
 func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		tok, ok := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
-		name := ""
-		if ok {
-			for _, a := range s.cfg.AdminTokens {
-				if subtle.ConstantTimeCompare([]byte(tok), []byte(a.Token)) == 1 && name == "" {
-					name = a.Name
-				}
-			}
-		}
+		tok, _ := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+		name := s.adminByToken(tok)
 		if name == "" {
-			if s.adminAuthFailed(c) {
-				return s.limited(c, "admin_auth", adminAuthWindow/AdminAuthFailures, "too many failed admin authentications from this address; wait")
-			}
-			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="mospay-admin"`)
-			return order.Errorf(order.EUNAUTHORIZED, "an admin bearer token is required")
+			return s.refuseBearer(c, "admin_auth", "mospay-admin",
+				"too many failed admin authentications from this address; wait", "an admin bearer token is required")
 		}
 		c.Set("admin", name)
 		return next(c)
 	}
+}
+
+// refuseBearer answers a request whose bearer credential (an admin token, a merchant key) matched
+// none: 401 naming the realm, or 429 once the address has failed too often. Every failure counts
+// towards the address's one limit of failed authentications, whichever credential it tried.
+func (s *Server) refuseBearer(c echo.Context, limit, realm, limitedMsg, missingMsg string) error {
+	if s.adminAuthFailed(c) {
+		return s.limited(c, limit, adminAuthWindow/AdminAuthFailures, limitedMsg)
+	}
+	c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="`+realm+`"`)
+	return order.Errorf(order.EUNAUTHORIZED, "%s", missingMsg)
+}
+
+// secretName is the name of the configured secret equal to presented, compared in constant time
+// against every one of them, whichever matches, so that the time taken says nothing of which or
+// whether; "" when none is (or presented is empty). Admin tokens and merchant keys use it.
+func secretName[T any](presented string, all []T, pair func(T) (name, secret string)) string {
+	found := ""
+	for _, x := range all {
+		name, secret := pair(x)
+		if subtle.ConstantTimeCompare([]byte(presented), []byte(secret)) == 1 && found == "" && presented != "" {
+			found = name
+		}
+	}
+	return found
 }
 
 func adminOf(c echo.Context) string {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"io"
 	"net/http"
@@ -48,21 +47,11 @@ type MerchantOrders interface {
 func (s *Server) requireMerchant(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "no-store")
-		tok, ok := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
-		name := ""
-		if ok {
-			for _, k := range s.cfg.MerchantKeys {
-				if subtle.ConstantTimeCompare([]byte(tok), []byte(k.Key)) == 1 && name == "" {
-					name = k.Name
-				}
-			}
-		}
+		tok, _ := bearerToken(c.Request().Header.Get(echo.HeaderAuthorization))
+		name := secretName(tok, s.cfg.MerchantKeys, func(k MerchantKey) (string, string) { return k.Name, k.Key })
 		if name == "" {
-			if s.adminAuthFailed(c) {
-				return s.limited(c, "merchant_auth", adminAuthWindow/AdminAuthFailures, "too many failed authentications from this address; wait")
-			}
-			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="mospay-merchant"`)
-			return order.Errorf(order.EUNAUTHORIZED, "a merchant key is required")
+			return s.refuseBearer(c, "merchant_auth", "mospay-merchant",
+				"too many failed authentications from this address; wait", "a merchant key is required")
 		}
 		c.Set("merchant", name)
 		return next(c)

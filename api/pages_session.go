@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -103,15 +102,9 @@ func tokenFingerprint(key []byte, token string) string {
 }
 
 // adminByToken is the name of the configured admin token equal to token, compared in constant
-// time against every one of them (as requireAdmin does); "" when none is.
+// time against every one of them (secretName); "" when none is.
 func (s *Server) adminByToken(token string) string {
-	name := ""
-	for _, a := range s.cfg.AdminTokens {
-		if subtle.ConstantTimeCompare([]byte(token), []byte(a.Token)) == 1 && name == "" {
-			name = a.Name
-		}
-	}
-	return name
+	return secretName(token, s.cfg.AdminTokens, func(a AdminToken) (string, string) { return a.Name, a.Token })
 }
 
 // sealSession makes the session cookie's value.
