@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/labstack/echo/v4/middleware"
 	"github.com/mospay/mospay/order"
 	"golang.org/x/time/rate"
 )
@@ -73,13 +72,8 @@ func (s *Server) merchantLimit() echo.MiddlewareFunc {
 	if burst <= 0 {
 		burst = DefaultMerchantBurst
 	}
-	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
-		Store:               middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{Rate: r, Burst: burst}),
-		IdentifierExtractor: func(c echo.Context) (string, error) { return merchantOf(c), nil },
-		DenyHandler: func(c echo.Context, _ string, _ error) error {
-			return s.limited(c, "merchant", time.Duration(float64(time.Second)/float64(r)), "too many requests for this merchant key; slow down")
-		},
-	})
+	return s.keyedLimit(r, burst, merchantOf,
+		"merchant", time.Duration(float64(time.Second)/float64(r)), "too many requests for this merchant key; slow down")
 }
 
 // verifyBody is POST /merchant/users/verify.

@@ -96,11 +96,19 @@ func (s *Server) loginLimit() echo.MiddlewareFunc {
 	if burst <= 0 {
 		burst = DefaultLoginBurst
 	}
+	return s.keyedLimit(r, burst, func(c echo.Context) string { return c.RealIP() },
+		"login", time.Second, "too many login attempts; try again shortly")
+}
+
+// keyedLimit is a token-bucket limit of r a second and burst at once per key (a client address,
+// a merchant key's name), in this instance's memory; over it, 429 counted under limit with
+// Retry-After retry. The login and merchant limits are made with it.
+func (s *Server) keyedLimit(r rate.Limit, burst int, key func(echo.Context) string, limit string, retry time.Duration, msg string) echo.MiddlewareFunc {
 	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
 		Store:               middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{Rate: r, Burst: burst}),
-		IdentifierExtractor: func(c echo.Context) (string, error) { return c.RealIP(), nil },
+		IdentifierExtractor: func(c echo.Context) (string, error) { return key(c), nil },
 		DenyHandler: func(c echo.Context, _ string, _ error) error {
-			return s.limited(c, "login", time.Second, "too many login attempts; try again shortly")
+			return s.limited(c, limit, retry, msg)
 		},
 	})
 }
