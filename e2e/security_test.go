@@ -22,6 +22,7 @@ import (
 	"github.com/mospay/mospay/app"
 	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos/sandbox"
+	"github.com/mospay/mospay/order"
 	"github.com/mospay/mospay/store/pgtest"
 )
 
@@ -839,4 +840,33 @@ func TestSandboxOrigins(t *testing.T) {
 	if v, _ := h.Sandbox.Order(o.OutTradeNo); v.Status != "PENDING" {
 		t.Fatalf("the order after refused payments: %s, want PENDING", v.Status)
 	}
+}
+
+// TestRevocationReachesEveryInstance: an instance answers "is this user's token revoked" from
+// memory for at most order.UserCacheTTL, so a revocation made at one instance is refused there
+// at once and at the other instance within that time, never later.
+func TestRevocationReachesEveryInstance(t *testing.T) {
+	dsn := pgtest.NewDB(t)
+	a := apptest.Start(t, apptest.Options{DBURL: dsn})
+	b := apptest.Start(t, apptest.Options{DBURL: dsn, MOS: a})
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second))) // tokens know their second
+	token := a.Login(t, "openid-two-instances")
+	for _, h := range []*apptest.Stack{a, b} { // both instances now hold the user in memory
+		if r := h.Must(t, http.MethodGet, h.URL+"/mp/user", nil, apptest.Bearer(token)); r.Status != http.StatusOK {
+			t.Fatalf("/mp/user: HTTP %d %s", r.Status, r.Body)
+		}
+	}
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(token, claims); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	if r := a.Must(t, http.MethodPost, a.URL+"/admin/users/"+claims["sub"].(string)+"/revoke", nil, apptest.Bearer(apptest.FinanceToken)); r.Status != http.StatusOK {
+		t.Fatalf("revoke: HTTP %d %s", r.Status, r.Body)
+	}
+	a.Must(t, http.MethodGet, a.URL+"/mp/user", nil, apptest.Bearer(token)).WantError(t, 401, "unauthorized")
+	// What b remembers was read before the revocation: once it is older than the cache's time to
+	// live, b reads the table again, and refuses.
+	time.Sleep(order.UserCacheTTL)
+	b.Must(t, http.MethodGet, b.URL+"/mp/user", nil, apptest.Bearer(token)).WantError(t, 401, "unauthorized")
 }

@@ -60,6 +60,7 @@ type Service struct {
 	cfg   Config
 	rnd   func() float64
 	later *heldBack
+	users userCache // the users tokens named within UserCacheTTL
 }
 
 // NewService wires the service's dependencies; all of them are required except log. Zero

@@ -77,9 +77,19 @@ func (s *Service) Login(ctx context.Context, openid, language string) (*User, er
 	return s.store.LoginUser(ctx, openid, language, NewUserID(), s.clock.Now())
 }
 
-// User returns the user with id (the subject of a mini-app token). ENOTFOUND.
+// User returns the user with id (the subject of a mini-app token), from the users table or, if
+// it was read there within UserCacheTTL, from memory. ENOTFOUND.
 func (s *Service) User(ctx context.Context, id string) (*User, error) {
-	return s.store.User(ctx, id)
+	u, gen := s.users.get(id)
+	if u != nil {
+		return u, nil
+	}
+	u, err := s.store.User(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.users.put(u, gen)
+	return u, nil
 }
 
 // UsersByOpenID finds the user MOS knows by openid (finance's search): none or one.
@@ -91,8 +101,11 @@ func (s *Service) UsersByOpenID(ctx context.Context, openid string) ([]*User, er
 // The revocation is an admin action, recorded in the same transaction. ENOTFOUND.
 func (s *Service) RevokeUser(ctx context.Context, id, admin, requestID string) (*User, error) {
 	now := s.clock.Now()
-	return s.store.RevokeUser(ctx, id, now, AdminAction{Actor: admin, Action: ActionRevoke, UserID: id,
+	u, err := s.store.RevokeUser(ctx, id, now, AdminAction{Actor: admin, Action: ActionRevoke, UserID: id,
 		RequestID: requestID, ClientRequestID: ClientRequestID(ctx), At: now})
+	// Forgotten after the commit too, so that a read racing the revocation is not kept.
+	s.users.forget(id)
+	return u, err
 }
 
 // The admin actions the audit trail records.

@@ -194,12 +194,12 @@ func (db *DB) pool(g *gorm.DB, n int) error {
 const sqliteDriver = "sqlite3_mospay"
 
 func init() {
-	sql.Register(sqliteDriver, &sqlite3.SQLiteDriver{
+	sql.Register(sqliteDriver, stmtDriver{&sqlite3.SQLiteDriver{
 		ConnectHook: func(c *sqlite3.SQLiteConn) error {
 			_, err := c.Exec("PRAGMA temp_store = MEMORY", nil)
 			return err
 		},
-	})
+	}})
 }
 
 // tightenFiles makes the SQLite database private to mospay's user: its directory 0700 (made so when

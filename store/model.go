@@ -87,6 +87,41 @@ type flagSet struct {
 	resolved []order.ResolvedFlag
 }
 
+// add puts the flag in the set: active, or resolved for an answer of MOS.
+func (fs *flagSet) add(r *flagRow) {
+	if r.ResolvedAt == nil {
+		fs.active = append(fs.active, r.record())
+	} else {
+		fs.resolved = append(fs.resolved, order.ResolvedFlag{Flag: order.Flag(r.Flag), Answer: r.MOSAnswer})
+	}
+}
+
+// orderFlagRow is a row of an order joined with one of its flags (none: the f_ columns NULL).
+type orderFlagRow struct {
+	Order orderRow   `gorm:"embedded"`
+	F     joinedFlag `gorm:"embedded;embeddedPrefix:f_"`
+}
+
+// joinedFlag is flagRow's columns as a LEFT JOIN gives them: all NULL where there is no flag.
+type joinedFlag struct {
+	ID                              *int64
+	Flag, Note                      *string
+	MOSAnswer                       *string `gorm:"column:mos_answer"`
+	RaisedAt, ResolvedAt            *time.Time
+	ResolvedBy, Resolution, Outcome *string
+}
+
+// flag is the joined flag, nil when the order has none.
+func (r *orderFlagRow) flag() *flagRow {
+	f := r.F
+	if f.ID == nil {
+		return nil
+	}
+	return &flagRow{ID: *f.ID, OrderID: r.Order.ID, Flag: deref(f.Flag), Note: deref(f.Note), MOSAnswer: deref(f.MOSAnswer),
+		RaisedAt: *f.RaisedAt, ResolvedAt: f.ResolvedAt, ResolvedBy: deref(f.ResolvedBy),
+		Resolution: deref(f.Resolution), Outcome: deref(f.Outcome)}
+}
+
 func (flagRow) TableName() string { return "order_flags" }
 
 type notificationRow struct {

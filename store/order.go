@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,15 +17,36 @@ var _ order.Store = (*DB)(nil)
 
 // CreateOrder inserts o with its first transition in one transaction.
 func (db *DB) CreateOrder(ctx context.Context, o *order.Order, t order.Transition) error {
+	first := transitionInsert(&transitionRow{Version: t.Version, FromStatus: string(t.From),
+		ToStatus: string(t.To), Source: string(t.Source), Reason: t.Reason, MOSStatus: t.MOSStatus,
+		RequestID: t.RequestID, CreatedAt: utc(t.At)})
+	if db.Dialect == Postgres {
+		return db.createOneStatement(ctx, o, first)
+	}
 	return db.InTx(ctx, func(tx *gorm.DB) error {
 		id, err := insertOrder(tx, toRow(o))
 		if err != nil {
 			return err
 		}
 		o.ID = id
-		return transitionInsert(&transitionRow{OrderID: id, Version: t.Version, FromStatus: string(t.From),
-			ToStatus: string(t.To), Source: string(t.Source), Reason: t.Reason, MOSStatus: t.MOSStatus,
-			RequestID: t.RequestID, CreatedAt: utc(t.At)}).exec(tx)
+		first.args[0] = id
+		return first.exec(tx)
+	})
+}
+
+// createOneStatement is CreateOrder on PostgreSQL as one statement, its own transaction: one
+// round trip instead of four (BEGIN, two INSERTs, COMMIT), as Save's is.
+func (db *DB) createOneStatement(ctx context.Context, o *order.Order, first insert) error {
+	r := toRow(o)
+	// The transition takes the order's new id from the CTE (its first column, order_id).
+	q := `WITH o AS (INSERT INTO orders (` + strings.Join(orderColumns, ", ") + `) VALUES (` +
+		strings.TrimSuffix(strings.Repeat("?, ", len(orderColumns)), ", ") + `) RETURNING id),
+		t AS (INSERT INTO transitions (` + strings.Join(first.cols, ", ") + `) SELECT o.id, ` +
+		strings.TrimSuffix(strings.Repeat("?, ", len(first.cols)-1), ", ") + ` FROM o)
+		SELECT id FROM o`
+	args := append(r.values(), first.args[1:]...)
+	return db.writeOne(func() error {
+		return db.SQL().QueryRowContext(ctx, db.Rebind(q), args...).Scan(&o.ID)
 	})
 }
 
@@ -41,19 +61,27 @@ func (db *DB) OrderByIdempotencyKey(ctx context.Context, openid, key string) (*o
 }
 
 func (db *DB) orderWhere(ctx context.Context, g *gorm.DB, query string, args ...any) (*order.Order, error) {
-	var r orderRow
-	err := g.WithContext(ctx).Where(query, args...).Take(&r).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, order.Errorf(order.ENOTFOUND, "no such order")
-	}
+	// One statement, one round trip: the order and the flags it carries, joined (an order has
+	// none, or a few). A GET of one's order, a notification's and the reconciler's reads are this.
+	var rows []orderFlagRow
+	err := g.WithContext(ctx).Raw(`SELECT orders.*, f.id AS f_id, f.flag AS f_flag, f.note AS f_note,
+		f.mos_answer AS f_mos_answer, f.raised_at AS f_raised_at, f.resolved_at AS f_resolved_at,
+		f.resolved_by AS f_resolved_by, f.resolution AS f_resolution, f.outcome AS f_outcome
+		FROM orders LEFT JOIN order_flags f ON f.order_id = orders.id AND (f.resolved_at IS NULL OR f.mos_answer <> '')
+		WHERE `+query+` ORDER BY f.id`, args...).Scan(&rows).Error
 	if err != nil {
 		return nil, FormatError(err)
 	}
-	flags, err := db.flagsOf(ctx, g, []int64{r.ID})
-	if err != nil {
-		return nil, err
+	if len(rows) == 0 {
+		return nil, order.Errorf(order.ENOTFOUND, "no such order")
 	}
-	return fromRow(&r, flags[r.ID]), nil
+	var fs flagSet
+	for i := range rows {
+		if f := rows[i].flag(); f != nil {
+			fs.add(f)
+		}
+	}
+	return fromRow(&rows[0].Order, fs), nil
 }
 
 // flagsOf loads the flags the orders carry: the active ones, and those resolved for an answer of
@@ -68,14 +96,10 @@ func (db *DB) flagsOf(ctx context.Context, g *gorm.DB, ids []int64) (map[int64]f
 	if err != nil {
 		return nil, FormatError(err)
 	}
-	for _, r := range rows {
-		fs := out[r.OrderID]
-		if r.ResolvedAt == nil {
-			fs.active = append(fs.active, r.record())
-		} else {
-			fs.resolved = append(fs.resolved, order.ResolvedFlag{Flag: order.Flag(r.Flag), Answer: r.MOSAnswer})
-		}
-		out[r.OrderID] = fs
+	for i := range rows {
+		fs := out[rows[i].OrderID]
+		fs.add(&rows[i])
+		out[rows[i].OrderID] = fs
 	}
 	return out, nil
 }
@@ -576,15 +600,24 @@ func (db *DB) RecoverLeases(ctx context.Context) (int64, error) {
 // the insert itself on SQLite (measured: 132 µs against 21 µs a row), and these rows' ids are
 // never needed. Only the order's own id is read back.
 
+// orderColumns are the columns a new order is inserted with, in the order of orderRow.values.
+var orderColumns = []string{"out_trade_no", "nonce_str", "app_key", "user_id", "openid", "prepay_id", "amount_minor",
+	"currency", "description", "status", "version", "sandbox", "idempotency_key", "request_hash", "expire_at",
+	"next_check_at", "check_attempts", "lease_owner", "lease_until", "created_at", "updated_at", "merchant",
+	"reference", "metadata", "items"}
+
+// values are the row's values for orderColumns.
+func (r *orderRow) values() []any {
+	return []any{r.OutTradeNo, r.NonceStr, r.AppKey, r.UserID, r.Openid, r.PrepayID, r.AmountMinor, r.Currency,
+		r.Description, r.Status, r.Version, r.Sandbox, r.IdempotencyKey, r.RequestHash, r.ExpireAt, r.NextCheckAt,
+		r.CheckAttempts, r.LeaseOwner, r.LeaseUntil, r.CreatedAt, r.UpdatedAt, r.Merchant, r.Reference, r.Metadata, r.Items}
+}
+
+// insertOrder inserts the row and returns its id.
 func insertOrder(tx *gorm.DB, r orderRow) (int64, error) {
 	var id int64
-	err := tx.Raw(`INSERT INTO orders (out_trade_no, nonce_str, app_key, user_id, openid, prepay_id, amount_minor, currency,
-		description, status, version, sandbox, idempotency_key, request_hash, expire_at, next_check_at, check_attempts,
-		lease_owner, lease_until, created_at, updated_at, merchant, reference, metadata, items)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		r.OutTradeNo, r.NonceStr, r.AppKey, r.UserID, r.Openid, r.PrepayID, r.AmountMinor, r.Currency, r.Description, r.Status,
-		r.Version, r.Sandbox, r.IdempotencyKey, r.RequestHash, r.ExpireAt, r.NextCheckAt, r.CheckAttempts,
-		r.LeaseOwner, r.LeaseUntil, r.CreatedAt, r.UpdatedAt, r.Merchant, r.Reference, r.Metadata, r.Items).Scan(&id).Error
+	err := tx.Raw(`INSERT INTO orders (`+strings.Join(orderColumns, ", ")+`) VALUES (`+
+		strings.TrimSuffix(strings.Repeat("?, ", len(orderColumns)), ", ")+`) RETURNING id`, r.values()...).Scan(&id).Error
 	return id, err
 }
 
