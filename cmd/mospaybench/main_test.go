@@ -3,8 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,13 +18,15 @@ import (
 
 // TestSuiteSmoke runs the whole suite end to end with tiny settings: it builds mospay, starts
 // the sandbox and serve, and must print a table with every row, each timed scenario having
-// answered at least one request successfully.
+// answered at least one request successfully; -json must hold the same rows, and -profile a CPU
+// profile of each of mospay's scenarios.
 func TestSuiteSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	out := filepath.Join(t.TempDir(), "table.md")
+	tmp := t.TempDir()
+	out, jsonOut, profiles := filepath.Join(tmp, "table.md"), filepath.Join(tmp, "rows.json"), filepath.Join(tmp, "prof")
 	var stdout, stderr bytes.Buffer
-	err := run(ctx, []string{"-quick", "-duration", "1s", "-orders", "300", "-out", out}, &stdout, &stderr)
+	err := run(ctx, []string{"-quick", "-duration", "1s", "-orders", "300", "-out", out, "-json", jsonOut, "-profile", profiles}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}
@@ -41,7 +48,7 @@ func TestSuiteSmoke(t *testing.T) {
 		}
 		rows[cells[0]] = cells
 	}
-	names := []string{rowTrivial, rowBare}
+	names := []string{rowTrivial, rowBare, rowBareNonDurable}
 	dbs := []database{{name: "SQLite"}, {name: "PostgreSQL"}}
 	if strings.Contains(stdout.String(), "PostgreSQL rows left out") {
 		if os.Getenv("CI") != "" || os.Getenv("MOSPAY_REQUIRE_POSTGRES") != "" {
@@ -60,7 +67,7 @@ func TestSuiteSmoke(t *testing.T) {
 			t.Errorf("no row %q in\n%s", name, stdout.String())
 			continue
 		}
-		requests, errs := number(t, cells[6]), number(t, cells[7])
+		requests, errs := number(t, cells[7]), number(t, cells[8])
 		if requests == 0 || errs >= requests {
 			t.Errorf("%s: %d requests, %d errors", name, requests, errs)
 		}
@@ -81,11 +88,234 @@ func TestSuiteSmoke(t *testing.T) {
 	}
 	if mem == nil {
 		t.Errorf("no memory row in\n%s", stdout.String())
-	} else if !strings.Contains(mem[8], "VmRSS") {
-		t.Errorf("memory row without VmRSS: %q", mem[8])
+	} else if !strings.Contains(mem[9], "VmRSS") {
+		t.Errorf("memory row without VmRSS: %q", mem[9])
 	}
 	if !strings.Contains(stdout.String(), "Machine: nproc") {
 		t.Errorf("no machine line in\n%s", stdout.String())
+	}
+	if cells := rows[ev.row(rowEvents)]; cells != nil && !strings.Contains(cells[9], "s after the load") {
+		t.Errorf("order events row does not say when the last event came: %q", cells[9])
+	}
+
+	// -json: the same rows, in the same order, with the same figures.
+	got := readRows(t, jsonOut)
+	if len(got) != len(rows)-1 { // the table's rows include its header
+		t.Errorf("-json has %d rows, the table %d", len(got), len(rows)-1)
+	}
+	for _, j := range got {
+		cells, ok := rows[j.Scenario]
+		if !ok {
+			t.Errorf("-json row %q is not in the table", j.Scenario)
+			continue
+		}
+		if j.Notes != cells[9] {
+			t.Errorf("%s: -json notes %q, table %q", j.Scenario, j.Notes, cells[9])
+		}
+		if strings.HasPrefix(j.Scenario, rowMemory) {
+			if j.VmRSSMiB == nil || *j.VmRSSMiB <= 0 || j.ReqPerSec != nil {
+				t.Errorf("memory row in -json: %+v", j)
+			}
+			continue
+		}
+		if j.ReqPerSec == nil || j.Requests == nil || j.Errors == nil {
+			t.Fatalf("%s: -json row without figures: %+v", j.Scenario, j)
+		}
+		if math.Abs(*j.ReqPerSec-float64(number(t, cells[1]))) > 0.55 || int64(*j.Requests) != number(t, cells[7]) || int64(*j.Errors) != number(t, cells[8]) {
+			t.Errorf("%s: -json %v req/s, %d requests, %d errors; table %v", j.Scenario, *j.ReqPerSec, *j.Requests, *j.Errors, cells)
+		}
+		for i, c := range ratioColumns {
+			// The table rounds to two places, the JSON to four.
+			cell, err := strconv.ParseFloat(cells[2+i], 64)
+			if q, ok := j.Ratios[c.name]; !ok || err != nil || math.Abs(q-cell) > 0.0051 {
+				t.Errorf("%s: -json ratio %q %v (%v), table %q", j.Scenario, c.name, q, ok, cells[2+i])
+			}
+		}
+		if j.Scenario != rowTrivial && (j.P50Ms == nil) != (j.Scenario == ev.row(rowEvents)) {
+			t.Errorf("%s: p50 %v", j.Scenario, j.P50Ms)
+		}
+	}
+
+	// -profile: one profile of each of mospay's timed scenarios, none of the baselines, and no
+	// turn's file left behind.
+	files, err := filepath.Glob(filepath.Join(profiles, "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, name := range names[3:] {
+		if name != ev.row(rowEvents) {
+			want = append(want, filepath.Join(profiles, slug(name)+".prof"))
+		}
+	}
+	slices.Sort(files)
+	slices.Sort(want)
+	if !slices.Equal(files, want) {
+		t.Errorf("profiles %q, want %q", files, want)
+	}
+	for _, f := range files {
+		if fi, err := os.Stat(f); err != nil || fi.Size() == 0 {
+			t.Errorf("profile %s empty or unreadable (%v)", f, err)
+		}
+	}
+}
+
+// readRows reads a -json file back.
+func readRows(t *testing.T, path string) []jsonRow {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []jsonRow
+	if err := json.Unmarshal(b, &rows); err != nil {
+		t.Fatalf("%s: %v\n%s", path, err, b)
+	}
+	return rows
+}
+
+// TestReportJSON builds a report of three turns by hand, writes it with -json as run does and
+// reads it back: each row is its median turn (by throughput, with that turn's latencies), with
+// its ratio to each baseline and, with event endpoints, to the same scenario without them.
+func TestReportJSON(t *testing.T) {
+	st := func(ok int, p50, p99 time.Duration) stats {
+		return stats{Requests: ok + 1, OK: ok, Errors: 1, Elapsed: time.Second, P50: p50, P99: p99}
+	}
+	rep := &report{opts: options{concurrency: 64, duration: time.Second, turns: 3}}
+	for _, r := range []struct {
+		name string
+		ok   [3]int
+	}{
+		{rowTrivial, [3]int{40000, 30000, 50000}},
+		{rowBare, [3]int{2000, 2500, 1000}},
+		{rowBareNonDurable, [3]int{4000, 5000, 3000}},
+		{"create order with prepay (SQLite)", [3]int{6000, 4000, 5000}},
+		{"create order with prepay (SQLite, 2 event endpoints)", [3]int{4500, 4500, 4500}},
+	} {
+		for i, ok := range r.ok {
+			ms := time.Duration(i+1) * time.Millisecond
+			rep.add(r.name, turn{stats: st(ok, ms, 10*ms), note: fmt.Sprintf("turn %d", i+1)})
+		}
+	}
+	rep.compare("create order with prepay (SQLite, 2 event endpoints)", "create order with prepay (SQLite)")
+	after := 1300 * time.Millisecond
+	rep.add("order event delivery (SQLite, 2 event endpoints)", turn{stats: stats{Requests: 9000, OK: 9000, Elapsed: 2 * time.Second}, lastEvent: &after})
+	rep.memory = &memoryRow{orders: 100000, database: "SQLite", serve: memory{RSS: 100 << 20, Peak: 120 << 20}}
+
+	path := filepath.Join(t.TempDir(), "rows.json")
+	b, err := rep.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := readRows(t, path)
+	f := func(v float64) *float64 { return &v }
+	n := func(v int) *int { return &v }
+	want := []jsonRow{
+		{Scenario: rowTrivial, ReqPerSec: f(40000), P50Ms: f(1), P99Ms: f(10), Requests: n(40001), Errors: n(1), Notes: "turn 1",
+			Ratios: map[string]float64{"echo trivial": 1, "bare durable": 20, "bare non-durable": 10}, TurnsReqPerSec: []float64{40000, 30000, 50000}},
+		{Scenario: rowBare, ReqPerSec: f(2000), P50Ms: f(1), P99Ms: f(10), Requests: n(2001), Errors: n(1), Notes: "turn 1",
+			Ratios: map[string]float64{"echo trivial": 0.05, "bare durable": 1, "bare non-durable": 0.5}, TurnsReqPerSec: []float64{2000, 2500, 1000}},
+		{Scenario: rowBareNonDurable, ReqPerSec: f(4000), P50Ms: f(1), P99Ms: f(10), Requests: n(4001), Errors: n(1), Notes: "turn 1",
+			Ratios: map[string]float64{"echo trivial": 0.1, "bare durable": 2, "bare non-durable": 1}, TurnsReqPerSec: []float64{4000, 5000, 3000}},
+		{Scenario: "create order with prepay (SQLite)", ReqPerSec: f(5000), P50Ms: f(3), P99Ms: f(30), Requests: n(5001), Errors: n(1), Notes: "turn 3",
+			Ratios: map[string]float64{"echo trivial": 0.125, "bare durable": 2.5, "bare non-durable": 1.25}, TurnsReqPerSec: []float64{6000, 4000, 5000}},
+		{Scenario: "create order with prepay (SQLite, 2 event endpoints)", ReqPerSec: f(4500), P50Ms: f(2), P99Ms: f(20), Requests: n(4501), Errors: n(1),
+			Notes:  "turn 2; 0.90× the same without endpoints",
+			Ratios: map[string]float64{"echo trivial": 0.1125, "bare durable": 2.25, "bare non-durable": 1.125, plainRatio: 0.9}, TurnsReqPerSec: []float64{4500, 4500, 4500}},
+		{Scenario: "order event delivery (SQLite, 2 event endpoints)", ReqPerSec: f(4500), Requests: n(9000), Errors: n(0),
+			Ratios: map[string]float64{"echo trivial": 0.1125, "bare durable": 2.25, "bare non-durable": 1.125}, TurnsReqPerSec: []float64{4500}, LastEventAfterLoadS: f(1.3)},
+		{Scenario: "mospay resident memory after 100,000 orders (SQLite)", Notes: "VmRSS 100.0 MiB, peak VmHWM 120.0 MiB",
+			Ratios: map[string]float64{}, Orders: func(v int64) *int64 { return &v }(100000), VmRSSMiB: f(100), VmHWMMiB: f(120)},
+	}
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.MarshalIndent(got, "", " ")
+		w, _ := json.MarshalIndent(want, "", " ")
+		t.Errorf("-json read back:\n%s\nwant:\n%s", g, w)
+	}
+	// The table shows the same medians and says how they were taken.
+	md := rep.Markdown()
+	for _, s := range []string{
+		"| create order with prepay (SQLite) | 5,000 | 0.12 | 2.50 | 1.25 | 3.0 ms | 30.0 ms | 5,001 | 1 | turn 3 |",
+		"| order event delivery (SQLite, 2 event endpoints) | 4,500 | 0.11 | 2.25 | 1.12 |  |  | 9,000 | 0 |  |",
+		"| mospay resident memory after 100,000 orders (SQLite) | | | | | | | | | VmRSS 100.0 MiB, peak VmHWM 120.0 MiB |",
+		"median of 3 turns",
+	} {
+		if !strings.Contains(md, s) {
+			t.Errorf("table lacks %q:\n%s", s, md)
+		}
+	}
+}
+
+func TestMedianTurn(t *testing.T) {
+	tests := []struct {
+		ok   []int
+		want int // OK of the turn chosen
+	}{
+		{[]int{7}, 7},
+		{[]int{3, 1}, 1}, // of two, the lower
+		{[]int{3, 9, 1}, 3},
+		{[]int{5, 2, 8, 4}, 4},
+		{[]int{2, 2, 9, 1, 5}, 2},
+	}
+	for _, tt := range tests {
+		x := &row{}
+		for _, ok := range tt.ok {
+			x.turns = append(x.turns, turn{stats: stats{OK: ok, Elapsed: time.Second}})
+		}
+		if got := x.median().stats.OK; got != tt.want {
+			t.Errorf("median of %v = %d, want %d", tt.ok, got, tt.want)
+		}
+	}
+}
+
+func TestSelected(t *testing.T) {
+	tests := []struct {
+		run                 string
+		db                  database
+		create, notify, get bool
+	}{
+		{"", database{name: "SQLite"}, true, true, true},
+		{`^create order with prepay \(SQLite\)$`, database{name: "SQLite"}, true, false, false},
+		{`^create order with prepay \(SQLite\)$`, database{name: "PostgreSQL"}, false, false, false},
+		{"PostgreSQL", database{name: "PostgreSQL"}, true, true, true},
+		{"GET", database{name: "SQLite, 2 event endpoints", events: &baselines{}}, false, false, false},
+		// The order events come from the notification scenario with endpoints: it runs for them.
+		{"order event", database{name: "SQLite, 2 event endpoints", events: &baselines{}}, false, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.run+" "+tt.db.name, func(t *testing.T) {
+			var args []string
+			if tt.run != "" {
+				args = []string{"-run", tt.run}
+			}
+			o, err := parseOptions(args, &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &suite{opts: o}
+			create, notify, get := s.scenarios(tt.db)
+			if create != tt.create || notify != tt.notify || get != tt.get {
+				t.Errorf("create %v notify %v get %v, want %v %v %v", create, notify, get, tt.create, tt.notify, tt.get)
+			}
+			if s.wants(tt.db, false) != (tt.create || tt.notify || tt.get) {
+				t.Errorf("wants %v", s.wants(tt.db, false))
+			}
+		})
+	}
+}
+
+func TestSlug(t *testing.T) {
+	for in, want := range map[string]string{
+		"GET /mp/orders/{outTradeNo} (SQLite)":              "get-mp-orders-outtradeno-sqlite",
+		"notification handling (SQLite, 2 event endpoints)": "notification-handling-sqlite-2-event-endpoints",
+		"create order with prepay (PostgreSQL)":             "create-order-with-prepay-postgresql",
+	} {
+		if got := slug(in); got != want {
+			t.Errorf("slug(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -127,15 +357,19 @@ func TestParseOptions(t *testing.T) {
 		args     []string
 		duration time.Duration
 		orders   int
+		turns    int
 		wantErr  bool
 	}{
-		{nil, 10 * time.Second, 100000, false},
-		{[]string{"-quick"}, 2 * time.Second, 5000, false},
-		{[]string{"-quick", "-duration", "1s", "-orders", "300"}, time.Second, 300, false},
-		{[]string{"-orders", "300", "-quick"}, 2 * time.Second, 300, false},
-		{[]string{"-duration", "0s"}, 0, 0, true},
-		{[]string{"-concurrency", "0"}, 0, 0, true},
-		{[]string{"extra"}, 0, 0, true},
+		{nil, 8 * time.Second, 100000, 3, false},
+		{[]string{"-quick"}, 2 * time.Second, 5000, 1, false},
+		{[]string{"-quick", "-duration", "1s", "-orders", "300"}, time.Second, 300, 1, false},
+		{[]string{"-orders", "300", "-quick"}, 2 * time.Second, 300, 1, false},
+		{[]string{"-turns", "5", "-quick"}, 2 * time.Second, 5000, 5, false},
+		{[]string{"-turns", "0"}, 0, 0, 0, true},
+		{[]string{"-run", "("}, 0, 0, 0, true},
+		{[]string{"-duration", "0s"}, 0, 0, 0, true},
+		{[]string{"-concurrency", "0"}, 0, 0, 0, true},
+		{[]string{"extra"}, 0, 0, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -143,8 +377,8 @@ func TestParseOptions(t *testing.T) {
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
 			}
-			if !tt.wantErr && (o.duration != tt.duration || o.orders != tt.orders || o.concurrency != 64) {
-				t.Errorf("got duration %v orders %d concurrency %d", o.duration, o.orders, o.concurrency)
+			if !tt.wantErr && (o.duration != tt.duration || o.orders != tt.orders || o.turns != tt.turns || o.concurrency != 64) {
+				t.Errorf("got duration %v orders %d turns %d concurrency %d", o.duration, o.orders, o.turns, o.concurrency)
 			}
 		})
 	}
