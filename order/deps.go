@@ -48,10 +48,12 @@ type NotificationStore interface {
 	// on that row instead.
 	RecordNotification(ctx context.Context, n NotificationRecord) error
 	// ClaimNotification stores the first receipt of a signed content (n.Outcome is
-	// OutcomeChecking) and reports first. A repeat is counted on its row, and is first only when
-	// that row's check failed: mos_unavailable (retry is then true), unknown_order, or checking
-	// since before staleBefore; the row is then checking again.
-	ClaimNotification(ctx context.Context, n NotificationRecord, staleBefore time.Time) (first, retry bool, err error)
+	// OutcomeChecking) and reports First. A repeat is counted on its row, and is First only when
+	// that row's check failed: mos_unavailable (Retry is then true), unknown_order, or checking
+	// since before staleBefore; the row is then checking again. A First claim also claims the
+	// order's notify window as ClaimNotifyWindow does, at n.ReceivedAt, in the same transaction
+	// (one commit, not two, per notification): Asked reports it.
+	ClaimNotification(ctx context.Context, n NotificationRecord, staleBefore time.Time, window time.Duration) (NotificationClaim, error)
 	// DeferNotification records, on its row, that a notification was held back by the
 	// notification window, and brings the order's next check forward to checkAt if it is later
 	// or not set, in one transaction.

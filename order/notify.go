@@ -87,17 +87,15 @@ func (s *Service) Notify(ctx context.Context, n Notification) (outcome string, e
 	}
 	rec.OrderID = &o.ID
 	rec.Outcome = OutcomeChecking
-	first, retry, err := s.store.ClaimNotification(ctx, rec, now.Add(-CheckingTimeout))
+	claim, err := s.store.ClaimNotification(ctx, rec, now.Add(-CheckingTimeout), NotifyWindow)
 	switch {
 	case err != nil:
 		return "", Wrap(EUNAVAILABLE, err, "database unavailable")
-	case !first:
+	case !claim.First:
 		return OutcomeDuplicate, nil
 	}
-	switch asked, err := s.store.ClaimNotifyWindow(ctx, o.ID, now, NotifyWindow); {
-	case err != nil:
-		return "", Wrap(EUNAVAILABLE, err, "database unavailable")
-	case !asked && retry:
+	switch {
+	case !claim.Asked && claim.Retry:
 		// MOS's delivery again of one whose orderQuery failed, within the window: it stays
 		// unacknowledged, for MOS to deliver once more, rather than acknowledged unchecked.
 		rec.Outcome = OutcomeMOSUnavailable
@@ -105,7 +103,7 @@ func (s *Service) Notify(ctx context.Context, n Notification) (outcome string, e
 			s.log.WarnContext(ctx, "recording notification", "out_trade_no", n.OutTradeNo, "err", serr)
 		}
 		return rec.Outcome, Errorf(EUNAVAILABLE, "MOS was asked about the order less than %s ago without an answer", NotifyWindow)
-	case !asked:
+	case !claim.Asked:
 		rec.Outcome = OutcomeDeferred
 		if err := s.store.DeferNotification(ctx, rec, now.Add(NotifyWindow)); err != nil {
 			return "", Wrap(EUNAVAILABLE, err, "could not store the notification")

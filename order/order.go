@@ -116,6 +116,13 @@ const (
 // larger. The signed content, the body's size and its SHA-256 are stored whole.
 const MaxStoredBody = 2048
 
+// NotificationClaim is what claiming a notification decided: First, it is to be checked here (a
+// first receipt, or a repeat taking over a failed check; Retry when that check failed for want of
+// MOS); Asked, MOS is to be asked now (the order's notify window was free, and is now taken).
+type NotificationClaim struct {
+	First, Retry, Asked bool
+}
+
 // NotificationRecord is a verified notification as received, and what became of it: one row per
 // signed content, however often it is received.
 type NotificationRecord struct {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -36,9 +37,9 @@ func TestNotificationPerSignedContent(t *testing.T) {
 		claim := func(r order.NotificationRecord, staleBefore time.Time, want bool, wantRetry ...bool) {
 			t.Helper()
 			r.Outcome = order.OutcomeChecking
-			got, retry, err := db.ClaimNotification(ctx, r, staleBefore)
-			if err != nil || got != want || retry != (len(wantRetry) > 0 && wantRetry[0]) {
-				t.Fatalf("claim %s at %s: %v %v %v, want %v %v", r.SignedHash, r.ReceivedAt.Sub(t0), got, retry, err, want, wantRetry)
+			c, err := db.ClaimNotification(ctx, r, staleBefore, 0)
+			if err != nil || c.First != want || c.Retry != (len(wantRetry) > 0 && wantRetry[0]) {
+				t.Fatalf("claim %s at %s: %+v %v, want %v %v", r.SignedHash, r.ReceivedAt.Sub(t0), c, err, want, wantRetry)
 			}
 		}
 		// The first receipt claims the row; a repeat while it is checked is counted; one after
@@ -86,14 +87,30 @@ func TestNotificationPerSignedContent(t *testing.T) {
 			t.Fatalf("%d rows, want h1, h2 and two without a hash", len(ns))
 		}
 
-		// The window: claimed once per 5 s, whoever asks.
-		for _, c := range []struct {
-			at   time.Duration
-			want bool
-		}{{0, true}, {time.Second, false}, {4999 * time.Millisecond, false}, {5 * time.Second, true}, {6 * time.Second, false}, {20 * time.Second, true}} {
-			got, err := db.ClaimNotifyWindow(ctx, id, t0.Add(c.at), order.NotifyWindow)
+		// The window (on another order): claimed once per 5 s, whoever asks, by a notification's
+		// claim or on its own.
+		o2 := create(t, db, newOrder(2, "u1"))
+		for i, c := range []struct {
+			at       time.Duration
+			want     bool
+			ownClaim bool // ClaimNotifyWindow, not a notification's claim
+		}{{0, true, false}, {time.Second, false, false}, {4999 * time.Millisecond, false, true}, {5 * time.Second, true, true},
+			{6 * time.Second, false, false}, {20 * time.Second, true, false}} {
+			var got bool
+			var err error
+			if c.ownClaim {
+				got, err = db.ClaimNotifyWindow(ctx, o2.ID, t0.Add(c.at), order.NotifyWindow)
+			} else {
+				var claim order.NotificationClaim
+				claim, err = db.ClaimNotification(ctx, order.NotificationRecord{OrderID: &o2.ID, OutTradeNo: o2.OutTradeNo,
+					SignedHash: fmt.Sprintf("w%d", i), Outcome: order.OutcomeChecking, ReceivedAt: t0.Add(c.at)}, t0, order.NotifyWindow)
+				if !claim.First {
+					t.Fatalf("a new signed content at +%s was not claimed: %+v", c.at, claim)
+				}
+				got = claim.Asked
+			}
 			if err != nil || got != c.want {
-				t.Fatalf("claim at +%s: %v %v, want %v", c.at, got, err, c.want)
+				t.Fatalf("window claim at +%s: %v %v, want %v", c.at, got, err, c.want)
 			}
 		}
 

@@ -372,52 +372,95 @@ func (db *DB) DeferNotification(ctx context.Context, n order.NotificationRecord,
 }
 
 // ClaimNotification stores the first receipt of a signed content, or counts a repeat on its row;
-// a repeat takes the check over when the row's failed (see order.Store).
-func (db *DB) ClaimNotification(ctx context.Context, n order.NotificationRecord, staleBefore time.Time) (first, retry bool, err error) {
+// a repeat takes the check over when the row's failed; a claim also claims the order's window of
+// notifications' queries, in the same transaction (see order.Store).
+func (db *DB) ClaimNotification(ctx context.Context, n order.NotificationRecord, staleBefore time.Time, window time.Duration) (c order.NotificationClaim, err error) {
 	row := notificationToRow(&n)
 	at := utc(n.ReceivedAt)
+	ins := notificationInsert(row)
+	ins.onConflict = "ON CONFLICT (signed_hash) WHERE signed_hash <> '' DO NOTHING"
+	if db.Dialect == Postgres && row.OrderID != nil {
+		// A first receipt, the usual case, is one statement: one round trip, not seven.
+		var claimed, asked int
+		q := `WITH n AS (INSERT INTO ` + ins.table + ` (` + strings.Join(ins.cols, ", ") + `) VALUES (` + ins.placeholders() + `) ` +
+			ins.conflict() + ` RETURNING order_id),
+			w AS (INSERT INTO notify_windows (order_id, queried_at) SELECT order_id, ? FROM n ` + windowConflict + ` RETURNING order_id)
+			SELECT (SELECT count(*) FROM n), (SELECT count(*) FROM w)`
+		args := append(slices.Clone(ins.args), at, utc(n.ReceivedAt.Add(-window)))
+		if err := db.writeOne(func() error {
+			return db.SQL().QueryRowContext(ctx, db.Rebind(q), args...).Scan(&claimed, &asked)
+		}); err != nil {
+			return c, err
+		}
+		if claimed == 1 {
+			return order.NotificationClaim{First: true, Asked: asked == 1}, nil
+		}
+		// A repeat: the transaction below counts it, or takes its check over.
+	}
 	err = db.InTx(ctx, func(tx *gorm.DB) error {
-		first, retry = false, false
-		ins := notificationInsert(row)
-		ins.onConflict = "ON CONFLICT (signed_hash) WHERE signed_hash <> '' DO NOTHING"
-		res := tx.Exec("INSERT INTO "+ins.table+" ("+strings.Join(ins.cols, ", ")+") VALUES ("+ins.placeholders()+")"+ins.conflict(), ins.args...)
-		if res.Error != nil || res.RowsAffected == 1 {
-			first = res.Error == nil
-			return res.Error
-		}
-		// A repeat takes the check over from a failed one: MOS unavailable (a retry), or an
-		// unknown order, or a check that never ended.
-		takeOver := func(cond string, args ...any) (bool, error) {
-			res := tx.Exec(`UPDATE notifications SET outcome = ?, checked_at = ?, repeats = repeats + 1, last_repeat_at = ?,
-				order_id = COALESCE(order_id, ?) WHERE signed_hash = ? AND `+cond,
-				append([]any{row.Outcome, at, at, row.OrderID, row.SignedHash}, args...)...)
-			return res.RowsAffected == 1, res.Error
-		}
-		if retry, err = takeOver("outcome = ?", order.OutcomeMOSUnavailable); err != nil || retry {
-			first = retry
+		c = order.NotificationClaim{}
+		claimed, err := db.claimNotification(tx, ins, row, at, staleBefore)
+		if err != nil || !claimed.First || row.OrderID == nil {
+			c = claimed
 			return err
 		}
-		if first, err = takeOver("(outcome = ? OR (outcome = ? AND checked_at < ?))",
-			order.OutcomeUnknownOrder, order.OutcomeChecking, utc(staleBefore)); err != nil || first {
-			return err
-		}
-		return tx.Exec("UPDATE notifications SET repeats = repeats + 1, last_repeat_at = ? WHERE signed_hash = ?", at, row.SignedHash).Error
+		c = claimed
+		c.Asked, err = claimWindow(tx, *row.OrderID, n.ReceivedAt, window)
+		return err
 	})
-	return first, retry, err
+	return c, err
+}
+
+// claimNotification is ClaimNotification's first part, in tx: the row inserted, or the repeat
+// counted on it and the check taken over where the row's failed.
+func (db *DB) claimNotification(tx *gorm.DB, ins insert, row *notificationRow, at, staleBefore time.Time) (order.NotificationClaim, error) {
+	var c order.NotificationClaim
+	res := tx.Exec("INSERT INTO "+ins.table+" ("+strings.Join(ins.cols, ", ")+") VALUES ("+ins.placeholders()+")"+ins.conflict(), ins.args...)
+	if res.Error != nil || res.RowsAffected == 1 {
+		c.First = res.Error == nil
+		return c, res.Error
+	}
+	// A repeat takes the check over from a failed one: MOS unavailable (a retry), or an
+	// unknown order, or a check that never ended.
+	takeOver := func(cond string, args ...any) (bool, error) {
+		res := tx.Exec(`UPDATE notifications SET outcome = ?, checked_at = ?, repeats = repeats + 1, last_repeat_at = ?,
+			order_id = COALESCE(order_id, ?) WHERE signed_hash = ? AND `+cond,
+			append([]any{row.Outcome, at, at, row.OrderID, row.SignedHash}, args...)...)
+		return res.RowsAffected == 1, res.Error
+	}
+	var err error
+	if c.Retry, err = takeOver("outcome = ?", order.OutcomeMOSUnavailable); err != nil || c.Retry {
+		c.First = c.Retry
+		return c, err
+	}
+	if c.First, err = takeOver("(outcome = ? OR (outcome = ? AND checked_at < ?))",
+		order.OutcomeUnknownOrder, order.OutcomeChecking, utc(staleBefore)); err != nil || c.First {
+		return c, err
+	}
+	return c, tx.Exec("UPDATE notifications SET repeats = repeats + 1, last_repeat_at = ? WHERE signed_hash = ?", at, row.SignedHash).Error
+}
+
+// windowConflict makes the insert of a notify_windows row a compare-and-set: an existing row is
+// moved to now only if its last query was at least the window ago (the second argument).
+const windowConflict = `ON CONFLICT (order_id) DO UPDATE SET queried_at = excluded.queried_at WHERE notify_windows.queried_at <= ?`
+
+// claimWindow is ClaimNotifyWindow in tx.
+func claimWindow(tx *gorm.DB, orderID int64, now time.Time, window time.Duration) (bool, error) {
+	res := tx.Exec(`INSERT INTO notify_windows (order_id, queried_at) VALUES (?, ?) `+windowConflict,
+		orderID, utc(now), utc(now.Add(-window)))
+	return res.RowsAffected == 1, res.Error
 }
 
 // ClaimNotifyWindow records that MOS is asked about the order now on behalf of notifications,
 // unless it was within window of now: one statement, whose row count says who won.
 func (db *DB) ClaimNotifyWindow(ctx context.Context, orderID int64, now time.Time, window time.Duration) (bool, error) {
-	var n int64
+	var asked bool
 	err := db.InTx(ctx, func(tx *gorm.DB) error {
-		res := tx.Exec(`INSERT INTO notify_windows (order_id, queried_at) VALUES (?, ?)
-			ON CONFLICT (order_id) DO UPDATE SET queried_at = excluded.queried_at WHERE notify_windows.queried_at <= ?`,
-			orderID, utc(now), utc(now.Add(-window)))
-		n = res.RowsAffected
-		return res.Error
+		var err error
+		asked, err = claimWindow(tx, orderID, now, window)
+		return err
 	})
-	return n == 1, err
+	return asked, err
 }
 
 // Story returns the order and every row that explains it, oldest first.
