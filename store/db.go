@@ -298,6 +298,11 @@ func (db *DB) Rebind(q string) string {
 	if db.Dialect != Postgres {
 		return q
 	}
+	return rebind(q)
+}
+
+// rebind turns ? placeholders into $1, $2, ...
+func rebind(q string) string {
 	var b strings.Builder
 	n := 0
 	for _, c := range q {
