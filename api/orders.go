@@ -35,14 +35,11 @@ type Users interface {
 	RevokeUser(ctx context.Context, id, admin, requestID string) (*order.User, error)
 }
 
-// FinanceSessions are the finance pages' sessions as the handlers use them (order.Service
-// implements it).
+// FinanceSessions are the finance pages' sessions as the admin API lists and ends them
+// (order.Service implements it; the pages themselves are package ui's).
 type FinanceSessions interface {
-	StartSession(ctx context.Context, fs order.FinanceSession, requestID string) error
-	FinanceSession(ctx context.Context, id string) (*order.FinanceSession, error)
 	OpenSessions(ctx context.Context, admin string) ([]order.FinanceSession, error)
 	EndSession(ctx context.Context, id, admin, requestID string) error
-	EndSessionsExcept(ctx context.Context, configured []order.SessionToken) (int64, error)
 }
 
 // createBody is POST /mp/orders: items from the product list, or (where client-chosen amounts are

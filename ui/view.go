@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"fmt"
@@ -37,12 +37,6 @@ func showTimePtr(t *time.Time, tz *time.Location) string {
 	return showTime(*t, tz)
 }
 
-// knownZone reports whether name is a time zone this machine knows.
-func knownZone(name string) bool {
-	_, err := loadZone(name)
-	return err == nil
-}
-
 // option is one <option> of a <select>.
 type option struct {
 	Value, Label string
@@ -60,12 +54,12 @@ func options(current string, pairs ...string) []option {
 
 // zoneOptions are the zone select's options: the usual zones, the configured one, and the one
 // the URL chose if it is none of those.
-func (s *Server) zoneOptions(current string) []option {
-	def := s.defaultZone().String()
+func (h *Handler) zoneOptions(current string) []option {
+	def := h.deps.API.DefaultZone().String()
 	var pairs []string
 	seen := map[string]bool{}
 	add := func(name, label string) {
-		if name != "" && !seen[name] && knownZone(name) {
+		if name != "" && !seen[name] && h.deps.API.KnownZone(name) {
 			seen[name] = true
 			pairs = append(pairs, name, label)
 		}
@@ -124,12 +118,12 @@ type filterForm struct {
 	Shortcuts []navLink
 }
 
-func (s *Server) filterForm(c echo.Context, action, tz string) filterForm {
+func (h *Handler) filterForm(c echo.Context, action, tz string) filterForm {
 	f := filterForm{Action: action, Q: c.QueryParam("q"), From: c.QueryParam("from"), To: c.QueryParam("to"),
 		FromType: dateInputType(c.QueryParam("from")), ToType: dateInputType(c.QueryParam("to")),
-		Zones: s.zoneOptions(tz), Reset: action + "?tz=" + queryEscape(tz)}
-	if loc, err := time.LoadLocation(tz); err == nil && knownZone(tz) {
-		now := s.deps.Now().In(loc)
+		Zones: h.zoneOptions(tz), Reset: action + "?tz=" + queryEscape(tz)}
+	if loc, err := time.LoadLocation(tz); err == nil && h.deps.API.KnownZone(tz) {
+		now := h.deps.Now().In(loc)
 		today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
 		q := filterQuery(c)
 		for _, p := range []struct {
@@ -215,7 +209,7 @@ const ctxToday = "mospay.today"
 // asks for. Without this, switching the zone to Asia/Phnom_Penh at 17:01 UTC would keep the UTC
 // day's dates and show yesterday in Phnom Penh. Dates finance typed differ from the mark and stay
 // as typed.
-func (s *Server) defaultPeriod(c echo.Context) error {
+func (h *Handler) defaultPeriod(c echo.Context) error {
 	q := c.QueryParams() // Echo's parsed copy of the URL's query, which QueryParam reads
 	if mark := q.Get("today"); mark != "" {
 		q.Del("today")
@@ -227,11 +221,11 @@ func (s *Server) defaultPeriod(c echo.Context) error {
 	if q.Has("from") || q.Has("to") {
 		return nil
 	}
-	tz, err := s.reportTZ(c)
+	tz, err := h.deps.API.ReportTZ(c)
 	if err != nil {
 		return err
 	}
-	now := s.deps.Now().In(tz)
+	now := h.deps.Now().In(tz)
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, tz)
 	q.Set("from", today.Format(time.DateOnly))
 	q.Set("to", today.AddDate(0, 0, 1).Format(time.DateOnly))
@@ -296,20 +290,20 @@ type ordersView struct {
 
 // ordersPage is GET /finance/orders: a page of the orders the URL's filter selects, and under it
 // the counts and sums of all of them (the report of the same filter).
-func (s *Server) ordersPage(c echo.Context) error {
-	v := ordersView{chrome: s.chrome(c, "orders", "Orders")}
-	status, f, tz, err := s.pageFilter(c)
-	v.Form = s.filterForm(c, "/finance/orders", tz.String())
+func (h *Handler) ordersPage(c echo.Context) error {
+	v := ordersView{chrome: h.chrome(c, "orders", "Orders")}
+	status, f, tz, err := h.pageFilter(c)
+	v.Form = h.filterForm(c, "/finance/orders", tz.String())
 	if err != nil {
 		v.Error, v.Form.Open = err.Error(), true
-		return s.render(c, status, "orders", v)
+		return h.render(c, status, "orders", v)
 	}
 	ctx := c.Request().Context()
 	q := filterQuery(c)
 	if f.Search != "" && (f.From != nil || f.To != nil) {
-		if v.Exact, err = s.exactMatch(c, f.Search); err != nil {
-			status, v.Error = s.errorStatus(c, err)
-			return s.render(c, status, "orders", v)
+		if v.Exact, err = h.exactMatch(c, f.Search); err != nil {
+			status, v.Error = h.errorStatus(c, err)
+			return h.render(c, status, "orders", v)
 		}
 		if v.Exact {
 			// One order, named exactly: shown whatever its date.
@@ -318,16 +312,16 @@ func (s *Server) ordersPage(c echo.Context) error {
 			q.Set("to", "")
 		}
 	}
-	p, err := s.deps.Orders.List(ctx, f)
+	p, err := h.deps.Orders.List(ctx, f)
 	if err != nil {
-		status, v.Error = s.errorStatus(c, err)
-		return s.render(c, status, "orders", v)
+		status, v.Error = h.errorStatus(c, err)
+		return h.render(c, status, "orders", v)
 	}
 	if f.Search != "" && !v.Exact && (f.From != nil || f.To != nil) {
-		v.Outside, v.OutsideURL, err = s.outsidePeriod(c, f, q)
+		v.Outside, v.OutsideURL, err = h.outsidePeriod(c, f, q)
 		if err != nil {
-			status, v.Error = s.errorStatus(c, err)
-			return s.render(c, status, "orders", v)
+			status, v.Error = h.errorStatus(c, err)
+			return h.render(c, status, "orders", v)
 		}
 	}
 	v.Period = periodText(f, tz)
@@ -352,18 +346,18 @@ func (s *Server) ordersPage(c echo.Context) error {
 	if f.Cursor != "" {
 		v.FirstURL = withQuery("/finance/orders", q)
 	}
-	r, err := s.deps.Orders.Report(ctx, f)
+	r, err := h.deps.Orders.Report(ctx, f)
 	if err != nil {
-		_, v.SummaryErr = s.errorStatus(c, err)
+		_, v.SummaryErr = h.errorStatus(c, err)
 	} else {
 		v.Summary = newSummary(r, tz)
 	}
-	return s.render(c, http.StatusOK, "orders", v)
+	return h.render(c, http.StatusOK, "orders", v)
 }
 
 // exactMatch reports whether search is exactly the outTradeNo or the prepayId of an order.
-func (s *Server) exactMatch(c echo.Context, search string) (bool, error) {
-	p, err := s.deps.Orders.List(c.Request().Context(), order.ListFilter{Search: search, Limit: 2})
+func (h *Handler) exactMatch(c echo.Context, search string) (bool, error) {
+	p, err := h.deps.Orders.List(c.Request().Context(), order.ListFilter{Search: search, Limit: 2})
 	if err != nil {
 		return false, err
 	}
@@ -377,10 +371,10 @@ func (s *Server) exactMatch(c echo.Context, search string) (bool, error) {
 
 // outsidePeriod counts the orders a search matches outside f's period, and links to them all (the
 // same filter over all time); "" when there are none.
-func (s *Server) outsidePeriod(c echo.Context, f order.ListFilter, q url.Values) (string, string, error) {
+func (h *Handler) outsidePeriod(c echo.Context, f order.ListFilter, q url.Values) (string, string, error) {
 	ctx := c.Request().Context()
 	count := func(f order.ListFilter) (int64, error) {
-		r, err := s.deps.Orders.Report(ctx, f)
+		r, err := h.deps.Orders.Report(ctx, f)
 		if err != nil {
 			return 0, err
 		}
@@ -409,17 +403,17 @@ func (s *Server) outsidePeriod(c echo.Context, f order.ListFilter, q url.Values)
 
 // pageFilter reads the list's and the report's filter from the URL, today being the default
 // period, exactly as the JSON API reads it (adminFilter). An error is coded, with its status.
-func (s *Server) pageFilter(c echo.Context) (int, order.ListFilter, *time.Location, error) {
-	tz, err := s.reportTZ(c)
+func (h *Handler) pageFilter(c echo.Context) (int, order.ListFilter, *time.Location, error) {
+	tz, err := h.deps.API.ReportTZ(c)
 	if err != nil {
-		return http.StatusBadRequest, order.ListFilter{}, s.defaultZone(), pageErr(err)
+		return http.StatusBadRequest, order.ListFilter{}, h.deps.API.DefaultZone(), pageErr(err)
 	}
-	if err := s.defaultPeriod(c); err != nil {
+	if err := h.defaultPeriod(c); err != nil {
 		return http.StatusBadRequest, order.ListFilter{}, tz, pageErr(err)
 	}
-	f, err := s.adminFilter(c)
+	f, err := h.deps.API.ListFilter(c)
 	if err != nil {
-		status, _ := s.errorStatus(c, err)
+		status, _ := h.errorStatus(c, err)
 		return status, f, tz, pageErr(err)
 	}
 	if f.Basis == "" {
@@ -609,36 +603,36 @@ type reviewView struct {
 
 // reviewPage is GET /finance/review: every order with an active flag, oldest flag first, a page
 // at a time.
-func (s *Server) reviewPage(c echo.Context) error {
-	v := reviewView{chrome: s.chrome(c, "review", "Review")}
-	tz, err := s.reportTZ(c)
+func (h *Handler) reviewPage(c echo.Context) error {
+	v := reviewView{chrome: h.chrome(c, "review", "Review")}
+	tz, err := h.deps.API.ReportTZ(c)
 	if err != nil {
-		v.Zones = s.zoneOptions(s.defaultZone().String())
+		v.Zones = h.zoneOptions(h.deps.API.DefaultZone().String())
 		v.Error = order.ErrorMessage(err)
-		return s.render(c, http.StatusBadRequest, "review", v)
+		return h.render(c, http.StatusBadRequest, "review", v)
 	}
-	v.Zones = s.zoneOptions(tz.String())
+	v.Zones = h.zoneOptions(tz.String())
 	fl := []string{"", "Every flag"}
 	for _, f := range order.Flags {
 		fl = append(fl, string(f), string(f))
 	}
 	v.Flags = options(c.QueryParam("flag"), fl...)
-	limit, cursor, err := pageParams(c)
+	limit, cursor, err := h.deps.API.PageParams(c)
 	var flag order.Flag
 	if err == nil {
-		flag, err = reviewFlag(c)
+		flag, err = h.deps.API.ReviewFlag(c)
 	}
 	if err == nil {
 		var n int64
-		n, err = s.deps.Orders.ReviewCount(c.Request().Context())
+		n, err = h.deps.Orders.ReviewCount(c.Request().Context())
 		v.Count = plural(n, "order", "orders")
 	}
 	if err == nil {
 		var p order.ReviewPage
-		if p, err = s.deps.Orders.Review(c.Request().Context(), order.ReviewFilter{Flag: flag, Limit: limit, Cursor: cursor}); err == nil {
+		if p, err = h.deps.Orders.Review(c.Request().Context(), order.ReviewFilter{Flag: flag, Limit: limit, Cursor: cursor}); err == nil {
 			back := "&back=" + queryEscape(c.Request().URL.RequestURI())
 			for _, it := range p.Items {
-				r := newReviewRow(it, tz, s.deps.Now())
+				r := newReviewRow(it, tz, h.deps.Now())
 				r.URL += back
 				v.Items = append(v.Items, r)
 			}
@@ -660,12 +654,12 @@ func (s *Server) reviewPage(c echo.Context) error {
 		}
 	}
 	if err != nil {
-		status, msg := s.errorStatus(c, err)
+		status, msg := h.errorStatus(c, err)
 		v.Error = msg
-		return s.render(c, status, "review", v)
+		return h.render(c, status, "review", v)
 	}
 	v.Empty = len(v.Items) == 0
-	return s.render(c, http.StatusOK, "review", v)
+	return h.render(c, http.StatusOK, "review", v)
 }
 
 // reportView is /finance/report.
@@ -679,25 +673,25 @@ type reportView struct {
 }
 
 // reportPage is GET /finance/report: the reconciliation report of the list's filter.
-func (s *Server) reportPage(c echo.Context) error {
-	v := reportView{chrome: s.chrome(c, "report", "Report")}
-	status, f, tz, err := s.pageFilter(c)
-	v.Form = s.filterForm(c, "/finance/report", tz.String())
+func (h *Handler) reportPage(c echo.Context) error {
+	v := reportView{chrome: h.chrome(c, "report", "Report")}
+	status, f, tz, err := h.pageFilter(c)
+	v.Form = h.filterForm(c, "/finance/report", tz.String())
 	if err != nil {
 		v.Error, v.Form.Open = err.Error(), true
-		return s.render(c, status, "report", v)
+		return h.render(c, status, "report", v)
 	}
-	r, err := s.deps.Orders.Report(c.Request().Context(), f)
+	r, err := h.deps.Orders.Report(c.Request().Context(), f)
 	if err != nil {
-		status, v.Error = s.errorStatus(c, err)
-		return s.render(c, status, "report", v)
+		status, v.Error = h.errorStatus(c, err)
+		return h.render(c, status, "report", v)
 	}
 	q := filterQuery(c)
 	v.Period = periodText(f, tz)
 	v.Summary = newSummary(r, tz)
 	v.OrdersURL = withQuery("/finance/orders", q)
 	v.CSVURL = withQuery("/finance/orders.csv", q)
-	return s.render(c, http.StatusOK, "report", v)
+	return h.render(c, http.StatusOK, "report", v)
 }
 
 // auditView is /finance/audit.
@@ -732,33 +726,33 @@ func actionOptions(chosen string) []option {
 
 // auditPage is GET /finance/audit: the admin actions, newest first, by actor, action and period;
 // sign-ins, refused sign-ins and sign-outs only when asked for (action=all, or one of them).
-func (s *Server) auditPage(c echo.Context) error {
+func (h *Handler) auditPage(c echo.Context) error {
 	action := c.QueryParam("action")
-	v := auditView{chrome: s.chrome(c, "audit", "Audit"), Actor: c.QueryParam("actor"), From: c.QueryParam("from"),
+	v := auditView{chrome: h.chrome(c, "audit", "Audit"), Actor: c.QueryParam("actor"), From: c.QueryParam("from"),
 		To: c.QueryParam("to"), ActionChoices: actionOptions(action)}
-	tz, err := s.reportTZ(c)
+	tz, err := h.deps.API.ReportTZ(c)
 	if err != nil {
-		v.Zones = s.zoneOptions(s.defaultZone().String())
+		v.Zones = h.zoneOptions(h.deps.API.DefaultZone().String())
 		v.Error = order.ErrorMessage(err)
-		return s.render(c, http.StatusBadRequest, "audit", v)
+		return h.render(c, http.StatusBadRequest, "audit", v)
 	}
-	v.Zones = s.zoneOptions(tz.String())
+	v.Zones = h.zoneOptions(tz.String())
 	var p order.AuditPage
 	filterAction := action
 	if action == auditAllActions {
 		filterAction = ""
 	}
-	f, err := s.auditFilter(c, filterAction)
+	f, err := h.deps.API.AuditFilter(c, filterAction)
 	if action == "" {
 		f.Except = order.SignInActions
 	}
 	if err == nil {
-		p, err = s.deps.Orders.Audit(c.Request().Context(), f)
+		p, err = h.deps.Orders.Audit(c.Request().Context(), f)
 	}
 	if err != nil {
-		status, msg := s.errorStatus(c, err)
+		status, msg := h.errorStatus(c, err)
 		v.Error = msg
-		return s.render(c, status, "audit", v)
+		return h.render(c, status, "audit", v)
 	}
 	for _, a := range p.Actions {
 		r := actionRow{At: showTime(a.At, tz), Actor: a.Actor, Action: a.Action, OutTradeNo: a.OutTradeNo, UserID: a.UserID,
@@ -781,5 +775,5 @@ func (s *Server) auditPage(c echo.Context) error {
 	if f.Cursor != "" {
 		v.FirstURL = withQuery("/finance/audit", q)
 	}
-	return s.render(c, http.StatusOK, "audit", v)
+	return h.render(c, http.StatusOK, "audit", v)
 }

@@ -1,4 +1,4 @@
-package api_test
+package ui_test
 
 // The finance pages through real HTTP against the whole of mospay (app/apptest: SQLite, the MOS
 // sandbox): sign-in, sessions, CSRF, the pages and their actions. An external test package,

@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"strings"
@@ -12,8 +12,8 @@ import (
 // The finance pages' pure parts: the session cookie, the sign-in's next, and the timeline. The
 // pages themselves are tested through HTTP in pages_test.go and in a browser in e2e.
 
-func sessionServer(tokens ...AdminToken) *Server {
-	return New(Config{MaxBody: 1024, JWTSecret: []byte(strings.Repeat("k", 32)), AdminTokens: tokens}, Deps{})
+func sessionServer(tokens ...AdminToken) *Handler {
+	return New(Config{Secret: []byte(strings.Repeat("k", 32)), AdminTokens: tokens}, Deps{})
 }
 
 // TestSessionCookie: a sealed session opens until it expires, and only while an admin token of
@@ -62,11 +62,11 @@ func TestSessionCookie(t *testing.T) {
 	if _, ok := both.openSession(value, now); !ok {
 		t.Error("a session of a token still listed beside its successor does not open")
 	}
-	other := New(Config{MaxBody: 1024, JWTSecret: []byte(strings.Repeat("j", 32)), AdminTokens: []AdminToken{fin}}, Deps{})
+	other := New(Config{Secret: []byte(strings.Repeat("j", 32)), AdminTokens: []AdminToken{fin}}, Deps{})
 	if _, ok := other.openSession(value, now); ok {
 		t.Error("a session opens under another key")
 	}
-	short := New(Config{MaxBody: 1024, JWTSecret: []byte("short"), AdminTokens: []AdminToken{fin}}, Deps{})
+	short := New(Config{Secret: []byte("short"), AdminTokens: []AdminToken{fin}}, Deps{})
 	if short.financeKey() != nil {
 		t.Error("a JWT secret under 32 bytes gives a session key")
 	}
