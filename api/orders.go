@@ -19,10 +19,8 @@ type Orders interface {
 	Story(ctx context.Context, outTradeNo string) (*order.Story, error)
 	Report(ctx context.Context, f order.ListFilter) (*order.Report, error)
 	Review(ctx context.Context, f order.ReviewFilter) (order.ReviewPage, error)
-	ReviewCount(ctx context.Context) (int64, error)
 	ResolveFlag(ctx context.Context, outTradeNo string, flag order.Flag, outcome order.Outcome, note, admin, requestID string) (*order.Order, error)
 	CloseStuck(ctx context.Context, outTradeNo, note, admin, requestID string) (*order.Order, error)
-	Choices(ctx context.Context, o *order.Order) (map[order.Flag][]order.Outcome, bool, error)
 	Record(ctx context.Context, a order.AdminAction) error
 	Audit(ctx context.Context, f order.AuditFilter) (order.AuditPage, error)
 }

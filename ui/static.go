@@ -34,12 +34,12 @@ func loadFinanceStatic() map[string]staticFile {
 	out := map[string]staticFile{}
 	entries, err := fs.ReadDir(webFS, "web/static")
 	if err != nil {
-		panic("api: embedded web/static missing: " + err.Error()) // a broken build
+		panic("ui: embedded web/static missing: " + err.Error()) // a broken build
 	}
 	for _, e := range entries {
 		b, err := fs.ReadFile(webFS, "web/static/"+e.Name())
 		if err != nil {
-			panic("api: " + err.Error())
+			panic("ui: " + err.Error())
 		}
 		sum := sha256.Sum256(b)
 		out[e.Name()] = staticFile{body: b, contentType: types[path.Ext(e.Name())], etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
