@@ -1,8 +1,9 @@
 // Package api is mospay's HTTP face: the mini-app REST API (/mp), MOS's notifications
-// (/mos/notify), the admin API (/admin), the merchant API (/merchant) and operations (/healthz, /readyz,
-// /metrics, /openapi.json). Handlers are thin: bind, call one service method, map the error,
-// render. Every route is declared in routes(), so a newcomer finds any endpoint in one place,
-// and every JSON route is described in docs/openapi.yaml (a test holds the two together).
+// (/mos/notify), the admin API (/admin), the merchant API (/merchant) and operations (/healthz,
+// /readyz, /metrics, /openapi.json). Handlers are thin: bind, call one service method, map the
+// error, render. Every route is declared in routes(), so a newcomer finds any endpoint in one
+// place, and every JSON route is described in docs/openapi.yaml (a test holds the two together).
+// The finance pages (/finance) are package ui's, mounted on this server by app.New (Mount).
 package api
 
 import (

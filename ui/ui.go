@@ -41,8 +41,9 @@ import (
 //	GET  /finance/static/{name}                         the style sheet and the icon (no session)
 //
 // One file per page (login.go, orders.go, story.go, review.go, report.go, audit.go,
-// products.go, sessions.go); sessions and CSRF are in session.go, the layout and rendering here,
-// what several pages show in view.go and filter.go. docs/finance.md is the guide for finance.
+// products.go, sessions.go); sessions and CSRF are in session.go, the layout and rendering in
+// render.go, the style sheet and icon in static.go, what several pages show in view.go and
+// filter.go. docs/finance.md is the guide for finance.
 
 // MinSecret is the shortest secret the session key is derived from: as for mini-app tokens
 // (api.MinTokenSecret). With a shorter one nobody can sign in (fail closed).
