@@ -47,11 +47,17 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 // none: 401 naming the realm, or 429 once the address has failed too often. Every failure counts
 // towards the address's one limit of failed authentications, whichever credential it tried.
 func (s *Server) refuseBearer(c echo.Context, limit, realm, limitedMsg, missingMsg string) error {
-	if s.adminAuthFailed(c) {
-		return s.limited(c, limit, adminAuthWindow/AdminAuthFailures, limitedMsg)
+	if err := s.adminAuthFailed(c, limit, limitedMsg); err != nil {
+		return err
 	}
 	c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="`+realm+`"`)
 	return order.Errorf(order.EUNAUTHORIZED, "%s", missingMsg)
+}
+
+// adminByToken is the name of the configured admin token equal to token, compared in constant
+// time against every one of them (secretName); "" when none is.
+func (s *Server) adminByToken(token string) string {
+	return secretName(token, s.cfg.AdminTokens, func(a AdminToken) (string, string) { return a.Name, a.Token })
 }
 
 // secretName is the name of the configured secret equal to presented, compared in constant time

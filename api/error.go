@@ -61,21 +61,28 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		if c.Response().Committed {
 			return
 		}
-		code, msg := classify(err)
-		status := statusOf[code]
-		if status == 0 {
-			status = http.StatusInternalServerError
-		}
-		if status >= 500 {
-			log.ErrorContext(c.Request().Context(), "request failed", "request_id", requestID(c),
-				"method", methodLabel(c.Request().Method), "route", routeLabel(c), "code", code, "err", err)
-		}
+		status, code, msg := answerOf(log, c, err, "request failed")
 		if c.Request().Method == http.MethodHead {
 			_ = c.NoContent(status)
 			return
 		}
 		_ = c.JSON(status, ErrorBody{Error: ErrorDetail{Code: code, Message: msg}})
 	}
+}
+
+// answerOf is the HTTP status, code and message err is answered with; a 5xx is logged as what
+// (saying where it failed) with the request id.
+func answerOf(log *slog.Logger, c echo.Context, err error, what string) (status int, code, msg string) {
+	code, msg = classify(err)
+	status = statusOf[code]
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	if status >= 500 {
+		log.ErrorContext(c.Request().Context(), what, "request_id", requestID(c),
+			"method", methodLabel(c.Request().Method), "route", routeLabel(c), "code", code, "err", err)
+	}
+	return status, code, msg
 }
 
 func classify(err error) (code, msg string) {

@@ -19,10 +19,8 @@ type Orders interface {
 	Story(ctx context.Context, outTradeNo string) (*order.Story, error)
 	Report(ctx context.Context, f order.ListFilter) (*order.Report, error)
 	Review(ctx context.Context, f order.ReviewFilter) (order.ReviewPage, error)
-	ReviewCount(ctx context.Context) (int64, error)
 	ResolveFlag(ctx context.Context, outTradeNo string, flag order.Flag, outcome order.Outcome, note, admin, requestID string) (*order.Order, error)
 	CloseStuck(ctx context.Context, outTradeNo, note, admin, requestID string) (*order.Order, error)
-	Choices(ctx context.Context, o *order.Order) (map[order.Flag][]order.Outcome, bool, error)
 	Record(ctx context.Context, a order.AdminAction) error
 	Audit(ctx context.Context, f order.AuditFilter) (order.AuditPage, error)
 }
@@ -35,14 +33,11 @@ type Users interface {
 	RevokeUser(ctx context.Context, id, admin, requestID string) (*order.User, error)
 }
 
-// FinanceSessions are the finance pages' sessions as the handlers use them (order.Service
-// implements it).
+// FinanceSessions are the finance pages' sessions as the admin API lists and ends them
+// (order.Service implements it; the pages themselves are package ui's).
 type FinanceSessions interface {
-	StartSession(ctx context.Context, fs order.FinanceSession, requestID string) error
-	FinanceSession(ctx context.Context, id string) (*order.FinanceSession, error)
 	OpenSessions(ctx context.Context, admin string) ([]order.FinanceSession, error)
 	EndSession(ctx context.Context, id, admin, requestID string) error
-	EndSessionsExcept(ctx context.Context, configured []order.SessionToken) (int64, error)
 }
 
 // createBody is POST /mp/orders: items from the product list, or (where client-chosen amounts are

@@ -157,9 +157,11 @@ func newAdminAuthFailures() *middleware.RateLimiterMemoryStore {
 	})
 }
 
-// adminAuthFailed counts one failed admin authentication from the request's address and says
-// whether the address is over the limit (the caller then answers 429 instead of 401).
-func (s *Server) adminAuthFailed(c echo.Context) bool {
-	ok, _ := s.adminFailures.Allow(c.RealIP())
-	return !ok
+// adminAuthFailed counts one failed admin authentication from the request's address; over the
+// limit, it is the 429 to answer instead of the refusal (counted by limit, saying msg).
+func (s *Server) adminAuthFailed(c echo.Context, limit, msg string) error {
+	if ok, _ := s.adminFailures.Allow(c.RealIP()); ok {
+		return nil
+	}
+	return s.limited(c, limit, adminAuthWindow/AdminAuthFailures, msg)
 }

@@ -1,8 +1,9 @@
 // Package api is mospay's HTTP face: the mini-app REST API (/mp), MOS's notifications
-// (/mos/notify), finance and admin (/admin, /finance) and operations (/healthz, /readyz,
-// /metrics, /openapi.json). Handlers are thin: bind, call one service method, map the error,
-// render. Every route is declared in routes(), so a newcomer finds any endpoint in one place,
-// and every JSON route is described in docs/openapi.yaml (a test holds the two together).
+// (/mos/notify), the admin API (/admin), the merchant API (/merchant) and operations (/healthz,
+// /readyz, /metrics, /openapi.json). Handlers are thin: bind, call one service method, map the
+// error, render. Every route is declared in routes(), so a newcomer finds any endpoint in one
+// place, and every JSON route is described in docs/openapi.yaml (a test holds the two together).
+// The finance pages (/finance) are package ui's, mounted on this server by app.New (Mount).
 package api
 
 import (
@@ -42,8 +43,6 @@ type Config struct {
 
 	// OpsSeparate: /metrics is served by OpsHandler on a listener of its own, not here.
 	OpsSeparate bool
-	// SecureCookies marks the finance pages' cookies Secure (the public URL is https).
-	SecureCookies bool
 
 	// MerchantKeys are the merchant backends' keys for /merchant (none: every /merchant request is
 	// 401); MerchantRate and MerchantBurst limit each key (DefaultMerchantRate, DefaultMerchantBurst
@@ -69,7 +68,8 @@ type Deps struct {
 	// (order.Service too).
 	Merchant MerchantOrders
 	Products Products
-	// FinanceSessions are the finance pages' sessions (order.Service too).
+	// FinanceSessions are the finance pages' sessions, as GET /admin/sessions shows and ends them
+	// (order.Service too).
 	FinanceSessions FinanceSessions
 	// Notify receives MOS's notifications (mos.Receiver, at mos.NotifyPath); it answers in MOS's envelope.
 	Notify http.Handler
@@ -213,7 +213,12 @@ func (s *Server) routes() {
 	merchant.POST("/orders", s.merchantCreate)
 	merchant.GET("/orders", s.merchantList)
 	merchant.GET("/orders/:outTradeNo", s.merchantGet)
-	s.financeRoutes()
+}
+
+// Mount declares routes of another package on the server, behind the same middleware: the
+// finance pages (ui.Handler.Routes), which app.New builds with this server as their ui.API.
+func (s *Server) Mount(routes func(e *echo.Echo)) {
+	routes(s.echo)
 }
 
 // OpsHandler serves what an operator's listener (MOSPAY_OPS_ADDR) needs: /metrics, /healthz and

@@ -25,6 +25,7 @@ import (
 	"github.com/mospay/mospay/order"
 	"github.com/mospay/mospay/scheduler"
 	"github.com/mospay/mospay/store"
+	"github.com/mospay/mospay/ui"
 	"github.com/mospay/mospay/webhook"
 	"golang.org/x/time/rate"
 )
@@ -143,7 +144,6 @@ func (a *App) Start(ctx context.Context) (err error) {
 		UserRate: rate.Limit(c.UserRate), UserBurst: c.UserBurst,
 		AdminTokens: c.AdminTokens, ReportTZ: c.ReportTZ, OpsSeparate: c.OpsAddr != "",
 		MerchantKeys: c.MerchantKeys, MerchantRate: rate.Limit(c.MerchantRate), MerchantBurst: c.MerchantBurst,
-		SecureCookies: strings.HasPrefix(c.PublicURL, "https://"),
 	}, api.Deps{
 		Logger: a.log, Metrics: a.metrics, Ready: a.db.Ready,
 		Orders: a.service(), Users: a.service(), Events: a.service(),
@@ -152,6 +152,16 @@ func (a *App) Start(ctx context.Context) (err error) {
 			MaxBody: c.MaxBody, Count: a.metrics.CountNotification},
 		Now: a.clock.Now,
 	})
+	// The finance pages, on the API's server, with the API as what they share with it.
+	admins := make([]ui.AdminToken, len(c.AdminTokens))
+	for i, t := range c.AdminTokens {
+		admins[i] = ui.AdminToken{Name: t.Name, Token: t.Token}
+	}
+	pages := ui.New(ui.Config{Secret: []byte(c.JWTSecret), AdminTokens: admins,
+		SecureCookies: strings.HasPrefix(c.PublicURL, "https://")}, ui.Deps{
+		Logger: a.log, API: a.api, Orders: a.service(), Sessions: a.service(), Products: a.service(), Now: a.clock.Now,
+	})
+	a.api.Mount(pages.Routes)
 	if c.Sandbox {
 		if err := a.seedProducts(ctx); err != nil {
 			return err
@@ -159,7 +169,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}
 	a.logPricing()
 	// A session of an admin token no longer configured stays ended if the token comes back.
-	if n, err := a.api.EndRemovedTokenSessions(ctx); err != nil {
+	if n, err := pages.EndRemovedTokenSessions(ctx); err != nil {
 		return fmt.Errorf("ending the finance sessions of removed admin tokens: %w", err)
 	} else if n > 0 {
 		a.log.Info("finance sessions of removed admin tokens ended", "sessions", n)

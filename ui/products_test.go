@@ -1,4 +1,4 @@
-package api_test
+package ui_test
 
 import (
 	"net/http"

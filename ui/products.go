@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"net/http"
@@ -35,7 +35,7 @@ type productForm struct {
 
 // productsPage is GET /finance/products; ?edit=ID fills the form with that product, ?done= says
 // what the last change did.
-func (s *Server) productsPage(c echo.Context) error {
+func (h *Handler) productsPage(c echo.Context) error {
 	var notice string
 	switch c.QueryParam("done") {
 	case "created":
@@ -43,21 +43,21 @@ func (s *Server) productsPage(c echo.Context) error {
 	case "updated":
 		notice = "Product changed; orders already made keep their prices."
 	}
-	return s.showProducts(c, http.StatusOK, notice, "", nil)
+	return h.showProducts(c, http.StatusOK, notice, "", nil)
 }
 
 // showProducts renders the page with a notice or an error (and status); form, when not nil, is a
 // refused submission given back.
-func (s *Server) showProducts(c echo.Context, status int, notice, errMsg string, form *productForm) error {
-	ps, err := s.deps.Products.Products(c.Request().Context(), false)
+func (h *Handler) showProducts(c echo.Context, status int, notice, errMsg string, form *productForm) error {
+	ps, err := h.deps.Products.Products(c.Request().Context(), false)
 	if err != nil {
-		return s.errorPage(c, err)
+		return h.errorPage(c, err)
 	}
-	tz, err := s.reportTZ(c)
+	tz, err := h.deps.API.ReportTZ(c)
 	if err != nil {
-		return s.errorPage(c, err)
+		return h.errorPage(c, err)
 	}
-	v := productsPageView{chrome: s.chrome(c, "products", "Products"), Form: productForm{Action: "/finance/products", Active: true}}
+	v := productsPageView{chrome: h.chrome(c, "products", "Products"), Form: productForm{Action: "/finance/products", Active: true}}
 	v.Notice, v.Error = notice, errMsg
 	edit := c.QueryParam("edit")
 	for _, p := range ps {
@@ -76,7 +76,7 @@ func (s *Server) showProducts(c echo.Context, status int, notice, errMsg string,
 	if form != nil {
 		v.Form = *form
 	}
-	return s.render(c, status, "products", v)
+	return h.render(c, status, "products", v)
 }
 
 // productSubmission reads the form: a price left empty is no price in that currency.
@@ -94,24 +94,24 @@ func productSubmission(c echo.Context) (order.ProductRequest, productForm) {
 }
 
 // createProductAction is POST /finance/products: add a product, then back to the list.
-func (s *Server) createProductAction(c echo.Context) error {
+func (h *Handler) createProductAction(c echo.Context) error {
 	r, f := productSubmission(c)
-	if _, err := s.deps.Products.CreateProduct(c.Request().Context(), r, adminOf(c), requestID(c)); err != nil {
-		status, msg := s.errorStatus(c, err)
+	if _, err := h.deps.Products.CreateProduct(c.Request().Context(), r, adminOf(c), h.requestID(c)); err != nil {
+		status, msg := h.errorStatus(c, err)
 		f.Action = "/finance/products"
-		return s.showProducts(c, status, "", "The product was not added: "+msg, &f)
+		return h.showProducts(c, status, "", "The product was not added: "+msg, &f)
 	}
 	return c.Redirect(http.StatusSeeOther, "/finance/products?done=created")
 }
 
 // updateProductAction is POST /finance/products/{id}: change the product, then back to the list.
-func (s *Server) updateProductAction(c echo.Context) error {
+func (h *Handler) updateProductAction(c echo.Context) error {
 	r, f := productSubmission(c)
 	r.ID, f.ID, f.Editing = c.Param("id"), c.Param("id"), true
-	if _, err := s.deps.Products.UpdateProduct(c.Request().Context(), r, adminOf(c), requestID(c)); err != nil {
-		status, msg := s.errorStatus(c, err)
+	if _, err := h.deps.Products.UpdateProduct(c.Request().Context(), r, adminOf(c), h.requestID(c)); err != nil {
+		status, msg := h.errorStatus(c, err)
 		f.Action = "/finance/products/" + url.PathEscape(r.ID)
-		return s.showProducts(c, status, "", "The product was not changed: "+msg, &f)
+		return h.showProducts(c, status, "", "The product was not changed: "+msg, &f)
 	}
 	return c.Redirect(http.StatusSeeOther, "/finance/products?done=updated")
 }

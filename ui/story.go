@@ -1,4 +1,4 @@
-package api
+package ui
 
 import (
 	"cmp"
@@ -304,10 +304,10 @@ type draftNote struct {
 const doneCookie = "mospay_finance_done"
 
 // storyPage is GET /finance/orders/{outTradeNo}; the done cookie says what the last action did.
-func (s *Server) storyPage(c echo.Context) error {
+func (h *Handler) storyPage(c echo.Context) error {
 	notice, resolved := "", false
 	if ck, err := c.Cookie(doneCookie); err == nil {
-		c.SetCookie(s.cookie(doneCookie, "", -1))
+		c.SetCookie(h.cookie(doneCookie, "", -1))
 		if b, err := base64.RawURLEncoding.DecodeString(ck.Value); err == nil && utf8.Valid(b) {
 			kind, text, _ := strings.Cut(string(b), "\n")
 			if what, outTradeNo, ok := strings.Cut(kind, " "); ok && outTradeNo == c.Param("outTradeNo") {
@@ -315,13 +315,13 @@ func (s *Server) storyPage(c echo.Context) error {
 			}
 		}
 	}
-	return s.showStory(c, http.StatusOK, notice, "", draftNote{resolved: resolved})
+	return h.showStory(c, http.StatusOK, notice, "", draftNote{resolved: resolved})
 }
 
 // backToStory is the 303 after an action: the order's page, in the zone and with its way back,
 // and, once, the notice saying what was done (what: resolved, closed, reconciled).
-func (s *Server) backToStory(c echo.Context, what, notice string) error {
-	c.SetCookie(s.cookie(doneCookie, base64.RawURLEncoding.EncodeToString([]byte(what+" "+c.Param("outTradeNo")+"\n"+notice)), time.Minute))
+func (h *Handler) backToStory(c echo.Context, what, notice string) error {
+	c.SetCookie(h.cookie(doneCookie, base64.RawURLEncoding.EncodeToString([]byte(what+" "+c.Param("outTradeNo")+"\n"+notice)), time.Minute))
 	u := storyURL(c.Param("outTradeNo"), c.QueryParam("tz")) + "&done=" + what
 	if back := backURL(c); back != "" {
 		u += "&back=" + queryEscape(back)
@@ -343,17 +343,17 @@ func backURL(c echo.Context) string {
 
 // showStory renders an order's story with a notice or an error (and status), giving back a
 // refused note in its flag's form.
-func (s *Server) showStory(c echo.Context, status int, notice, errMsg string, draft draftNote) error {
-	tz, err := s.reportTZ(c)
+func (h *Handler) showStory(c echo.Context, status int, notice, errMsg string, draft draftNote) error {
+	tz, err := h.deps.API.ReportTZ(c)
 	if err != nil {
-		return s.errorPage(c, err)
+		return h.errorPage(c, err)
 	}
-	st, err := s.deps.Orders.Story(c.Request().Context(), c.Param("outTradeNo"))
+	st, err := h.deps.Orders.Story(c.Request().Context(), c.Param("outTradeNo"))
 	if err != nil {
-		return s.errorPage(c, err)
+		return h.errorPage(c, err)
 	}
 	o := st.Order
-	v := storyPageView{chrome: s.chrome(c, "orders", "Order "+o.OutTradeNo), Zones: s.zoneOptions(tz.String()),
+	v := storyPageView{chrome: h.chrome(c, "orders", "Order "+o.OutTradeNo), Zones: h.zoneOptions(tz.String()),
 		Timeline: buildTimeline(st, tz), ListURL: "/finance/orders?tz=" + queryEscape(tz.String()), ListLabel: "← Orders"}
 	v.Notice, v.Error = notice, errMsg
 	if back := backURL(c); back != "" {
@@ -389,9 +389,9 @@ func (s *Server) showStory(c echo.Context, status int, notice, errMsg string, dr
 	if o.Settled != nil {
 		v.Order.Settled = showAmount(o.Settled.Minor, o.Settled.Currency)
 	}
-	choices, stuck, err := s.deps.Orders.Choices(c.Request().Context(), o)
+	choices, stuck, err := h.deps.Orders.Choices(c.Request().Context(), o)
 	if err != nil {
-		return s.errorPage(c, err)
+		return h.errorPage(c, err)
 	}
 	v.MaxNote = order.MaxNote
 	if stuck {
@@ -422,7 +422,7 @@ func (s *Server) showStory(c echo.Context, status int, notice, errMsg string, dr
 		}
 		v.Flags = append(v.Flags, ff)
 	}
-	return s.render(c, status, "story", v)
+	return h.render(c, status, "story", v)
 }
 
 // activeRecord is the unresolved record of flag f, if the story has one.
@@ -437,19 +437,19 @@ func activeRecord(recs []order.FlagRecord, f order.Flag) *order.FlagRecord {
 
 // reconcileAction is POST /finance/orders/{outTradeNo}/reconcile: ask MOS now, as the signed-in
 // admin (audited), then back to the story.
-func (s *Server) reconcileAction(c echo.Context) error {
+func (h *Handler) reconcileAction(c echo.Context) error {
 	ctx := c.Request().Context()
-	before, err := s.deps.Orders.Story(ctx, c.Param("outTradeNo"))
+	before, err := h.deps.Orders.Story(ctx, c.Param("outTradeNo"))
 	if err != nil {
-		return s.errorPage(c, err)
+		return h.errorPage(c, err)
 	}
-	after, err := s.deps.Orders.ReconcileNow(ctx, c.Param("outTradeNo"), adminOf(c), requestID(c))
+	after, err := h.deps.Orders.ReconcileNow(ctx, c.Param("outTradeNo"), adminOf(c), h.requestID(c))
 	if err != nil {
-		status, msg := s.errorStatus(c, err)
-		return s.showStory(c, status, "", "Reconcile failed: "+msg, draftNote{})
+		status, msg := h.errorStatus(c, err)
+		return h.showStory(c, status, "", "Reconcile failed: "+msg, draftNote{})
 	}
 	answer := "MOS gave no answer"
-	if st, err := s.deps.Orders.Story(ctx, c.Param("outTradeNo")); err == nil && len(st.Queries) > 0 {
+	if st, err := h.deps.Orders.Story(ctx, c.Param("outTradeNo")); err == nil && len(st.Queries) > 0 {
 		q := st.Queries[len(st.Queries)-1]
 		switch {
 		case q.Error != "":
@@ -458,7 +458,7 @@ func (s *Server) reconcileAction(c echo.Context) error {
 			answer = "MOS answered " + strings.TrimSpace(q.MOSStatus+" "+q.TotalAmount+" "+q.Currency)
 		}
 	}
-	return s.backToStory(c, "reconciled", answer+"; "+whatChanged(before.Order, after)+".")
+	return h.backToStory(c, "reconciled", answer+"; "+whatChanged(before.Order, after)+".")
 }
 
 // whatChanged says what a reconcile did to the order: its status, new flags, or nothing.
@@ -481,16 +481,16 @@ func whatChanged(before, after *order.Order) string {
 // resolveAction is POST /finance/orders/{outTradeNo}/flags/{flag}/resolve (note): resolve the
 // flag with the admin's note, then back to the story; a refused note or a flag no longer active
 // shows the story with the error and the note given back, and changes nothing.
-func (s *Server) resolveAction(c echo.Context) error {
+func (h *Handler) resolveAction(c echo.Context) error {
 	note := c.FormValue("note")
 	flag, err := order.ParseFlag(c.Param("flag"))
 	if err == nil {
-		_, err = s.deps.Orders.ResolveFlag(c.Request().Context(), c.Param("outTradeNo"), flag, order.Outcome(c.FormValue("outcome")),
-			note, adminOf(c), requestID(c))
+		_, err = h.deps.Orders.ResolveFlag(c.Request().Context(), c.Param("outTradeNo"), flag, order.Outcome(c.FormValue("outcome")),
+			note, adminOf(c), h.requestID(c))
 	}
 	if err != nil {
-		status, msg := s.errorStatus(c, err)
-		return s.showStory(c, status, "", "The flag was not resolved: "+msg, draftNote{flag: flag, note: note})
+		status, msg := h.errorStatus(c, err)
+		return h.showStory(c, status, "", "The flag was not resolved: "+msg, draftNote{flag: flag, note: note})
 	}
 	notice := "Flag " + string(flag) + " resolved"
 	if o := order.Outcome(c.FormValue("outcome")); outcomeName(o) != "" {
@@ -498,17 +498,17 @@ func (s *Server) resolveAction(c echo.Context) error {
 	} else {
 		notice += " (" + outcomeName(order.OutcomeWatch) + ")"
 	}
-	return s.backToStory(c, "resolved", notice+": "+strings.TrimSpace(note))
+	return h.backToStory(c, "resolved", notice+": "+strings.TrimSpace(note))
 }
 
 // closeAction is POST /finance/orders/{outTradeNo}/close (note): close a stuck order as not paid
 // with the admin's note, then back to the story; a refusal shows the story with the error and the
 // note given back, and changes nothing.
-func (s *Server) closeAction(c echo.Context) error {
+func (h *Handler) closeAction(c echo.Context) error {
 	note := c.FormValue("note")
-	if _, err := s.deps.Orders.CloseStuck(c.Request().Context(), c.Param("outTradeNo"), note, adminOf(c), requestID(c)); err != nil {
-		status, msg := s.errorStatus(c, err)
-		return s.showStory(c, status, "", "The order was not closed: "+msg, draftNote{closeNote: note})
+	if _, err := h.deps.Orders.CloseStuck(c.Request().Context(), c.Param("outTradeNo"), note, adminOf(c), h.requestID(c)); err != nil {
+		status, msg := h.errorStatus(c, err)
+		return h.showStory(c, status, "", "The order was not closed: "+msg, draftNote{closeNote: note})
 	}
-	return s.backToStory(c, "closed", "The order was closed as not paid: "+strings.TrimSpace(note))
+	return h.backToStory(c, "closed", "The order was closed as not paid: "+strings.TrimSpace(note))
 }

@@ -1,16 +1,13 @@
-package api
+package ui
 
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"net/url"
-	"path"
 	"strings"
 	"time"
 
@@ -78,11 +75,11 @@ type sessionClaims struct {
 // under the JWT secret, so that it is the same on every instance and after a restart, and is
 // never the JWT key itself. It is nil when the JWT secret is too short to sign anything with:
 // then nobody can sign in (fail closed).
-func (s *Server) financeKey() []byte {
-	if len(s.cfg.JWTSecret) < MinTokenSecret {
+func (h *Handler) financeKey() []byte {
+	if len(h.cfg.Secret) < MinSecret {
 		return nil
 	}
-	return macOf(s.cfg.JWTSecret, "mospay finance session v1")
+	return macOf(h.cfg.Secret, "mospay finance session v1")
 }
 
 // macOf is HMAC-SHA256(key, msg).
@@ -101,12 +98,6 @@ func tokenFingerprint(key []byte, token string) string {
 	return b64.EncodeToString(macOf(key, "token\x00"+token)[:16])
 }
 
-// adminByToken is the name of the configured admin token equal to token, compared in constant
-// time against every one of them (secretName); "" when none is.
-func (s *Server) adminByToken(token string) string {
-	return secretName(token, s.cfg.AdminTokens, func(a AdminToken) (string, string) { return a.Name, a.Token })
-}
-
 // sealSession makes the session cookie's value.
 func sealSession(key []byte, c sessionClaims) string {
 	payload, _ := json.Marshal(c) // strings and a number: cannot fail
@@ -117,8 +108,8 @@ func sealSession(key []byte, c sessionClaims) string {
 // openSession checks a session cookie's value: its MAC (in constant time), its expiry at now,
 // and that a configured admin token still has its name and fingerprint. financeSession checks
 // the database too.
-func (s *Server) openSession(value string, now time.Time) (session, bool) {
-	key := s.financeKey()
+func (h *Handler) openSession(value string, now time.Time) (session, bool) {
+	key := h.financeKey()
 	if key == nil || len(value) > 4096 {
 		return session{}, false
 	}
@@ -139,7 +130,7 @@ func (s *Server) openSession(value string, now time.Time) (session, bool) {
 		return session{}, false
 	}
 	valid := false
-	for _, a := range s.cfg.AdminTokens {
+	for _, a := range h.cfg.AdminTokens {
 		if a.Name == c.Admin && hmac.Equal([]byte(tokenFingerprint(key, a.Token)), []byte(c.Fingerprint)) {
 			valid = true
 		}
@@ -153,20 +144,20 @@ func (s *Server) openSession(value string, now time.Time) (session, bool) {
 // financeSession is the request's valid session, if it has one: a cookie that opens
 // (openSession) naming a session the database holds open, for the same admin and token. A
 // database that cannot answer is no session (fail closed; the error is logged).
-func (s *Server) financeSession(c echo.Context) (session, bool) {
+func (h *Handler) financeSession(c echo.Context) (session, bool) {
 	ck, err := c.Cookie(sessionCookie)
 	if err != nil {
 		return session{}, false
 	}
-	now := s.deps.Now()
-	sess, ok := s.openSession(ck.Value, now)
-	if !ok || s.deps.FinanceSessions == nil {
+	now := h.deps.Now()
+	sess, ok := h.openSession(ck.Value, now)
+	if !ok || h.deps.Sessions == nil {
 		return session{}, false
 	}
-	stored, err := s.deps.FinanceSessions.FinanceSession(c.Request().Context(), sess.key())
+	stored, err := h.deps.Sessions.FinanceSession(c.Request().Context(), sess.key())
 	if err != nil {
 		if order.ErrorCode(err) != order.ENOTFOUND {
-			s.deps.Logger.Error("finance session lookup failed", "request_id", requestID(c), "err", err)
+			h.deps.Logger.Error("finance session lookup failed", "request_id", h.requestID(c), "err", err)
 		}
 		return session{}, false
 	}
@@ -180,27 +171,27 @@ func (s *Server) financeSession(c echo.Context) (session, bool) {
 // EndRemovedTokenSessions ends, in the database, every open finance session not made with one
 // of the configured admin tokens (app runs it at start), so that a token removed and later put
 // back does not bring its old sessions back. It returns how many it ended.
-func (s *Server) EndRemovedTokenSessions(ctx context.Context) (int64, error) {
-	key := s.financeKey()
-	if key == nil || s.deps.FinanceSessions == nil {
+func (h *Handler) EndRemovedTokenSessions(ctx context.Context) (int64, error) {
+	key := h.financeKey()
+	if key == nil || h.deps.Sessions == nil {
 		return 0, nil
 	}
-	keep := make([]order.SessionToken, len(s.cfg.AdminTokens))
-	for i, a := range s.cfg.AdminTokens {
+	keep := make([]order.SessionToken, len(h.cfg.AdminTokens))
+	for i, a := range h.cfg.AdminTokens {
 		keep[i] = order.SessionToken{Admin: a.Name, Fingerprint: tokenFingerprint(key, a.Token)}
 	}
-	return s.deps.FinanceSessions.EndSessionsExcept(ctx, keep)
+	return h.deps.Sessions.EndSessionsExcept(ctx, keep)
 }
 
 // cookie is one of the finance cookies: HttpOnly, SameSite=Strict, under /finance, Secure when
 // the public URL is https. A maxAge below zero deletes it.
-func (s *Server) cookie(name, value string, maxAge time.Duration) *http.Cookie {
+func (h *Handler) cookie(name, value string, maxAge time.Duration) *http.Cookie {
 	ck := &http.Cookie{Name: name, Value: value, Path: cookiePath, HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		Secure: s.cfg.SecureCookies}
+		Secure: h.cfg.SecureCookies}
 	if maxAge < 0 {
 		ck.MaxAge, ck.Expires = -1, time.Unix(0, 0)
 	} else {
-		ck.MaxAge, ck.Expires = int(maxAge/time.Second), s.deps.Now().Add(maxAge)
+		ck.MaxAge, ck.Expires = int(maxAge/time.Second), h.deps.Now().Add(maxAge)
 	}
 	return ck
 }
@@ -208,12 +199,12 @@ func (s *Server) cookie(name, value string, maxAge time.Duration) *http.Cookie {
 // requireFinance lets a request through only with a valid session, and sets the admin's name for
 // adminOf (and the audit trail). Without one, it sends the browser to sign in, and back here
 // afterwards (for a GET; a form posted without a session cannot be replayed).
-func (s *Server) requireFinance(next echo.HandlerFunc) echo.HandlerFunc {
+func (h *Handler) requireFinance(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		sess, ok := s.financeSession(c)
+		sess, ok := h.financeSession(c)
 		if !ok {
 			if _, err := c.Cookie(sessionCookie); err == nil {
-				c.SetCookie(s.cookie(sessionCookie, "", -1)) // expired, tampered or its token gone
+				c.SetCookie(h.cookie(sessionCookie, "", -1)) // expired, tampered or its token gone
 			}
 			to := "/finance/login"
 			if r := c.Request(); r.Method == http.MethodGet {
@@ -221,7 +212,7 @@ func (s *Server) requireFinance(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return c.Redirect(http.StatusSeeOther, to)
 		}
-		c.Set("admin", sess.Admin)
+		c.Set("admin", sess.Admin) // the name the API's OrdersCSV audits the export under
 		c.Set(sessionKey, sess)
 		return next(c)
 	}
@@ -229,19 +220,25 @@ func (s *Server) requireFinance(next echo.HandlerFunc) echo.HandlerFunc {
 
 // csrfToken is the form token of a session: a MAC of its id, so that only a page of this
 // session can post its forms.
-func (s *Server) csrfToken(sess session) string {
-	return b64.EncodeToString(macOf(s.financeKey(), "csrf\x00"+sess.ID))
+func (h *Handler) csrfToken(sess session) string {
+	return b64.EncodeToString(macOf(h.financeKey(), "csrf\x00"+sess.ID))
 }
 
 // preLoginToken is the sign-in form's token, bound to the pre-session cookie's random value.
-func (s *Server) preLoginToken(value string) string {
-	return b64.EncodeToString(macOf(s.financeKey(), "login-csrf\x00"+value))
+func (h *Handler) preLoginToken(value string) string {
+	return b64.EncodeToString(macOf(h.financeKey(), "login-csrf\x00"+value))
 }
 
 // postedValue is the field name of a posted form's body, never of the URL's query: a token
 // in a URL would be kept in histories and logs, and a link could carry one.
 func postedValue(c echo.Context, name string) string {
 	return c.Request().PostFormValue(name)
+}
+
+// adminOf is the signed-in admin's name (requireFinance), for the audit trail.
+func adminOf(c echo.Context) string {
+	sess, _ := c.Get(sessionKey).(session)
+	return sess.Admin
 }
 
 // sameToken compares a posted form token with the expected one in constant time.
@@ -251,158 +248,13 @@ func sameToken(posted, want string) bool {
 
 // requireCSRF refuses a posted form (403, on a page saying why) whose csrf field is not the
 // session's token. It sits behind requireFinance.
-func (s *Server) requireCSRF(next echo.HandlerFunc) echo.HandlerFunc {
+func (h *Handler) requireCSRF(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		sess, _ := c.Get(sessionKey).(session)
-		if !sameToken(postedValue(c, "csrf"), s.csrfToken(sess)) {
-			return s.errorPage(c, order.Errorf(order.EFORBIDDEN,
+		if !sameToken(postedValue(c, "csrf"), h.csrfToken(sess)) {
+			return h.errorPage(c, order.Errorf(order.EFORBIDDEN,
 				"This form has expired or was not sent from this site. Go back, reload the page and try again."))
 		}
 		return next(c)
 	}
 }
-
-// loginView is the sign-in page.
-type loginView struct {
-	chrome
-	Next      string // where to go after signing in
-	LoginCSRF string
-}
-
-// localNext is next if it is a finance page of this site to return to after signing in, else "".
-// Anything else (another site, a scheme, "//host", a path out of /finance, the sign-in itself) is
-// ignored, so that the sign-in page cannot be made to send anyone elsewhere.
-func localNext(next string) string {
-	if next == "" || len(next) > 2048 || strings.ContainsAny(next, "\\\r\n\t") || strings.HasPrefix(next, "//") {
-		return ""
-	}
-	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Fragment != "" {
-		return ""
-	}
-	p := u.Path
-	if !strings.HasPrefix(p, "/finance/") || path.Clean(p) != p || p == "/finance/login" || p == "/finance/logout" ||
-		strings.HasPrefix(p, "/finance/static/") {
-		return ""
-	}
-	if u.RawQuery != "" {
-		return u.EscapedPath() + "?" + u.RawQuery
-	}
-	return u.EscapedPath()
-}
-
-// loginPage is GET /finance/login: the sign-in form, or straight on for a signed-in admin.
-func (s *Server) loginPage(c echo.Context) error {
-	next := localNext(c.QueryParam("next"))
-	if _, ok := s.financeSession(c); ok {
-		return c.Redirect(http.StatusSeeOther, orDefault(next, "/finance/orders"))
-	}
-	return s.loginForm(c, http.StatusOK, next, "")
-}
-
-// loginForm renders the sign-in form with status and message, binding its token to the
-// pre-session cookie (kept if the browser has one, so that two open sign-in tabs both work).
-func (s *Server) loginForm(c echo.Context, status int, next, msg string) error {
-	if s.financeKey() == nil {
-		status, msg = http.StatusServiceUnavailable, "Signing in to the finance pages needs MOSPAY_JWT_SECRET (at least 32 bytes)."
-	}
-	pre := ""
-	if ck, err := c.Cookie(preLoginCookie); err == nil && validPreLogin(ck.Value) {
-		pre = ck.Value
-	} else {
-		pre = rand.Text()
-	}
-	c.SetCookie(s.cookie(preLoginCookie, pre, preLoginTTL))
-	v := loginView{chrome: s.chrome(c, "", "Sign in"), Next: next}
-	v.Error = msg
-	if s.financeKey() != nil {
-		v.LoginCSRF = s.preLoginToken(pre)
-	}
-	return s.render(c, status, "login", v)
-}
-
-// validPreLogin reports whether v looks like a value loginForm made (rand.Text: 26 base32
-// characters), so that a browser's stale or foreign cookie is replaced, not trusted.
-func validPreLogin(v string) bool {
-	if len(v) != 26 {
-		return false
-	}
-	for _, r := range v {
-		if (r < 'A' || r > 'Z') && (r < '2' || r > '7') {
-			return false
-		}
-	}
-	return true
-}
-
-// loginSubmit is POST /finance/login (token, csrf, next): 303 on to next with a session cookie;
-// the form again with 403 for a missing or wrong CSRF token, 401 for a wrong admin token, 429
-// once the address has failed too often (the admin-auth limit requireAdmin counts too). A
-// successful sign-in is audited.
-func (s *Server) loginSubmit(c echo.Context) error {
-	next := localNext(postedValue(c, "next"))
-	ck, err := c.Cookie(preLoginCookie)
-	if err != nil || s.financeKey() == nil || !validPreLogin(ck.Value) ||
-		!sameToken(postedValue(c, "csrf"), s.preLoginToken(ck.Value)) {
-		return s.loginForm(c, http.StatusForbidden, next,
-			"This sign-in form has expired or was not sent from this site. Please sign in again.")
-	}
-	token := postedValue(c, "token")
-	name := ""
-	if len(token) <= maxTokenLen {
-		name = s.adminByToken(token)
-	}
-	ctx := c.Request().Context()
-	if name == "" {
-		s.deps.Logger.Warn("finance sign-in refused", "request_id", requestID(c), "remote_ip", c.RealIP())
-		if s.adminAuthFailed(c) {
-			err := s.limited(c, "admin_auth", adminAuthWindow/AdminAuthFailures,
-				"Too many failed sign-ins from this address; wait a minute and try again.")
-			return s.loginForm(c, http.StatusTooManyRequests, next, order.ErrorMessage(err))
-		}
-		// Audited only below the failure limit, so that a guesser adds at most AdminAuthFailures
-		// rows a minute per address (and one every few seconds after).
-		if err := s.deps.Orders.Record(ctx, order.AdminAction{Action: order.ActionLoginFailed,
-			Detail: "from " + c.RealIP(), RequestID: requestID(c)}); err != nil {
-			s.deps.Logger.Error("refused sign-in not audited", "request_id", requestID(c), "err", err)
-		}
-		return s.loginForm(c, http.StatusUnauthorized, next, "That is not a valid admin token.")
-	}
-	now := s.deps.Now()
-	key := s.financeKey()
-	sess := session{Admin: name, ID: rand.Text(), Expires: now.Add(SessionTTL).Truncate(time.Second)}
-	fp := tokenFingerprint(key, token)
-	if err := s.deps.FinanceSessions.StartSession(ctx, order.FinanceSession{ID: sess.key(), Admin: name,
-		TokenFingerprint: fp, RemoteIP: c.RealIP(), UserAgent: c.Request().UserAgent(), CreatedAt: now,
-		ExpiresAt: sess.Expires}, requestID(c)); err != nil {
-		status, msg := s.errorStatus(c, err)
-		return s.loginForm(c, status, next, "Signing in could not be recorded: "+msg)
-	}
-	value := sealSession(key, sessionClaims{Admin: name, Fingerprint: fp, Expires: sess.Expires.Unix(), ID: sess.ID})
-	c.SetCookie(s.cookie(sessionCookie, value, SessionTTL))
-	c.SetCookie(s.cookie(preLoginCookie, "", -1))
-	return c.Redirect(http.StatusSeeOther, orDefault(next, "/finance/orders"))
-}
-
-// logout is POST /finance/logout: the session ends in the database, so that a copy of its
-// cookie stops working everywhere too, and the cookie is expired in this browser (audited:
-// logout).
-func (s *Server) logout(c echo.Context) error {
-	sess, _ := c.Get(sessionKey).(session)
-	if err := s.deps.FinanceSessions.EndSession(c.Request().Context(), sess.key(), sess.Admin, requestID(c)); err != nil &&
-		order.ErrorCode(err) != order.ENOTFOUND {
-		return s.errorPage(c, err)
-	}
-	c.SetCookie(s.cookie(sessionCookie, "", -1))
-	return c.Redirect(http.StatusSeeOther, "/finance/login")
-}
-
-func orDefault(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
-// queryEscape escapes a query value (url.QueryEscape, named for the reader).
-func queryEscape(v string) string { return url.QueryEscape(v) }
