@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"io"
@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos"
+	"github.com/mospay/mospay/mos/sandbox"
 )
 
 // fetch sends a request with headers and returns the answer with its body read.
@@ -37,7 +39,7 @@ func wantHeaders(t *testing.T, what string, h http.Header, want map[string]strin
 	}
 }
 
-// devOrigin is the dev server the fixture's sandbox lets call it (Config.Origins).
+// devOrigin is the dev server the fixture's sandbox lets call it (sandbox.Config.Origins).
 const devOrigin = "http://localhost:5173"
 
 // TestWebAssets: the stand-in and the demo's files are served with their types, the headers of
@@ -119,7 +121,7 @@ func TestDemoPage(t *testing.T) {
 	}
 
 	// A sandbox that does not know mospay's URL connects to itself only; the page says so.
-	lone := New(Config{AppKey: appKey, AppSecret: appSecret, MchID: mchID})
+	lone := sandbox.New(sandbox.Config{AppKey: appKey, AppSecret: appSecret, MchID: mchID})
 	t.Cleanup(lone.Close)
 	rec := httptest.NewRecorder()
 	lone.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/sandbox/demo", nil))
@@ -190,10 +192,7 @@ func TestControlAPICORS(t *testing.T) {
 			t.Errorf("GET /sandbox/config from %s: CORS allows it", foreign)
 		}
 	}
-	f.sb.mu.Lock()
-	codes := len(f.sb.codes)
-	f.sb.mu.Unlock()
-	if codes != 1 {
+	if codes := f.sb.LoginCodes(); codes != 1 {
 		t.Errorf("refused requests made login codes: %d codes, want the dev server's 1", codes)
 	}
 
@@ -221,7 +220,7 @@ func TestOwnOrigins(t *testing.T) {
 		"sandbox.lan:8081": "http://sandbox.lan:8081",
 		"nonsense":         "",
 	} {
-		if got := strings.Join(OwnOrigins(addr), " "); got != want {
+		if got := strings.Join(sandbox.OwnOrigins(addr), " "); got != want {
 			t.Errorf("OwnOrigins(%q) = %q, want %q", addr, got, want)
 		}
 	}
@@ -229,8 +228,8 @@ func TestOwnOrigins(t *testing.T) {
 
 func TestBrowserConfig(t *testing.T) {
 	f := setup(t)
-	var c browserConfig
-	if st := f.control("GET", "/sandbox/config", "", &c); st != 200 || c != (browserConfig{AppKey: appKey, MerchantName: "Shop"}) {
+	var c sandbox.BrowserConfig
+	if st := f.control("GET", "/sandbox/config", "", &c); st != 200 || c != (sandbox.BrowserConfig{AppKey: appKey, MerchantName: "Shop"}) {
 		t.Fatalf("GET /sandbox/config: %d %+v", st, c)
 	}
 }
@@ -243,8 +242,8 @@ func TestPaymentSheet(t *testing.T) {
 	rc := newReceiver(t, nil)
 	paid, lost, failed := f.prepay("S1", rc.url), f.prepay("S2", rc.url), f.prepay("S3", rc.url)
 
-	var v sheetView
-	if st := f.control("GET", "/sandbox/prepays/"+paid, "", &v); st != 200 || v != (sheetView{
+	var v sandbox.SheetView
+	if st := f.control("GET", "/sandbox/prepays/"+paid, "", &v); st != 200 || v != (sandbox.SheetView{
 		PrepayID: paid, OutTradeNo: "S1", MerchantName: "Shop", TotalAmount: "16.99", Currency: "USD", Desc: "Café ☕", Status: "PENDING",
 	}) {
 		t.Fatalf("GET /sandbox/prepays/%s: %d %+v", paid, st, v)
@@ -266,11 +265,11 @@ func TestPaymentSheet(t *testing.T) {
 		{"POST", "/sandbox/prepays/" + paid + "/pay", `{"lose":true}`, 400, "", 2, 2},
 	}
 	for _, s := range steps {
-		var v sheetView
+		var v sandbox.SheetView
 		if st := f.control(s.method, s.path, s.body, &v); st != s.status || (s.orderStatus != "" && v.Status != s.orderStatus) {
 			t.Fatalf("%s %s %s: %d %+v, want %d %s", s.method, s.path, s.body, st, v, s.status, s.orderStatus)
 		}
-		waitFor(t, "notifications", func() bool { return len(rc.received()) == s.notified })
+		apptest.Eventually(t, "notifications", func() bool { return len(rc.received()) == s.notified })
 		if d := f.sb.Stats().NotificationsDropped; d != s.dropped {
 			t.Fatalf("after %s %s: %d dropped, want %d", s.path, s.body, d, s.dropped)
 		}
