@@ -229,8 +229,9 @@ func runFaultInjection(t *testing.T, bin string, dbURL func(dir string) string) 
 	// truth.
 	var orders []faultOrder
 	var mismatched []string
-	deadline := healed.Add(max(scale.converge, faultConverge))
-	for {
+	// Each look walks every order of the run: four a second are enough. What is left mismatched
+	// at the deadline is reported below.
+	apptest.WithinEvery(time.Until(healed.Add(max(scale.converge, faultConverge))), 250*time.Millisecond, func() bool {
 		orders = c.adminOrders()
 		mismatched = mismatched[:0]
 		for i := range orders {
@@ -240,11 +241,8 @@ func runFaultInjection(t *testing.T, bin string, dbURL func(dir string) string) 
 				mismatched = append(mismatched, fmt.Sprintf("%s: mospay %s, sandbox %s", o.OutTradeNo, o.Status, faultMOSName(o.mos, o.mosKnown)))
 			}
 		}
-		if len(mismatched) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return len(mismatched) == 0
+	})
 	converged := time.Since(healed)
 	due, failed, unanswered := c.expiryChecksHit(orders, outageFrom, healed)
 	t.Logf("the last fault: orderQuery failed for %.1f s from %s, over the expiry checks of %d orders closed at expiry (%d of them checked without an answer, the rest held back while MOS was taken to be down); %d reconciler checks got no answer",
@@ -328,23 +326,17 @@ func runFaultInjection(t *testing.T, bin string, dbURL func(dir string) string) 
 func (c *faultWorld) checkEvents(orders []faultOrder, rc *apptest.EventReceiver, wait time.Duration) {
 	t := c.t
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		var eps struct {
-			Endpoints []struct{ Pending, Failed int }
-		}
+	var eps struct {
+		Endpoints []struct{ Pending, Failed int }
+	}
+	switch {
+	case !apptest.WithinEvery(wait, 500*time.Millisecond, func() bool {
 		c.must("GET", c.apiURL+"/admin/webhooks", nil, c.admin(), http.StatusOK, &eps)
-		if len(eps.Endpoints) == 1 && eps.Endpoints[0].Pending == 0 {
-			if eps.Endpoints[0].Failed != 0 {
-				t.Errorf("%d deliveries failed the whole retry schedule", eps.Endpoints[0].Failed)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("order event deliveries still pending after %s: %+v", wait, eps.Endpoints)
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
+		return len(eps.Endpoints) == 1 && eps.Endpoints[0].Pending == 0
+	}):
+		t.Errorf("order event deliveries still pending after %s: %+v", wait, eps.Endpoints)
+	case eps.Endpoints[0].Failed != 0:
+		t.Errorf("%d deliveries failed the whole retry schedule", eps.Endpoints[0].Failed)
 	}
 	acked := map[string]bool{}
 	received := map[string]int{}
@@ -480,14 +472,11 @@ func (c *faultWorld) waitPrepay(timeout time.Duration) bool {
 	}
 	c.must("GET", c.sbURL+"/sandbox/stats", nil, nil, http.StatusOK, &st)
 	before := st.PrepayCalls
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
+	// Asked every millisecond: the caller kills serve in the narrow window just after a prepay.
+	return apptest.WithinEvery(timeout, time.Millisecond, func() bool {
 		c.must("GET", c.sbURL+"/sandbox/stats", nil, nil, http.StatusOK, &st)
-		if st.PrepayCalls > before {
-			return true
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return false
+		return st.PrepayCalls > before
+	})
 }
 
 // faultAcked is what a client was told about an order it created.
