@@ -47,6 +47,7 @@ func TestParseNotification(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			n, err := mos.ParseNotification(tt.ct, []byte(tt.body), nKey, tt.secret)
 			switch {
 			case tt.malformed:
@@ -120,6 +121,7 @@ func TestNotificationAmount(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.amount+"/"+tt.currency, func(t *testing.T) {
+			t.Parallel()
 			f := map[string]string{"outTradeNo": "o1", "status": "SUCCESS", "totalAmount": tt.amount, "currency": tt.currency}
 			n, err := mos.ParseNotification("application/json", apptest.SignedJSON(f, nKey, nSecret), nKey, nSecret)
 			if err != nil {

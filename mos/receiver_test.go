@@ -47,6 +47,7 @@ func TestReceiverAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			n := &notifier{}
 			var counted []string
 			rc := &mos.Receiver{AppKey: nKey, Secret: nSecret, Service: n, MaxBody: 256,

@@ -571,6 +571,7 @@ func TestNotificationFaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			f := setup(t)
 			rc := newReceiver(t, nil)
 			f.prepay("T1", rc.url)
