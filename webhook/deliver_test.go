@@ -41,6 +41,8 @@ var testSecrets = func() []webhook.Secret {
 // fast is a retry schedule scaled down for tests: the real one's shape in milliseconds.
 var fast = []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 30 * time.Millisecond}
 
+// openDB opens url (a SQLite file of the test's when empty), migrated, until the test ends.
+// store's in-package tests keep their own openMigrated: they cannot import a helper that imports store.
 func openDB(t *testing.T, url string) *store.DB {
 	t.Helper()
 	if url == "" {
