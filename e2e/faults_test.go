@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -99,8 +97,8 @@ func runFaultInjection(t *testing.T, bin string, dbURL func(dir string) string) 
 	c := &faultWorld{
 		t: t, dir: dir, bin: bin,
 		sbURL: "http://" + sbAddr, apiURL: "http://" + apiAddr,
-		http: &http.Client{Timeout: 10 * time.Second},
 	}
+	c.api = apptest.NewClient(t, c.apiURL)
 	creds := []string{
 		"MOSPAY_MOS_APP_KEY=sbx" + apptest.RandHex(8),
 		"MOSPAY_MOS_APP_SECRET=" + apptest.RandHex(16),
@@ -389,7 +387,7 @@ type faultWorld struct {
 	dir, bin             string
 	sbURL, apiURL        string
 	sandboxEnv, serveEnv []string
-	http                 *http.Client
+	api                  *apptest.Client // every exchange with the API held against the OpenAPI document
 	procs                []*apptest.Process
 }
 
@@ -407,31 +405,8 @@ func (c *faultWorld) start(name, command string) *apptest.Process {
 
 // call sends one request and reads the whole answer; body is sent as JSON unless nil.
 func (c *faultWorld) call(ctx context.Context, method, u string, body any, hdr map[string]string) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, b, err
+	r, err := c.api.DoContext(ctx, method, u, body, hdr)
+	return r.Status, r.Body, err
 }
 
 // must is call from the test's goroutine: a transport error or an unexpected status fails it.
