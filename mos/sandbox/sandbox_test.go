@@ -27,12 +27,13 @@ const (
 	mchID     = "mch1"
 )
 
-// fixture is a sandbox behind a real HTTP server, with a clock.
+// fixture is a sandbox behind a real HTTP server, with a clock, and apptest's client to call it.
 type fixture struct {
 	t     *testing.T
 	sb    *sandbox.Server
 	url   string
 	clock *apptest.Clock
+	http  *apptest.Client
 }
 
 func setup(t *testing.T) *fixture {
@@ -48,7 +49,7 @@ func setup(t *testing.T) *fixture {
 		sb.Close()
 		srv.Close()
 	})
-	return &fixture{t: t, sb: sb, url: srv.URL, clock: c}
+	return &fixture{t: t, sb: sb, url: srv.URL, clock: c, http: apptest.NewClient(t, "")}
 }
 
 // envelope is MOS's answer as a test reads it; data is kept raw to check number types.
@@ -67,39 +68,25 @@ func (f *fixture) call(path string, fields map[string]string, secret string) (in
 
 func (f *fixture) post(path, contentType string, raw []byte) (int, envelope) {
 	f.t.Helper()
-	resp, err := http.Post(f.url+path, contentType, bytes.NewReader(raw))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	r := f.http.Must(f.t, "POST", f.url+path, raw, map[string]string{"Content-Type": contentType})
 	var env envelope
-	b, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(b, &env); err != nil {
-		f.t.Fatalf("%s: answer %q is not an envelope: %v", path, b, err)
+	if err := json.Unmarshal(r.Body, &env); err != nil {
+		f.t.Fatalf("%s: answer %q is not an envelope: %v", path, r.Body, err)
 	}
-	return resp.StatusCode, env
+	return r.Status, env
 }
 
 // control calls the control API and decodes its JSON answer into out (if not nil).
 func (f *fixture) control(method, path, body string, out any) int {
 	f.t.Helper()
-	req, _ := http.NewRequest(method, f.url+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-		f.t.Fatalf("%s %s: Content-Type %q, body %q", method, path, ct, b)
+	r := f.http.Must(f.t, method, f.url+path, body, nil)
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		f.t.Fatalf("%s %s: Content-Type %q, body %q", method, path, ct, r.Body)
 	}
 	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			f.t.Fatalf("%s %s: %q: %v", method, path, b, err)
-		}
+		r.Decode(f.t, out)
 	}
-	return resp.StatusCode
+	return r.Status
 }
 
 func prepayFields(outTradeNo, notifyURL string) map[string]string {
@@ -635,7 +622,7 @@ func TestCloseStopsDeliveries(t *testing.T) {
 	sb := sandbox.New(sandbox.Config{AppKey: appKey, AppSecret: appSecret, MchID: mchID, RetryScale: 1})
 	srv := httptest.NewServer(sb.Handler())
 	defer srv.Close()
-	f := &fixture{t: t, sb: sb, url: srv.URL}
+	f := &fixture{t: t, sb: sb, url: srv.URL, http: apptest.NewClient(t, "")}
 	f.prepay("T1", rc.url)
 	f.control("POST", "/sandbox/orders/T1/pay", "", nil)
 	apptest.Eventually(t, "the first delivery", func() bool { return len(rc.received()) == 1 })
