@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/mospay/mospay/app/apptest"
 )
@@ -46,15 +45,11 @@ func TestBackupUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	for {
+	apptest.Eventually(t, "50 orders acknowledged", func() bool {
 		mu.Lock()
-		n := len(acked)
-		mu.Unlock()
-		if n >= 50 {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(acked) >= 50
+	})
 	mu.Lock()
 	before := append([]string(nil), acked...)
 	mu.Unlock()

@@ -9,7 +9,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -254,13 +253,11 @@ func TestDemoOriginRefused(t *testing.T) {
 		b.CORSRefused(t, h.URL)
 	}
 	want := `"origin":"` + dev.URL + `"`
-	for deadline := time.Now().Add(apptest.WaitFor); ; time.Sleep(25 * time.Millisecond) {
-		if log := h.Logs.String(); strings.Contains(log, `"msg":"CORS preflight refused`) && strings.Contains(log, want) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mospay did not log the refused preflight with %s:\n%s", want, h.Logs.Tail(4<<10))
-		}
+	if !apptest.Within(apptest.WaitFor, func() bool {
+		log := h.Logs.String()
+		return strings.Contains(log, `"msg":"CORS preflight refused`) && strings.Contains(log, want)
+	}) {
+		t.Fatalf("mospay did not log the refused preflight with %s:\n%s", want, h.Logs.Tail(4<<10))
 	}
 }
 

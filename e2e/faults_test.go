@@ -1,13 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -99,8 +97,8 @@ func runFaultInjection(t *testing.T, bin string, dbURL func(dir string) string) 
 	c := &faultWorld{
 		t: t, dir: dir, bin: bin,
 		sbURL: "http://" + sbAddr, apiURL: "http://" + apiAddr,
-		http: &http.Client{Timeout: 10 * time.Second},
 	}
+	c.api = apptest.NewClient(t, c.apiURL)
 	creds := []string{
 		"MOSPAY_MOS_APP_KEY=sbx" + apptest.RandHex(8),
 		"MOSPAY_MOS_APP_SECRET=" + apptest.RandHex(16),
@@ -229,8 +227,9 @@ func runFaultInjection(t *testing.T, bin string, dbURL func(dir string) string) 
 	// truth.
 	var orders []faultOrder
 	var mismatched []string
-	deadline := healed.Add(max(scale.converge, faultConverge))
-	for {
+	// Each look walks every order of the run: four a second are enough. What is left mismatched
+	// at the deadline is reported below.
+	apptest.WithinEvery(time.Until(healed.Add(max(scale.converge, faultConverge))), 250*time.Millisecond, func() bool {
 		orders = c.adminOrders()
 		mismatched = mismatched[:0]
 		for i := range orders {
@@ -240,11 +239,8 @@ func runFaultInjection(t *testing.T, bin string, dbURL func(dir string) string) 
 				mismatched = append(mismatched, fmt.Sprintf("%s: mospay %s, sandbox %s", o.OutTradeNo, o.Status, faultMOSName(o.mos, o.mosKnown)))
 			}
 		}
-		if len(mismatched) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+		return len(mismatched) == 0
+	})
 	converged := time.Since(healed)
 	due, failed, unanswered := c.expiryChecksHit(orders, outageFrom, healed)
 	t.Logf("the last fault: orderQuery failed for %.1f s from %s, over the expiry checks of %d orders closed at expiry (%d of them checked without an answer, the rest held back while MOS was taken to be down); %d reconciler checks got no answer",
@@ -328,23 +324,17 @@ func runFaultInjection(t *testing.T, bin string, dbURL func(dir string) string) 
 func (c *faultWorld) checkEvents(orders []faultOrder, rc *apptest.EventReceiver, wait time.Duration) {
 	t := c.t
 	t.Helper()
-	deadline := time.Now().Add(wait)
-	for {
-		var eps struct {
-			Endpoints []struct{ Pending, Failed int }
-		}
+	var eps struct {
+		Endpoints []struct{ Pending, Failed int }
+	}
+	switch {
+	case !apptest.WithinEvery(wait, 500*time.Millisecond, func() bool {
 		c.must("GET", c.apiURL+"/admin/webhooks", nil, c.admin(), http.StatusOK, &eps)
-		if len(eps.Endpoints) == 1 && eps.Endpoints[0].Pending == 0 {
-			if eps.Endpoints[0].Failed != 0 {
-				t.Errorf("%d deliveries failed the whole retry schedule", eps.Endpoints[0].Failed)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("order event deliveries still pending after %s: %+v", wait, eps.Endpoints)
-			break
-		}
-		time.Sleep(500 * time.Millisecond)
+		return len(eps.Endpoints) == 1 && eps.Endpoints[0].Pending == 0
+	}):
+		t.Errorf("order event deliveries still pending after %s: %+v", wait, eps.Endpoints)
+	case eps.Endpoints[0].Failed != 0:
+		t.Errorf("%d deliveries failed the whole retry schedule", eps.Endpoints[0].Failed)
 	}
 	acked := map[string]bool{}
 	received := map[string]int{}
@@ -397,7 +387,7 @@ type faultWorld struct {
 	dir, bin             string
 	sbURL, apiURL        string
 	sandboxEnv, serveEnv []string
-	http                 *http.Client
+	api                  *apptest.Client // every exchange with the API held against the OpenAPI document
 	procs                []*apptest.Process
 }
 
@@ -415,31 +405,8 @@ func (c *faultWorld) start(name, command string) *apptest.Process {
 
 // call sends one request and reads the whole answer; body is sent as JSON unless nil.
 func (c *faultWorld) call(ctx context.Context, method, u string, body any, hdr map[string]string) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return 0, nil, err
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	res, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	return res.StatusCode, b, err
+	r, err := c.api.DoContext(ctx, method, u, body, hdr)
+	return r.Status, r.Body, err
 }
 
 // must is call from the test's goroutine: a transport error or an unexpected status fails it.
@@ -480,14 +447,11 @@ func (c *faultWorld) waitPrepay(timeout time.Duration) bool {
 	}
 	c.must("GET", c.sbURL+"/sandbox/stats", nil, nil, http.StatusOK, &st)
 	before := st.PrepayCalls
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); {
+	// Asked every millisecond: the caller kills serve in the narrow window just after a prepay.
+	return apptest.WithinEvery(timeout, time.Millisecond, func() bool {
 		c.must("GET", c.sbURL+"/sandbox/stats", nil, nil, http.StatusOK, &st)
-		if st.PrepayCalls > before {
-			return true
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return false
+		return st.PrepayCalls > before
+	})
 }
 
 // faultAcked is what a client was told about an order it created.

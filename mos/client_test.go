@@ -200,6 +200,7 @@ func TestOrderQuery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFakeMOS(t, answerJSON(`{"code":200,"message":"success","data":`+tt.data+`}`))
 			info, err := f.client(nil).OrderQuery(context.Background(), "T1", "nonce1")
 			if err != nil {
@@ -271,6 +272,7 @@ func TestClientFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			f := newFakeMOS(t, tt.answer)
 			ctx, cancel := context.Background(), context.CancelFunc(func() {})
 			if tt.ctx != nil {

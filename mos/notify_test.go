@@ -1,43 +1,34 @@
-package mos
+package mos_test
 
 import (
-	"encoding/json"
 	"errors"
 	"net/url"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/money"
+	"github.com/mospay/mospay/mos"
 	"github.com/mospay/mospay/order"
 )
 
-// The notification tests sign with the vectors' key and secret ("k1", "s3").
+// The notification tests sign with the vectors' key and secret ("k1", "s3"), through
+// apptest.SignedJSON (an external test package may import apptest, which imports mos).
 const (
 	nKey    = "k1"
 	nSecret = "s3"
 )
 
-// signedJSON is a notification body for nKey signed with nSecret, as MOS signs one.
-func signedJSON(fields map[string]string) []byte {
-	fields["appKey"] = nKey
-	fields["sign"] = Sign(fields, nSecret)
-	b, err := json.Marshal(fields)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
 // TestParseNotification: only a body signed with our secret for our appKey is accepted, and it
 // comes back in mospay's terms, its amount read.
 func TestParseNotification(t *testing.T) {
-	good := signedJSON(map[string]string{"outTradeNo": "o1", "status": "SUCCESS", "totalAmount": "16.99", "currency": "USD"})
+	good := apptest.SignedJSON(map[string]string{"outTradeNo": "o1", "status": "SUCCESS", "totalAmount": "16.99", "currency": "USD"}, nKey, nSecret)
 	form := url.Values{"outTradeNo": {"o1"}, "status": {"SUCCESS"}, "appKey": {nKey}}
-	form.Set("sign", Sign(map[string]string{"outTradeNo": "o1", "status": "SUCCESS", "appKey": nKey}, nSecret))
+	form.Set("sign", mos.Sign(map[string]string{"outTradeNo": "o1", "status": "SUCCESS", "appKey": nKey}, nSecret))
 	// A JSON number is signed as its text: 1699 as a number and "1699" verify alike.
 	numFields := map[string]string{"outTradeNo": "o1", "n": "1732262400000", "appKey": nKey}
-	numBody := `{"outTradeNo":"o1","n":1732262400000,"appKey":"k1","sign":"` + Sign(numFields, nSecret) + `"}`
+	numBody := `{"outTradeNo":"o1","n":1732262400000,"appKey":"k1","sign":"` + mos.Sign(numFields, nSecret) + `"}`
 	tests := []struct {
 		name, ct, body string
 		secret         string
@@ -47,19 +38,20 @@ func TestParseNotification(t *testing.T) {
 		{"json", "application/json", string(good), nSecret, nil, false},
 		{"form", "application/x-www-form-urlencoded", form.Encode(), nSecret, nil, false},
 		{"json number", "application/json", numBody, nSecret, nil, false},
-		{"wrong secret", "application/json", string(good), "other", ErrBadSignature, false},
-		{"tampered amount", "application/json", string(replace(good, "16.99", "1.99")), nSecret, ErrBadSignature, false},
-		{"no sign", "application/json", `{"outTradeNo":"o1","appKey":"k1"}`, nSecret, ErrBadSignature, false},
-		{"other appKey", "application/json", `{"appKey":"k2","sign":"` + Sign(map[string]string{"appKey": "k2"}, nSecret) + `"}`, nSecret, ErrBadSignature, false},
+		{"wrong secret", "application/json", string(good), "other", mos.ErrBadSignature, false},
+		{"tampered amount", "application/json", string(replace(good, "16.99", "1.99")), nSecret, mos.ErrBadSignature, false},
+		{"no sign", "application/json", `{"outTradeNo":"o1","appKey":"k1"}`, nSecret, mos.ErrBadSignature, false},
+		{"other appKey", "application/json", `{"appKey":"k2","sign":"` + mos.Sign(map[string]string{"appKey": "k2"}, nSecret) + `"}`, nSecret, mos.ErrBadSignature, false},
 		{"not json", "application/json", `{"outTradeNo":`, nSecret, nil, true},
 		{"duplicate key", "application/json", `{"appKey":"k1","appKey":"k1"}`, nSecret, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			n, err := ParseNotification(tt.ct, []byte(tt.body), nKey, tt.secret)
+			t.Parallel()
+			n, err := mos.ParseNotification(tt.ct, []byte(tt.body), nKey, tt.secret)
 			switch {
 			case tt.malformed:
-				if err == nil || errors.Is(err, ErrBadSignature) {
+				if err == nil || errors.Is(err, mos.ErrBadSignature) {
 					t.Fatalf("err = %v, want a malformed-body error", err)
 				}
 			case !errors.Is(err, tt.err):
@@ -90,24 +82,24 @@ func FuzzNotify(f *testing.F) {
 	f.Add([]byte(`{"a":{"b":[1,2]},"n":1e3,"x":null}`), "application/json", " 1 ")
 	f.Add([]byte(``), "", "")
 	f.Fuzz(func(t *testing.T, body []byte, ct, amount string) {
-		if _, err := ParseNotification(ct, body, nKey, nSecret); err == nil {
-			fields, derr := DecodeFields(ct, body)
-			if derr != nil || !Verify(fields, nSecret) {
+		if _, err := mos.ParseNotification(ct, body, nKey, nSecret); err == nil {
+			fields, derr := mos.DecodeFields(ct, body)
+			if derr != nil || !mos.Verify(fields, nSecret) {
 				t.Fatalf("accepted an unverified body: %q", body)
 			}
 		}
 		// Whatever the amount text, a body we sign verifies, and changing the amount breaks it.
 		signed := map[string]string{"outTradeNo": "o1", "totalAmount": amount, "appKey": nKey}
-		signed["sign"] = Sign(signed, nSecret)
+		signed["sign"] = mos.Sign(signed, nSecret)
 		form := url.Values{}
 		for k, v := range signed {
 			form.Set(k, v)
 		}
-		if _, err := ParseNotification("application/x-www-form-urlencoded", []byte(form.Encode()), nKey, nSecret); err != nil {
+		if _, err := mos.ParseNotification("application/x-www-form-urlencoded", []byte(form.Encode()), nKey, nSecret); err != nil {
 			t.Fatalf("own signature refused for amount %q: %v", amount, err)
 		}
 		form.Set("totalAmount", amount+"0")
-		if _, err := ParseNotification("application/x-www-form-urlencoded", []byte(form.Encode()), nKey, nSecret); err == nil {
+		if _, err := mos.ParseNotification("application/x-www-form-urlencoded", []byte(form.Encode()), nKey, nSecret); err == nil {
 			t.Fatalf("tampered amount %q accepted", amount+"0")
 		}
 	})
@@ -129,8 +121,9 @@ func TestNotificationAmount(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.amount+"/"+tt.currency, func(t *testing.T) {
+			t.Parallel()
 			f := map[string]string{"outTradeNo": "o1", "status": "SUCCESS", "totalAmount": tt.amount, "currency": tt.currency}
-			n, err := ParseNotification("application/json", signedJSON(f), nKey, nSecret)
+			n, err := mos.ParseNotification("application/json", apptest.SignedJSON(f, nKey, nSecret), nKey, nSecret)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,10 +139,10 @@ func TestNotificationAmount(t *testing.T) {
 
 // TestSignedContentOfVariants: byte variants of one signed notification that the signature does
 // not see (spacing, key order, padding trimmed from values, escapes, empty and null fields, form
-// encoding) all verify and have one SignedContent; a different signed value has another.
+// encoding) all verify and have one mos.SignedContent; a different signed value has another.
 func TestSignedContentOfVariants(t *testing.T) {
 	fields := map[string]string{"outTradeNo": "o1", "status": "SUCCESS", "totalAmount": "16.99", "currency": "USD", "appKey": nKey}
-	sign := Sign(fields, nSecret)
+	sign := mos.Sign(fields, nSecret)
 	pad := func(n int) string { return strings.Repeat(" ", n) }
 	form := url.Values{"outTradeNo": {"o1"}, "status": {" SUCCESS"}, "totalAmount": {"16.99"}, "currency": {"USD"}, "appKey": {nKey}, "sign": {sign}}
 	variants := []struct{ ct, body string }{
@@ -161,7 +154,7 @@ func TestSignedContentOfVariants(t *testing.T) {
 	}
 	var want string
 	for i, v := range variants {
-		n, err := ParseNotification(v.ct, []byte(v.body), nKey, nSecret)
+		n, err := mos.ParseNotification(v.ct, []byte(v.body), nKey, nSecret)
 		if err != nil {
 			t.Fatalf("variant %d: %v", i, err)
 		}
@@ -176,8 +169,8 @@ func TestSignedContentOfVariants(t *testing.T) {
 		t.Fatalf("signed content %q lacks the sign or a field", want)
 	}
 	other := map[string]string{"outTradeNo": "o1", "status": "REFUNDED", "appKey": nKey}
-	other["sign"] = Sign(other, nSecret)
-	if SignedContent(other) == want {
+	other["sign"] = mos.Sign(other, nSecret)
+	if mos.SignedContent(other) == want {
 		t.Fatal("another signed status has the same signed content")
 	}
 }

@@ -1,4 +1,4 @@
-package mos
+package mos_test
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mospay/mospay/app/apptest"
+	"github.com/mospay/mospay/mos"
 	"github.com/mospay/mospay/order"
 )
 
@@ -34,10 +36,10 @@ func TestReceiverAnswers(t *testing.T) {
 		msg, outcome       string
 		called             bool
 	}{
-		{"applied", http.MethodPost, string(signedJSON(map[string]string{"outTradeNo": "o1", "status": "SUCCESS"})), 200, "SUCCESS", order.OutcomeApplied, true},
-		{"unknown order", http.MethodPost, string(signedJSON(map[string]string{"outTradeNo": "unknown"})), 404, "unknown order", "unknown_order", true},
-		{"MOS down", http.MethodPost, string(signedJSON(map[string]string{"outTradeNo": "mosdown"})), 503, "temporarily unavailable, retry later", "unavailable", true},
-		{"internal", http.MethodPost, string(signedJSON(map[string]string{"outTradeNo": "bug"})), 500, "internal error", "failed", true},
+		{"applied", http.MethodPost, string(apptest.SignedJSON(map[string]string{"outTradeNo": "o1", "status": "SUCCESS"}, nKey, nSecret)), 200, "SUCCESS", order.OutcomeApplied, true},
+		{"unknown order", http.MethodPost, string(apptest.SignedJSON(map[string]string{"outTradeNo": "unknown"}, nKey, nSecret)), 404, "unknown order", "unknown_order", true},
+		{"MOS down", http.MethodPost, string(apptest.SignedJSON(map[string]string{"outTradeNo": "mosdown"}, nKey, nSecret)), 503, "temporarily unavailable, retry later", "unavailable", true},
+		{"internal", http.MethodPost, string(apptest.SignedJSON(map[string]string{"outTradeNo": "bug"}, nKey, nSecret)), 500, "internal error", "failed", true},
 		{"forged", http.MethodPost, `{"outTradeNo":"o1","appKey":"k1","sign":"00000000000000000000000000000000"}`, 401, "invalid signature", "bad_signature", false},
 		{"malformed", http.MethodPost, `{"outTradeNo":`, 400, "malformed notification", "malformed", false},
 		{"too large", http.MethodPost, `{"outTradeNo":"` + strings.Repeat("x", 300) + `"}`, 413, "body too large", "too_large", false},
@@ -45,15 +47,16 @@ func TestReceiverAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			n := &notifier{}
 			var counted []string
-			rc := &Receiver{AppKey: nKey, Secret: nSecret, Service: n, MaxBody: 256,
+			rc := &mos.Receiver{AppKey: nKey, Secret: nSecret, Service: n, MaxBody: 256,
 				Count: func(o string) { counted = append(counted, o) }}
-			req := httptest.NewRequest(tt.method, NotifyPath, strings.NewReader(tt.body))
+			req := httptest.NewRequest(tt.method, mos.NotifyPath, strings.NewReader(tt.body))
 			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
 			rc.ServeHTTP(rec, req)
-			var a Answer
+			var a mos.Answer
 			if err := json.Unmarshal(rec.Body.Bytes(), &a); err != nil {
 				t.Fatalf("answer %q is not MOS's envelope: %v", rec.Body, err)
 			}

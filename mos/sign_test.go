@@ -29,6 +29,7 @@ func TestSignVectors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			if got := Sign(tt.fields, secret); got != tt.want {
 				t.Fatalf("Sign = %s, want %s", got, tt.want)
 			}
@@ -92,6 +93,7 @@ func TestVerifyRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			if Verify(tt.fields, tt.secret) {
 				t.Fatal("Verify accepted")
 			}
@@ -178,6 +180,7 @@ func TestDecodeFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			got, err := DecodeFields(tt.contentType, []byte(tt.body))
 			if !errors.Is(err, tt.err) {
 				t.Fatalf("err = %v, want %v", err, tt.err)

@@ -1,4 +1,4 @@
-package webhook
+package webhook_test
 
 import (
 	"bufio"
@@ -15,10 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/money"
 	"github.com/mospay/mospay/order"
 	"github.com/mospay/mospay/store"
 	"github.com/mospay/mospay/store/pgtest"
+	"github.com/mospay/mospay/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -27,17 +29,20 @@ import (
 // instances share one) and real HTTP receivers.
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-var testSecrets = []Secret{func() Secret {
-	s, err := ParseSecret(vectors[0].secret)
+// testSecrets sign and verify the events: the secret apptest's stacks sign their events with.
+var testSecrets = func() []webhook.Secret {
+	s, err := webhook.ParseSecrets(apptest.EventSecret)
 	if err != nil {
 		panic(err)
 	}
 	return s
-}()}
+}()
 
 // fast is a retry schedule scaled down for tests: the real one's shape in milliseconds.
 var fast = []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 30 * time.Millisecond}
 
+// openDB opens url (a SQLite file of the test's when empty), migrated, until the test ends.
+// store's in-package tests keep their own openMigrated: they cannot import a helper that imports store.
 func openDB(t *testing.T, url string) *store.DB {
 	t.Helper()
 	if url == "" {
@@ -109,8 +114,8 @@ func newReceiver(t *testing.T, answer func(w http.ResponseWriter, id string, n i
 	rc := &receiver{seen: map[string]int{}, inFlight: map[string]int{}, answer: answer}
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		id := r.Header.Get(HeaderID)
-		err := Verify(testSecrets, r.Header, body, time.Now(), DefaultTolerance)
+		id := r.Header.Get(webhook.HeaderID)
+		err := webhook.Verify(testSecrets, r.Header, body, time.Now(), webhook.DefaultTolerance)
 		if r.Header.Get("Content-Type") != "application/json" {
 			err = fmt.Errorf("content type %q", r.Header.Get("Content-Type"))
 		}
@@ -143,7 +148,7 @@ func (rc *receiver) receipts() []receipt {
 func ok(w http.ResponseWriter, _ string, _ int) { w.WriteHeader(http.StatusNoContent) }
 
 // start runs a deliverer until the test ends.
-func start(t *testing.T, db *store.DB, cfg DelivererConfig) *Deliverer {
+func start(t *testing.T, db *store.DB, cfg webhook.DelivererConfig) *webhook.Deliverer {
 	t.Helper()
 	if cfg.Owner == "" {
 		cfg.Owner = "test"
@@ -157,7 +162,7 @@ func start(t *testing.T, db *store.DB, cfg DelivererConfig) *Deliverer {
 	if cfg.Poll == 0 {
 		cfg.Poll = 20 * time.Millisecond
 	}
-	d, err := NewDeliverer(db, cfg)
+	d, err := webhook.NewDeliverer(db, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,9 +180,9 @@ func start(t *testing.T, db *store.DB, cfg DelivererConfig) *Deliverer {
 // waitStatus waits until every delivery of the events is in status (or the test's patience ends).
 func waitStatus(t *testing.T, db *store.DB, events []order.OutboxEvent, status order.DeliveryStatus) []*order.EventRecord {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var recs []*order.EventRecord
+	var recs []*order.EventRecord
+	if apptest.Within(apptest.WaitFor, func() bool {
+		recs = recs[:0]
 		done := true
 		for _, e := range events {
 			r, err := db.Event(context.Background(), e.ID)
@@ -189,19 +194,17 @@ func waitStatus(t *testing.T, db *store.DB, events []order.OutboxEvent, status o
 			}
 			recs = append(recs, r)
 		}
-		if done {
-			return recs
-		}
-		if time.Now().After(deadline) {
-			for _, r := range recs {
-				for _, d := range r.Deliveries {
-					t.Logf("event %s to %s: %s after %d attempts, last error %q", r.ID, d.Endpoint, d.Status, d.Attempts, d.LastError)
-				}
-			}
-			t.Fatalf("deliveries did not all become %s", status)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return done
+	}) {
+		return recs
 	}
+	for _, r := range recs {
+		for _, d := range r.Deliveries {
+			t.Logf("event %s to %s: %s after %d attempts, last error %q", r.ID, d.Endpoint, d.Status, d.Attempts, d.LastError)
+		}
+	}
+	t.Fatalf("deliveries did not all become %s", status)
+	return nil
 }
 
 // TestDeliveryRetriesUntilDelivered: a receiver failing three times gets the same event, with
@@ -220,7 +223,7 @@ func TestDeliveryRetriesUntilDelivered(t *testing.T) {
 	evs := seed(t, db, 1, []order.EventType{order.EventOrderPaid, order.EventOrderFlagged}, rc.srv.URL)
 	first = evs[0].ID
 	reg := prometheus.NewRegistry()
-	d := start(t, db, DelivererConfig{Endpoints: []string{rc.srv.URL}, Registerer: reg})
+	d := start(t, db, webhook.DelivererConfig{Endpoints: []string{rc.srv.URL}, Registerer: reg})
 	recs := waitStatus(t, db, evs, order.DeliveryDelivered)
 
 	var ids []string
@@ -242,7 +245,7 @@ func TestDeliveryRetriesUntilDelivered(t *testing.T) {
 		log[3].StatusCode != 200 || log[3].Error != "" {
 		t.Fatalf("attempts: %+v", log)
 	}
-	if got := testutil.ToFloat64(d.attempts.WithLabelValues("retry")); got != 3 {
+	if got := d.AttemptsCounted("retry"); got != 3 {
 		t.Errorf("retry attempts counted %v, want 3", got)
 	}
 	if n, err := testutil.GatherAndCount(reg, "mospay_webhook_pending_deliveries", "mospay_webhook_oldest_pending_age_seconds"); err != nil || n != 2 {
@@ -266,7 +269,7 @@ func TestDeliveryFailsAfterTheScheduleThenReplays(t *testing.T) {
 		w.WriteHeader(http.StatusAccepted)
 	})
 	evs := seed(t, db, 3, []order.EventType{order.EventOrderPaid}, rc.srv.URL)
-	d := start(t, db, DelivererConfig{Endpoints: []string{rc.srv.URL}})
+	d := start(t, db, webhook.DelivererConfig{Endpoints: []string{rc.srv.URL}})
 	recs := waitStatus(t, db, evs, order.DeliveryFailed)
 	for _, r := range recs {
 		if dl := r.Deliveries[0]; dl.Attempts != len(fast)+1 || len(dl.Log) != len(fast)+1 || dl.NextAttemptAt != nil {
@@ -332,14 +335,14 @@ func TestAnswersOtherThan2xxAreRetried(t *testing.T) {
 				url = rawServer(t, tt.raw)
 			}
 			evs := seed(t, db, 1, []order.EventType{order.EventOrderPaid}, url)
-			start(t, db, DelivererConfig{Endpoints: []string{url}, Retry: fast[:1], Timeout: 300 * time.Millisecond})
+			start(t, db, webhook.DelivererConfig{Endpoints: []string{url}, Retry: fast[:1], Timeout: 300 * time.Millisecond})
 			recs := waitStatus(t, db, evs, order.DeliveryFailed)
 			log := recs[0].Deliveries[0].Log
 			if len(log) != 2 {
 				t.Fatalf("%d attempts, want 2 (the first and one retry)", len(log))
 			}
 			for _, a := range log {
-				if a.StatusCode != tt.wantCode || !strings.Contains(a.Error, tt.wantError) || len(a.Response) > ResponseLimit {
+				if a.StatusCode != tt.wantCode || !strings.Contains(a.Error, tt.wantError) || len(a.Response) > webhook.ResponseLimit {
 					t.Errorf("attempt: code %d, error %q, %d bytes kept; want %d, %q", a.StatusCode, a.Error, len(a.Response), tt.wantCode, tt.wantError)
 				}
 				if strings.Contains(a.Error, url) {
@@ -354,9 +357,9 @@ func TestAnswersOtherThan2xxAreRetried(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, huge) }))
 		t.Cleanup(srv.Close)
 		evs := seed(t, db, 1, []order.EventType{order.EventOrderPaid}, srv.URL)
-		start(t, db, DelivererConfig{Endpoints: []string{srv.URL}})
+		start(t, db, webhook.DelivererConfig{Endpoints: []string{srv.URL}})
 		recs := waitStatus(t, db, evs, order.DeliveryDelivered)
-		if a := recs[0].Deliveries[0].Log[0]; a.StatusCode != 200 || len(a.Response) != ResponseLimit {
+		if a := recs[0].Deliveries[0].Log[0]; a.StatusCode != 200 || len(a.Response) != webhook.ResponseLimit {
 			t.Fatalf("attempt: %d, %d bytes kept", a.StatusCode, len(a.Response))
 		}
 	})
@@ -404,16 +407,12 @@ func TestHangingReceiverDoesNotHoldUpAnother(t *testing.T) {
 	defer close(release)
 	fine := newReceiver(t, ok)
 	evs := seed(t, db, 20, []order.EventType{order.EventOrderPaid}, hanging.srv.URL, fine.srv.URL)
-	start(t, db, DelivererConfig{Endpoints: []string{hanging.srv.URL, fine.srv.URL}, Timeout: time.Minute})
-	deadline := time.Now().Add(30 * time.Second)
-	for len(fine.receipts()) < len(evs) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the other endpoint got %d of %d events while the first hung", len(fine.receipts()), len(evs))
-		}
-		time.Sleep(10 * time.Millisecond)
+	start(t, db, webhook.DelivererConfig{Endpoints: []string{hanging.srv.URL, fine.srv.URL}, Timeout: time.Minute})
+	if !apptest.Within(apptest.WaitFor, func() bool { return len(fine.receipts()) >= len(evs) }) {
+		t.Fatalf("the other endpoint got %d of %d events while the first hung", len(fine.receipts()), len(evs))
 	}
-	if got := len(hanging.receipts()); got > DefaultConcurrency {
-		t.Fatalf("the hanging endpoint has %d attempts open, more than its %d", got, DefaultConcurrency)
+	if got := len(hanging.receipts()); got > webhook.DefaultConcurrency {
+		t.Fatalf("the hanging endpoint has %d attempts open, more than its %d", got, webhook.DefaultConcurrency)
 	}
 }
 
@@ -432,8 +431,8 @@ func TestTwoInstancesNeverSendOneAttemptTwice(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	})
 	evs := seed(t, db1, 100, []order.EventType{order.EventOrderPaid}, rc.srv.URL)
-	start(t, db1, DelivererConfig{Endpoints: []string{rc.srv.URL}, Owner: "one"})
-	start(t, db2, DelivererConfig{Endpoints: []string{rc.srv.URL}, Owner: "two"})
+	start(t, db1, webhook.DelivererConfig{Endpoints: []string{rc.srv.URL}, Owner: "one"})
+	start(t, db2, webhook.DelivererConfig{Endpoints: []string{rc.srv.URL}, Owner: "two"})
 	waitStatus(t, db1, evs, order.DeliveryDelivered)
 	count := map[string]int{}
 	for _, r := range rc.receipts() {
@@ -456,33 +455,29 @@ func TestRemovedEndpointIsAbandonedAtStart(t *testing.T) {
 	db := openDB(t, "")
 	kept := newReceiver(t, ok)
 	evs := seed(t, db, 2, []order.EventType{order.EventOrderPaid}, kept.srv.URL, "http://127.0.0.1:9/removed")
-	start(t, db, DelivererConfig{Endpoints: []string{kept.srv.URL}})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	start(t, db, webhook.DelivererConfig{Endpoints: []string{kept.srv.URL}})
+	var statuses map[string]order.DeliveryStatus
+	if !apptest.Within(apptest.WaitFor, func() bool {
 		r, err := db.Event(context.Background(), evs[1].ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		statuses := map[string]order.DeliveryStatus{}
+		statuses = map[string]order.DeliveryStatus{}
 		for _, d := range r.Deliveries {
 			statuses[d.Endpoint] = d.Status
 		}
-		if statuses[kept.srv.URL] == order.DeliveryDelivered && statuses["http://127.0.0.1:9/removed"] == order.DeliveryAbandoned {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("statuses %v", statuses)
-		}
-		time.Sleep(10 * time.Millisecond)
+		return statuses[kept.srv.URL] == order.DeliveryDelivered && statuses["http://127.0.0.1:9/removed"] == order.DeliveryAbandoned
+	}) {
+		t.Fatalf("statuses %v", statuses)
 	}
 }
 
 func TestNewDelivererRefusesEndpointsWithoutSecret(t *testing.T) {
 	db := openDB(t, "")
-	if _, err := NewDeliverer(db, DelivererConfig{Endpoints: []string{"http://x"}, Owner: "o"}); err == nil {
+	if _, err := webhook.NewDeliverer(db, webhook.DelivererConfig{Endpoints: []string{"http://x"}, Owner: "o"}); err == nil {
 		t.Fatal("a deliverer with endpoints and no secret was built")
 	}
-	if _, err := NewDeliverer(db, DelivererConfig{Endpoints: []string{"http://x"}, Secrets: testSecrets}); err == nil {
+	if _, err := webhook.NewDeliverer(db, webhook.DelivererConfig{Endpoints: []string{"http://x"}, Secrets: testSecrets}); err == nil {
 		t.Fatal("a deliverer without an owner was built")
 	}
 }

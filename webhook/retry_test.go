@@ -30,6 +30,7 @@ func TestAfterFailure(t *testing.T) {
 		{"a zero delay is retried at once", []time.Duration{0}, 0, most, order.DeliveryPending, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			var asked []int64
 			rnd := func(n int64) int64 { asked = append(asked, n); return tc.rnd(n) }
 			status, next := afterFailure(tc.retry, tc.attempts, now, rnd)

@@ -44,6 +44,7 @@ func headers(id string, ts int64, sig string) http.Header {
 func TestSignMatchesStandardWebhooksVectors(t *testing.T) {
 	for _, v := range vectors {
 		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
 			sec := mustSecret(t, v.secret)
 			got := Sign([]Secret{sec}, v.id, time.Unix(v.ts, 0), []byte(v.body))
 			if got != v.signature {
@@ -89,6 +90,7 @@ func TestVerifyRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			err := Verify(tt.secrets, tt.h, []byte(tt.body), tt.now, DefaultTolerance)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)

@@ -1,13 +1,11 @@
 package apptest
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"testing"
 
-	"github.com/mospay/mospay/mos"
 	"github.com/mospay/mospay/mos/sandbox"
 )
 
@@ -241,10 +239,5 @@ func (h *Stack) Notification(t testing.TB, outTradeNo string, fields map[string]
 	for k, v := range fields {
 		f[k] = v
 	}
-	f[mos.SignField] = mos.Sign(f, secret)
-	b, err := json.Marshal(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return SignedJSON(f, h.AppKey, secret)
 }

@@ -2,6 +2,7 @@ package apptest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -67,6 +68,11 @@ func (r Response) WantError(t testing.TB, status int, code string) {
 // Do sends one request; body is sent as is when it is a string or []byte, else as JSON.
 // Safe to call from several goroutines: failures are returned, never t.Fatal.
 func (c *Client) Do(method, url string, body any, hdr map[string]string) (Response, error) {
+	return c.DoContext(context.Background(), method, url, body, hdr)
+}
+
+// DoContext is Do, given up when ctx ends (a load that stops while its requests are open).
+func (c *Client) DoContext(ctx context.Context, method, url string, body any, hdr map[string]string) (Response, error) {
 	var raw []byte
 	switch b := body.(type) {
 	case nil:
@@ -85,7 +91,7 @@ func (c *Client) Do(method, url string, body any, hdr map[string]string) (Respon
 	if body != nil {
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(method, url, rd)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return Response{}, err
 	}

@@ -13,8 +13,12 @@ const pollEvery = 20 * time.Millisecond
 // more at the deadline, so that a slow last step still counts). It is the one poll loop of the
 // tests: a helper that must say more than Eventually does on failure calls Within and fails
 // with its own message.
-func Within(d time.Duration, cond func() bool) bool {
-	for deadline := time.Now().Add(d); ; time.Sleep(pollEvery) {
+func Within(d time.Duration, cond func() bool) bool { return WithinEvery(d, pollEvery, cond) }
+
+// WithinEvery is Within asking every `every`: more often where a moment must be caught, less
+// where each question is costly (a walk over every order of a load run).
+func WithinEvery(d, every time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(every) {
 		if cond() {
 			return true
 		}

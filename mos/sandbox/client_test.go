@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"context"
@@ -9,12 +9,13 @@ import (
 
 	"github.com/mospay/mospay/money"
 	"github.com/mospay/mospay/mos"
+	"github.com/mospay/mospay/mos/sandbox"
 )
 
 // The mos.Client against the sandbox over real HTTP: all four calls, and the failure classes
 // callers act on.
 func TestClientAgainstSandbox(t *testing.T) {
-	sb := New(Config{AppKey: appKey, AppSecret: appSecret, MchID: mchID, AppName: "Shop", NotifyURL: "http://127.0.0.1:8080/mos/notify", RetryScale: 0.001})
+	sb := sandbox.New(sandbox.Config{AppKey: appKey, AppSecret: appSecret, MchID: mchID, AppName: "Shop", NotifyURL: "http://127.0.0.1:8080/mos/notify", RetryScale: 0.001})
 	srv := httptest.NewServer(sb.Handler())
 	t.Cleanup(func() { sb.Close(); srv.Close() })
 	ctx := context.Background()
@@ -68,7 +69,7 @@ func TestClientAgainstSandbox(t *testing.T) {
 		t.Fatalf("unknown order: err = %v, want rejected as ErrOrderNotFound", err)
 	}
 
-	if err := sb.SetFaults(Faults{ErrorRate: map[string]float64{"orderQuery": 1}}); err != nil {
+	if err := sb.SetFaults(sandbox.Faults{ErrorRate: map[string]float64{"orderQuery": 1}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.OrderQuery(ctx, "ORDER1", "n1"); !mos.IsRetryable(err) {

@@ -1,4 +1,4 @@
-package sandbox
+package sandbox_test
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos"
+	"github.com/mospay/mospay/mos/sandbox"
 )
 
 const (
@@ -26,36 +27,19 @@ const (
 	mchID     = "mch1"
 )
 
-// clock is a settable Config.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
-// fixture is a sandbox behind a real HTTP server, with a clock.
+// fixture is a sandbox behind a real HTTP server, with a clock, and apptest's client to call it.
 type fixture struct {
 	t     *testing.T
-	sb    *Server
+	sb    *sandbox.Server
 	url   string
-	clock *clock
+	clock *apptest.Clock
+	http  *apptest.Client
 }
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	c := &clock{now: time.UnixMilli(1732260600000)}
-	sb := New(Config{
+	c := apptest.ClockAt(time.UnixMilli(1732260600000))
+	sb := sandbox.New(sandbox.Config{
 		AppKey: appKey, AppSecret: appSecret, MchID: mchID, AppName: "Shop",
 		NotifyURL: "http://example.invalid/mos/notify", RetryScale: 0.001, Now: c.Now,
 		Origins: []string{devOrigin},
@@ -65,7 +49,7 @@ func setup(t *testing.T) *fixture {
 		sb.Close()
 		srv.Close()
 	})
-	return &fixture{t: t, sb: sb, url: srv.URL, clock: c}
+	return &fixture{t: t, sb: sb, url: srv.URL, clock: c, http: apptest.NewClient(t, "")}
 }
 
 // envelope is MOS's answer as a test reads it; data is kept raw to check number types.
@@ -78,55 +62,31 @@ type envelope struct {
 // call POSTs fields to a MOS endpoint, signed with secret unless fields already hold a sign.
 func (f *fixture) call(path string, fields map[string]string, secret string) (int, envelope) {
 	f.t.Helper()
-	body := maps.Clone(fields)
-	if body == nil {
-		body = map[string]string{}
-	}
-	if _, ok := body["appKey"]; !ok {
-		body["appKey"] = appKey
-	}
-	if _, ok := body["sign"]; !ok {
-		body["sign"] = mos.Sign(body, secret)
-	}
-	raw, _ := json.Marshal(body)
+	raw := apptest.SignedJSON(fields, appKey, secret)
 	return f.post(path, "application/json", raw)
 }
 
 func (f *fixture) post(path, contentType string, raw []byte) (int, envelope) {
 	f.t.Helper()
-	resp, err := http.Post(f.url+path, contentType, bytes.NewReader(raw))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	r := f.http.Must(f.t, "POST", f.url+path, raw, map[string]string{"Content-Type": contentType})
 	var env envelope
-	b, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(b, &env); err != nil {
-		f.t.Fatalf("%s: answer %q is not an envelope: %v", path, b, err)
+	if err := json.Unmarshal(r.Body, &env); err != nil {
+		f.t.Fatalf("%s: answer %q is not an envelope: %v", path, r.Body, err)
 	}
-	return resp.StatusCode, env
+	return r.Status, env
 }
 
 // control calls the control API and decodes its JSON answer into out (if not nil).
 func (f *fixture) control(method, path, body string, out any) int {
 	f.t.Helper()
-	req, _ := http.NewRequest(method, f.url+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
-		f.t.Fatalf("%s %s: Content-Type %q, body %q", method, path, ct, b)
+	r := f.http.Must(f.t, method, f.url+path, body, nil)
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		f.t.Fatalf("%s %s: Content-Type %q, body %q", method, path, ct, r.Body)
 	}
 	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			f.t.Fatalf("%s %s: %q: %v", method, path, b, err)
-		}
+		r.Decode(f.t, out)
 	}
-	return resp.StatusCode
+	return r.Status
 }
 
 func prepayFields(outTradeNo, notifyURL string) map[string]string {
@@ -188,18 +148,6 @@ func (rc *receiver) received() []map[string]string {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	return append([]map[string]string(nil), rc.got...)
-}
-
-// waitFor polls cond until it holds or a second passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestMOSEndpointsRefuseBadRequests(t *testing.T) {
@@ -332,7 +280,7 @@ func TestPrepayIdempotent(t *testing.T) {
 	if _, env := f.call(mos.PathPrepay, other, appSecret); env.Code == 200 || !strings.Contains(env.Message, "totalAmount") {
 		t.Fatalf("other fields: %+v, want a refusal", env)
 	}
-	var v OrderView
+	var v sandbox.OrderView
 	f.control("GET", "/sandbox/orders/T1", "", &v)
 	if v.PrepayCalls != 2 || v.PrepayID != first || v.TotalAmount != "16.99" || v.Status != "PENDING" {
 		t.Fatalf("view = %+v", v)
@@ -393,11 +341,11 @@ func TestPayNotifiesUntilAcknowledged(t *testing.T) {
 		}
 	})
 	prepayID := f.prepay("T1", rc.url)
-	var v OrderView
+	var v sandbox.OrderView
 	if st := f.control("POST", "/sandbox/orders/T1/pay", "", &v); st != 200 || v.Status != "SUCCESS" {
 		t.Fatalf("pay: %d %+v", st, v)
 	}
-	waitFor(t, "the acknowledgement", func() bool { o, _ := f.sb.Order("T1"); return o.NotifyAcked == 1 })
+	apptest.Eventually(t, "the acknowledgement", func() bool { o, _ := f.sb.Order("T1"); return o.NotifyAcked == 1 })
 	time.Sleep(60 * time.Millisecond) // the retry schedule (15 ms scaled) would have fired again
 	got := rc.received()
 	if len(got) != 4 {
@@ -453,11 +401,11 @@ func TestControlTransitions(t *testing.T) {
 		{"GET", "/sandbox/orders/NOPE", 404, "", 3},
 	}
 	for _, s := range steps {
-		var v OrderView
+		var v sandbox.OrderView
 		if st := f.control(s.method, s.path, "", &v); st != s.status || (s.orderStatus != "" && v.Status != s.orderStatus) {
 			t.Fatalf("%s %s: %d %+v, want %d %s", s.method, s.path, st, v, s.status, s.orderStatus)
 		}
-		waitFor(t, fmt.Sprintf("%d notifications after %s", s.notified, s.path), func() bool { return len(rc.received()) == s.notified })
+		apptest.Eventually(t, fmt.Sprintf("%d notifications after %s", s.notified, s.path), func() bool { return len(rc.received()) == s.notified })
 	}
 	var statuses []string
 	for _, n := range rc.received() {
@@ -482,11 +430,11 @@ func TestPatchAndNotify(t *testing.T) {
 	}
 
 	// A notification that disagrees with orderQuery, with an extra field and one left out.
-	var v OrderView
+	var v sandbox.OrderView
 	if st := f.control("POST", "/sandbox/orders/T1/notify", `{"status":"SUCCESS","fields":{"extra":"x","attach":{"a":1},"desc":null}}`, &v); st != 200 {
 		t.Fatalf("notify: %d", st)
 	}
-	waitFor(t, "the notification", func() bool { return len(rc.received()) == 1 })
+	apptest.Eventually(t, "the notification", func() bool { return len(rc.received()) == 1 })
 	n := rc.received()[0]
 	if n["status"] != "SUCCESS" || n["extra"] != "x" || n["attach"] != `{"a":1}` || !mos.Verify(n, appSecret) {
 		t.Fatalf("notification %q", n)
@@ -500,7 +448,7 @@ func TestPatchAndNotify(t *testing.T) {
 
 	// A forged signature is sent as given.
 	f.control("POST", "/sandbox/orders/T1/notify", `{"fields":{"sign":"0123456789abcdef0123456789abcdef"}}`, nil)
-	waitFor(t, "the forged notification", func() bool { return len(rc.received()) == 2 })
+	apptest.Eventually(t, "the forged notification", func() bool { return len(rc.received()) == 2 })
 	if n := rc.received()[1]; mos.Verify(n, appSecret) {
 		t.Fatalf("forged notification verifies: %q", n)
 	}
@@ -512,7 +460,7 @@ func TestPatchAndNotify(t *testing.T) {
 	if q := query(); q["status"] != "WEIRD_STATE" || q["totalAmount"] != "17.00" {
 		t.Fatalf("orderQuery after patch: %q", q)
 	}
-	waitFor(t, "the patch notification", func() bool { return len(rc.received()) == 3 })
+	apptest.Eventually(t, "the patch notification", func() bool { return len(rc.received()) == 3 })
 	if n := rc.received()[2]; n["status"] != "WEIRD_STATE" || n["totalAmount"] != "17.00" || !mos.Verify(n, appSecret) {
 		t.Fatalf("patch notification %q", n)
 	}
@@ -524,7 +472,7 @@ func TestPatchAndNotify(t *testing.T) {
 func TestFaultsAPI(t *testing.T) {
 	f := setup(t)
 	f.prepay("T1", "http://x/mos/notify")
-	var got Faults
+	var got sandbox.Faults
 	if st := f.control("PUT", "/sandbox/faults", `{"errorRate":{"prepay":1.0},"latencyMs":30}`, &got); st != 200 || got.ErrorRate["prepay"] != 1 {
 		t.Fatalf("PUT faults: %d %+v", st, got)
 	}
@@ -542,9 +490,9 @@ func TestFaultsAPI(t *testing.T) {
 	if got.LatencyMs != 30 || got.ErrorRate["prepay"] != 1 {
 		t.Fatalf("GET faults = %+v", got)
 	}
-	var cleared Faults
+	var cleared sandbox.Faults
 	f.control("DELETE", "/sandbox/faults", "", &cleared)
-	if !reflect.DeepEqual(cleared, Faults{}) || !reflect.DeepEqual(f.sb.Faults(), Faults{}) {
+	if !reflect.DeepEqual(cleared, sandbox.Faults{}) || !reflect.DeepEqual(f.sb.Faults(), sandbox.Faults{}) {
 		t.Fatalf("DELETE faults = %+v", cleared)
 	}
 	if _, env := f.call(mos.PathPrepay, prepayFields("T2", "http://x/n"), appSecret); env.Code != 200 {
@@ -559,7 +507,7 @@ func TestFaultsAPI(t *testing.T) {
 
 func TestTimeoutFault(t *testing.T) {
 	f := setup(t)
-	if err := f.sb.SetFaults(Faults{TimeoutRate: map[string]float64{"*": 1}}); err != nil {
+	if err := f.sb.SetFaults(sandbox.Faults{TimeoutRate: map[string]float64{"*": 1}}); err != nil {
 		t.Fatal(err)
 	}
 	c := mos.NewClient(mos.Config{BaseURL: f.url, AppKey: appKey, AppSecret: appSecret, MchID: mchID, Timeout: 50 * time.Millisecond})
@@ -577,7 +525,7 @@ func TestTimeoutFault(t *testing.T) {
 // know it; the order is there for orderQuery.
 func TestLostAnswerFault(t *testing.T) {
 	f := setup(t)
-	if err := f.sb.SetFaults(Faults{LostAnswerRate: map[string]float64{"prepay": 1}}); err != nil {
+	if err := f.sb.SetFaults(sandbox.Faults{LostAnswerRate: map[string]float64{"prepay": 1}}); err != nil {
 		t.Fatal(err)
 	}
 	c := mos.NewClient(mos.Config{BaseURL: f.url, AppKey: appKey, AppSecret: appSecret, MchID: mchID})
@@ -598,18 +546,19 @@ func TestLostAnswerFault(t *testing.T) {
 func TestNotificationFaults(t *testing.T) {
 	tests := []struct {
 		name      string
-		faults    Faults
+		faults    sandbox.Faults
 		want      int // deliveries expected
 		dropped   int
 		dupes     int
 		minGapFor time.Duration
 	}{
-		{name: "drop", faults: Faults{DropNotifications: 1}, want: 0, dropped: 1},
-		{name: "duplicate", faults: Faults{DuplicateNotifications: 1}, want: 2, dupes: 1},
-		{name: "delay", faults: Faults{DelayNotificationsMs: 80}, want: 1, minGapFor: 80 * time.Millisecond},
+		{name: "drop", faults: sandbox.Faults{DropNotifications: 1}, want: 0, dropped: 1},
+		{name: "duplicate", faults: sandbox.Faults{DuplicateNotifications: 1}, want: 2, dupes: 1},
+		{name: "delay", faults: sandbox.Faults{DelayNotificationsMs: 80}, want: 1, minGapFor: 80 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			f := setup(t)
 			rc := newReceiver(t, nil)
 			f.prepay("T1", rc.url)
@@ -619,7 +568,7 @@ func TestNotificationFaults(t *testing.T) {
 			paid := time.Now()
 			f.control("POST", "/sandbox/orders/T1/pay", "", nil)
 			if tt.want > 0 {
-				waitFor(t, "deliveries", func() bool { return len(rc.received()) >= tt.want })
+				apptest.Eventually(t, "deliveries", func() bool { return len(rc.received()) >= tt.want })
 			}
 			time.Sleep(60 * time.Millisecond) // nothing more should come
 			if n := len(rc.received()); n != tt.want {
@@ -645,10 +594,10 @@ func TestReorderNotifications(t *testing.T) {
 	f := setup(t)
 	rc := newReceiver(t, nil)
 	f.prepay("T1", rc.url)
-	f.sb.SetFaults(Faults{ReorderNotifications: true, DelayNotificationsMs: 50})
+	f.sb.SetFaults(sandbox.Faults{ReorderNotifications: true, DelayNotificationsMs: 50})
 	f.control("POST", "/sandbox/orders/T1/pay", "", nil)
 	f.control("POST", "/sandbox/orders/T1/refund", "", nil)
-	waitFor(t, "both notifications", func() bool { return len(rc.received()) == 2 })
+	apptest.Eventually(t, "both notifications", func() bool { return len(rc.received()) == 2 })
 	got := rc.received()
 	if got[0]["status"] != "REFUNDED" || got[1]["status"] != "SUCCESS" {
 		t.Fatalf("order of delivery: %s then %s, want REFUNDED then SUCCESS", got[0]["status"], got[1]["status"])
@@ -670,13 +619,13 @@ func TestUnknownRoute(t *testing.T) {
 // Close ends deliveries that are waiting out a long retry schedule.
 func TestCloseStopsDeliveries(t *testing.T) {
 	rc := newReceiver(t, func(int) (int, string) { return 503, "" })
-	sb := New(Config{AppKey: appKey, AppSecret: appSecret, MchID: mchID, RetryScale: 1})
+	sb := sandbox.New(sandbox.Config{AppKey: appKey, AppSecret: appSecret, MchID: mchID, RetryScale: 1})
 	srv := httptest.NewServer(sb.Handler())
 	defer srv.Close()
-	f := &fixture{t: t, sb: sb, url: srv.URL}
+	f := &fixture{t: t, sb: sb, url: srv.URL, http: apptest.NewClient(t, "")}
 	f.prepay("T1", rc.url)
 	f.control("POST", "/sandbox/orders/T1/pay", "", nil)
-	waitFor(t, "the first delivery", func() bool { return len(rc.received()) == 1 })
+	apptest.Eventually(t, "the first delivery", func() bool { return len(rc.received()) == 1 })
 	done := make(chan struct{})
 	go func() { sb.Close(); close(done) }()
 	select {
@@ -688,23 +637,18 @@ func TestCloseStopsDeliveries(t *testing.T) {
 
 // TestStateOutlivesRestart: with a state file, an order prepaid before a restart is known after
 // it (orderQuery answers it, it can be paid), including changes made just before Close; a torn
-// last line is skipped; RemoveState forgets everything.
+// last line is skipped; sandbox.RemoveState forgets everything.
 func TestStateOutlivesRestart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data", "sandbox-orders.jsonl")
-	cfg := Config{AppKey: "ak", AppSecret: "secret", MchID: "mch", StateFile: path, SaveEvery: time.Hour}
-	first, err := Open(cfg)
+	cfg := sandbox.Config{AppKey: "ak", AppSecret: "secret", MchID: "mch", StateFile: path, SaveEvery: time.Hour}
+	first, err := sandbox.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	first.mu.Lock()
 	for _, no := range []string{"order-a", "order-b"} {
-		o := &order{outTradeNo: no, prepayID: "pp-" + no, currency: "USD", amount: "1.00", status: statusPending, request: map[string]string{"outTradeNo": no}}
-		first.orders[no] = o
-		first.keepLocked(o)
+		first.KeepOrder(no, sandbox.StatusPending)
 	}
-	first.orders["order-b"].status = statusSuccess
-	first.keepLocked(first.orders["order-b"])
-	first.mu.Unlock()
+	first.KeepOrder("order-b", sandbox.StatusSuccess)
 	first.Close() // flushes what the hourly save has not written yet
 
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
@@ -716,12 +660,12 @@ func TestStateOutlivesRestart(t *testing.T) {
 	}
 	f.Close()
 
-	second, err := Open(cfg)
+	second, err := sandbox.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer second.Close()
-	for no, want := range map[string]string{"order-a": statusPending, "order-b": statusSuccess} {
+	for no, want := range map[string]string{"order-a": sandbox.StatusPending, "order-b": sandbox.StatusSuccess} {
 		v, ok := second.Order(no)
 		if !ok || v.Status != want || v.PrepayID != "pp-"+no || v.TotalAmount != "1.00" {
 			t.Errorf("after the restart %s is %+v (known %v), want %s", no, v, ok, want)
@@ -738,10 +682,10 @@ func TestStateOutlivesRestart(t *testing.T) {
 		t.Errorf("state file mode: %v %v", info, err)
 	}
 
-	if err := RemoveState(path); err != nil {
+	if err := sandbox.RemoveState(path); err != nil {
 		t.Fatal(err)
 	}
-	if err := RemoveState(path); err != nil {
+	if err := sandbox.RemoveState(path); err != nil {
 		t.Fatalf("removing a missing state: %v", err)
 	}
 }

@@ -1,30 +1,22 @@
-package sandbox
+package sandbox_test
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/mospay/mospay/app/apptest"
 	"github.com/mospay/mospay/mos"
+	"github.com/mospay/mospay/mos/sandbox"
 )
 
-// fetch sends a request with headers and returns the answer with its body read.
-func (f *fixture) fetch(method, path string, hdr map[string]string) (*http.Response, string) {
+// fetch sends a request with headers and returns the answer with its body as text.
+func (f *fixture) fetch(method, path string, hdr map[string]string) (apptest.Response, string) {
 	f.t.Helper()
-	req, _ := http.NewRequest(method, f.url+path, nil)
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, string(b)
+	r := f.http.Must(f.t, method, f.url+path, nil, hdr)
+	return r, string(r.Body)
 }
 
 // wantHeaders fails unless every header in want has that value.
@@ -37,7 +29,7 @@ func wantHeaders(t *testing.T, what string, h http.Header, want map[string]strin
 	}
 }
 
-// devOrigin is the dev server the fixture's sandbox lets call it (Config.Origins).
+// devOrigin is the dev server the fixture's sandbox lets call it (sandbox.Config.Origins).
 const devOrigin = "http://localhost:5173"
 
 // TestWebAssets: the stand-in and the demo's files are served with their types, the headers of
@@ -52,8 +44,8 @@ func TestWebAssets(t *testing.T) {
 		"/sandbox/demo/favicon.svg": "image/svg+xml",
 	} {
 		resp, body := f.fetch("GET", path, map[string]string{"Origin": "http://localhost:5173"})
-		if resp.StatusCode != 200 || body == "" {
-			t.Fatalf("GET %s: %d, %d bytes", path, resp.StatusCode, len(body))
+		if resp.Status != 200 || body == "" {
+			t.Fatalf("GET %s: %d, %d bytes", path, resp.Status, len(body))
 		}
 		wantHeaders(t, path, resp.Header, map[string]string{
 			"Content-Type": ctype, "Cache-Control": "public, max-age=300",
@@ -64,11 +56,11 @@ func TestWebAssets(t *testing.T) {
 		if etag == "" {
 			t.Fatalf("GET %s: no ETag", path)
 		}
-		if again, _ := f.fetch("GET", path, map[string]string{"If-None-Match": etag}); again.StatusCode != http.StatusNotModified {
-			t.Errorf("GET %s with its ETag: %d, want 304", path, again.StatusCode)
+		if again, _ := f.fetch("GET", path, map[string]string{"If-None-Match": etag}); again.Status != http.StatusNotModified {
+			t.Errorf("GET %s with its ETag: %d, want 304", path, again.Status)
 		}
-		if head, _ := f.fetch("HEAD", path, nil); head.StatusCode != 200 {
-			t.Errorf("HEAD %s: %d", path, head.StatusCode)
+		if head, _ := f.fetch("HEAD", path, nil); head.Status != 200 {
+			t.Errorf("HEAD %s: %d", path, head.Status)
 		}
 	}
 	_, js := f.fetch("GET", "/sandbox/mos.js", nil)
@@ -84,8 +76,8 @@ func TestWebAssets(t *testing.T) {
 func TestDemoPage(t *testing.T) {
 	f := setup(t) // NotifyURL http://example.invalid/mos/notify: mospay is http://example.invalid
 	resp, page := f.fetch("GET", "/sandbox/demo", nil)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET /sandbox/demo: %d %s", resp.StatusCode, page)
+	if resp.Status != 200 {
+		t.Fatalf("GET /sandbox/demo: %d %s", resp.Status, page)
 	}
 	wantHeaders(t, "demo", resp.Header, map[string]string{
 		"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache",
@@ -119,7 +111,7 @@ func TestDemoPage(t *testing.T) {
 	}
 
 	// A sandbox that does not know mospay's URL connects to itself only; the page says so.
-	lone := New(Config{AppKey: appKey, AppSecret: appSecret, MchID: mchID})
+	lone := sandbox.New(sandbox.Config{AppKey: appKey, AppSecret: appSecret, MchID: mchID})
 	t.Cleanup(lone.Close)
 	rec := httptest.NewRecorder()
 	lone.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/sandbox/demo", nil))
@@ -139,7 +131,7 @@ func TestDemoPage(t *testing.T) {
 // endpoints, which browsers never call, answer no CORS.
 func TestControlAPICORS(t *testing.T) {
 	f := setup(t)
-	preflight := func(origin, path string) *http.Response {
+	preflight := func(origin, path string) apptest.Response {
 		resp, _ := f.fetch("OPTIONS", path, map[string]string{
 			"Origin": origin, "Access-Control-Request-Method": "POST",
 			"Access-Control-Request-Headers": "content-type", "Access-Control-Request-Private-Network": "true",
@@ -148,8 +140,8 @@ func TestControlAPICORS(t *testing.T) {
 	}
 	for _, path := range []string{"/sandbox/login-codes", "/sandbox/orders/X/pay", "/sandbox/prepays/X/pay", "/sandbox/faults"} {
 		resp := preflight(devOrigin, path)
-		if resp.StatusCode != http.StatusNoContent {
-			t.Fatalf("preflight %s: %d", path, resp.StatusCode)
+		if resp.Status != http.StatusNoContent {
+			t.Fatalf("preflight %s: %d", path, resp.Status)
 		}
 		wantHeaders(t, "preflight "+path, resp.Header, map[string]string{
 			"Access-Control-Allow-Origin": devOrigin, "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE",
@@ -158,8 +150,8 @@ func TestControlAPICORS(t *testing.T) {
 		})
 	}
 	resp, body := f.fetch("POST", "/sandbox/login-codes", map[string]string{"Origin": devOrigin})
-	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != devOrigin {
-		t.Fatalf("POST /sandbox/login-codes from the dev server: %d %v %s", resp.StatusCode, resp.Header, body)
+	if resp.Status != 200 || resp.Header.Get("Access-Control-Allow-Origin") != devOrigin {
+		t.Fatalf("POST /sandbox/login-codes from the dev server: %d %v %s", resp.Status, resp.Header, body)
 	}
 
 	for _, foreign := range []string{"https://evil.example", "http://localhost:5174", "http://127.0.0.1.evil.example", "null"} {
@@ -170,7 +162,7 @@ func TestControlAPICORS(t *testing.T) {
 					t.Errorf("preflight %s from %s: %s = %q", path, foreign, k, v)
 				}
 			}
-			if resp.StatusCode == http.StatusNoContent {
+			if resp.Status == http.StatusNoContent {
 				t.Errorf("preflight %s from %s: 204", path, foreign)
 			}
 		}
@@ -179,9 +171,9 @@ func TestControlAPICORS(t *testing.T) {
 			{"PUT", "/sandbox/faults"}, {"DELETE", "/sandbox/faults"}, {"PATCH", "/sandbox/orders/X"},
 		} {
 			resp, body := f.fetch(m.method, m.path, map[string]string{"Origin": foreign})
-			if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Access-Control-Allow-Origin") != "" ||
+			if resp.Status != http.StatusForbidden || resp.Header.Get("Access-Control-Allow-Origin") != "" ||
 				!strings.Contains(body, "forbidden") {
-				t.Errorf("%s %s from %s: %d %q %s", m.method, m.path, foreign, resp.StatusCode,
+				t.Errorf("%s %s from %s: %d %q %s", m.method, m.path, foreign, resp.Status,
 					resp.Header.Get("Access-Control-Allow-Origin"), body)
 			}
 		}
@@ -190,24 +182,21 @@ func TestControlAPICORS(t *testing.T) {
 			t.Errorf("GET /sandbox/config from %s: CORS allows it", foreign)
 		}
 	}
-	f.sb.mu.Lock()
-	codes := len(f.sb.codes)
-	f.sb.mu.Unlock()
-	if codes != 1 {
+	if codes := f.sb.LoginCodes(); codes != 1 {
 		t.Errorf("refused requests made login codes: %d codes, want the dev server's 1", codes)
 	}
 
 	// Without an Origin: a script, served.
-	if resp, _ := f.fetch("POST", "/sandbox/login-codes", nil); resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
-		t.Errorf("POST /sandbox/login-codes without an Origin: %d", resp.StatusCode)
+	if resp, _ := f.fetch("POST", "/sandbox/login-codes", nil); resp.Status != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("POST /sandbox/login-codes without an Origin: %d", resp.Status)
 	}
 	resp, _ = f.fetch("POST", mos.PathPrepay, map[string]string{"Origin": devOrigin})
 	if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("MOS endpoint: allow-origin %q, nosniff %q", v, resp.Header.Get("X-Content-Type-Options"))
 	}
 	// An OPTIONS that is no preflight is routed as any request: 404.
-	if resp, _ := f.fetch("OPTIONS", "/sandbox/faults", nil); resp.StatusCode != 404 {
-		t.Errorf("OPTIONS without a preflight: %d", resp.StatusCode)
+	if resp, _ := f.fetch("OPTIONS", "/sandbox/faults", nil); resp.Status != 404 {
+		t.Errorf("OPTIONS without a preflight: %d", resp.Status)
 	}
 }
 
@@ -221,7 +210,7 @@ func TestOwnOrigins(t *testing.T) {
 		"sandbox.lan:8081": "http://sandbox.lan:8081",
 		"nonsense":         "",
 	} {
-		if got := strings.Join(OwnOrigins(addr), " "); got != want {
+		if got := strings.Join(sandbox.OwnOrigins(addr), " "); got != want {
 			t.Errorf("OwnOrigins(%q) = %q, want %q", addr, got, want)
 		}
 	}
@@ -229,8 +218,8 @@ func TestOwnOrigins(t *testing.T) {
 
 func TestBrowserConfig(t *testing.T) {
 	f := setup(t)
-	var c browserConfig
-	if st := f.control("GET", "/sandbox/config", "", &c); st != 200 || c != (browserConfig{AppKey: appKey, MerchantName: "Shop"}) {
+	var c sandbox.BrowserConfig
+	if st := f.control("GET", "/sandbox/config", "", &c); st != 200 || c != (sandbox.BrowserConfig{AppKey: appKey, MerchantName: "Shop"}) {
 		t.Fatalf("GET /sandbox/config: %d %+v", st, c)
 	}
 }
@@ -243,8 +232,8 @@ func TestPaymentSheet(t *testing.T) {
 	rc := newReceiver(t, nil)
 	paid, lost, failed := f.prepay("S1", rc.url), f.prepay("S2", rc.url), f.prepay("S3", rc.url)
 
-	var v sheetView
-	if st := f.control("GET", "/sandbox/prepays/"+paid, "", &v); st != 200 || v != (sheetView{
+	var v sandbox.SheetView
+	if st := f.control("GET", "/sandbox/prepays/"+paid, "", &v); st != 200 || v != (sandbox.SheetView{
 		PrepayID: paid, OutTradeNo: "S1", MerchantName: "Shop", TotalAmount: "16.99", Currency: "USD", Desc: "Café ☕", Status: "PENDING",
 	}) {
 		t.Fatalf("GET /sandbox/prepays/%s: %d %+v", paid, st, v)
@@ -266,11 +255,11 @@ func TestPaymentSheet(t *testing.T) {
 		{"POST", "/sandbox/prepays/" + paid + "/pay", `{"lose":true}`, 400, "", 2, 2},
 	}
 	for _, s := range steps {
-		var v sheetView
+		var v sandbox.SheetView
 		if st := f.control(s.method, s.path, s.body, &v); st != s.status || (s.orderStatus != "" && v.Status != s.orderStatus) {
 			t.Fatalf("%s %s %s: %d %+v, want %d %s", s.method, s.path, s.body, st, v, s.status, s.orderStatus)
 		}
-		waitFor(t, "notifications", func() bool { return len(rc.received()) == s.notified })
+		apptest.Eventually(t, "notifications", func() bool { return len(rc.received()) == s.notified })
 		if d := f.sb.Stats().NotificationsDropped; d != s.dropped {
 			t.Fatalf("after %s %s: %d dropped, want %d", s.path, s.body, d, s.dropped)
 		}
