@@ -189,6 +189,32 @@ func TestTokensRoundTrip(t *testing.T) {
 	}
 }
 
+// TestVerifiedTokensKeepTheirLimits: a token that verified once is taken from memory at its
+// next use, but only the exact string, and only until it expires.
+func TestVerifiedTokensKeepTheirLimits(t *testing.T) {
+	now := testNow
+	tok := NewTokens(testSecret, time.Hour, testAppKey, func() time.Time { return now })
+	s, exp, err := tok.Issue("user-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second is answered from memory
+		if c, err := tok.Verify(s); err != nil || c.Subject != "user-1" {
+			t.Fatalf("Verify = %+v, %v", c, err)
+		}
+	}
+	// The same claims under another signature: not the string that verified.
+	parts := strings.Split(s, ".")
+	forged := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+	if _, err := tok.Verify(forged); order.ErrorCode(err) != order.EUNAUTHORIZED {
+		t.Fatalf("a token with another signature: %v, want unauthorized", err)
+	}
+	now = exp
+	if _, err := tok.Verify(s); order.ErrorCode(err) != order.EUNAUTHORIZED {
+		t.Fatalf("the remembered token at its expiry: %v, want unauthorized", err)
+	}
+}
+
 func TestTokensFailClosed(t *testing.T) {
 	now := func() time.Time { return testNow }
 	short := NewTokens([]byte("short"), time.Hour, testAppKey, now)

@@ -95,7 +95,7 @@ func NewClient(cfg Config) *Client {
 
 func defaultHTTPClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 32
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 256, 256
 	t.ResponseHeaderTimeout = 30 * time.Second
 	return &http.Client{
 		Transport: t,

@@ -96,17 +96,17 @@ func (fs *flagSet) add(r *flagRow) {
 	}
 }
 
-// orderFlagRow is a row of an order joined with one of its flags (none: the f_ columns NULL).
+// orderFlagRow is a row of an order joined with one of its flags (none: the flag's columns NULL).
 type orderFlagRow struct {
-	Order orderRow   `gorm:"embedded"`
-	F     joinedFlag `gorm:"embedded;embeddedPrefix:f_"`
+	Order orderRow
+	F     joinedFlag
 }
 
 // joinedFlag is flagRow's columns as a LEFT JOIN gives them: all NULL where there is no flag.
 type joinedFlag struct {
 	ID                              *int64
 	Flag, Note                      *string
-	MOSAnswer                       *string `gorm:"column:mos_answer"`
+	MOSAnswer                       *string
 	RaisedAt, ResolvedAt            *time.Time
 	ResolvedBy, Resolution, Outcome *string
 }

@@ -64,26 +64,42 @@ func (db *DB) OrderByIdempotencyKey(ctx context.Context, openid, key string) (*o
 
 func (db *DB) orderWhere(ctx context.Context, g *gorm.DB, query string, args ...any) (*order.Order, error) {
 	// One statement, one round trip: the order and the flags it carries, joined (an order has
-	// none, or a few). A GET of one's order, a notification's and the reconciler's reads are this.
-	var rows []orderFlagRow
-	err := g.WithContext(ctx).Raw(`SELECT orders.*, f.id AS f_id, f.flag AS f_flag, f.note AS f_note,
-		f.mos_answer AS f_mos_answer, f.raised_at AS f_raised_at, f.resolved_at AS f_resolved_at,
-		f.resolved_by AS f_resolved_by, f.resolution AS f_resolution, f.outcome AS f_outcome
+	// none, or a few). A GET of one's order, a notification's and the reconciler's reads are this,
+	// scanned straight through database/sql (GORM's reflection was a fifth of a GET's CPU).
+	pool, err := g.DB()
+	if err != nil {
+		return nil, err
+	}
+	q := `SELECT ` + orderSelect + `, f.id, f.flag, f.note, f.mos_answer, f.raised_at, f.resolved_at, f.resolved_by,
+		f.resolution, f.outcome
 		FROM orders LEFT JOIN order_flags f ON f.order_id = orders.id AND (f.resolved_at IS NULL OR f.mos_answer <> '')
-		WHERE `+query+` ORDER BY f.id`, args...).Scan(&rows).Error
+		WHERE ` + query + ` ORDER BY f.id`
+	rows, err := pool.QueryContext(ctx, db.Rebind(q), args...)
 	if err != nil {
 		return nil, FormatError(err)
 	}
-	if len(rows) == 0 {
+	defer rows.Close()
+	var r orderFlagRow
+	var fs flagSet
+	n := 0
+	for rows.Next() {
+		f := &r.F
+		if err := rows.Scan(append(r.Order.dests(), &f.ID, &f.Flag, &f.Note, &f.MOSAnswer, &f.RaisedAt, &f.ResolvedAt,
+			&f.ResolvedBy, &f.Resolution, &f.Outcome)...); err != nil {
+			return nil, FormatError(err)
+		}
+		if fl := r.flag(); fl != nil {
+			fs.add(fl)
+		}
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, FormatError(err)
+	}
+	if n == 0 {
 		return nil, order.Errorf(order.ENOTFOUND, "no such order")
 	}
-	var fs flagSet
-	for i := range rows {
-		if f := rows[i].flag(); f != nil {
-			fs.add(f)
-		}
-	}
-	return fromRow(&rows[0].Order, fs), nil
+	return fromRow(&r.Order, fs), nil
 }
 
 // flagsOf loads the flags the orders carry: the active ones, and those resolved for an answer of
@@ -661,6 +677,23 @@ var orderColumns = []string{"out_trade_no", "nonce_str", "app_key", "user_id", "
 	"currency", "description", "status", "version", "sandbox", "idempotency_key", "request_hash", "expire_at",
 	"next_check_at", "check_attempts", "lease_owner", "lease_until", "created_at", "updated_at", "merchant",
 	"reference", "metadata", "items"}
+
+// orderSelect is every column of orders, in the order of orderRow.dests.
+const orderSelect = `orders.id, orders.out_trade_no, orders.nonce_str, orders.app_key, orders.user_id, orders.openid,
+	orders.prepay_id, orders.amount_minor, orders.currency, orders.description, orders.merchant, orders.reference,
+	orders.metadata, orders.items, orders.status, orders.version, orders.sandbox, orders.idempotency_key,
+	orders.request_hash, orders.expire_at, orders.next_check_at, orders.check_attempts, orders.check_failures,
+	orders.lease_owner, orders.lease_until, orders.paid_at, orders.refunded_at, orders.created_at, orders.updated_at,
+	orders.settled_minor, orders.settled_currency`
+
+// dests are where rows.Scan puts orderSelect's columns.
+func (r *orderRow) dests() []any {
+	return []any{&r.ID, &r.OutTradeNo, &r.NonceStr, &r.AppKey, &r.UserID, &r.Openid, &r.PrepayID, &r.AmountMinor,
+		&r.Currency, &r.Description, &r.Merchant, &r.Reference, &r.Metadata, &r.Items, &r.Status, &r.Version,
+		&r.Sandbox, &r.IdempotencyKey, &r.RequestHash, &r.ExpireAt, &r.NextCheckAt, &r.CheckAttempts,
+		&r.CheckFailures, &r.LeaseOwner, &r.LeaseUntil, &r.PaidAt, &r.RefundedAt, &r.CreatedAt, &r.UpdatedAt,
+		&r.SettledMinor, &r.SettledCurrency}
+}
 
 // values are the row's values for orderColumns.
 func (r *orderRow) values() []any {
