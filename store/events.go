@@ -217,6 +217,12 @@ func (db *DB) Redeliver(ctx context.Context, r order.RedeliverRequest) (int64, e
 	return n, err
 }
 
+// deliveryClaim is which deliveries an endpoint's claim takes: its pending ones (read through
+// deliveries_claim, in the order they fall due) for orders with no earlier event pending for it.
+const deliveryClaim = `q.endpoint = ? AND q.status = 'pending' AND NOT EXISTS (SELECT 1 FROM deliveries e
+	WHERE e.endpoint = q.endpoint AND e.order_id = q.order_id AND e.status = 'pending'
+	AND (e.order_version, e.event_id) < (q.order_version, q.event_id))`
+
 // ClaimDeliveries leases up to limit deliveries to endpoint that are due at now, for owner until
 // until, each with its event's payload. A delivery waits while an earlier event of the same order
 // is still pending for the endpoint, so that an order's events reach an endpoint in order. On
@@ -224,11 +230,7 @@ func (db *DB) Redeliver(ctx context.Context, r order.RedeliverRequest) (int64, e
 // reconciler's claims are, so that two instances never send the same attempt at once.
 func (db *DB) ClaimDeliveries(ctx context.Context, endpoint string, now time.Time, limit int, owner string, until time.Time) ([]order.Delivery, error) {
 	var rows []deliveryRow
-	// No earlier event of the order is pending for the endpoint.
-	const inOrder = `NOT EXISTS (SELECT 1 FROM deliveries e WHERE e.endpoint = q.endpoint AND e.order_id = q.order_id
-		AND e.status = 'pending' AND (e.order_version, e.event_id) < (q.order_version, q.event_id))`
-	err := deliveryQueue.claim(ctx, db, "q.endpoint = ? AND q.status = 'pending' AND "+inOrder, []any{endpoint},
-		now, limit, owner, until, &rows)
+	err := deliveryQueue.claim(ctx, db, deliveryClaim, []any{endpoint}, now, limit, owner, until, &rows)
 	if err != nil || len(rows) == 0 {
 		return nil, err
 	}

@@ -31,19 +31,13 @@ var (
 // instances never claim the same row and their clocks need not agree; on SQLite there is one
 // writer, so a transaction is enough.
 func (lq leaseQueue) claim(ctx context.Context, db *DB, where string, args []any, now time.Time, limit int, owner string, until time.Time, dst any) error {
-	due := func(g *gorm.DB) *gorm.DB {
-		g = g.Table(lq.table+" AS q").Where("q."+lq.due+" <= ? AND (q.lease_until IS NULL OR q.lease_until < ?)", now.UTC(), now.UTC())
-		if where != "" {
-			g = g.Where(where, args...)
-		}
-		return g
-	}
 	if db.Dialect == SQLite && lq.readFirst {
-		var any []int64
-		if err := due(db.read.WithContext(ctx)).Limit(1).Pluck("q.id", &any).Error; err != nil {
+		var due []int64
+		if err := db.read.WithContext(ctx).Raw(lq.dueSQL(where)+" LIMIT 1", append([]any{now.UTC(), now.UTC()}, args...)...).
+			Scan(&due).Error; err != nil {
 			return FormatError(err)
 		}
-		if len(any) == 0 {
+		if len(due) == 0 {
 			return nil
 		}
 	}
@@ -59,7 +53,8 @@ func (lq leaseQueue) claim(ctx context.Context, db *DB, where string, args []any
 				RETURNING *`, append(append([]any{owner, until.Sub(now).Seconds()}, args...), limit)...).Scan(dst).Error
 		}
 		var ids []int64
-		if err := due(tx).Order("q."+lq.due).Limit(limit).Pluck("q.id", &ids).Error; err != nil {
+		if err := tx.Raw(lq.dueSQL(where)+" LIMIT ?", append(append([]any{now.UTC(), now.UTC()}, args...), limit)...).
+			Scan(&ids).Error; err != nil {
 			return err
 		}
 		if len(ids) == 0 {
@@ -71,6 +66,16 @@ func (lq leaseQueue) claim(ctx context.Context, db *DB, where string, args []any
 		}
 		return tx.Table(lq.table).Where("id IN ?", ids).Order(lq.due).Find(dst).Error
 	})
+}
+
+// dueSQL selects the ids of the rows due (its arguments: now twice, then where's), earliest due
+// first, on SQLite; the caller adds the LIMIT.
+func (lq leaseQueue) dueSQL(where string) string {
+	q := "SELECT q.id FROM " + lq.table + " AS q WHERE q." + lq.due + " <= ? AND (q.lease_until IS NULL OR q.lease_until < ?)"
+	if where != "" {
+		q += " AND " + where
+	}
+	return q + " ORDER BY q." + lq.due
 }
 
 // renew extends owner's leases on ids to until (on PostgreSQL, to until - now from the database's

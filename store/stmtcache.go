@@ -44,6 +44,7 @@ type stmtConn struct {
 
 type keptStmt struct {
 	stmt *sqlite3.SQLiteStmt
+	exec bool // a write that returns no rows: Exec may run it (see writesNoRows)
 	rows bool // a result set of it is open: the statement cannot be run again until it closes
 }
 
@@ -53,11 +54,11 @@ type keptStmt struct {
 // returns rows is only kept for queries, whose Close resets it), a statement already running, or
 // one that does not compile (go-sqlite3 then reports why).
 func (c *stmtConn) statement(ctx context.Context, query string, n int, exec bool) *keptStmt {
-	if strings.ContainsRune(query, ';') || exec && !writesNoRows(query) {
-		return nil
-	}
 	k := c.kept[query]
 	if k == nil {
+		if strings.ContainsRune(query, ';') {
+			return nil
+		}
 		if len(c.kept) >= keptStatements {
 			c.finalizeAll()
 		}
@@ -65,10 +66,10 @@ func (c *stmtConn) statement(ctx context.Context, query string, n int, exec bool
 		if err != nil {
 			return nil
 		}
-		k = &keptStmt{stmt: s.(*sqlite3.SQLiteStmt)}
+		k = &keptStmt{stmt: s.(*sqlite3.SQLiteStmt), exec: writesNoRows(query)}
 		c.kept[query] = k
 	}
-	if k.rows || k.stmt.NumInput() != n {
+	if k.rows || exec && !k.exec || k.stmt.NumInput() != n {
 		return nil
 	}
 	return k
