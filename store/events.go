@@ -274,9 +274,9 @@ func (db *DB) RecordAttempts(ctx context.Context, rs []order.DeliveryResult) err
 				args: []any{r.Delivery.ID, a.StatusCode, a.LatencyMS, a.Error, a.Response, utc(a.At)}}).exec(tx); err != nil {
 				return err
 			}
-			if err := tx.Exec(`UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL,
+			if _, err := execSQL(tx, `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL,
 				lease_until = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND status = 'pending'`,
-				string(r.Status), r.Delivery.Attempts+1, utcPtr(r.Next), a.Error, utc(a.At), r.Delivery.ID, r.Owner).Error; err != nil {
+				string(r.Status), r.Delivery.Attempts+1, utcPtr(r.Next), a.Error, utc(a.At), r.Delivery.ID, r.Owner); err != nil {
 				return err
 			}
 		}
