@@ -290,6 +290,9 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
+		if !s.deps.Logger.Enabled(c.Request().Context(), slog.LevelInfo) {
+			return nil // its fields cost an eighth of a GET's allocations: not made when not written
+		}
 		s.deps.Logger.Info("http", "request_id", requestID(c), "method", methodLabel(c.Request().Method),
 			"route", routeLabel(c), "status", c.Response().Status, "duration_ms", time.Since(start).Milliseconds(),
 			"remote_ip", c.RealIP(), "client_request_id", clientRequestID(c))
