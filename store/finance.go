@@ -100,7 +100,10 @@ func moneyMoved(g *gorm.DB, f order.ListFilter) ([]order.MoneyTotal, error) {
 		r, rargs = period("refunded_at", f.From, f.To)
 		paid, refunded = paid+" AND "+p, refunded+" AND "+r
 	}
-	q := filtered(g.Model(&orderRow{}), f).Where("status IN ('PAID', 'REFUNDED')")
+	// No "status IN ('PAID', 'REFUNDED')" here, though only those count (the CASEs say so): with it
+	// SQLite read every paid order through orders_status instead of the period's rows through
+	// orders_created, and a day's report on a million orders took 450 ms instead of 3.
+	q := filtered(g.Model(&orderRow{}), f)
 	var rows []struct {
 		Currency      string
 		PaidCount     int64
