@@ -191,7 +191,7 @@ func (db *DB) pool(g *gorm.DB, n int) error {
 // first (PRAGMA soft_heap_limit, which is the process's, not a connection's): one reader's 16 MiB
 // cache fits, as finance's reads at scale want, but four readers warmed by a day of GETs no longer
 // add 64 MiB to the process (measured: 133 MiB resident after 100,000 orders, 85 MiB with this
-// limit and glibc's arenas bounded, see malloc.go).
+// limit and glibc's arenas bounded, see malloc_linux.go).
 const sqliteHeapLimit = 24 << 20
 
 // sqliteDriver is go-sqlite3 with a hook that sets, on every connection it opens, what the DSN
