@@ -39,14 +39,13 @@ func (db *DB) CreateOrder(ctx context.Context, o *order.Order, t order.Transitio
 // createOneStatement is CreateOrder on PostgreSQL as one statement, its own transaction: one
 // round trip instead of four (BEGIN, two INSERTs, COMMIT), as Save's is.
 func (db *DB) createOneStatement(ctx context.Context, o *order.Order, first insert) error {
-	r := toRow(o)
+	ins := orderInsert(toRow(o))
 	// The transition takes the order's new id from the CTE (its first column, order_id).
-	q := `WITH o AS (INSERT INTO orders (` + strings.Join(orderColumns, ", ") + `) VALUES (` +
-		strings.TrimSuffix(strings.Repeat("?, ", len(orderColumns)), ", ") + `) RETURNING id),
+	q := `WITH o AS (` + ins.sql() + ` RETURNING id),
 		t AS (INSERT INTO transitions (` + strings.Join(first.cols, ", ") + `) SELECT o.id, ` +
-		strings.TrimSuffix(strings.Repeat("?, ", len(first.cols)-1), ", ") + ` FROM o)
+		placeholders(len(first.cols)-1) + ` FROM o)
 		SELECT id FROM o`
-	args := append(r.values(), first.args[1:]...)
+	args := append(ins.args, first.args[1:]...)
 	return db.writeOne(func() error {
 		return db.SQL().QueryRowContext(ctx, db.Rebind(q), args...).Scan(&o.ID)
 	})
@@ -411,8 +410,7 @@ func (db *DB) ClaimNotification(ctx context.Context, n order.NotificationRecord,
 	if db.Dialect == Postgres && row.OrderID != nil {
 		// A first receipt, the usual case, is one statement: one round trip, not seven.
 		var claimed, asked int
-		q := `WITH n AS (INSERT INTO ` + ins.table + ` (` + strings.Join(ins.cols, ", ") + `) VALUES (` + ins.placeholders() + `) ` +
-			ins.conflict() + ` RETURNING order_id),
+		q := `WITH n AS (` + ins.sql() + ` RETURNING order_id),
 			w AS (INSERT INTO notify_windows (order_id, queried_at) SELECT order_id, ? FROM n ` + windowConflict + ` RETURNING order_id)
 			SELECT (SELECT count(*) FROM n), (SELECT count(*) FROM w)`
 		args := append(slices.Clone(ins.args), at, utc(n.ReceivedAt.Add(-window)))
@@ -444,7 +442,7 @@ func (db *DB) ClaimNotification(ctx context.Context, n order.NotificationRecord,
 // counted on it and the check taken over where the row's failed.
 func (db *DB) claimNotification(tx *gorm.DB, ins insert, row *notificationRow, at, staleBefore time.Time) (order.NotificationClaim, error) {
 	var c order.NotificationClaim
-	res := tx.Exec("INSERT INTO "+ins.table+" ("+strings.Join(ins.cols, ", ")+") VALUES ("+ins.placeholders()+")"+ins.conflict(), ins.args...)
+	res := tx.Exec(ins.sql(), ins.args...)
 	if res.Error != nil || res.RowsAffected == 1 {
 		c.First = res.Error == nil
 		return c, res.Error
@@ -702,16 +700,20 @@ func (r *orderRow) values() []any {
 		r.CheckAttempts, r.LeaseOwner, r.LeaseUntil, r.CreatedAt, r.UpdatedAt, r.Merchant, r.Reference, r.Metadata, r.Items}
 }
 
+// orderInsert is a new order's row as an insert.
+func orderInsert(r orderRow) insert {
+	return insert{table: "orders", cols: orderColumns, args: r.values()}
+}
+
 // insertOrder inserts the row and returns its id.
 func insertOrder(tx *gorm.DB, r orderRow) (int64, error) {
-	q := `INSERT INTO orders (` + strings.Join(orderColumns, ", ") + `) VALUES (` +
-		strings.TrimSuffix(strings.Repeat("?, ", len(orderColumns)), ", ") + `)`
+	ins := orderInsert(r)
 	if tx.Dialector.Name() == string(Postgres) {
 		var id int64
-		err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, rebind(q+" RETURNING id"), r.values()...).Scan(&id)
+		err := tx.Statement.ConnPool.QueryRowContext(tx.Statement.Context, rebind(ins.sql()+" RETURNING id"), ins.args...).Scan(&id)
 		return id, err
 	}
-	res, err := execSQL(tx, q, r.values()...)
+	res, err := execSQL(tx, ins.sql(), ins.args...)
 	if err != nil {
 		return 0, err
 	}
@@ -728,8 +730,14 @@ type insert struct {
 	onConflict        string // or this ON CONFLICT clause decides
 }
 
-func (r insert) placeholders() string {
-	return strings.TrimSuffix(strings.Repeat("?, ", len(r.cols)), ", ")
+// placeholders is n ?s, comma-separated.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// sql is the row's INSERT ... VALUES statement, with its conflict clause.
+func (r insert) sql() string {
+	return "INSERT INTO " + r.table + " (" + strings.Join(r.cols, ", ") + ") VALUES (" + placeholders(len(r.cols)) + ")" + r.conflict()
 }
 
 func (r insert) conflict() string {
@@ -744,14 +752,14 @@ func (r insert) conflict() string {
 
 // exec inserts the row.
 func (r insert) exec(tx *gorm.DB) error {
-	_, err := execSQL(tx, "INSERT INTO "+r.table+" ("+strings.Join(r.cols, ", ")+") VALUES ("+r.placeholders()+")"+r.conflict(), r.args...)
+	_, err := execSQL(tx, r.sql(), r.args...)
 	return err
 }
 
 // selectFrom is the row's INSERT taking one row of the CTE from: nothing is inserted when from
 // is empty.
 func (r insert) selectFrom(from string) string {
-	return "INSERT INTO " + r.table + " (" + strings.Join(r.cols, ", ") + ") SELECT " + r.placeholders() + " FROM " + from + r.conflict()
+	return "INSERT INTO " + r.table + " (" + strings.Join(r.cols, ", ") + ") SELECT " + placeholders(len(r.cols)) + " FROM " + from + r.conflict()
 }
 
 func transitionInsert(t *transitionRow) insert {
