@@ -349,3 +349,38 @@ func TestEventsPageAndFilter(t *testing.T) {
 		}
 	})
 }
+
+// TestBatchShapes: a batch of any size is cut into statements of a few shapes, each row and each
+// id exactly once (an IN list's padding repeats its last id).
+func TestBatchShapes(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 63, 64, 65, 200, 256, 257, 1000} {
+		args := make([]any, 0, 2*n)
+		ids := make([]int64, n)
+		for i := range n {
+			args = append(args, i, "x")
+			ids[i] = int64(i)
+		}
+		var rows []any
+		for _, c := range chunkRows(args, 2) {
+			if k := len(c) / 2; k > mostRows || k&(k-1) != 0 {
+				t.Errorf("n=%d: a chunk of %d rows", n, k)
+			}
+			rows = append(rows, c...)
+		}
+		if !slices.Equal(rows, args) {
+			t.Errorf("n=%d: the chunks hold %d values, want the %d given in order", n, len(rows), len(args))
+		}
+		seen := map[int64]bool{}
+		for _, in := range idLists(ids) {
+			if k := len(in); k > 256 || k&(k-1) != 0 {
+				t.Errorf("n=%d: an IN list of %d", n, k)
+			}
+			for _, v := range in {
+				seen[v.(int64)] = true
+			}
+		}
+		if len(seen) != n {
+			t.Errorf("n=%d: the IN lists name %d ids", n, len(seen))
+		}
+	}
+}

@@ -52,19 +52,10 @@ func (lq leaseQueue) claim(ctx context.Context, db *DB, where string, args []any
 					ORDER BY q.`+lq.due+` LIMIT ? FOR UPDATE SKIP LOCKED)
 				RETURNING *`, append(append([]any{owner, until.Sub(now).Seconds()}, args...), limit)...).Scan(dst).Error
 		}
-		var ids []int64
-		if err := tx.Raw(lq.dueSQL(where)+" LIMIT ?", append(append([]any{now.UTC(), now.UTC()}, args...), limit)...).
-			Scan(&ids).Error; err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		if err := tx.Table(lq.table).Where("id IN ?", ids).
-			Updates(map[string]any{"lease_owner": owner, "lease_until": until.UTC()}).Error; err != nil {
-			return err
-		}
-		return tx.Table(lq.table).Where("id IN ?", ids).Order(lq.due).Find(dst).Error
+		// One statement, as on PostgreSQL: reading the ids, leasing them and reading the rows
+		// again were three, and a tenth of the deliverer's cost on the one writer.
+		return tx.Raw(`UPDATE `+lq.table+` SET lease_owner = ?, lease_until = ? WHERE id IN (`+lq.dueSQL(where)+` LIMIT ?) RETURNING *`,
+			append(append([]any{owner, until.UTC(), now.UTC(), now.UTC()}, args...), limit)...).Scan(dst).Error
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,4 +46,49 @@ func BenchmarkCreateThenSave(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkPaidSave measures the store's share of a paid notification on SQLite, durable: the
+// versioned update with its transition and the notification's row, with its order.paid event and
+// a delivery per endpoint (0 or 2), from many goroutines at once as under load.
+func BenchmarkPaidSave(b *testing.B) {
+	for _, endpoints := range [][]string{nil, {"http://a.example/hook", "http://b.example/hook"}} {
+		b.Run(fmt.Sprintf("endpoints=%d", len(endpoints)), func(b *testing.B) {
+			ctx := context.Background()
+			db, err := Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "b.db"), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Migrate(ctx); err != nil {
+				b.Fatal(err)
+			}
+			orders := make([]*order.Order, b.N)
+			for i := range orders {
+				o := newOrder(i+1, fmt.Sprintf("u%d", i%64))
+				if err := db.CreateOrder(ctx, o, order.Transition{To: order.StatusCreated, Source: order.SourceAPI, Version: 1, At: t0}); err != nil {
+					b.Fatal(err)
+				}
+				orders[i] = o
+			}
+			payload := []byte(`{"type":"order.paid","data":{"order":{"outTradeNo":"` + strings.Repeat("x", 600) + `"}}}`)
+			var n atomic.Int64
+			b.SetParallelism(32)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					o := orders[n.Add(1)-1]
+					paid := t0.Add(time.Minute)
+					w := order.Write{Order: o, Change: order.Change{From: order.StatusCreated, To: order.StatusPaid, Reason: "paid"},
+						Observation: order.Observation{Kind: order.ObservedPaid, Source: order.SourceNotify, MOSStatus: "SUCCESS"}, At: paid,
+						Events: []order.OutboxEvent{{ID: order.NewEventID(), Type: order.EventOrderPaid, OrderID: o.ID, OutTradeNo: o.OutTradeNo,
+							OrderVersion: o.Version + 1, Payload: payload, At: paid, Endpoints: endpoints}}}
+					if _, err := db.Save(ctx, w); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
