@@ -255,3 +255,20 @@ func TestRefundWindowMigration(t *testing.T) {
 		}
 	})
 }
+
+// TestRebind: placeholders are numbered in order, other text (UTF-8 too) is kept, and a query
+// seen before gives the same text.
+func TestRebind(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"SELECT 1", "SELECT 1"},
+		{"a = ? AND b IN (?, ?)", "a = $1 AND b IN ($2, $3)"},
+		{"note = 'café ✓' AND x = ?", "note = 'café ✓' AND x = $1"},
+		{strings.Repeat("?,", 11) + "?", "$1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12"},
+	} {
+		for range 2 {
+			if got := rebind(tc.in); got != tc.want {
+				t.Errorf("rebind(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		}
+	}
+}

@@ -47,7 +47,7 @@ func (db *DB) createOneStatement(ctx context.Context, o *order.Order, first inse
 		SELECT id FROM o`
 	args := append(ins.args, first.args[1:]...)
 	return db.writeOne(func() error {
-		return db.SQL().QueryRowContext(ctx, db.Rebind(q), args...).Scan(&o.ID)
+		return db.batch.do(ctx, db.Rebind(q), args, &o.ID)
 	})
 }
 
@@ -322,7 +322,7 @@ func (db *DB) saveOneStatement(ctx context.Context, id, version int64, update ma
 	stmt := db.Rebind(q.String())
 	return db.writeOne(func() error {
 		var n int64
-		if err := db.SQL().QueryRowContext(ctx, stmt, args...).Scan(&n); err != nil {
+		if err := db.batch.do(ctx, stmt, args, &n); err != nil {
 			return err
 		}
 		if n == 0 {
@@ -420,7 +420,7 @@ func (db *DB) ClaimNotification(ctx context.Context, n order.NotificationRecord,
 			SELECT (SELECT count(*) FROM n), (SELECT count(*) FROM w)`
 		args := append(slices.Clone(ins.args), at, utc(n.ReceivedAt.Add(-window)))
 		if err := db.writeOne(func() error {
-			return db.SQL().QueryRowContext(ctx, db.Rebind(q), args...).Scan(&claimed, &asked)
+			return db.batch.do(ctx, db.Rebind(q), args, &claimed, &asked)
 		}); err != nil {
 			return c, err
 		}
