@@ -10,10 +10,17 @@ import (
 
 // Group commit. With synchronous=FULL every SQLite commit waits for an fsync, and SQLite has one
 // writer at a time, so one transaction per request caps durable writes at one fsync each. The
-// committer instead takes every transaction that is waiting, runs each inside a SAVEPOINT of one
-// shared SQLite transaction, commits that once (one fsync), and only then answers each caller.
-// A caller whose work fails is rolled back to its savepoint alone; the others still commit. No
-// caller is told "done" before its rows are durable, so nothing acknowledged can be lost.
+// committer instead takes every transaction that is waiting, runs them all in one shared SQLite
+// transaction, commits that once (one fsync), and only then answers each caller. No caller is
+// told "done" before its rows are durable, so nothing acknowledged can be lost.
+//
+// One caller's failure must not fail the others. The committer first runs the group as it is:
+// nearly always every caller succeeds, and the group commits. When one fails, the transaction is
+// rolled back whole and the group runs again with each caller inside a SAVEPOINT of its own, so
+// that the one that fails is rolled back to its savepoint alone and the others still commit.
+// Savepoints are not the first try because they are dear: SQLite copies every page a savepoint
+// changes first into its sub-journal, and with them a paid notification's write cost a third
+// more (BenchmarkPaidSave).
 
 // maxGroup bounds one group, so one commit's latency stays small.
 const maxGroup = 128
@@ -78,8 +85,49 @@ func (c *committer) run() {
 	}
 }
 
-// commit runs one group in one transaction.
+// commit runs one group in one transaction: as it is, or, when a caller fails, again with a
+// savepoint for each.
 func (c *committer) commit(group []*txRequest) {
+	if c.together(group) {
+		return
+	}
+	c.withSavepoints(group)
+}
+
+// together runs the group in one transaction without savepoints and answers every caller, unless
+// one of several fails: it then rolls the transaction back, answers no one, and reports false.
+func (c *committer) together(group []*txRequest) bool {
+	tx := c.db.WithContext(context.Background()).Begin()
+	if tx.Error != nil {
+		return false
+	}
+	results := make([]error, len(group))
+	for i, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if err := runGuarded(tx, r.fn); err != nil {
+			tx.Rollback()
+			if len(group) > 1 {
+				return false
+			}
+			r.done <- err
+			return true
+		}
+	}
+	err := tx.Commit().Error
+	for i, r := range group {
+		if results[i] == nil {
+			results[i] = err
+		}
+		r.done <- results[i]
+	}
+	return true
+}
+
+// withSavepoints runs one group in one transaction, each caller in a savepoint of its own.
+func (c *committer) withSavepoints(group []*txRequest) {
 	results := make([]error, len(group))
 	// The group's statements must not be interrupted by one caller's cancellation: SQLite rolls a
 	// whole transaction back when a write statement inside it is interrupted.

@@ -98,3 +98,61 @@ func TestGroupCommitAfterClose(t *testing.T) {
 		t.Fatalf("cancelled context: %v", err)
 	}
 }
+
+// TestGroupRunsAgainWithSavepoints: a group one of whose callers fails is rolled back whole and
+// run again with a savepoint per caller, so that the others commit once and the failing one's
+// writes vanish; a group that succeeds runs once.
+func TestGroupRunsAgainWithSavepoints(t *testing.T) {
+	db := openMigrated(t, "sqlite:"+filepath.Join(t.TempDir(), "g.db"))
+	if _, err := db.SQL().Exec(`CREATE TABLE scratch (i INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	errBoom := errors.New("boom")
+	for _, tc := range []struct {
+		name  string
+		fail  []bool
+		runs  []int // how often each caller's function ran
+		wantN int   // rows after
+	}{
+		{"all succeed", []bool{false, false, false}, []int{1, 1, 1}, 3},
+		// The first try stops at the failure: the last caller runs in the second only.
+		{"the middle one fails", []bool{false, true, false}, []int{2, 2, 1}, 2},
+		{"alone and failing", []bool{true}, []int{1}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := db.SQL().Exec(`DELETE FROM scratch`); err != nil {
+				t.Fatal(err)
+			}
+			runs := make([]int, len(tc.fail))
+			group := make([]*txRequest, len(tc.fail))
+			for i, fail := range tc.fail {
+				group[i] = &txRequest{ctx: context.Background(), done: make(chan error, 1), fn: func(tx *gorm.DB) error {
+					runs[i]++
+					if err := tx.Exec(`INSERT INTO scratch (i) VALUES (?)`, i).Error; err != nil {
+						return err
+					}
+					if fail {
+						return errBoom
+					}
+					return nil
+				}}
+			}
+			db.group.commit(group)
+			for i, r := range group {
+				if err := <-r.done; (err != nil) != tc.fail[i] {
+					t.Errorf("caller %d: %v, want failure %v", i, err, tc.fail[i])
+				}
+				if runs[i] != tc.runs[i] {
+					t.Errorf("caller %d ran %d times, want %d", i, runs[i], tc.runs[i])
+				}
+			}
+			var n int
+			if err := db.SQL().QueryRow(`SELECT count(*) FROM scratch`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != tc.wantN {
+				t.Errorf("%d rows, want %d", n, tc.wantN)
+			}
+		})
+	}
+}
