@@ -71,18 +71,23 @@ func (c *committer) run() {
 		case <-c.quit:
 			return
 		}
-		group := []*txRequest{first}
-	gather:
-		for len(group) < maxGroup {
-			select {
-			case r := <-c.requests:
-				group = append(group, r)
-			default:
-				break gather
-			}
-		}
-		c.commit(group)
+		c.commit(gather(first, c.requests, maxGroup))
 	}
+}
+
+// gather is first and whatever else is waiting on more, up to most in all: a group takes no
+// more time to form than there is work waiting.
+func gather[T any](first T, more <-chan T, most int) []T {
+	group := []T{first}
+	for len(group) < most {
+		select {
+		case r := <-more:
+			group = append(group, r)
+		default:
+			return group
+		}
+	}
+	return group
 }
 
 // commit runs one group in one transaction: as it is, or, when a caller fails, again with a

@@ -13,7 +13,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 // openMigrated opens url, migrates it, and closes it when the test ends.
-func openMigrated(t *testing.T, url string) *DB {
+func openMigrated(t testing.TB, url string) *DB {
 	t.Helper()
 	ctx := context.Background()
 	db, err := Open(ctx, url, Options{})

@@ -18,14 +18,7 @@ import (
 // is the bottleneck; compare runs with benchstat.
 func BenchmarkCreateThenSave(b *testing.B) {
 	ctx := context.Background()
-	db, err := Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "b.db"), Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	db := openMigrated(b, "sqlite:"+filepath.Join(b.TempDir(), "b.db"))
 	var n atomic.Int64
 	b.SetParallelism(32)
 	b.ResetTimer()
@@ -49,20 +42,13 @@ func BenchmarkCreateThenSave(b *testing.B) {
 }
 
 // BenchmarkPaidSave measures the store's share of a paid notification on SQLite, durable: the
-// versioned update with its transition and the notification's row, with its order.paid event and
-// a delivery per endpoint (0 or 2), from many goroutines at once as under load.
+// versioned update with its transition, its order.paid event and a delivery per endpoint (0 or
+// 2), from many goroutines at once as under load.
 func BenchmarkPaidSave(b *testing.B) {
 	for _, endpoints := range [][]string{nil, {"http://a.example/hook", "http://b.example/hook"}} {
 		b.Run(fmt.Sprintf("endpoints=%d", len(endpoints)), func(b *testing.B) {
 			ctx := context.Background()
-			db, err := Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "b.db"), Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			if _, err := db.Migrate(ctx); err != nil {
-				b.Fatal(err)
-			}
+			db := openMigrated(b, "sqlite:"+filepath.Join(b.TempDir(), "b.db"))
 			orders := make([]*order.Order, b.N)
 			for i := range orders {
 				o := newOrder(i+1, fmt.Sprintf("u%d", i%64))

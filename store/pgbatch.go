@@ -85,17 +85,7 @@ func (b *pgBatcher) run() {
 		case <-b.quit:
 			return
 		}
-		batch := []*pgStatement{first}
-	gather:
-		for len(batch) < maxBatch {
-			select {
-			case s := <-b.requests:
-				batch = append(batch, s)
-			default:
-				break gather
-			}
-		}
-		b.send(batch)
+		b.send(gather(first, b.requests, maxBatch))
 	}
 }
 
