@@ -7,6 +7,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -30,6 +31,10 @@ import (
 const (
 	maxBatch   = 64
 	pgBatchers = 4
+	// batchTimeout bounds a batch (and a statement run again alone): a connection that hangs
+	// without an answer must not hold its callers, and every later write, for ever. Its callers
+	// then get an error, as they would from a statement cut short by their own context.
+	batchTimeout = 30 * time.Second
 )
 
 // pgStatement is one write waiting for its batch: a statement returning one row, scanned into dst.
@@ -111,7 +116,9 @@ func (b *pgBatcher) send(batch []*pgStatement) {
 		}
 	}
 	for _, s := range live {
-		s.done <- b.db.QueryRowContext(context.Background(), s.sql, s.args...).Scan(s.dst...)
+		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		s.done <- b.db.QueryRowContext(ctx, s.sql, s.args...).Scan(s.dst...)
+		cancel()
 	}
 }
 
@@ -120,7 +127,8 @@ func (b *pgBatcher) send(batch []*pgStatement) {
 // transaction survives); any other failure rolls it all back and is returned as err.
 func (b *pgBatcher) together(batch []*pgStatement) ([]error, error) {
 	// Not the callers' contexts: the batch is theirs together, and must not end for one of them.
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
 	conn, err := b.db.Conn(ctx)
 	if err != nil {
 		return nil, err
