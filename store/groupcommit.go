@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"gorm.io/gorm"
 )
@@ -34,45 +35,75 @@ type txRequest struct {
 	done chan error
 }
 
-// committer owns SQLite's one writer connection.
+// committer owns SQLite's one writer connection: one loop takes the waiting transactions as a
+// group and commits them.
 type committer struct {
-	db       *gorm.DB
-	requests chan *txRequest // unbuffered: a send succeeds only while the committer runs
-	quit     chan struct{}
-	stopped  chan struct{}
+	db *gorm.DB
+	*groups[*txRequest]
 }
 
 func newCommitter(db *gorm.DB) *committer {
-	c := &committer{db: db, requests: make(chan *txRequest), quit: make(chan struct{}), stopped: make(chan struct{})}
-	go c.run()
+	c := &committer{db: db}
+	c.groups = startGroups(1, maxGroup, c.commit)
 	return c
 }
 
 // do runs fn in the next group and waits until that group is committed (or failed).
 func (c *committer) do(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	r := &txRequest{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return c.submit(ctx, r, r.done)
+}
+
+// groups hands concurrent callers' work to loops that each take whatever is waiting as one
+// group: SQLite's committer (one loop) and PostgreSQL's batcher (several).
+type groups[T any] struct {
+	requests chan T // unbuffered: a send succeeds only while a loop runs
+	quit     chan struct{}
+	stopped  chan struct{}
+}
+
+// startGroups runs loops loops until close, each handing work groups of at most most to work.
+func startGroups[T any](loops, most int, work func([]T)) *groups[T] {
+	g := &groups[T]{requests: make(chan T), quit: make(chan struct{}), stopped: make(chan struct{})}
+	var running sync.WaitGroup
+	for range loops {
+		running.Go(func() {
+			for {
+				select {
+				case first := <-g.requests:
+					work(gather(first, g.requests, most))
+				case <-g.quit:
+					return
+				}
+			}
+		})
+	}
+	go func() { running.Wait(); close(g.stopped) }()
+	return g
+}
+
+// submit hands r to a loop and waits for its outcome on done, unless the loops have quit or ctx
+// ends before r is taken. Once taken, r runs to its end: its outcome must be known before
+// answering.
+func (g *groups[T]) submit(ctx context.Context, r T, done <-chan error) error {
 	select {
-	case c.requests <- r:
-	case <-c.quit:
+	case g.requests <- r:
+	case <-g.quit:
 		return errClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	// Once accepted, the request runs to its end: its outcome must be known before answering.
-	return <-r.done
+	return <-done
 }
 
-func (c *committer) run() {
-	defer close(c.stopped)
-	for {
-		var first *txRequest
-		select {
-		case first = <-c.requests:
-		case <-c.quit:
-			return
-		}
-		c.commit(gather(first, c.requests, maxGroup))
+// close stops the loops after the groups in progress.
+func (g *groups[T]) close() {
+	select {
+	case <-g.quit:
+	default:
+		close(g.quit)
 	}
+	<-g.stopped
 }
 
 // gather is first and whatever else is waiting on more, up to most in all: a group takes no
@@ -195,14 +226,4 @@ func runGuarded(tx *gorm.DB, fn func(tx *gorm.DB) error) (err error) {
 		}
 	}()
 	return fn(tx)
-}
-
-// close stops the committer after the group in progress.
-func (c *committer) close() {
-	select {
-	case <-c.quit:
-	default:
-		close(c.quit)
-	}
-	<-c.stopped
 }

@@ -46,52 +46,22 @@ type pgStatement struct {
 	done chan error
 }
 
+// pgBatcher sends the one-statement writes waiting at once as batches, pgBatchers at a time.
 type pgBatcher struct {
-	db       *sql.DB
-	requests chan *pgStatement // unbuffered: a send succeeds only while a batcher runs
-	quit     chan struct{}
-	stopped  chan struct{}
+	db *sql.DB
+	*groups[*pgStatement]
 }
 
 func newPGBatcher(db *sql.DB) *pgBatcher {
-	b := &pgBatcher{db: db, requests: make(chan *pgStatement), quit: make(chan struct{}), stopped: make(chan struct{})}
-	done := make(chan struct{}, pgBatchers)
-	for range pgBatchers {
-		go func() { b.run(); done <- struct{}{} }()
-	}
-	go func() {
-		for range pgBatchers {
-			<-done
-		}
-		close(b.stopped)
-	}()
+	b := &pgBatcher{db: db}
+	b.groups = startGroups(pgBatchers, maxBatch, b.send)
 	return b
 }
 
 // do runs the statement in the next batch and scans its row into dst once the batch committed.
 func (b *pgBatcher) do(ctx context.Context, query string, args []any, dst ...any) error {
 	s := &pgStatement{ctx: ctx, sql: query, args: args, dst: dst, done: make(chan error, 1)}
-	select {
-	case b.requests <- s:
-	case <-b.quit:
-		return errClosed
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	// Once taken, the statement runs to its end: its outcome must be known before answering.
-	return <-s.done
-}
-
-func (b *pgBatcher) run() {
-	for {
-		var first *pgStatement
-		select {
-		case first = <-b.requests:
-		case <-b.quit:
-			return
-		}
-		b.send(gather(first, b.requests, maxBatch))
-	}
+	return b.submit(ctx, s, s.done)
 }
 
 // send runs a batch: alone, a statement is its own transaction; several go in one.
@@ -185,14 +155,4 @@ func (b *pgBatcher) together(batch []*pgStatement) ([]error, error) {
 		}
 	}
 	return results, nil
-}
-
-// close stops the batchers after the batches in progress.
-func (b *pgBatcher) close() {
-	select {
-	case <-b.quit:
-	default:
-		close(b.quit)
-	}
-	<-b.stopped
 }
