@@ -57,6 +57,7 @@ type DB struct {
 	lock    *os.File   // SQLite only: held for the process's life so a second instance refuses
 	group   *committer // SQLite only: group commit of concurrent write transactions
 	batch   *pgBatcher // PostgreSQL only: group commit of concurrent one-statement writes
+	leases  *memLeases // SQLite only: the deliveries' leases (see memLeases)
 
 	migrations struct { // the goose provider, built on first use
 		once sync.Once
@@ -158,6 +159,7 @@ func Open(ctx context.Context, rawURL string, opt Options) (*DB, error) {
 			return nil, err
 		}
 		db.group = newCommitter(db.write)
+		db.leases = &memLeases{held: map[int64]memLease{}}
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		db.Dialect = Postgres
 		g, err := gorm.Open(postgres.New(postgres.Config{DSN: rawURL}), gcfg)

@@ -233,6 +233,30 @@ const deliveryClaim = `q.endpoint = ? AND q.status = 'pending' AND NOT EXISTS (S
 // PostgreSQL the rows are picked with FOR UPDATE SKIP LOCKED on the database's clock, as the
 // reconciler's claims are, so that two instances never send the same attempt at once.
 func (db *DB) ClaimDeliveries(ctx context.Context, endpoint string, now time.Time, limit int, owner string, until time.Time) ([]order.Delivery, error) {
+	if db.leases != nil {
+		// On SQLite: one read, the payloads with the rows, and the leases in memory.
+		var rows []struct {
+			Row     deliveryRow `gorm:"embedded"`
+			Payload string
+		}
+		err := deliveryQueue.claimInMemory(ctx, db, "q.*, e.payload", "JOIN events e ON e.id = q.event_id", deliveryClaim,
+			[]any{endpoint}, now, limit, owner, until, &rows, func() []int64 {
+				ids := make([]int64, len(rows))
+				for i := range rows {
+					ids[i] = rows[i].Row.ID
+				}
+				return ids
+			})
+		if err != nil || len(rows) == 0 {
+			return nil, err
+		}
+		out := make([]order.Delivery, len(rows))
+		for i := range rows {
+			out[i] = rows[i].Row.delivery()
+			out[i].Payload = []byte(rows[i].Payload)
+		}
+		return out, nil
+	}
 	var rows []deliveryRow
 	err := deliveryQueue.claim(ctx, db, deliveryClaim, []any{endpoint}, now, limit, owner, until, &rows)
 	if err != nil || len(rows) == 0 {
@@ -304,7 +328,17 @@ func (db *DB) RecordAttempts(ctx context.Context, rs []order.DeliveryResult) err
 		}
 	}
 	cols := []string{"delivery_id", "status_code", "latency_ms", "error", "response", "created_at"}
-	return db.InTx(ctx, func(tx *gorm.DB) error {
+	// On SQLite the leases are in memory (memLeases): only the deliveries whose lease the owner
+	// still holds change state, as the lease_owner condition does on PostgreSQL, and the leases
+	// end once the new states have committed.
+	leased := ids
+	if db.leases != nil {
+		leased = map[state][]int64{}
+		for s, in := range ids {
+			leased[s] = db.leases.owned(s.owner, in)
+		}
+	}
+	err := db.InTx(ctx, func(tx *gorm.DB) error {
 		for _, chunk := range chunkRows(attempts, len(cols)) {
 			if err := (insert{table: "delivery_attempts", cols: cols, args: chunk}).exec(tx); err != nil {
 				return err
@@ -315,17 +349,26 @@ func (db *DB) RecordAttempts(ctx context.Context, rs []order.DeliveryResult) err
 			if !s.next.IsZero() {
 				next = &s.next
 			}
-			for _, in := range idLists(ids[s]) {
+			for _, in := range idLists(leased[s]) {
 				args := append([]any{s.status, s.attempts, next, s.lastError, at[s]}, in...)
-				if _, err := execSQL(tx, `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL,
-					lease_until = NULL, updated_at = ? WHERE id IN (`+placeholders(len(in))+`) AND lease_owner = ? AND status = 'pending'`,
-					append(args, s.owner)...); err != nil {
+				q := `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL,
+					lease_until = NULL, updated_at = ? WHERE id IN (` + placeholders(len(in)) + `) AND status = 'pending'`
+				if db.leases == nil {
+					q, args = q+` AND lease_owner = ?`, append(args, s.owner)
+				}
+				if _, err := execSQL(tx, q, args...); err != nil {
 					return err
 				}
 			}
 		}
 		return nil
 	})
+	if err == nil && db.leases != nil {
+		for s, in := range leased {
+			db.leases.release(s.owner, in)
+		}
+	}
+	return err
 }
 
 // mostRows is the most rows one multi-row statement writes.

@@ -241,6 +241,68 @@ func TestClaimDeliveriesNeverTwice(t *testing.T) {
 	})
 }
 
+// TestClaimsRacingRecordsNeverTwice: workers claim deliveries and record them delivered while
+// others claim: no delivery is claimed again once it is delivered, so each is attempted exactly
+// once. On SQLite, where the leases are in memory, this is the race between a claim's read and a
+// lease ending after its delivery's new state commits.
+func TestClaimsRacingRecordsNeverTwice(t *testing.T) {
+	pgtest.ForEachDB(t, func(t *testing.T, url string) {
+		db := openMigrated(t, url)
+		ctx := context.Background()
+		now := time.Now().UTC().Add(-time.Second)
+		const orders = 120
+		for i := range orders {
+			o := create(t, db, newOrder(i+1, "u1"))
+			if _, err := pay(t, db, o, now, outboxEvent(o, order.EventOrderPaid, now, epA)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var (
+			mu      sync.Mutex
+			claimed = map[int64]int{}
+			wg      sync.WaitGroup
+		)
+		for w := range 4 {
+			owner := string(rune('a' + w))
+			wg.Go(func() {
+				for range 60 {
+					n := time.Now()
+					ds, err := db.ClaimDeliveries(ctx, epA, n, 4, owner, n.Add(time.Minute))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					var rs []order.DeliveryResult
+					mu.Lock()
+					for _, d := range ds {
+						claimed[d.ID]++
+						rs = append(rs, order.DeliveryResult{Delivery: d, Owner: owner, Status: order.DeliveryDelivered,
+							Attempt: order.Attempt{At: time.Now(), StatusCode: 204}})
+					}
+					mu.Unlock()
+					if err := db.RecordAttempts(ctx, rs); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if len(claimed) != orders {
+			t.Errorf("%d deliveries claimed, want all %d", len(claimed), orders)
+		}
+		for id, n := range claimed {
+			if n != 1 {
+				t.Errorf("delivery %d claimed %d times", id, n)
+			}
+		}
+		eps, err := db.Endpoints(ctx, []string{epA})
+		if err != nil || len(eps) != 1 || eps[0].Counts[order.DeliveryDelivered] != orders || eps[0].Counts[order.DeliveryPending] != 0 {
+			t.Fatalf("endpoint after the race: %+v %v", eps, err)
+		}
+	})
+}
+
 // TestAbandonRemovedEndpointsAndPrune: deliveries to a removed endpoint stop; the attempts of
 // delivered events are pruned after the retention, the events are kept.
 func TestAbandonRemovedEndpointsAndPrune(t *testing.T) {
