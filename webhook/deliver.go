@@ -127,9 +127,16 @@ func NewDeliverer(out Outbox, cfg DelivererConfig) (*Deliverer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Every attempt in flight keeps its connection for the next: Go's default transport keeps
+	// two idle connections per host, so six of each endpoint's eight senders dialled a new
+	// connection for every event (and left one in TIME_WAIT), on both sides.
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = cfg.Concurrency * max(1, len(cfg.Endpoints))
+	t.MaxIdleConns = t.MaxIdleConnsPerHost
 	d := &Deliverer{out: out, cfg: cfg, log: cfg.Logger,
 		client: &http.Client{
-			Timeout: cfg.Timeout,
+			Transport: t,
+			Timeout:   cfg.Timeout,
 			// A redirect is an answer that is not 2xx: the endpoint is misconfigured, and following
 			// it would send the signed event somewhere no one configured.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -321,9 +328,26 @@ func (d *Deliverer) run(loops, attempts context.Context, endpoint string, wake <
 		case <-loops.Done():
 			return
 		case <-wake:
+			gather(loops)
 		case <-ended:
+			gather(loops)
 		case <-poll.C:
 		}
+	}
+}
+
+// claimGather is how long a worker woken by a new event or a recorded attempt waits before it
+// claims, so that the events made meanwhile come in the same claim: under load a claim per
+// event was a tenth of mospay's CPU (make bench, notifications with endpoints).
+const claimGather = 5 * time.Millisecond
+
+// gather waits claimGather, or until ctx ends.
+func gather(ctx context.Context) {
+	t := time.NewTimer(claimGather)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -413,6 +414,28 @@ func TestHangingReceiverDoesNotHoldUpAnother(t *testing.T) {
 	}
 	if got := len(hanging.receipts()); got > webhook.DefaultConcurrency {
 		t.Fatalf("the hanging endpoint has %d attempts open, more than its %d", got, webhook.DefaultConcurrency)
+	}
+}
+
+// TestAttemptsKeepTheirConnections: many events to one endpoint go over at most one connection
+// per sender, each kept for the next attempt, not one connection per event.
+func TestAttemptsKeepTheirConnections(t *testing.T) {
+	db := openDB(t, "")
+	rc := newReceiver(t, func(w http.ResponseWriter, _ string, _ int) {
+		time.Sleep(5 * time.Millisecond) // so that the senders overlap
+		w.WriteHeader(http.StatusNoContent)
+	})
+	var conns atomic.Int64
+	rc.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	evs := seed(t, db, 200, []order.EventType{order.EventOrderPaid}, rc.srv.URL)
+	start(t, db, webhook.DelivererConfig{Endpoints: []string{rc.srv.URL}})
+	waitStatus(t, db, evs, order.DeliveryDelivered)
+	if n := conns.Load(); n > webhook.DefaultConcurrency {
+		t.Fatalf("%d events took %d connections, more than the %d senders", len(evs), n, webhook.DefaultConcurrency)
 	}
 }
 
