@@ -233,7 +233,7 @@ const deliveryClaim = `q.endpoint = ? AND q.status = 'pending' AND NOT EXISTS (S
 // PostgreSQL the rows are picked with FOR UPDATE SKIP LOCKED on the database's clock, as the
 // reconciler's claims are, so that two instances never send the same attempt at once.
 func (db *DB) ClaimDeliveries(ctx context.Context, endpoint string, now time.Time, limit int, owner string, until time.Time) ([]order.Delivery, error) {
-	if db.leases != nil {
+	if deliveryQueue.memory(db) != nil {
 		// On SQLite: one read, the payloads with the rows, and the leases in memory.
 		var rows []struct {
 			Row     deliveryRow `gorm:"embedded"`
@@ -331,11 +331,11 @@ func (db *DB) RecordAttempts(ctx context.Context, rs []order.DeliveryResult) err
 	// On SQLite the leases are in memory (memLeases): only the deliveries whose lease the owner
 	// still holds change state, as the lease_owner condition does on PostgreSQL, and the leases
 	// end once the new states have committed.
-	leased := ids
-	if db.leases != nil {
+	leased, mem := ids, deliveryQueue.memory(db)
+	if mem != nil {
 		leased = map[state][]int64{}
 		for s, in := range ids {
-			leased[s] = db.leases.owned(s.owner, in)
+			leased[s] = mem.owned(s.owner, in)
 		}
 	}
 	err := db.InTx(ctx, func(tx *gorm.DB) error {
@@ -353,7 +353,7 @@ func (db *DB) RecordAttempts(ctx context.Context, rs []order.DeliveryResult) err
 				args := append([]any{s.status, s.attempts, next, s.lastError, at[s]}, in...)
 				q := `UPDATE deliveries SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL,
 					lease_until = NULL, updated_at = ? WHERE id IN (` + placeholders(len(in)) + `) AND status = 'pending'`
-				if db.leases == nil {
+				if mem == nil {
 					q, args = q+` AND lease_owner = ?`, append(args, s.owner)
 				}
 				if _, err := execSQL(tx, q, args...); err != nil {
@@ -363,9 +363,9 @@ func (db *DB) RecordAttempts(ctx context.Context, rs []order.DeliveryResult) err
 		}
 		return nil
 	})
-	if err == nil && db.leases != nil {
+	if err == nil && mem != nil {
 		for s, in := range leased {
-			db.leases.release(s.owner, in)
+			mem.release(s.owner, in)
 		}
 	}
 	return err

@@ -44,8 +44,17 @@ type memLease struct {
 	until time.Time
 }
 
+// memory returns the leases in memory lq's claims take on db, nil where they are written into
+// the rows (PostgreSQL, or a queue not kept inMemory).
+func (lq leaseQueue) memory(db *DB) *memLeases {
+	if lq.inMemory {
+		return db.leases
+	}
+	return nil
+}
+
 // busy returns the ids leased at now (the json_each list a claim leaves out), forgetting
-// leases that ran out.
+// leases that ran out. The caller holds mu.
 func (m *memLeases) busy(now time.Time) string {
 	ids := make([]byte, 0, 8*len(m.held)+2)
 	ids = append(ids, '[')
@@ -129,7 +138,7 @@ func (lq leaseQueue) claim(ctx context.Context, db *DB, where string, args []any
 // join adds) of the due rows no lease holds into dst, earliest due first, and leases them in
 // db.leases; ids reads the claimed rows' ids from dst. One read, and nothing written.
 func (lq leaseQueue) claimInMemory(ctx context.Context, db *DB, cols, join, where string, args []any, now time.Time, limit int, owner string, until time.Time, dst any, ids func() []int64) error {
-	m := db.leases
+	m := lq.memory(db)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	err := db.read.WithContext(ctx).Raw(lq.freeSQL(cols, join, where)+" LIMIT ?", append(append([]any{now.UTC(), m.busy(now)}, args...), limit)...).
@@ -171,8 +180,8 @@ func (lq leaseQueue) renew(ctx context.Context, db *DB, owner string, ids []int6
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	if db.Dialect == SQLite && lq.inMemory {
-		return db.leases.renew(owner, ids, until), nil
+	if m := lq.memory(db); m != nil {
+		return m.renew(owner, ids, until), nil
 	}
 	var n int64
 	err := db.InTx(ctx, func(tx *gorm.DB) error {
