@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
@@ -234,26 +235,32 @@ const deliveryClaim = `q.endpoint = ? AND q.status = 'pending' AND NOT EXISTS (S
 // reconciler's claims are, so that two instances never send the same attempt at once.
 func (db *DB) ClaimDeliveries(ctx context.Context, endpoint string, now time.Time, limit int, owner string, until time.Time) ([]order.Delivery, error) {
 	if deliveryQueue.memory(db) != nil {
-		// On SQLite: one read, the payloads with the rows, and the leases in memory.
-		var rows []struct {
-			Row     deliveryRow `gorm:"embedded"`
-			Payload string
-		}
-		err := deliveryQueue.claimInMemory(ctx, db, "q.*, e.payload", "JOIN events e ON e.id = q.event_id", deliveryClaim,
-			[]any{endpoint}, now, limit, owner, until, &rows, func() []int64 {
-				ids := make([]int64, len(rows))
-				for i := range rows {
-					ids[i] = rows[i].Row.ID
+		// On SQLite: one read, the payloads with the rows, and the leases in memory. The rows
+		// are scanned without GORM, and without the columns a claim does not need (each of
+		// their times is a text to parse): GORM's scan of whole rows was a fifth of the
+		// outbox's CPU (BenchmarkOutboxCycle).
+		var out []order.Delivery
+		err := deliveryQueue.claimInMemory(ctx, db, "q.id, q.event_id, q.order_id, q.endpoint, q.attempts, q.next_attempt_at, q.last_error, e.payload",
+			"JOIN events e ON e.id = q.event_id", deliveryClaim, []any{endpoint}, now, limit, owner, until,
+			func(rows *sql.Rows) ([]int64, error) {
+				var ids []int64
+				for rows.Next() {
+					d := order.Delivery{Status: order.DeliveryPending}
+					var next sql.NullTime
+					if err := rows.Scan(&d.ID, &d.EventID, &d.OrderID, &d.Endpoint, &d.Attempts, &next, &d.LastError, &d.Payload); err != nil {
+						return nil, err
+					}
+					if next.Valid {
+						t := next.Time.UTC()
+						d.NextAttemptAt = &t
+					}
+					out = append(out, d)
+					ids = append(ids, d.ID)
 				}
-				return ids
+				return ids, nil
 			})
-		if err != nil || len(rows) == 0 {
+		if err != nil {
 			return nil, err
-		}
-		out := make([]order.Delivery, len(rows))
-		for i := range rows {
-			out[i] = rows[i].Row.delivery()
-			out[i].Payload = []byte(rows[i].Payload)
 		}
 		return out, nil
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"strconv"
 	"sync"
 	"time"
@@ -135,18 +136,30 @@ func (lq leaseQueue) claim(ctx context.Context, db *DB, where string, args []any
 }
 
 // claimInMemory is claim on SQLite for a queue kept inMemory: it reads cols (of q and the tables
-// join adds) of the due rows no lease holds into dst, earliest due first, and leases them in
-// db.leases; ids reads the claimed rows' ids from dst. One read, and nothing written.
-func (lq leaseQueue) claimInMemory(ctx context.Context, db *DB, cols, join, where string, args []any, now time.Time, limit int, owner string, until time.Time, dst any, ids func() []int64) error {
+// join adds) of the due rows no lease holds, earliest due first, hands them to scan, which
+// returns the ids of the rows it read, and leases those in db.leases. One read, and nothing
+// written; scan reads the rows straight through database/sql.
+func (lq leaseQueue) claimInMemory(ctx context.Context, db *DB, cols, join, where string, args []any, now time.Time, limit int, owner string, until time.Time, scan func(*sql.Rows) ([]int64, error)) error {
 	m := lq.memory(db)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	err := db.read.WithContext(ctx).Raw(lq.freeSQL(cols, join, where)+" LIMIT ?", append(append([]any{now.UTC(), m.busy(now)}, args...), limit)...).
-		Scan(dst).Error
+	pool, err := db.read.DB()
+	if err != nil {
+		return err
+	}
+	rows, err := pool.QueryContext(ctx, lq.freeSQL(cols, join, where)+" LIMIT ?", append(append([]any{now.UTC(), m.busy(now)}, args...), limit)...)
 	if err != nil {
 		return FormatError(err)
 	}
-	for _, id := range ids() {
+	defer rows.Close()
+	ids, err := scan(rows)
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return FormatError(err)
+	}
+	for _, id := range ids {
 		m.held[id] = memLease{owner: owner, until: until}
 	}
 	return nil
