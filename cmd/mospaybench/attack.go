@@ -18,6 +18,8 @@ type stats struct {
 	P50, P99 time.Duration // latency quantiles over every request
 	// FirstError is one error seen, to make a failing scenario explain itself.
 	FirstError string
+	// CPU is what the machine, and mospay, spent during the scenario (cpu.go).
+	CPU cpuUse
 }
 
 // Throughput is 2xx answers per second.

@@ -74,6 +74,16 @@ func TestSuiteSmoke(t *testing.T) {
 		if number(t, cells[1]) == 0 {
 			t.Errorf("%s: zero throughput", name)
 		}
+		// Each timed scenario says what it cost the machine per answer, and mospay's what it
+		// cost mospay; the order events' row times no load of its own.
+		want := "CPU per answer "
+		if name != ev.row(rowEvents) && !strings.Contains(cells[9], want) {
+			t.Errorf("%s: the note does not say the CPU per answer: %q", name, cells[9])
+		}
+		mospays := !slices.Contains([]string{rowTrivial, rowBare, rowBareNonDurable, ev.row(rowEvents)}, name)
+		if shown := strings.Contains(cells[9], "(mospay's "); shown != mospays {
+			t.Errorf("%s: mospay's own CPU shown %v, want %v: %q", name, shown, mospays, cells[9])
+		}
 	}
 	// The scenarios alone may create more than 300 orders; the row names how many there were.
 	var mem []string
@@ -194,7 +204,12 @@ func TestReportJSON(t *testing.T) {
 	} {
 		for i, ok := range r.ok {
 			ms := time.Duration(i+1) * time.Millisecond
-			rep.add(r.name, turn{stats: st(ok, ms, 10*ms), note: fmt.Sprintf("turn %d", i+1)})
+			x := st(ok, ms, 10*ms)
+			if strings.HasPrefix(r.name, "create") {
+				// 2 s of the machine's CPU, 1 s of it mospay's, whatever the turn's throughput.
+				x.CPU = cpuUse{Machine: 2 * time.Second, Serve: time.Second}
+			}
+			rep.add(r.name, turn{stats: x, note: fmt.Sprintf("turn %d", i+1)})
 		}
 	}
 	rep.compare("create order with prepay (SQLite, 2 event endpoints)", "create order with prepay (SQLite)")
@@ -220,11 +235,14 @@ func TestReportJSON(t *testing.T) {
 			Ratios: map[string]float64{"echo trivial": 0.05, "bare durable": 1, "bare non-durable": 0.5}, TurnsReqPerSec: []float64{2000, 2500, 1000}},
 		{Scenario: rowBareNonDurable, ReqPerSec: f(4000), P50Ms: f(1), P99Ms: f(10), Requests: n(4001), Errors: n(1), Notes: "turn 1",
 			Ratios: map[string]float64{"echo trivial": 0.1, "bare durable": 2, "bare non-durable": 1}, TurnsReqPerSec: []float64{4000, 5000, 3000}},
-		{Scenario: "create order with prepay (SQLite)", ReqPerSec: f(5000), P50Ms: f(3), P99Ms: f(30), Requests: n(5001), Errors: n(1), Notes: "turn 3",
-			Ratios: map[string]float64{"echo trivial": 0.125, "bare durable": 2.5, "bare non-durable": 1.25}, TurnsReqPerSec: []float64{6000, 4000, 5000}},
+		{Scenario: "create order with prepay (SQLite)", ReqPerSec: f(5000), P50Ms: f(3), P99Ms: f(30), Requests: n(5001), Errors: n(1),
+			Notes:  "turn 3; CPU per answer 400 µs (mospay's 200, 50%)",
+			Ratios: map[string]float64{"echo trivial": 0.125, "bare durable": 2.5, "bare non-durable": 1.25}, TurnsReqPerSec: []float64{6000, 4000, 5000},
+			CPUUsPerAnswer: f(400), ServeCPUUsPerAnswer: f(200)},
 		{Scenario: "create order with prepay (SQLite, 2 event endpoints)", ReqPerSec: f(4500), P50Ms: f(2), P99Ms: f(20), Requests: n(4501), Errors: n(1),
-			Notes:  "turn 2; 0.90× the same without endpoints",
-			Ratios: map[string]float64{"echo trivial": 0.1125, "bare durable": 2.25, "bare non-durable": 1.125, plainRatio: 0.9}, TurnsReqPerSec: []float64{4500, 4500, 4500}},
+			Notes:  "turn 2; 0.90× the same without endpoints; CPU per answer 444 µs (mospay's 222, 50%)",
+			Ratios: map[string]float64{"echo trivial": 0.1125, "bare durable": 2.25, "bare non-durable": 1.125, plainRatio: 0.9}, TurnsReqPerSec: []float64{4500, 4500, 4500},
+			CPUUsPerAnswer: f(444.4), ServeCPUUsPerAnswer: f(222.2)},
 		{Scenario: "order event delivery (SQLite, 2 event endpoints)", ReqPerSec: f(4500), Requests: n(9000), Errors: n(0),
 			Ratios: map[string]float64{"echo trivial": 0.1125, "bare durable": 2.25, "bare non-durable": 1.125}, TurnsReqPerSec: []float64{4500}, LastEventAfterLoadS: f(1.3)},
 		{Scenario: "mospay resident memory after 100,000 orders (SQLite)", Notes: "VmRSS 100.0 MiB, peak VmHWM 120.0 MiB",
@@ -238,7 +256,7 @@ func TestReportJSON(t *testing.T) {
 	// The table shows the same medians and says how they were taken.
 	md := rep.Markdown()
 	for _, s := range []string{
-		"| create order with prepay (SQLite) | 5,000 | 0.12 | 2.50 | 1.25 | 3.0 ms | 30.0 ms | 5,001 | 1 | turn 3 |",
+		"| create order with prepay (SQLite) | 5,000 | 0.12 | 2.50 | 1.25 | 3.0 ms | 30.0 ms | 5,001 | 1 | turn 3; CPU per answer 400 µs (mospay's 200, 50%) |",
 		"| order event delivery (SQLite, 2 event endpoints) | 4,500 | 0.11 | 2.25 | 1.12 |  |  | 9,000 | 0 |  |",
 		"| mospay resident memory after 100,000 orders (SQLite) | | | | | | | | | VmRSS 100.0 MiB, peak VmHWM 120.0 MiB |",
 		"median of 3 turns",
@@ -349,6 +367,62 @@ func TestParseStatus(t *testing.T) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    time.Duration
+		wantErr bool
+	}{
+		// user 100, nice 2, system 30, idle 900 (left out), iowait 50 (left out), irq 3, softirq 5,
+		// steal 7 (left out): 140 ticks busy.
+		{"busy", "cpu  100 2 30 900 50 3 5 7 0 0\ncpu0 50 1 15 450 25 1 2 3 0 0\n", 1400 * time.Millisecond, false},
+		{"per-cpu line only", "cpu0 1 2 3 4 5 6 7\n", 0, true},
+		{"short", "cpu  1 2 3\n", 0, true},
+		{"not a number", "cpu  1 2 x 4 5 6 7 8\n", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseProcStat([]byte(tt.in))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParsePidStat(t *testing.T) {
+	// Fields 14 and 15 (utime 250, stime 40) after a command name with a space and a ')'.
+	in := "4242 (mos pay) x) S 1 4242 4242 0 -1 4194560 2000 0 0 0 250 40 0 0 20 0 9 0 100 0 0\n"
+	got, err := parsePidStat([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2900 * time.Millisecond; got != want {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	for _, bad := range []string{"4242 mospay S 1", "4242 (mospay) S 1 2 3", "4242 (mospay) S 1 4242 4242 0 -1 0 0 0 0 0 x 40 0"} {
+		if _, err := parsePidStat([]byte(bad)); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	// This process's own figures read, and its CPU never runs backwards.
+	a := readCPU(os.Getpid())
+	for i := 0; i < 3e7; i++ {
+		_ = i * i
+	}
+	b := readCPU(os.Getpid())
+	if !a.ok || !b.ok {
+		t.Skip("no /proc here")
+	}
+	if u := b.since(a); u.Serve < 0 || u.Machine < u.Serve-clockTick {
+		t.Errorf("since = %+v: the process's CPU must be at most the machine's", u)
 	}
 }
 

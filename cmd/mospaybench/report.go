@@ -123,6 +123,8 @@ type line struct {
 	plain   float64   // ratio to the same scenario without endpoints; -1 if none
 	note    string
 	allTput []float64 // every turn's throughput, in the order run
+	// cpu and serveCPU are the machine's and mospay's CPU per 2xx answer in µs; -1 unmeasured.
+	cpu, serveCPU float64
 }
 
 func (r *report) lines() []line {
@@ -140,6 +142,13 @@ func (r *report) lines() []line {
 		if x.plain != "" {
 			if l.plain = quotient(l.tput, r.throughput(x.plain)); l.plain >= 0 {
 				l.note += fmt.Sprintf("; %.2f× the same without endpoints", l.plain)
+			}
+		}
+		l.cpu, l.serveCPU = perAnswer(t.stats.CPU.Machine, t.stats.OK), perAnswer(t.stats.CPU.Serve, t.stats.OK)
+		if l.cpu >= 0 {
+			l.note += fmt.Sprintf("; CPU per answer %s µs", thousands(int64(l.cpu+0.5)))
+			if l.serveCPU >= 0 {
+				l.note += fmt.Sprintf(" (mospay's %s, %.0f%%)", thousands(int64(l.serveCPU+0.5)), 100*l.serveCPU/l.cpu)
 			}
 		}
 		for _, t := range x.turns {
@@ -215,6 +224,10 @@ type jsonRow struct {
 	TurnsReqPerSec []float64 `json:"turnsReqPerSec,omitempty"`
 	// LastEventAfterLoadS is, for the order events, how long after the load the last one arrived.
 	LastEventAfterLoadS *float64 `json:"lastEventAfterLoadS,omitempty"`
+	// CPUUsPerAnswer is the CPU time the whole machine was busy per 2xx answer, in µs, and
+	// ServeCPUUsPerAnswer mospay's own share of it (mospay's scenarios).
+	CPUUsPerAnswer      *float64 `json:"cpuUsPerAnswer,omitempty"`
+	ServeCPUUsPerAnswer *float64 `json:"serveCpuUsPerAnswer,omitempty"`
 	// The memory row's figures.
 	Orders   *int64   `json:"orders,omitempty"`
 	VmRSSMiB *float64 `json:"vmRSSMiB,omitempty"`
@@ -246,6 +259,12 @@ func (r *report) JSON() ([]byte, error) {
 		}
 		if d := l.turn.lastEvent; d != nil {
 			j.LastEventAfterLoadS = ptr(round(d.Seconds(), 3))
+		}
+		if l.cpu >= 0 {
+			j.CPUUsPerAnswer = ptr(round(l.cpu, 1))
+		}
+		if l.serveCPU >= 0 {
+			j.ServeCPUUsPerAnswer = ptr(round(l.serveCPU, 1))
 		}
 		rows = append(rows, j)
 	}

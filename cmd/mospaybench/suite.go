@@ -102,6 +102,7 @@ type suite struct {
 	created atomic.Int64   // orders mospay acknowledged (201) on the current database
 	turn    int            // the current turn, from 1
 	debug   string         // http://addr of the current serve's pprof listener, with -profile
+	serve   int            // the current serve's pid, whose CPU each of its scenarios reports
 }
 
 // placed is an order mospay created, with what a notification and a GET need.
@@ -345,6 +346,8 @@ func (s *suite) runDatabase(ctx context.Context, rep *report, db database, memor
 	if err := s.login(ctx); err != nil {
 		return err
 	}
+	s.serve = srv.pid()
+	defer func() { s.serve = 0 }()
 	log.Info("ready", "database", db.name, "sandbox", s.sandbox, "api", s.api, "serve_pid", srv.pid(),
 		"duration", opts.duration, "concurrency", opts.concurrency)
 
@@ -514,9 +517,12 @@ func (s *suite) drainEvents(ctx context.Context, rep *report, db database, start
 // timed runs one scenario for -duration.
 func (s *suite) timed(ctx context.Context, name string, tr vegeta.Targeter, onResult func(*vegeta.Result)) stats {
 	s.log.Info("scenario", "name", name, "turn", s.turn, "duration", s.opts.duration)
+	before := readCPU(s.serve)
 	st := s.atk.attack(ctx, name, tr, s.opts.duration, onResult)
+	st.CPU = readCPU(s.serve).since(before)
 	s.log.Info("scenario done", "name", name, "req_per_s", fmt.Sprintf("%.0f", st.Throughput()),
-		"p50", st.P50, "p99", st.P99, "errors", st.Errors)
+		"p50", st.P50, "p99", st.P99, "errors", st.Errors, "cpu_us_per_answer", fmt.Sprintf("%.0f", perAnswer(st.CPU.Machine, st.OK)),
+		"serve_cpu_us_per_answer", fmt.Sprintf("%.0f", perAnswer(st.CPU.Serve, st.OK)))
 	if st.Errors > 0 {
 		s.log.Warn("scenario had errors", "name", name, "errors", st.Errors, "first", st.FirstError)
 	}
