@@ -245,15 +245,13 @@ func (db *DB) ClaimDeliveries(ctx context.Context, endpoint string, now time.Tim
 			func(rows *sql.Rows) ([]int64, error) {
 				var ids []int64
 				for rows.Next() {
-					d := order.Delivery{Status: order.DeliveryPending}
-					var next sql.NullTime
-					if err := rows.Scan(&d.ID, &d.EventID, &d.OrderID, &d.Endpoint, &d.Attempts, &next, &d.LastError, &d.Payload); err != nil {
+					r := deliveryRow{Status: string(order.DeliveryPending)}
+					var payload []byte
+					if err := rows.Scan(&r.ID, &r.EventID, &r.OrderID, &r.Endpoint, &r.Attempts, &r.NextAttemptAt, &r.LastError, &payload); err != nil {
 						return nil, err
 					}
-					if next.Valid {
-						t := next.Time.UTC()
-						d.NextAttemptAt = &t
-					}
+					d := r.delivery()
+					d.Payload = payload
 					out = append(out, d)
 					ids = append(ids, d.ID)
 				}
